@@ -1,0 +1,113 @@
+# WarpDrive top-level Makefile.
+#
+#   make test      the whole test suite in a QEMU guest on the debug kernel
+#   make run       the demo on the release kernel
+#   make shell     an interactive guest (developers)
+#   make bench     wdbench on the release kernel
+#   make selftest-runner  prove the runner catches kernel reports
+#   make check     checkpatch on module/ and include/
+#   make user      only the user-space library, tools and tests (host)
+#
+# Everything built goes to $(BUILD).
+
+BUILD ?= build
+SRC := $(BUILD)/linux-source-6.1
+U := $(BUILD)/user
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WFLAGS := -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
+CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
+LDLIBS_USER := -lz -lpthread
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst lib/%.c,$(U)/lib/%.o,$(LIB_SRCS))
+LIB_PIC_OBJS := $(patsubst lib/%.c,$(U)/lib/pic/%.o,$(LIB_SRCS))
+TOOLS := $(patsubst tools/%.c,$(U)/tools/%,$(wildcard tools/*.c))
+TEST_COMMON := tests/wd_test.c
+TESTS := $(patsubst tests/%.c,$(U)/tests/%,$(filter-out $(TEST_COMMON),$(wildcard tests/*.c)))
+HARNESS := $(SRC)/tools/testing/selftests
+
+GUEST := python3 vm/run.py --logdir $(BUILD)/logs
+
+.PHONY: all user deps test run shell bench selftest-runner check install clean \
+	guest-debug guest-release
+
+all: user
+
+deps:
+	@vm/deps.sh
+
+user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) $(TESTS)
+
+$(SRC)/.wd-version:
+	@vm/kernel.sh unpack $(BUILD) >/dev/null
+
+$(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+
+$(U)/lib/pic/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+
+$(U)/lib/libwd.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(U)/lib/libwd.so.0: $(LIB_PIC_OBJS)
+	$(CC) -shared -Wl,-soname,libwd.so.0 -o $@ $^ $(LDLIBS_USER)
+	ln -sf libwd.so.0 $(U)/lib/libwd.so
+
+$(U)/lib/pkgconfig/libwd.pc: lib/libwd.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tools and tests run inside the guest: link them statically.
+$(U)/tools/%: tools/%.c $(U)/lib/libwd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+
+$(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+
+guest-debug guest-release: guest-%: deps user
+	vm/build.sh $* $(BUILD)
+
+test: guest-debug
+	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test
+
+selftest-runner: guest-debug
+	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode selftest
+
+run: guest-release
+	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode run
+
+bench: guest-release
+	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode bench
+
+shell: guest-release
+	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode shell
+
+check: $(SRC)/.wd-version
+	perl $(SRC)/scripts/checkpatch.pl --no-tree --terse -f \
+		$$(find module include -name '*.[ch]' | sort)
+
+install: user
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/warpdrive $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(U)/lib/libwd.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(U)/lib/libwd.so.0 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libwd.so.0 $(DESTDIR)$(PREFIX)/lib/libwd.so
+	install -m 644 $(U)/lib/pkgconfig/libwd.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 lib/include/libwd.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/uapi/warpdrive/warpdrive.h $(DESTDIR)$(PREFIX)/include/warpdrive/
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/logs
+
+# Also drops the cached kernels and the unpacked source.
+distclean:
+	rm -rf $(BUILD)

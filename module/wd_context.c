@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * WarpDrive framework: contexts, the file operations of a device node.
+ *
+ * A context is one open file. It belongs to the address space that opened
+ * it; a process that inherited the descriptor (fork) or received it cannot
+ * use it and gets -EPERM.
+ */
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "wd_internal.h"
+
+static int wd_open(struct inode *inode, struct file *filp)
+{
+	struct wd_device *wdev = container_of(inode->i_cdev, struct wd_device,
+					      cdev);
+	struct wd_context *ctx;
+	int ret;
+
+	if (!current->mm)
+		return -EPERM;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+
+	down_read(&wdev->state_lock);
+	if (!wdev->registered) {
+		ret = -ENODEV;
+		goto err_unlock;
+	}
+	if (!try_module_get(wdev->ops->owner)) {
+		ret = -ENODEV;
+		goto err_unlock;
+	}
+	get_device(&wdev->dev);
+	ctx->wdev = wdev;
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+
+	mutex_lock(&wdev->ctx_lock);
+	list_add_tail(&ctx->node, &wdev->contexts);
+	mutex_unlock(&wdev->ctx_lock);
+	up_read(&wdev->state_lock);
+
+	filp->private_data = ctx;
+	return stream_open(inode, filp);
+
+err_unlock:
+	up_read(&wdev->state_lock);
+	kfree(ctx);
+	return ret;
+}
+
+static int wd_release(struct inode *inode, struct file *filp)
+{
+	struct wd_context *ctx = filp->private_data;
+	struct wd_device *wdev = ctx->wdev;
+
+	mutex_lock(&wdev->ctx_lock);
+	list_del(&ctx->node);
+	mutex_unlock(&wdev->ctx_lock);
+
+	mmdrop(ctx->mm);
+	module_put(wdev->ops->owner);
+	kfree(ctx);
+	put_device(&wdev->dev);
+	return 0;
+}
+
+static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
+{
+	struct wd_device *wdev = ctx->wdev;
+	struct wd_info info = {
+		.api_version = WD_API_VERSION,
+		.flags = wdev->flags,
+		.algorithms = wdev->algorithms,
+		.queues_total = wdev->queues_total,
+		.queues_free = wdev->queues_total,
+		.devmem_size = wdev->devmem_size,
+	};
+
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct wd_context *ctx = filp->private_data;
+	struct wd_device *wdev = ctx->wdev;
+	void __user *uarg = (void __user *)arg;
+	long ret;
+
+	if (current->mm != ctx->mm)
+		return -EPERM;
+
+	down_read(&wdev->state_lock);
+	if (!wdev->registered) {
+		ret = -ENODEV;
+		goto out;
+	}
+
+	switch (cmd) {
+	case WD_IOC_INFO:
+		ret = wd_ioctl_info(ctx, uarg);
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+out:
+	up_read(&wdev->state_lock);
+	return ret;
+}
+
+const struct file_operations wd_fops = {
+	.owner = THIS_MODULE,
+	.open = wd_open,
+	.release = wd_release,
+	.unlocked_ioctl = wd_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = no_llseek,
+};

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * WarpDrive framework: device registration and sysfs attributes.
+ */
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "wd_internal.h"
+
+static DEFINE_IDA(wd_ida);
+
+static const char * const wd_alg_names[] = {
+	"copy", "fill", "crc32c", "deflate", "inflate",
+};
+
+static struct wd_device *to_wd_device(struct device *dev)
+{
+	return container_of(dev, struct wd_device, dev);
+}
+
+static ssize_t api_show(struct device *dev, struct device_attribute *attr,
+			char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_wd_device(dev)->api);
+}
+static DEVICE_ATTR_RO(api);
+
+static ssize_t api_version_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", WD_API_VERSION);
+}
+static DEVICE_ATTR_RO(api_version);
+
+static ssize_t flags_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%#x\n", to_wd_device(dev)->flags);
+}
+static DEVICE_ATTR_RO(flags);
+
+static ssize_t algorithms_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	u32 algs = to_wd_device(dev)->algorithms;
+	int len = 0;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(wd_alg_names); i++)
+		if (algs & BIT(i))
+			len += sysfs_emit_at(buf, len, "%s%s", len ? " " : "",
+					     wd_alg_names[i]);
+	len += sysfs_emit_at(buf, len, "\n");
+	return len;
+}
+static DEVICE_ATTR_RO(algorithms);
+
+static ssize_t queues_total_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", to_wd_device(dev)->queues_total);
+}
+static DEVICE_ATTR_RO(queues_total);
+
+static ssize_t devmem_size_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", to_wd_device(dev)->devmem_size);
+}
+static DEVICE_ATTR_RO(devmem_size);
+
+static struct attribute *wd_device_attrs[] = {
+	&dev_attr_api.attr,
+	&dev_attr_api_version.attr,
+	&dev_attr_flags.attr,
+	&dev_attr_algorithms.attr,
+	&dev_attr_queues_total.attr,
+	&dev_attr_devmem_size.attr,
+	NULL,
+};
+
+static const struct attribute_group wd_device_group = {
+	.attrs = wd_device_attrs,
+};
+
+const struct attribute_group *wd_device_groups[] = {
+	&wd_device_group,
+	NULL,
+};
+
+static void wd_device_release(struct device *dev)
+{
+	struct wd_device *wdev = to_wd_device(dev);
+
+	ida_free(&wd_ida, wdev->id);
+	kfree(wdev);
+}
+
+struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
+				  const struct wd_device_ops *ops, void *priv)
+{
+	struct wd_device *wdev;
+	int ret;
+
+	if (!prefix || !ops || !ops->owner)
+		return ERR_PTR(-EINVAL);
+
+	wdev = kzalloc(sizeof(*wdev), GFP_KERNEL);
+	if (!wdev)
+		return ERR_PTR(-ENOMEM);
+
+	ret = ida_alloc_max(&wd_ida, WD_MAX_DEVICES - 1, GFP_KERNEL);
+	if (ret < 0) {
+		kfree(wdev);
+		return ERR_PTR(ret);
+	}
+	wdev->id = ret;
+	wdev->ops = ops;
+	wdev->priv = priv;
+	wdev->api = "";
+	init_rwsem(&wdev->state_lock);
+	mutex_init(&wdev->ctx_lock);
+	INIT_LIST_HEAD(&wdev->contexts);
+
+	device_initialize(&wdev->dev);
+	wdev->dev.class = wd_class;
+	wdev->dev.parent = parent;
+	wdev->dev.devt = MKDEV(MAJOR(wd_devt), wdev->id);
+	wdev->dev.release = wd_device_release;
+	cdev_init(&wdev->cdev, &wd_fops);
+	wdev->cdev.owner = THIS_MODULE;
+
+	ret = dev_set_name(&wdev->dev, "%s%d", prefix, wdev->id);
+	if (ret) {
+		put_device(&wdev->dev);
+		return ERR_PTR(ret);
+	}
+	return wdev;
+}
+EXPORT_SYMBOL_GPL(wd_device_alloc);
+
+int wd_device_register(struct wd_device *wdev)
+{
+	int ret;
+
+	down_write(&wdev->state_lock);
+	wdev->registered = true;
+	up_write(&wdev->state_lock);
+
+	ret = cdev_device_add(&wdev->cdev, &wdev->dev);
+	if (ret) {
+		down_write(&wdev->state_lock);
+		wdev->registered = false;
+		up_write(&wdev->state_lock);
+	}
+	return ret;
+}
+EXPORT_SYMBOL_GPL(wd_device_register);
+
+void wd_device_unregister(struct wd_device *wdev)
+{
+	cdev_device_del(&wdev->cdev, &wdev->dev);
+
+	/* Waits for every user call that is inside the driver to leave. */
+	down_write(&wdev->state_lock);
+	wdev->registered = false;
+	up_write(&wdev->state_lock);
+}
+EXPORT_SYMBOL_GPL(wd_device_unregister);
+
+void wd_device_put(struct wd_device *wdev)
+{
+	if (wdev)
+		put_device(&wdev->dev);
+}
+EXPORT_SYMBOL_GPL(wd_device_put);

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wdctl: list WarpDrive devices and what they offer.
+ *
+ *   wdctl [--json]            every device
+ *   wdctl show NAME [--json]  one device, with live figures from the kernel
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libwd.h"
+
+static const char *const flag_names[] = {
+	"queues", "sva", "pinned", "devmem", "devpriv",
+};
+
+static void print_flags(uint32_t flags, int json)
+{
+	int first = 1;
+	size_t i;
+
+	for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (!(flags & (1U << i)))
+			continue;
+		printf(json ? "%s\"%s\"" : "%s%s", first ? "" : json ? ", " : ",",
+		       flag_names[i]);
+		first = 0;
+	}
+	if (first && !json)
+		printf("-");
+}
+
+static void print_algs(uint32_t algs, int json)
+{
+	int first = 1;
+	uint32_t bit;
+
+	for (bit = 1; bit; bit <<= 1) {
+		const char *n = (algs & bit) ? wd_alg_name(bit) : NULL;
+
+		if (!n)
+			continue;
+		printf(json ? "%s\"%s\"" : "%s%s", first ? "" : json ? ", " : ",", n);
+		first = 0;
+	}
+	if (first && !json)
+		printf("-");
+}
+
+static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
+{
+	printf("{\"name\": \"%s\", \"api\": \"%s\", \"api_version\": %u, ",
+	       d->name, d->api, d->api_version);
+	printf("\"flags\": [");
+	print_flags(d->flags, 1);
+	printf("], \"algorithms\": [");
+	print_algs(d->algorithms, 1);
+	printf("], \"queues_total\": %u, \"devmem_size\": %llu",
+	       d->queues_total, (unsigned long long)d->devmem_size);
+	if (info)
+		printf(", \"queues_free\": %u", info->queues_free);
+	printf("}");
+}
+
+static void print_row(const struct wd_dev_desc *d)
+{
+	printf("%-12s %-12s %6u %10llu  ", d->name, d->api, d->queues_total,
+	       (unsigned long long)(d->devmem_size >> 20));
+	print_flags(d->flags, 0);
+	printf("  ");
+	print_algs(d->algorithms, 0);
+	printf("\n");
+}
+
+static int cmd_list(int json)
+{
+	struct wd_dev_desc descs[64];
+	int n, i;
+
+	n = wd_list_devices(descs, 64);
+	if (n < 0) {
+		fprintf(stderr, "wdctl: %s\n", wd_strerror(n));
+		return 1;
+	}
+	if (n > 64)
+		n = 64;
+	if (json) {
+		printf("[");
+		for (i = 0; i < n; i++) {
+			printf(i ? ",\n " : "");
+			print_json(&descs[i], NULL);
+		}
+		printf("]\n");
+		return 0;
+	}
+	if (n == 0) {
+		printf("no WarpDrive devices (is wd_soft loaded?)\n");
+		return 0;
+	}
+	printf("%-12s %-12s %6s %10s  %s  %s\n", "DEVICE", "API", "QUEUES",
+	       "DEVMEM_MB", "FLAGS", "ALGORITHMS");
+	for (i = 0; i < n; i++)
+		print_row(&descs[i]);
+	return 0;
+}
+
+static int cmd_show(const char *name, int json)
+{
+	struct wd_dev_desc d;
+	struct wd_info info;
+	struct wd_dev *dev;
+	int ret;
+
+	ret = wd_describe(name, &d);
+	if (ret) {
+		fprintf(stderr, "wdctl: %s: %s\n", name,
+			ret == -ENOENT ? "no such device" : wd_strerror(ret));
+		return 1;
+	}
+	ret = wd_open(name, &dev);
+	if (!ret) {
+		ret = wd_get_info(dev, &info);
+		wd_close(dev);
+	}
+	if (ret) {
+		fprintf(stderr, "wdctl: %s: %s\n", name, wd_strerror(ret));
+		return 1;
+	}
+	if (json) {
+		print_json(&d, &info);
+		printf("\n");
+		return 0;
+	}
+	printf("device:       %s (/dev/warpdrive/%s)\n", d.name, d.name);
+	printf("api:          %s (framework ABI %u)\n", d.api, d.api_version);
+	printf("flags:        ");
+	print_flags(d.flags, 0);
+	printf("\nalgorithms:   ");
+	print_algs(d.algorithms, 0);
+	printf("\nqueues:       %u free of %u\n", info.queues_free, info.queues_total);
+	printf("device mem:   %llu MiB\n", (unsigned long long)(d.devmem_size >> 20));
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: wdctl [--json]              list devices\n"
+		   "       wdctl show NAME [--json]    one device in detail\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, c;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind == argc || !strcmp(argv[optind], "list"))
+		return cmd_list(json);
+	if (!strcmp(argv[optind], "show") && optind + 2 == argc)
+		return cmd_show(argv[optind + 1], json);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Build everything one guest flavour boots: kernel (cached), modules and
+# initramfs. User-space programs must already be built by the Makefile.
+#
+#   vm/build.sh FLAVOUR BUILD_DIR
+set -euo pipefail
+
+flavour=${1:?flavour}
+build=${2:?build directory}
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+out=$build/$flavour
+user=$build/user
+
+kobj=$("$root/vm/kernel.sh" "$flavour" "$build")
+mkdir -p "$out"
+cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+
+# Kbuild writes objects next to the sources; build in a mirror of module/
+# made of symlinks so the source tree stays clean.
+mods=$out/modules
+mkdir -p "$mods"
+(cd "$root/module" && find . -type d) | (cd "$mods" && xargs mkdir -p)
+(cd "$root/module" && find . -type f) | while read -r f; do
+	[ -L "$mods/$f" ] || ln -sf "$root/module/$f" "$mods/$f"
+done
+# Drop links whose source is gone.
+find "$mods" -xtype l -delete
+make -s -C "$kobj" M="$mods" WD_ROOT="$root" -j"$(nproc)" modules >&2
+
+# Initramfs, described as a gen_init_cpio list (no root needed).
+list=$out/initramfs.list
+{
+	echo "dir /dev 0755 0 0"
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "nod /dev/null 0666 0 0 c 1 3"
+	for d in /bin /sbin /proc /sys /tmp /root /etc /wd /wd/bin /wd/modules /wd/tests /usr /usr/bin /usr/sbin; do
+		echo "dir $d 0755 0 0"
+	done
+	echo "file /bin/busybox $(command -v busybox || echo /bin/busybox) 0755 0 0"
+	echo "file /init $root/vm/guest/init 0755 0 0"
+	echo "file /wd/demo.sh $root/vm/guest/demo.sh 0755 0 0"
+	for f in "$root"/vm/guest/wd-*; do
+		echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
+	done
+	for f in "$mods"/*.ko "$kobj"/lib/test_hmm.ko; do
+		[ -f "$f" ] && echo "file /wd/modules/$(basename "$f") $f 0644 0 0"
+	done
+	for f in "$user"/tools/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
+	done
+	for f in "$user"/tests/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/tests/$(basename "$f") $f 0755 0 0"
+	done
+	echo "file /wd/tests/list $root/tests/list 0644 0 0"
+	[ -d "$root/vm/guest/data" ] && for f in "$root"/vm/guest/data/*; do
+		echo "file /wd/$(basename "$f") $f 0644 0 0"
+	done
+	true
+} > "$list"
+"$kobj/usr/gen_init_cpio" "$list" | gzip -1 > "$out/initramfs.cpio.gz.tmp"
+mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Install the Debian packages the build and the guest need, if any is missing.
+set -euo pipefail
+
+pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
+xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
+linux-source-6.1"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	echo "deps.sh: run as root, or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,80 @@
+#!/bin/bash
+# Build (once) the guest kernel of one flavour from Debian's linux-source.
+#
+#   vm/kernel.sh FLAVOUR BUILD_DIR
+#   vm/kernel.sh unpack BUILD_DIR     (only unpack the source)
+#
+# Prints the kernel's object directory on stdout. The result is cached in
+# BUILD_DIR/kernel/FLAVOUR-KEY, where KEY hashes the linux-source package
+# version and the config fragments: a second call with nothing changed only
+# prints the path.
+set -euo pipefail
+
+flavour=${1:?flavour (release or debug)}
+build=${2:?build directory}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+frag_dir=$here/config
+
+[ "$flavour" = unpack ] || [ -f "$frag_dir/$flavour.config" ] || { echo "kernel.sh: no such flavour: $flavour" >&2; exit 2; }
+
+tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
+[ -n "$tarball" ] || { echo "kernel.sh: /usr/src/linux-source-6.1.tar.* missing (apt-get install linux-source-6.1)" >&2; exit 1; }
+version=$(dpkg-query -W -f '${Version}' linux-source-6.1 2>/dev/null || stat -c %Y "$tarball")
+
+src=$build/linux-source-6.1
+if [ "$flavour" != unpack ]; then
+	key=$( { echo "$version"; cat "$frag_dir/base.config" "$frag_dir/$flavour.config"; } | sha256sum | cut -c1-12)
+	out=$build/kernel/$flavour-$key
+fi
+
+if [ "$flavour" != unpack ] && [ -f "$out/.wd-done" ]; then
+	echo "$out"
+	exit 0
+fi
+
+log() { echo "kernel.sh: $*" >&2; }
+
+# Unpack the source once per package version.
+if [ "$(cat "$src/.wd-version" 2>/dev/null)" != "$version" ]; then
+	log "unpacking $tarball ($version)"
+	rm -rf "$src"
+	mkdir -p "$build"
+	tar -C "$build" -xf "$tarball"
+	echo "$version" > "$src/.wd-version"
+fi
+if [ "$flavour" = unpack ]; then
+	echo "$src"
+	exit 0
+fi
+
+log "configuring $flavour kernel in $out"
+rm -rf "$out"
+mkdir -p "$out"
+make -s -C "$src" O="$out" ARCH=x86_64 tinyconfig >"$out/tinyconfig.log" 2>&1
+"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+	"$frag_dir/base.config" "$frag_dir/$flavour.config" >"$out/merge.log"
+make -s -C "$src" O="$out" ARCH=x86_64 olddefconfig >&2
+
+# Every option the fragments ask for must have stuck.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qx "$line" "$out/.config" ||
+			{ log "$line did not stick (got: $(grep "^${line%%=*}=" "$out/.config" || echo unset))"; bad=1; }
+		;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }
+		opt=${opt%% *}
+		! grep -q "^$opt=" "$out/.config" || { log "$opt should be off"; bad=1; }
+		;;
+	esac
+done < <(cat "$frag_dir/base.config" "$frag_dir/$flavour.config")
+[ "$bad" = 0 ] || { log "config fragment not satisfied"; exit 1; }
+
+log "building $flavour kernel ($(nproc) jobs; a few minutes)"
+make -s -C "$src" O="$out" ARCH=x86_64 -j"$(nproc)" bzImage modules >&2
+touch "$out/.wd-done"
+echo "$out"

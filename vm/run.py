@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Boot the WarpDrive guest in QEMU and report what it did.
+
+Modes (the guest's /init reads wd.mode from the kernel command line):
+  test      run every program listed in tests/list, print each result and
+            the closing line "N passed, N failed, N skipped"
+  selftest  prove the kernel-report detector works: a WARN must be caught
+  run       the demo
+  bench     wdbench
+  shell     an interactive guest on this terminal
+
+The kernel console (first serial port) goes to a log file; step output
+comes back on the second serial port. Any kernel report (BUG, WARNING,
+Oops, KASAN, lockdep, list corruption, lockups, hung tasks) printed while a
+step runs is a failure of that step. Exit status is non-zero on any
+failure, report, timeout or guest crash.
+"""
+
+import argparse
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+
+SPLAT = re.compile(
+    r"(BUG:|WARNING:|Oops|general protection fault|Kernel panic|"
+    r"KASAN|UBSAN|kernel BUG at|list_add corruption|list_del corruption|"
+    r"soft lockup|hard LOCKUP|blocked for more than|"
+    r"possible circular locking|possible recursive locking|"
+    r"inconsistent lock state|rcu.*detected stall|Call Trace:)"
+)
+TAP = re.compile(r"^(not ok|ok) \d+ (.*?)(\s+#\s*(SKIP|skip|XFAIL).*)?$")
+KVM_GET_API_VERSION = 0xAE00
+
+
+def kvm_works():
+    """True when /dev/kvm exists and answers; QEMU uses TCG otherwise."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, KVM_GET_API_VERSION) == 12
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def qemu_command(args, console, results):
+    cmd = ["qemu-system-x86_64", "-nodefaults", "-no-reboot",
+           "-m", str(args.memory), "-smp", str(args.cpus),
+           "-kernel", args.kernel, "-initrd", args.initrd]
+    if kvm_works() and not args.no_kvm:
+        cmd += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        cmd += ["-accel", "tcg", "-cpu", "max"]
+    append = ["console=ttyS0", "panic=-1", "wd.mode=" + args.mode,
+              "wd.test_timeout=%d" % args.test_timeout]
+    if args.only:
+        append.append("wd.only=" + args.only)
+    if args.mode == "shell":
+        cmd += ["-display", "none", "-serial", "mon:stdio",
+                "-serial", "file:/dev/null"]
+    else:
+        append += ["loglevel=7"]
+        cmd += ["-display", "none", "-monitor", "none",
+                "-serial", "file:" + console, "-serial", "file:" + results]
+    cmd += ["-append", " ".join(append + args.append)]
+    return cmd
+
+
+class Step:
+    def __init__(self, name):
+        self.name = name
+        self.rc = None
+        self.output = []
+        self.splats = []
+
+
+def parse_results(text):
+    steps, cur, done = [], None, False
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        if line.startswith("@@BEGIN "):
+            cur = Step(line[8:].strip())
+            steps.append(cur)
+        elif line.startswith("@@END ") and cur is not None:
+            parts = line.split()
+            cur.rc = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else -1
+            cur = None
+        elif line.startswith("@@DONE"):
+            done = True
+        elif cur is not None:
+            cur.output.append(line)
+    return steps, done
+
+
+def attribute_splats(console_text, steps):
+    """Give each kernel report to the step that was running when it came."""
+    by_name = {s.name: s for s in steps}
+    current, lost, lines = "boot", [], console_text.splitlines()
+    skip_until = -1
+    for i, raw in enumerate(lines):
+        line = raw.rstrip("\r")
+        m = re.search(r"WDTEST: (begin|end) (\S+)", line)
+        if m:
+            if m.group(1) == "begin":
+                current = m.group(2)
+            continue
+        if "WDTEST: done" in line:
+            current = "shutdown"
+            continue
+        if SPLAT.search(line) and i > skip_until:
+            skip_until = i + 40  # one report, however many lines match
+            report = "\n".join(l.rstrip("\r") for l in lines[max(0, i - 2):i + 40])
+            step = by_name.get(current)
+            (step.splats if step else lost).append((line, report))
+    return lost
+
+
+def count_step(step, verbose):
+    """Return (passed, failed, skipped) for one step and print it."""
+    passed = failed = skipped = 0
+    cases = []
+    for line in step.output:
+        m = TAP.match(line.strip())
+        if m:
+            cases.append((m.group(1), m.group(2), m.group(4)))
+    if cases:
+        for status, name, directive in cases:
+            label = "%s: %s" % (step.name, name)
+            if directive and directive.upper() == "SKIP":
+                skipped += 1
+                print("SKIP  " + label)
+            elif status == "ok":
+                passed += 1
+                print("PASS  " + label)
+            else:
+                failed += 1
+                print("FAIL  " + label)
+        if step.rc not in (0, 4):  # 4 is kselftest's "skipped"
+            failed += 1
+            print("FAIL  %s: exited with status %s" % (step.name, step.rc))
+    else:
+        if step.rc == 0:
+            passed += 1
+            print("PASS  " + step.name)
+        elif step.rc == 4:
+            skipped += 1
+            print("SKIP  " + step.name)
+        else:
+            failed += 1
+            why = "timed out" if step.rc in (137, None) else "status %s" % step.rc
+            print("FAIL  %s (%s)" % (step.name, why))
+    for first, report in step.splats:
+        failed += 1
+        print("FAIL  %s: kernel report: %s" % (step.name, first.strip()))
+        print("      " + report.replace("\n", "\n      "))
+    if (failed or verbose) and step.output:
+        print("      --- output of %s ---" % step.name)
+        for line in step.output[-200:]:
+            print("      " + line)
+    return passed, failed, skipped
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--mode", default="test",
+                    choices=["test", "selftest", "run", "bench", "shell"])
+    ap.add_argument("--logdir", default="build/logs")
+    ap.add_argument("--memory", type=int, default=2048, help="guest MiB")
+    ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--timeout", type=int, default=1800,
+                    help="whole-run limit in seconds")
+    ap.add_argument("--test-timeout", type=int, default=180,
+                    help="default per-step limit in seconds (tests/list may set its own)")
+    ap.add_argument("--only", help="run just this test program")
+    ap.add_argument("--no-kvm", action="store_true")
+    ap.add_argument("--verbose", "-v", action="store_true",
+                    help="print every step's output, not only failing ones")
+    ap.add_argument("append", nargs="*", help="extra kernel arguments")
+    args = ap.parse_args()
+
+    os.makedirs(args.logdir, exist_ok=True)
+    console = os.path.join(args.logdir, "console-%s.log" % args.mode)
+    results = os.path.join(args.logdir, "results-%s.log" % args.mode)
+    for f in (console, results):
+        open(f, "w").close()
+    cmd = qemu_command(args, console, results)
+
+    if args.mode == "shell":
+        return subprocess.call(cmd)
+
+    start = time.time()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    shown, timed_out = 0, False
+    while proc.poll() is None:
+        if time.time() - start > args.timeout:
+            timed_out = True
+            proc.kill()
+            break
+        time.sleep(0.2)
+        with open(results, errors="replace") as f:
+            text = f.read()
+        # Progress: announce steps as they start (results are judged at the end).
+        begins = [l for l in text.splitlines() if l.startswith("@@BEGIN ")]
+        for l in begins[shown:]:
+            print("...   " + l[8:].strip(), file=sys.stderr, flush=True)
+        shown = len(begins)
+        if args.mode in ("run", "bench"):
+            pass
+    proc.wait()
+    elapsed = time.time() - start
+
+    with open(results, errors="replace") as f:
+        steps, done = parse_results(f.read())
+    with open(console, errors="replace") as f:
+        console_text = f.read()
+    lost = attribute_splats(console_text, steps)
+
+    if args.mode in ("run", "bench"):
+        for s in steps:
+            for line in s.output:
+                print(line)
+        bad = [s for s in steps if s.rc != 0 or s.splats] or lost
+        for s in steps:
+            for first, report in s.splats:
+                print("kernel report during %s: %s\n%s" % (s.name, first, report))
+        for first, report in lost:
+            print("kernel report: %s\n%s" % (first, report))
+        if timed_out or not done or bad:
+            print("%s failed (%s); kernel log: %s" % (
+                args.mode, "timed out" if timed_out else
+                "guest stopped early" if not done else "see above", console))
+            return 1
+        return 0
+
+    passed = failed = skipped = 0
+    for s in steps:
+        p, f_, sk = count_step(s, args.verbose)
+        passed, failed, skipped = passed + p, failed + f_, skipped + sk
+    for first, report in lost:
+        failed += 1
+        print("FAIL  kernel report outside any step: %s" % first.strip())
+        print("      " + report.replace("\n", "\n      "))
+    if timed_out:
+        failed += 1
+        print("FAIL  whole run timed out after %d s" % args.timeout)
+    elif not done:
+        failed += 1
+        last = steps[-1].name if steps else "boot"
+        print("FAIL  guest stopped before the end (during %s); tail of the kernel log:" % last)
+        for line in console_text.splitlines()[-30:]:
+            print("      " + line)
+
+    print("guest time %.1f s, kernel log in %s" % (elapsed, console))
+    if args.mode == "selftest":
+        # The self-test passes when the detector caught the WARN it provoked.
+        warn = [s for s in steps if s.name == "warn-is-detected"]
+        caught = bool(warn and warn[0].splats)
+        print("runner self-test: WARN %s" % ("detected" if caught else "NOT detected"))
+        print("1 passed, 0 failed" if caught and done else "0 passed, 1 failed")
+        return 0 if caught and done else 1
+
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed or not done or timed_out else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
