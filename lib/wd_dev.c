@@ -204,7 +204,10 @@ int wd_open_alg(uint32_t algs, struct wd_dev **out)
 	struct wd_dev_desc descs[64];
 	int n, i, ret = -ENODEV;
 
-	if (!out || !algs)
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!algs)
 		return -EINVAL;
 	n = wd_list_devices(descs, 64);
 	if (n < 0)

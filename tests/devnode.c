@@ -79,7 +79,7 @@ TEST(unknown_ioctls_enotty)
 {
 	static const unsigned long cmds[] = {
 		0, _IO(WD_IOC_MAGIC, 0x7f), _IOWR(WD_IOC_MAGIC, 0xff, struct wd_info),
-		_IOR(WD_IOC_MAGIC, 0x00, struct wd_info), /* right nr, wrong dir */
+		_IOWR(WD_IOC_MAGIC, 0x00, struct wd_info), /* right nr, wrong dir */
 		_IOWR(WD_IOC_MAGIC, 0x00, __u64),          /* right nr, wrong size */
 		_IOWR('W', 0x00, struct wd_info), 0xffffffffUL,
 	};

@@ -35,25 +35,52 @@ TAP = re.compile(r"^(not ok|ok) \d+ (.*?)(\s+#\s*(SKIP|skip|XFAIL).*)?$")
 KVM_GET_API_VERSION = 0xAE00
 
 
-def kvm_works():
-    """True when /dev/kvm exists and answers; QEMU uses TCG otherwise."""
+def kvm_works(kernel, cache):
+    """True when KVM really runs this kernel; QEMU uses TCG otherwise.
+
+    /dev/kvm can exist and answer and still be unusable (nested setups
+    that reject MSR writes, or hang with no output), so the probe boots the
+    kernel under KVM for a few seconds and looks for its first console
+    line. The answer is cached next to the logs.
+    """
+    if os.path.exists(cache):
+        with open(cache) as f:
+            return f.read().strip() == "yes"
+    ok = False
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
+        try:
+            ok = fcntl.ioctl(fd, KVM_GET_API_VERSION) == 12
+        finally:
+            os.close(fd)
     except OSError:
-        return False
-    try:
-        return fcntl.ioctl(fd, KVM_GET_API_VERSION) == 12
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+        ok = False
+    if ok:
+        log = cache + ".console"
+        cmd = ["qemu-system-x86_64", "-nodefaults", "-no-reboot", "-m", "256",
+               "-accel", "kvm", "-cpu", "host", "-kernel", kernel,
+               "-display", "none", "-monitor", "none", "-serial", "file:" + log,
+               "-append", "console=ttyS0 panic=-1 rdinit=/nonexistent"]
+        try:
+            subprocess.run(cmd, timeout=8, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            with open(log, errors="replace") as f:
+                ok = "Linux version" in f.read()
+        except OSError:
+            ok = False
+    with open(cache, "w") as f:
+        f.write("yes\n" if ok else "no\n")
+    return ok
 
 
 def qemu_command(args, console, results):
     cmd = ["qemu-system-x86_64", "-nodefaults", "-no-reboot",
            "-m", str(args.memory), "-smp", str(args.cpus),
            "-kernel", args.kernel, "-initrd", args.initrd]
-    if kvm_works() and not args.no_kvm:
+    if not args.no_kvm and kvm_works(args.kernel, os.path.join(args.logdir, "kvm-probe")):
         cmd += ["-accel", "kvm", "-cpu", "host"]
     else:
         cmd += ["-accel", "tcg", "-cpu", "max"]

@@ -51,7 +51,177 @@ struct wd_info {
 	__u64 reserved[8];
 };
 
+/*
+ * Queues.
+ *
+ * A context (open file) binds at most one hardware queue at a time with
+ * WD_IOC_QUEUE_GET and gives it back with WD_IOC_QUEUE_PUT (or close).
+ * The queue has three regions, each mapped once with mmap() at the offset
+ * WD_IOC_QUEUE_GET returned for it, MAP_SHARED:
+ *
+ *   control page     read/write  struct wd_ctrl: indices user space owns
+ *   submission ring  read/write  sq_entries x struct wd_cmd
+ *   completion ring  read only   struct wd_cq_hdr, then cq_entries x
+ *                                struct wd_cqe (from offset WD_CQ_HDR_SIZE)
+ *
+ * Ring indices are free-running 32-bit counters; the slot is the index
+ * modulo the (power of two) ring size. User space writes commands at
+ * sq_tail and advances it, and consumes completions from cq_head up to
+ * cq_tail. The kernel never trusts what user space writes: an index that
+ * moves backwards or more than a ring's size ahead stops the queue with
+ * WD_CQ_F_BAD_INDEX set until user space puts it right.
+ */
+
+/**
+ * struct wd_ctrl - the control page, written by user space
+ * @sq_tail: next submission slot user space will fill (producer index).
+ * @pad0: keeps @cq_head on its own cache line.
+ * @cq_head: next completion user space will read (consumer index).
+ * @pad1: zero.
+ */
+struct wd_ctrl {
+	__u32 sq_tail;
+	__u32 pad0[15];
+	__u32 cq_head;
+	__u32 pad1[15];
+};
+
+/* struct wd_cq_hdr.flags */
+#define WD_CQ_F_NEED_WAKEUP	(1U << 0)	/* engine sleeps: kick it */
+#define WD_CQ_F_BAD_INDEX	(1U << 1)	/* an index is out of range */
+#define WD_CQ_F_DEAD		(1U << 2)	/* device gone: queue is over */
+
+/**
+ * struct wd_cq_hdr - head of the completion region, written by the kernel
+ * @sq_head: submission slots consumed so far; slots before it are free.
+ * @pad0: zero.
+ * @cq_tail: completions posted so far.
+ * @flags: WD_CQ_F_*.
+ * @dropped: commands refused because their slot was corrupt (counted, and
+ *           each still gets a completion).
+ * @pad1: zero.
+ */
+struct wd_cq_hdr {
+	__u32 sq_head;
+	__u32 pad0[15];
+	__u32 cq_tail;
+	__u32 flags;
+	__u32 dropped;
+	__u32 pad1[13];
+};
+
+#define WD_CQ_HDR_SIZE		128
+
+/* Opcodes */
+#define WD_OP_NOP		0	/* completes at once; for round trips */
+#define WD_OP_COPY		1	/* dst[0..src_len) = src */
+#define WD_OP_FILL		2	/* dst[0..dst_len) = byte @param */
+#define WD_OP_CRC32C		3	/* result = crc32c(src), seed @param */
+#define WD_OP_DEFLATE		4	/* compress src into dst */
+#define WD_OP_INFLATE		5	/* decompress src into dst */
+
+/* Framing for DEFLATE and INFLATE (struct wd_cmd.format) */
+#define WD_FMT_RAW		0	/* RFC 1951 */
+#define WD_FMT_ZLIB		1	/* RFC 1950 */
+#define WD_FMT_GZIP		2	/* RFC 1952, one member */
+
+/**
+ * struct wd_cmd - one submission entry (64 bytes)
+ * @opcode: WD_OP_*.
+ * @flags: zero (no command flags are defined yet).
+ * @tag: returned unchanged in the completion.
+ * @src: source virtual address in the submitting process.
+ * @src_len: source length in bytes.
+ * @dst: destination virtual address.
+ * @dst_len: room at @dst in bytes.
+ * @param: FILL: the byte (0-255); CRC32C: seed (0 to start, the previous
+ *         result to continue); DEFLATE: level 1-9 (0 means 6).
+ * @format: DEFLATE/INFLATE: WD_FMT_*; zero otherwise.
+ * @reserved: zero.
+ */
+struct wd_cmd {
+	__u32 opcode;
+	__u32 flags;
+	__u64 tag;
+	__u64 src;
+	__u64 src_len;
+	__u64 dst;
+	__u64 dst_len;
+	__u32 param;
+	__u32 format;
+	__u64 reserved;
+};
+
+/* Completion status (struct wd_cqe.status) */
+#define WD_ST_OK		0	/* done */
+#define WD_ST_INVALID		1	/* bad opcode, flags, reserved field or parameter */
+#define WD_ST_FAULT		2	/* an address is not mapped with the access needed */
+#define WD_ST_NOSPACE		3	/* destination too small */
+#define WD_ST_CORRUPT		4	/* INFLATE: input is not valid */
+#define WD_ST_TOO_BIG		5	/* length above WD_CMD_MAX_LEN */
+#define WD_ST_OVERLAP		6	/* source and destination overlap */
+#define WD_ST_NODEV		7	/* device removed before the command ran */
+#define WD_ST_CANCELLED		8	/* queue released before the command ran */
+
+/* Largest src_len or dst_len one command may name. */
+#define WD_CMD_MAX_LEN		(1ULL << 30)
+
+/**
+ * struct wd_cqe - one completion entry (32 bytes)
+ * @tag: the command's tag.
+ * @status: WD_ST_*.
+ * @opcode: the command's opcode.
+ * @result: bytes written to dst (COPY, FILL, DEFLATE, INFLATE); for
+ *          CRC32C the checksum.
+ * @consumed: bytes of src consumed (INFLATE: the end of the stream, so
+ *            concatenated members can be walked), else src_len.
+ */
+struct wd_cqe {
+	__u64 tag;
+	__u32 status;
+	__u32 opcode;
+	__u64 result;
+	__u64 consumed;
+};
+
+/* struct wd_queue_info.flags */
+#define WD_QF_NONBLOCK		(1U << 0)	/* fail with EAGAIN if no queue is free */
+
+/**
+ * struct wd_queue_info - WD_IOC_QUEUE_GET argument
+ * @flags: in: WD_QF_*; a file opened O_NONBLOCK never waits either.
+ * @sq_entries: in: submission ring size, a power of two from 2 to 4096,
+ *              or 0 for the default (256); out: the size granted.
+ * @cq_entries: in: completion ring size, as @sq_entries (0: twice the
+ *              submission ring); out: the size granted.
+ * @queue_id: out: the hardware queue's number.
+ * @ctrl_offset: out: mmap offset of the control page.
+ * @sq_offset: out: mmap offset of the submission ring.
+ * @cq_offset: out: mmap offset of the completion region.
+ * @ctrl_size: out: its length in bytes.
+ * @sq_size: out: its length in bytes.
+ * @cq_size: out: its length in bytes.
+ * @reserved: zero in and out.
+ */
+struct wd_queue_info {
+	__u32 flags;
+	__u32 sq_entries;
+	__u32 cq_entries;
+	__u32 queue_id;
+	__u64 ctrl_offset;
+	__u64 sq_offset;
+	__u64 cq_offset;
+	__u64 ctrl_size;
+	__u64 sq_size;
+	__u64 cq_size;
+	__u64 reserved[4];
+};
+
 #define WD_IOC_MAGIC		0xDA
-#define WD_IOC_INFO		_IOWR(WD_IOC_MAGIC, 0x00, struct wd_info)
+#define WD_IOC_INFO		_IOR(WD_IOC_MAGIC, 0x00, struct wd_info)
+#define WD_IOC_QUEUE_GET	_IOWR(WD_IOC_MAGIC, 0x01, struct wd_queue_info)
+#define WD_IOC_QUEUE_PUT	_IO(WD_IOC_MAGIC, 0x02)
+/* Wake the engine after new submissions (needed only with NEED_WAKEUP). */
+#define WD_IOC_KICK		_IO(WD_IOC_MAGIC, 0x03)
 
 #endif /* _UAPI_WARPDRIVE_H */
