@@ -71,7 +71,7 @@ $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(CPPFLAGS) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
 
 guest-debug guest-release: guest-%: deps user
 	vm/build.sh $* $(BUILD)

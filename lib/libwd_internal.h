@@ -8,6 +8,31 @@
 struct wd_dev {
 	int fd;
 	char name[WD_NAME_MAX];
+	struct wd_queue *queue;		/* bound queue or NULL */
+};
+
+/*
+ * A bound queue and its three mappings. @sq_tail and @cq_head are this
+ * process's copies of the indices it owns (published in @ctrl); the
+ * kernel's indices are read from @cq_hdr.
+ */
+struct wd_queue {
+	struct wd_dev *dev;
+	int fd;
+	uint32_t queue_id;
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	struct wd_ctrl *ctrl;
+	struct wd_cmd *sq;
+	const struct wd_cq_hdr *cq_hdr;
+	const struct wd_cqe *cqes;
+	size_t ctrl_size;
+	size_t sq_size;
+	size_t cq_size;
+	uint32_t sq_tail;
+	uint32_t cq_head;
+	uint64_t kicks;
+	uint64_t next_tag;		/* for the blocking helpers */
 };
 
 int wd_sysfs_read(const char *name, const char *attr, char *buf, size_t len);

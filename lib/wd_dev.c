@@ -89,6 +89,14 @@ static int valid_name(const char *name)
 	       strcmp(name, ".") && strcmp(name, "..");
 }
 
+int wd_dev_attr_u64(const char *name, const char *attr, uint64_t *val)
+{
+	if (!name || !valid_name(name) || !attr || !*attr || *attr == '/' ||
+	    strstr(attr, "..") || !val)
+		return -EINVAL;
+	return wd_sysfs_read_u64(name, attr, val);
+}
+
 int wd_describe(const char *name, struct wd_dev_desc *d)
 {
 	char algs[256], *tok, *save;
@@ -226,6 +234,7 @@ void wd_close(struct wd_dev *dev)
 {
 	if (!dev)
 		return;
+	wd_queue_put(dev->queue);
 	close(dev->fd);
 	free(dev);
 }
@@ -257,6 +266,24 @@ const char *wd_strerror(int err)
 		return "no such WarpDrive device (is wd_soft loaded?)";
 	case -EPERM:
 		return "not allowed (device opened by another process)";
+	case -EBUSY:
+		return "busy (queue already bound, or commands still in flight)";
+	case -EAGAIN:
+		return "no free queue or submission slot; try again";
+	case -ENXIO:
+		return "no queue bound to the device file";
+	case -EPROTO:
+		return "queue protocol error (ring index out of range)";
+	case -ENOSPC:
+		return "destination buffer too small";
+	case -EBADMSG:
+		return "corrupt or truncated compressed data";
+	case -E2BIG:
+		return "buffer larger than one command may name";
+	case -ECANCELED:
+		return "command cancelled (queue released)";
+	case -ETIMEDOUT:
+		return "timed out waiting for a completion";
 	default:
 		return strerror(-err);
 	}

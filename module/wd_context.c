@@ -8,6 +8,7 @@
  */
 #include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -41,6 +42,10 @@ static int wd_open(struct inode *inode, struct file *filp)
 	ctx->wdev = wdev;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
+	ctx->mapping = filp->f_mapping;
+	mutex_init(&ctx->lock);
+	spin_lock_init(&ctx->hwq_lock);
+	init_waitqueue_head(&ctx->wq);
 
 	mutex_lock(&wdev->ctx_lock);
 	list_add_tail(&ctx->node, &wdev->contexts);
@@ -61,6 +66,10 @@ static int wd_release(struct inode *inode, struct file *filp)
 	struct wd_context *ctx = filp->private_data;
 	struct wd_device *wdev = ctx->wdev;
 
+	down_read(&wdev->state_lock);
+	wd_queue_put(ctx);
+	up_read(&wdev->state_lock);
+
 	mutex_lock(&wdev->ctx_lock);
 	list_del(&ctx->node);
 	mutex_unlock(&wdev->ctx_lock);
@@ -80,7 +89,7 @@ static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
 		.flags = wdev->flags,
 		.algorithms = wdev->algorithms,
 		.queues_total = wdev->queues_total,
-		.queues_free = wdev->queues_total,
+		.queues_free = wd_queues_free(wdev),
 		.devmem_size = wdev->devmem_size,
 	};
 
@@ -107,6 +116,15 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	case WD_IOC_INFO:
 		ret = wd_ioctl_info(ctx, uarg);
 		break;
+	case WD_IOC_QUEUE_GET:
+		ret = wd_queue_get(ctx, uarg, filp->f_flags & O_NONBLOCK);
+		break;
+	case WD_IOC_QUEUE_PUT:
+		ret = arg ? -EINVAL : wd_queue_put(ctx);
+		break;
+	case WD_IOC_KICK:
+		ret = arg ? -EINVAL : wd_queue_kick(ctx);
+		break;
 	default:
 		ret = -ENOTTY;
 		break;
@@ -116,11 +134,37 @@ out:
 	return ret;
 }
 
+static int wd_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct wd_context *ctx = filp->private_data;
+
+	/*
+	 * No device lock here: mmap runs under mmap_lock, which the engine
+	 * takes while the unbind path waits for it. The rings are the
+	 * framework's memory, valid whether or not the device still is.
+	 */
+	if (current->mm != ctx->mm)
+		return -EPERM;
+	if (READ_ONCE(ctx->dead))
+		return -ENODEV;
+	return wd_queue_mmap(ctx, vma);
+}
+
+static __poll_t wd_poll(struct file *filp, poll_table *wait)
+{
+	struct wd_context *ctx = filp->private_data;
+
+	poll_wait(filp, &ctx->wq, wait);
+	return wd_queue_poll(ctx);
+}
+
 const struct file_operations wd_fops = {
 	.owner = THIS_MODULE,
 	.open = wd_open,
 	.release = wd_release,
 	.unlocked_ioctl = wd_ioctl,
+	.mmap = wd_mmap,
+	.poll = wd_poll,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = no_llseek,
 };

@@ -63,6 +63,13 @@ static ssize_t queues_total_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(queues_total);
 
+static ssize_t queues_free_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", wd_queues_free(to_wd_device(dev)));
+}
+static DEVICE_ATTR_RO(queues_free);
+
 static ssize_t devmem_size_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
@@ -76,6 +83,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_flags.attr,
 	&dev_attr_algorithms.attr,
 	&dev_attr_queues_total.attr,
+	&dev_attr_queues_free.attr,
 	&dev_attr_devmem_size.attr,
 	NULL,
 };
@@ -84,8 +92,38 @@ static const struct attribute_group wd_device_group = {
 	.attrs = wd_device_attrs,
 };
 
+#define WD_STAT_ATTR(name, field)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lld\n",				\
+		atomic64_read(&to_wd_device(dev)->stats.field));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+WD_STAT_ATTR(commands_completed, completed);
+WD_STAT_ATTR(commands_failed, failed);
+WD_STAT_ATTR(bytes_read, bytes_read);
+WD_STAT_ATTR(bytes_written, bytes_written);
+WD_STAT_ATTR(kicks, kicks);
+
+static struct attribute *wd_stats_attrs[] = {
+	&dev_attr_commands_completed.attr,
+	&dev_attr_commands_failed.attr,
+	&dev_attr_bytes_read.attr,
+	&dev_attr_bytes_written.attr,
+	&dev_attr_kicks.attr,
+	NULL,
+};
+
+static const struct attribute_group wd_stats_group = {
+	.name = "stats",
+	.attrs = wd_stats_attrs,
+};
+
 const struct attribute_group *wd_device_groups[] = {
 	&wd_device_group,
+	&wd_stats_group,
 	NULL,
 };
 
@@ -94,6 +132,7 @@ static void wd_device_release(struct device *dev)
 	struct wd_device *wdev = to_wd_device(dev);
 
 	ida_free(&wd_ida, wdev->id);
+	bitmap_free(wdev->qmap);
 	kfree(wdev);
 }
 
@@ -103,7 +142,8 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	struct wd_device *wdev;
 	int ret;
 
-	if (!prefix || !ops || !ops->owner)
+	if (!prefix || !ops || !ops->owner || !ops->queue_start ||
+	    !ops->queue_stop || !ops->kick)
 		return ERR_PTR(-EINVAL);
 
 	wdev = kzalloc(sizeof(*wdev), GFP_KERNEL);
@@ -122,6 +162,8 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	init_rwsem(&wdev->state_lock);
 	mutex_init(&wdev->ctx_lock);
 	INIT_LIST_HEAD(&wdev->contexts);
+	spin_lock_init(&wdev->q_lock);
+	INIT_LIST_HEAD(&wdev->waiters);
 
 	device_initialize(&wdev->dev);
 	wdev->dev.class = wd_class;
@@ -144,6 +186,12 @@ int wd_device_register(struct wd_device *wdev)
 {
 	int ret;
 
+	if (!wdev->queues_total)
+		return -EINVAL;
+	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
+	if (!wdev->qmap)
+		return -ENOMEM;
+
 	down_write(&wdev->state_lock);
 	wdev->registered = true;
 	up_write(&wdev->state_lock);
@@ -160,11 +208,21 @@ EXPORT_SYMBOL_GPL(wd_device_register);
 
 void wd_device_unregister(struct wd_device *wdev)
 {
+	struct wd_context *ctx;
+
 	cdev_device_del(&wdev->cdev, &wdev->dev);
 
 	/* Waits for every user call that is inside the driver to leave. */
 	down_write(&wdev->state_lock);
 	wdev->registered = false;
+	wd_queue_wake_waiters(wdev);
+	mutex_lock(&wdev->ctx_lock);
+	list_for_each_entry(ctx, &wdev->contexts, node) {
+		mutex_lock(&ctx->lock);
+		wd_queue_kill(ctx);
+		mutex_unlock(&ctx->lock);
+	}
+	mutex_unlock(&wdev->ctx_lock);
 	up_write(&wdev->state_lock);
 }
 EXPORT_SYMBOL_GPL(wd_device_unregister);

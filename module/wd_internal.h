@@ -3,27 +3,123 @@
 #ifndef _WD_INTERNAL_H
 #define _WD_INTERNAL_H
 
+#include <linux/kref.h>
 #include <linux/mm_types.h>
+#include <linux/wait.h>
 #include <warpdrive/driver.h>
 
 #define WD_MAX_DEVICES		64
+
+/* mmap layout: each queue binding gets its own window of offsets. */
+#define WD_MAP_REGION_SHIFT	20	/* 1 MiB per region */
+#define WD_MAP_WINDOW_SHIFT	22	/* 4 MiB per binding */
+#define WD_REGION_CTRL		0
+#define WD_REGION_SQ		1
+#define WD_REGION_CQ		2
+#define WD_NR_REGIONS		3
+
+#define WD_SQ_DEFAULT		256
+#define WD_RING_MAX		4096
+
+/**
+ * struct wd_hwq - the framework's side of a bound hardware queue
+ * @q: what the driver sees.
+ * @ref: held by the context while bound and by each mmap() call in progress.
+ * @ctx: owning context.
+ * @sq_entries: submission ring size (power of two).
+ * @cq_entries: completion ring size (power of two).
+ * @map_base: first mmap offset of this binding's window.
+ * @pages: all ring pages: control, submission, completion.
+ * @nr_pages: number of @pages.
+ * @sq_pages: pages of the submission ring.
+ * @cq_pages: pages of the completion region.
+ * @vaddr: kernel mapping of @pages.
+ * @ctrl: control page (user-written).
+ * @sq: submission ring (user-written).
+ * @cqh: completion header (kernel-written).
+ * @cq: completion ring (kernel-written).
+ * @sq_head: submission consumer index; only the driver's fetch path (or
+ *           the framework after queue_stop) changes it.
+ * @cq_tail: completions posted; same rule as @sq_head.
+ * @cq_reserved: completion slots promised to fetched commands.
+ * @flags_lock: protects @flags and its copy in @cqh.
+ * @flags: WD_CQ_F_* as published to user space.
+ * @started: queue_start succeeded and queue_stop has not been called.
+ */
+struct wd_hwq {
+	struct wd_queue q;
+	struct kref ref;
+	struct wd_context *ctx;
+	u32 sq_entries;
+	u32 cq_entries;
+	u64 map_base;
+	struct page **pages;
+	unsigned int nr_pages;
+	unsigned int sq_pages;
+	unsigned int cq_pages;
+	void *vaddr;
+	struct wd_ctrl *ctrl;
+	struct wd_cmd *sq;
+	struct wd_cq_hdr *cqh;
+	struct wd_cqe *cq;
+	u32 sq_head;
+	u32 cq_tail;
+	u32 cq_reserved;
+	spinlock_t flags_lock;
+	u32 flags;
+	bool started;
+};
 
 /**
  * struct wd_context - one open file of a device
  * @wdev: the device; the context holds a reference on @wdev->dev.
  * @mm: address space of the process that opened the file (mmgrab()ed);
  *      calls from any other mm are refused.
+ * @mapping: address space of the file, for revoking ring mappings.
  * @node: entry in &wd_device.contexts, under &wd_device.ctx_lock.
+ * @lock: serialises binding and unbinding a queue; protects @getting.
+ * @hwq_lock: protects @hwq and @mapped for readers that cannot take @lock
+ *            (mmap runs under mmap_lock, which the engine takes after
+ *            the locks the unbind path holds).
+ * @hwq: bound queue or NULL.
+ * @mapped: bitmap of regions of @hwq mapped so far.
+ * @getting: a WD_IOC_QUEUE_GET is waiting for a queue.
+ * @dead: the device was unregistered.
+ * @wq: poll() waiters for completions.
  */
 struct wd_context {
 	struct wd_device *wdev;
 	struct mm_struct *mm;
+	struct address_space *mapping;
 	struct list_head node;
+	struct mutex lock;
+	spinlock_t hwq_lock;
+	struct wd_hwq *hwq;
+	unsigned long mapped;
+	bool getting;
+	bool dead;
+	wait_queue_head_t wq;
 };
+
+static inline struct wd_hwq *to_hwq(struct wd_queue *q)
+{
+	return container_of(q, struct wd_hwq, q);
+}
 
 extern struct class *wd_class;
 extern dev_t wd_devt;
 extern const struct file_operations wd_fops;
 extern const struct attribute_group *wd_device_groups[];
+
+/* wd_queue.c */
+long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
+		  bool nonblock);
+int wd_queue_put(struct wd_context *ctx);
+int wd_queue_kick(struct wd_context *ctx);
+int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma);
+__poll_t wd_queue_poll(struct wd_context *ctx);
+void wd_queue_kill(struct wd_context *ctx);
+void wd_queue_wake_waiters(struct wd_device *wdev);
+u32 wd_queues_free(struct wd_device *wdev);
 
 #endif /* _WD_INTERNAL_H */

@@ -106,3 +106,107 @@ int wd_test_as_nobody(int (*fn)(void *), void *arg)
 		return -ECHILD;
 	return WEXITSTATUS(status);
 }
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+int tq_open(struct tq *t, unsigned int sq_entries, int oflags)
+{
+	void *p;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC | oflags);
+	if (t->fd < 0)
+		return -errno;
+	t->info.sq_entries = sq_entries;
+	if (ioctl(t->fd, WD_IOC_QUEUE_GET, &t->info))
+		goto err;
+	p = mmap(NULL, t->info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 t->fd, t->info.ctrl_offset);
+	if (p == MAP_FAILED)
+		goto err;
+	t->ctrl = p;
+	p = mmap(NULL, t->info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 t->fd, t->info.sq_offset);
+	if (p == MAP_FAILED)
+		goto err;
+	t->sq = p;
+	p = mmap(NULL, t->info.cq_size, PROT_READ, MAP_SHARED, t->fd,
+		 t->info.cq_offset);
+	if (p == MAP_FAILED)
+		goto err;
+	t->cqh = p;
+	t->cq = (struct wd_cqe *)((char *)p + WD_CQ_HDR_SIZE);
+	return 0;
+err:
+	{
+		int ret = -errno;
+
+		tq_close(t);
+		return ret;
+	}
+}
+
+void tq_close(struct tq *t)
+{
+	if (t->ctrl)
+		munmap(t->ctrl, t->info.ctrl_size);
+	if (t->sq)
+		munmap(t->sq, t->info.sq_size);
+	if (t->cqh)
+		munmap(t->cqh, t->info.cq_size);
+	if (t->fd >= 0)
+		close(t->fd);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+}
+
+int tq_submit(struct tq *t, const struct wd_cmd *cmd)
+{
+	unsigned int tail = t->ctrl->sq_tail;
+	unsigned int head = __atomic_load_n(&t->cqh->sq_head, __ATOMIC_ACQUIRE);
+
+	if (tail - head >= t->info.sq_entries)
+		return -EAGAIN;
+	t->sq[tail & (t->info.sq_entries - 1)] = *cmd;
+	__atomic_store_n(&t->ctrl->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&t->cqh->flags, __ATOMIC_RELAXED) & WD_CQ_F_NEED_WAKEUP)
+		if (ioctl(t->fd, WD_IOC_KICK, 0))
+			return -errno;
+	return 0;
+}
+
+int tq_reap(struct tq *t, struct wd_cqe *cqe, int timeout_ms)
+{
+	unsigned int head = t->ctrl->cq_head;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+		unsigned int tail = __atomic_load_n(&t->cqh->cq_tail, __ATOMIC_ACQUIRE);
+		int ret;
+
+		if (tail != head) {
+			*cqe = t->cq[head & (t->info.cq_entries - 1)];
+			__atomic_store_n(&t->ctrl->cq_head, head + 1, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (t->cqh->flags & WD_CQ_F_DEAD)
+			return -ENODEV;
+		ret = poll(&pfd, 1, timeout_ms);
+		if (ret < 0)
+			return -errno;
+		if (ret == 0)
+			return -ETIMEDOUT;
+		if (pfd.revents & (POLLERR | POLLHUP) && !(pfd.revents & POLLIN))
+			return -ENODEV;
+	}
+}
+
+int tq_run(struct tq *t, const struct wd_cmd *cmd, struct wd_cqe *cqe)
+{
+	int ret = tq_submit(t, cmd);
+
+	return ret ? ret : tq_reap(t, cqe, 30000);
+}

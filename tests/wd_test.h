@@ -26,3 +26,25 @@ int wd_test_read_file(const char *path, char *buf, size_t len);
 int wd_test_as_nobody(int (*fn)(void *), void *arg);
 
 #endif
+
+#include <warpdrive/warpdrive.h>
+
+/* A queue driven through the raw ABI, for tests that need to misbehave. */
+struct tq {
+	int fd;
+	struct wd_queue_info info;
+	struct wd_ctrl *ctrl;
+	struct wd_cmd *sq;
+	struct wd_cq_hdr *cqh;
+	struct wd_cqe *cq;
+};
+
+/* Open WD_TEST_NODE (with @oflags), bind a queue and map its rings. */
+int tq_open(struct tq *t, unsigned int sq_entries, int oflags);
+void tq_close(struct tq *t);
+/* Put @cmd in the next slot and publish it; kicks if the engine sleeps. */
+int tq_submit(struct tq *t, const struct wd_cmd *cmd);
+/* Wait up to @timeout_ms for the next completion and consume it. */
+int tq_reap(struct tq *t, struct wd_cqe *cqe, int timeout_ms);
+/* Submit one command and wait for its completion. */
+int tq_run(struct tq *t, const struct wd_cmd *cmd, struct wd_cqe *cqe);

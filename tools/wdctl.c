@@ -4,6 +4,9 @@
  *
  *   wdctl [--json]            every device
  *   wdctl show NAME [--json]  one device, with live figures from the kernel
+ *
+ * Attributes a module may not have (queues_free, stats/) show as "-"
+ * (null in JSON).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +19,26 @@
 static const char *const flag_names[] = {
 	"queues", "sva", "pinned", "devmem", "devpriv",
 };
+
+/* Counters in the device's sysfs stats/ directory. */
+static const char *const stat_names[] = {
+	"commands_completed", "commands_failed", "bytes_read", "bytes_written",
+	"kicks",
+};
+
+#define NR_STATS	(sizeof(stat_names) / sizeof(stat_names[0]))
+
+/* Read stats/NAME for each counter; *ok[i] says whether it was there. */
+static void read_stats(const char *dev, uint64_t *val, int *ok)
+{
+	char attr[64];
+	size_t i;
+
+	for (i = 0; i < NR_STATS; i++) {
+		snprintf(attr, sizeof(attr), "stats/%s", stat_names[i]);
+		ok[i] = !wd_dev_attr_u64(dev, attr, &val[i]);
+	}
+}
 
 static void print_flags(uint32_t flags, int json)
 {
@@ -50,8 +73,13 @@ static void print_algs(uint32_t algs, int json)
 		printf("-");
 }
 
+/* @info: live figures, or NULL to take queues_free from sysfs. */
 static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 {
+	uint64_t stats[NR_STATS], free_q;
+	int ok[NR_STATS];
+	size_t i;
+
 	printf("{\"name\": \"%s\", \"api\": \"%s\", \"api_version\": %u, ",
 	       d->name, d->api, d->api_version);
 	printf("\"flags\": [");
@@ -62,12 +90,33 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 	       d->queues_total, (unsigned long long)d->devmem_size);
 	if (info)
 		printf(", \"queues_free\": %u", info->queues_free);
-	printf("}");
+	else if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
+		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
+	else
+		printf(", \"queues_free\": null");
+	read_stats(d->name, stats, ok);
+	printf(", \"stats\": {");
+	for (i = 0; i < NR_STATS; i++) {
+		printf("%s\"%s\": ", i ? ", " : "", stat_names[i]);
+		if (ok[i])
+			printf("%llu", (unsigned long long)stats[i]);
+		else
+			printf("null");
+	}
+	printf("}}");
 }
 
 static void print_row(const struct wd_dev_desc *d)
 {
-	printf("%-12s %-12s %6u %10llu  ", d->name, d->api, d->queues_total,
+	char queues[32];
+	uint64_t free_q;
+
+	if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
+		snprintf(queues, sizeof(queues), "%llu/%u",
+			 (unsigned long long)free_q, d->queues_total);
+	else
+		snprintf(queues, sizeof(queues), "-/%u", d->queues_total);
+	printf("%-12s %-12s %7s %10llu  ", d->name, d->api, queues,
 	       (unsigned long long)(d->devmem_size >> 20));
 	print_flags(d->flags, 0);
 	printf("  ");
@@ -100,7 +149,7 @@ static int cmd_list(int json)
 		printf("no WarpDrive devices (is wd_soft loaded?)\n");
 		return 0;
 	}
-	printf("%-12s %-12s %6s %10s  %s  %s\n", "DEVICE", "API", "QUEUES",
+	printf("%-12s %-12s %7s %10s  %s  %s\n", "DEVICE", "API", "QUEUES",
 	       "DEVMEM_MB", "FLAGS", "ALGORITHMS");
 	for (i = 0; i < n; i++)
 		print_row(&descs[i]);
@@ -109,9 +158,12 @@ static int cmd_list(int json)
 
 static int cmd_show(const char *name, int json)
 {
+	uint64_t stats[NR_STATS];
 	struct wd_dev_desc d;
 	struct wd_info info;
 	struct wd_dev *dev;
+	int ok[NR_STATS];
+	size_t i;
 	int ret;
 
 	ret = wd_describe(name, &d);
@@ -142,13 +194,22 @@ static int cmd_show(const char *name, int json)
 	print_algs(d.algorithms, 0);
 	printf("\nqueues:       %u free of %u\n", info.queues_free, info.queues_total);
 	printf("device mem:   %llu MiB\n", (unsigned long long)(d.devmem_size >> 20));
+	printf("stats:\n");
+	read_stats(name, stats, ok);
+	for (i = 0; i < NR_STATS; i++) {
+		if (ok[i])
+			printf("  %-20s %llu\n", stat_names[i],
+			       (unsigned long long)stats[i]);
+		else
+			printf("  %-20s -\n", stat_names[i]);
+	}
 	return 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wdctl [--json]              list devices\n"
-		   "       wdctl show NAME [--json]    one device in detail\n");
+	fprintf(f, "usage: wdctl [--json]              list devices (QUEUES: free/total)\n"
+		   "       wdctl show NAME [--json]    one device in detail, with stats\n");
 }
 
 int main(int argc, char **argv)

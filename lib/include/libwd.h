@@ -86,8 +86,234 @@ const char *wd_dev_name(const struct wd_dev *dev);
 /** wd_get_info() - WD_IOC_INFO: live figures from the kernel. */
 int wd_get_info(struct wd_dev *dev, struct wd_info *info);
 
+/**
+ * wd_dev_attr_u64() - read one numeric sysfs attribute of a device
+ * @name: device name
+ * @attr: attribute below the device's sysfs directory, e.g. "queues_free"
+ *        or "stats/kicks" (no ".." components)
+ * @val: where the value goes
+ *
+ * For attributes an older module may lack, so callers can show them
+ * tolerantly.
+ *
+ * Return: 0, -ENOENT if the device has no such attribute, -EPROTO if it
+ * does not hold a number, or another negative errno.
+ */
+int wd_dev_attr_u64(const char *name, const char *attr, uint64_t *val);
+
 /** wd_strerror() - text for a negative errno returned by libwd. */
 const char *wd_strerror(int err);
+
+/*
+ * Queues.
+ *
+ * A struct wd_queue is the hardware queue bound to one open device (at most
+ * one per struct wd_dev): a submission ring the process fills with struct
+ * wd_cmd and a completion ring it reads struct wd_cqe from, both mapped
+ * into the process, so that submitting and reaping need no system call
+ * while the engine is busy. Commands name buffers by their virtual
+ * addresses in the calling process.
+ *
+ * A queue handle is not thread-safe: use it from one thread at a time (or
+ * open the device once per thread). Every function returns 0 (or a count)
+ * or a negative errno; -ENODEV means the device was removed and the queue
+ * is over, -EPROTO that a ring index was found out of range.
+ */
+struct wd_queue;
+
+/**
+ * struct wd_queue_opts - what wd_queue_get() asks for
+ * @sq_entries: submission ring size, a power of two from 2 to 4096, or 0
+ *              for the kernel's default (256)
+ * @cq_entries: completion ring size, likewise; 0 means twice @sq_entries
+ * @nonblock: fail with -EAGAIN instead of waiting when no queue is free
+ */
+struct wd_queue_opts {
+	uint32_t sq_entries;
+	uint32_t cq_entries;
+	int nonblock;
+};
+
+/**
+ * wd_queue_get() - bind a hardware queue to the device handle and map it
+ * @dev: open device without a queue
+ * @opts: ring sizes and flags, or NULL for the defaults (blocking)
+ * @out: where the handle goes (NULL on failure)
+ *
+ * Waits, first come first served, until a queue of the device is free,
+ * unless @opts->nonblock is set or the device file was opened O_NONBLOCK.
+ *
+ * Return: 0, -EBUSY if @dev already has a queue, -EAGAIN if none is free
+ * and not waiting, -EINTR if a signal interrupted the wait, -EINVAL for
+ * bad ring sizes, or another negative errno.
+ */
+int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
+		 struct wd_queue **out);
+
+/**
+ * wd_queue_put() - unmap the rings and give the queue back
+ * @q: queue, or NULL
+ *
+ * Commands still in flight are cancelled by the kernel; their completions
+ * are lost. wd_close() does this for a queue still bound to its device.
+ */
+void wd_queue_put(struct wd_queue *q);
+
+/** wd_queue_sq_entries() - submission ring size the kernel granted. */
+uint32_t wd_queue_sq_entries(const struct wd_queue *q);
+
+/** wd_queue_cq_entries() - completion ring size the kernel granted. */
+uint32_t wd_queue_cq_entries(const struct wd_queue *q);
+
+/**
+ * wd_queue_inflight() - commands submitted whose completions were not
+ * reaped yet
+ */
+uint32_t wd_queue_inflight(const struct wd_queue *q);
+
+/**
+ * wd_queue_kicks() - WD_IOC_KICK system calls this handle made so far
+ *
+ * wd_submit() and wd_submit_batch() kick only when the engine asked for it
+ * (it went to sleep), so while the engine is busy this does not grow.
+ */
+uint64_t wd_queue_kicks(const struct wd_queue *q);
+
+/**
+ * wd_submit() - queue one command
+ * @q: queue
+ * @cmd: the command (copied into the ring; its buffers must stay valid
+ *       until its completion is reaped)
+ *
+ * Rings the doorbell (WD_IOC_KICK) only if the engine is asleep.
+ *
+ * Return: 0 when queued, -EAGAIN if the submission ring is full (reap
+ * completions and retry), -ENODEV, -EPROTO. A negative errno other than
+ * these comes from the doorbell: the command is queued but the engine may
+ * not have been woken.
+ */
+int wd_submit(struct wd_queue *q, const struct wd_cmd *cmd);
+
+/**
+ * wd_submit_batch() - queue up to @n commands with at most one kick
+ * @q: queue
+ * @cmds: the commands, queued in order
+ * @n: how many
+ *
+ * Return: the number of commands queued from the start of @cmds (fewer
+ * than @n, possibly 0, when the submission ring fills up), -EINVAL,
+ * -ENODEV, -EPROTO, or a doorbell error as for wd_submit() (the commands
+ * were then queued).
+ */
+int wd_submit_batch(struct wd_queue *q, const struct wd_cmd *cmds, int n);
+
+/**
+ * wd_kick() - ring the doorbell whether or not the engine asked for it
+ * @q: queue
+ *
+ * Never needed for correctness; counted by wd_queue_kicks().
+ */
+int wd_kick(struct wd_queue *q);
+
+/**
+ * wd_reap() - take completions without waiting
+ * @q: queue
+ * @out: where they go, in completion order
+ * @max: room in @out
+ *
+ * Completions match commands by struct wd_cqe.tag (struct wd_cmd.tag).
+ *
+ * Return: the number taken (0 if none is waiting), -ENODEV once the device
+ * is gone and every completion it posted was taken, -EPROTO, -EINVAL.
+ */
+int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max);
+
+/**
+ * wd_wait() - wait until a completion can be reaped
+ * @q: queue
+ * @timeout_ms: limit in milliseconds, or -1 to wait as long as it takes
+ *
+ * Sleeps in poll() on the device file; returns at once if a completion is
+ * already waiting.
+ *
+ * Return: 0 when wd_reap() will find a completion, -ETIMEDOUT, -EINTR if a
+ * signal arrived, -ENODEV, -EPROTO.
+ */
+int wd_wait(struct wd_queue *q, int timeout_ms);
+
+/*
+ * Blocking helpers: each submits one command and waits for its completion
+ * (spinning briefly on the completion ring, then sleeping in wd_wait()).
+ * They need the queue to have nothing else in flight and return -EBUSY if
+ * it has, so that no completion of an asynchronous command is taken away
+ * from its submitter. A command the device fails returns
+ * wd_status_to_errno() of its status (-ENOSPC: destination too small,
+ * -EBADMSG: corrupt compressed input, -EFAULT: bad buffer, -E2BIG: length
+ * above WD_CMD_MAX_LEN, ...).
+ */
+
+/** wd_copy() - dst[0..len) = src[0..len); the buffers must not overlap. */
+int wd_copy(struct wd_queue *q, void *dst, const void *src, size_t len);
+
+/** wd_fill() - dst[0..len) = (unsigned char)@byte, as memset(). */
+int wd_fill(struct wd_queue *q, void *dst, int byte, size_t len);
+
+/**
+ * wd_crc32c() - CRC32C (Castagnoli) of a buffer
+ * @q: queue
+ * @buf: data
+ * @len: its length
+ * @seed: 0 to start, or the previous result to continue over more data
+ * @crc: where the checksum goes
+ */
+int wd_crc32c(struct wd_queue *q, const void *buf, size_t len, uint32_t seed,
+	      uint32_t *crc);
+
+/**
+ * wd_compress() - DEFLATE a buffer into one stream
+ * @q: queue
+ * @format: WD_FMT_RAW, WD_FMT_ZLIB or WD_FMT_GZIP (one gzip member)
+ * @level: 1 (fastest) to 9 (best), 0 for the default (6)
+ * @src: input
+ * @src_len: its length
+ * @dst: output buffer
+ * @dst_cap: its size
+ * @dst_len: where the compressed size goes
+ *
+ * Return: 0, -ENOSPC if @dst_cap is too small (retry with more), ...
+ */
+int wd_compress(struct wd_queue *q, int format, int level, const void *src,
+		size_t src_len, void *dst, size_t dst_cap, size_t *dst_len);
+
+/**
+ * wd_decompress() - INFLATE one stream
+ * @q: queue
+ * @format: WD_FMT_* of the stream
+ * @src: input, starting with the stream (data after its end is ignored)
+ * @src_len: bytes available at @src
+ * @dst: output buffer
+ * @dst_cap: its size
+ * @dst_len: where the decompressed size goes (may be NULL)
+ * @consumed: where the input bytes up to the end of the stream go, so that
+ *            concatenated streams (gzip members) can be walked (may be NULL)
+ *
+ * Return: 0, -ENOSPC if @dst_cap is too small (retry with more), -EBADMSG
+ * if the input is not a valid stream (or is cut short), ...
+ */
+int wd_decompress(struct wd_queue *q, int format, const void *src,
+		  size_t src_len, void *dst, size_t dst_cap, size_t *dst_len,
+		  size_t *consumed);
+
+/** wd_status_str() - text for a WD_ST_* completion status. */
+const char *wd_status_str(uint32_t status);
+
+/**
+ * wd_status_to_errno() - negative errno for a WD_ST_* status
+ *
+ * Return: 0 for WD_ST_OK; -EINVAL, -EFAULT, -ENOSPC, -EBADMSG, -E2BIG,
+ * -EINVAL (overlap), -ENODEV, -ECANCELED; -EPROTO for an unknown status.
+ */
+int wd_status_to_errno(uint32_t status);
 
 #ifdef __cplusplus
 }

@@ -7,10 +7,16 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include <warpdrive/driver.h>
+
+#include "soft_engine.h"
 
 #define SOFT_MAX_DEVICES	8
 #define SOFT_MAX_QUEUES		64
@@ -28,23 +34,187 @@ static unsigned int devmem_mb = 16;
 module_param(devmem_mb, uint, 0444);
 MODULE_PARM_DESC(devmem_mb, "device memory per device in MiB (1-65536, default 16)");
 
+static unsigned int poll_us = 2000;
+module_param(poll_us, uint, 0644);
+MODULE_PARM_DESC(poll_us, "how long an idle engine polls before it sleeps (us, default 2000)");
+
+/* Commands taken from one queue before the engine moves to the next. */
+#define SOFT_BATCH		16
+
 /**
  * struct soft_dev - one software accelerator
  * @wdev: the framework's view of it
+ * @worker: the engine thread
+ * @exec_lock: held by the engine while it works on its queues; protects
+ *             @active, so a queue taken off the list is no longer used
+ * @active: started queues (&struct soft_queue.node)
+ * @wq: where the idle engine sleeps
+ * @kicked: a doorbell rang or a queue started since the engine last looked
+ * @eng: engine state (zlib workspaces)
  */
 struct soft_dev {
 	struct wd_device *wdev;
+	struct task_struct *worker;
+	struct mutex exec_lock;
+	struct list_head active;
+	wait_queue_head_t wq;
+	bool kicked;
+	struct soft_engine eng;
 };
 
+/* A started hardware queue. */
+struct soft_queue {
+	struct wd_queue *q;
+	struct list_head node;
+};
+
+/* Serialises the remove knob against module unload. */
+static DEFINE_MUTEX(soft_devs_lock);
 static struct soft_dev *soft_devs[SOFT_MAX_DEVICES];
+static struct dentry *soft_debugfs;
+
+static void soft_kick(struct wd_queue *q)
+{
+	struct soft_dev *sdev = wd_device_priv(q->wdev);
+
+	WRITE_ONCE(sdev->kicked, true);
+	wake_up(&sdev->wq);
+}
+
+static int soft_queue_start(struct wd_queue *q)
+{
+	struct soft_dev *sdev = wd_device_priv(q->wdev);
+	struct soft_queue *sq;
+
+	sq = kzalloc(sizeof(*sq), GFP_KERNEL);
+	if (!sq)
+		return -ENOMEM;
+	sq->q = q;
+	q->drv_priv = sq;
+	mutex_lock(&sdev->exec_lock);
+	list_add_tail(&sq->node, &sdev->active);
+	mutex_unlock(&sdev->exec_lock);
+	soft_kick(q);
+	return 0;
+}
+
+static void soft_queue_stop(struct wd_queue *q)
+{
+	struct soft_dev *sdev = wd_device_priv(q->wdev);
+	struct soft_queue *sq = q->drv_priv;
+
+	/* Taking exec_lock waits for the command in flight, if any. */
+	mutex_lock(&sdev->exec_lock);
+	list_del(&sq->node);
+	mutex_unlock(&sdev->exec_lock);
+	q->drv_priv = NULL;
+	kfree(sq);
+}
 
 static const struct wd_device_ops soft_ops = {
 	.owner = THIS_MODULE,
+	.queue_start = soft_queue_start,
+	.queue_stop = soft_queue_stop,
+	.kick = soft_kick,
 };
+
+/* One round over the queues; returns how many commands ran. */
+static unsigned int soft_round(struct soft_dev *sdev)
+{
+	struct soft_queue *sq;
+	unsigned int done = 0, n;
+	struct wd_cmd cmd;
+	struct wd_cqe cqe;
+
+	lockdep_assert_held(&sdev->exec_lock);
+	list_for_each_entry(sq, &sdev->active, node) {
+		for (n = 0; n < SOFT_BATCH && wd_queue_fetch(sq->q, &cmd); n++) {
+			memset(&cqe, 0, sizeof(cqe));
+			soft_engine_run(&sdev->eng, sq->q, &cmd, &cqe);
+			cqe.tag = cmd.tag;
+			cqe.opcode = cmd.opcode;
+			wd_queue_complete(sq->q, &cqe);
+		}
+		done += n;
+	}
+	/* Rotate so no queue is always served first. */
+	if (!list_empty(&sdev->active))
+		list_rotate_left(&sdev->active);
+	return done;
+}
+
+static void soft_set_need_wakeup(struct soft_dev *sdev, bool on)
+{
+	struct soft_queue *sq;
+
+	lockdep_assert_held(&sdev->exec_lock);
+	list_for_each_entry(sq, &sdev->active, node)
+		wd_queue_set_need_wakeup(sq->q, on);
+}
+
+static bool soft_any_work(struct soft_dev *sdev)
+{
+	struct soft_queue *sq;
+
+	lockdep_assert_held(&sdev->exec_lock);
+	list_for_each_entry(sq, &sdev->active, node)
+		if (wd_queue_has_work(sq->q))
+			return true;
+	return false;
+}
+
+/*
+ * The engine: serves the queues round robin while there is work, polls
+ * for poll_us once the rings are empty, then publishes NEED_WAKEUP and
+ * sleeps until a doorbell. User space that sees the flag clear needs no
+ * system call to submit.
+ */
+static int soft_worker(void *data)
+{
+	struct soft_dev *sdev = data;
+	unsigned long idle_since = jiffies;
+	bool sleep;
+
+	while (!kthread_should_stop()) {
+		mutex_lock(&sdev->exec_lock);
+		if (soft_round(sdev)) {
+			idle_since = jiffies;
+			mutex_unlock(&sdev->exec_lock);
+			cond_resched();
+			continue;
+		}
+		sleep = false;
+		if (time_after(jiffies, idle_since +
+			       usecs_to_jiffies(READ_ONCE(poll_us)))) {
+			soft_set_need_wakeup(sdev, true);
+			/* A submission that raced with the flag is seen here. */
+			sleep = !soft_any_work(sdev);
+			if (!sleep)
+				soft_set_need_wakeup(sdev, false);
+		}
+		mutex_unlock(&sdev->exec_lock);
+
+		if (!sleep) {
+			cond_resched();
+			continue;
+		}
+		wait_event_interruptible(sdev->wq, READ_ONCE(sdev->kicked) ||
+					 kthread_should_stop());
+		WRITE_ONCE(sdev->kicked, false);
+		idle_since = jiffies;
+		mutex_lock(&sdev->exec_lock);
+		soft_set_need_wakeup(sdev, false);
+		mutex_unlock(&sdev->exec_lock);
+	}
+	return 0;
+}
 
 static void soft_dev_destroy(struct soft_dev *sdev)
 {
+	/* Stops every bound queue, so the engine's list empties. */
 	wd_device_unregister(sdev->wdev);
+	kthread_stop(sdev->worker);
+	soft_engine_fini(&sdev->eng);
 	wd_device_put(sdev->wdev);
 	kfree(sdev);
 }
@@ -57,11 +227,18 @@ static struct soft_dev *soft_dev_create(void)
 	sdev = kzalloc(sizeof(*sdev), GFP_KERNEL);
 	if (!sdev)
 		return ERR_PTR(-ENOMEM);
+	mutex_init(&sdev->exec_lock);
+	INIT_LIST_HEAD(&sdev->active);
+	init_waitqueue_head(&sdev->wq);
+
+	ret = soft_engine_init(&sdev->eng);
+	if (ret)
+		goto err_free;
 
 	sdev->wdev = wd_device_alloc(NULL, "wd_soft", &soft_ops, sdev);
 	if (IS_ERR(sdev->wdev)) {
 		ret = PTR_ERR(sdev->wdev);
-		goto err_free;
+		goto err_engine;
 	}
 	sdev->wdev->api = "wd_soft_v1";
 	sdev->wdev->flags = WD_DEV_F_QUEUES;
@@ -70,27 +247,72 @@ static struct soft_dev *soft_dev_create(void)
 	sdev->wdev->queues_total = queues;
 	sdev->wdev->devmem_size = (u64)devmem_mb << 20;
 
+	sdev->worker = kthread_run(soft_worker, sdev, "%s",
+				   dev_name(&sdev->wdev->dev));
+	if (IS_ERR(sdev->worker)) {
+		ret = PTR_ERR(sdev->worker);
+		goto err_put;
+	}
+
 	ret = wd_device_register(sdev->wdev);
 	if (ret)
-		goto err_put;
+		goto err_thread;
 	return sdev;
 
+err_thread:
+	kthread_stop(sdev->worker);
 err_put:
 	wd_device_put(sdev->wdev);
+err_engine:
+	soft_engine_fini(&sdev->eng);
 err_free:
 	kfree(sdev);
 	return ERR_PTR(ret);
 }
 
+/*
+ * debugfs wd_soft/remove: write a device index to unregister that device
+ * at once, as a hot-unplug would, even while processes use it.
+ */
+static ssize_t soft_remove_write(struct file *file, const char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	unsigned int idx;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, len, 0, &idx);
+	if (ret)
+		return ret;
+	if (idx >= SOFT_MAX_DEVICES)
+		return -EINVAL;
+	mutex_lock(&soft_devs_lock);
+	if (!soft_devs[idx]) {
+		mutex_unlock(&soft_devs_lock);
+		return -ENODEV;
+	}
+	soft_dev_destroy(soft_devs[idx]);
+	soft_devs[idx] = NULL;
+	mutex_unlock(&soft_devs_lock);
+	return len;
+}
+
+static const struct file_operations soft_remove_fops = {
+	.owner = THIS_MODULE,
+	.write = soft_remove_write,
+	.llseek = no_llseek,
+};
+
 static void soft_destroy_all(void)
 {
 	int i;
 
+	mutex_lock(&soft_devs_lock);
 	for (i = SOFT_MAX_DEVICES - 1; i >= 0; i--) {
 		if (soft_devs[i])
 			soft_dev_destroy(soft_devs[i]);
 		soft_devs[i] = NULL;
 	}
+	mutex_unlock(&soft_devs_lock);
 }
 
 static int __init soft_init(void)
@@ -114,11 +336,15 @@ static int __init soft_init(void)
 		}
 		soft_devs[i] = sdev;
 	}
+	soft_debugfs = debugfs_create_dir("wd_soft", NULL);
+	debugfs_create_file("remove", 0200, soft_debugfs, NULL,
+			    &soft_remove_fops);
 	return 0;
 }
 
 static void __exit soft_exit(void)
 {
+	debugfs_remove(soft_debugfs);
 	soft_destroy_all();
 }
 

@@ -16,17 +16,29 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/atomic.h>
 #include <uapi/warpdrive/warpdrive.h>
 
 struct wd_device;
+struct wd_queue;
 
 /**
  * struct wd_device_ops - what a driver provides to the framework
  * @owner: module implementing the ops; pinned while a user has the device
  *         open, so the driver cannot be unloaded under its users.
+ * @queue_start: hardware queue @q->hw_id was bound to a context and its
+ *               rings are ready; the driver starts serving it. May sleep.
+ * @queue_stop: the binding ends (put, close or unregister). When it
+ *              returns the driver no longer touches @q or the memory of
+ *              the context. Commands not yet fetched stay in the ring.
+ * @kick: user space rang the doorbell: new submissions may be waiting.
  */
 struct wd_device_ops {
 	struct module *owner;
+	int (*queue_start)(struct wd_queue *q);
+	void (*queue_stop)(struct wd_queue *q);
+	void (*kick)(struct wd_queue *q);
 };
 
 /**
@@ -47,6 +59,14 @@ struct wd_device_ops {
  * @registered: true between register and unregister.
  * @ctx_lock: protects @contexts.
  * @contexts: open contexts (&struct wd_context.node).
+ * @q_lock: protects @qmap, @waiters and @queues_dead.
+ * @qmap: bitmap of hardware queues bound to a context.
+ * @waiters: contexts waiting for a queue, first come first served.
+ * @queues_dead: no queue will be handed out any more (unregistered).
+ * @map_seq: source of unique mmap windows, one per queue binding.
+ * @stats: counters shown in sysfs stats/.
+ *
+ * Fields after @queues_total are the framework's.
  */
 struct wd_device {
 	struct device dev;
@@ -65,6 +85,20 @@ struct wd_device {
 
 	struct mutex ctx_lock;
 	struct list_head contexts;
+
+	spinlock_t q_lock;
+	unsigned long *qmap;
+	struct list_head waiters;
+	bool queues_dead;
+	atomic64_t map_seq;
+
+	struct {
+		atomic64_t completed;
+		atomic64_t failed;
+		atomic64_t bytes_read;
+		atomic64_t bytes_written;
+		atomic64_t kicks;
+	} stats;
 };
 
 /**
@@ -120,5 +154,120 @@ static inline void *wd_device_priv(struct wd_device *wdev)
 {
 	return wdev->priv;
 }
+
+/**
+ * struct wd_queue - a hardware queue bound to a context
+ * @wdev: the device.
+ * @hw_id: index of the hardware queue, 0 to queues_total - 1.
+ * @drv_priv: for the driver, between queue_start and queue_stop.
+ *
+ * The rest is private to the framework (see wd_queue.c).
+ */
+struct wd_queue {
+	struct wd_device *wdev;
+	u32 hw_id;
+	void *drv_priv;
+};
+
+/**
+ * wd_queue_fetch() - take the next command from the submission ring
+ * @q: queue
+ * @cmd: where the command is copied (the ring stays user-writable, so the
+ *       driver must only look at this copy)
+ *
+ * A completion slot is reserved for the command; the driver must pass it
+ * to wd_queue_complete() exactly once. Returns false when the ring is
+ * empty, the completion ring has no free slot, or user space moved an
+ * index out of range (the queue then reports WD_CQ_F_BAD_INDEX).
+ *
+ * Context: the driver serialises fetch and complete per queue.
+ * Return: true if @cmd holds a command.
+ */
+bool wd_queue_fetch(struct wd_queue *q, struct wd_cmd *cmd);
+
+/**
+ * wd_queue_complete() - post a completion and wake pollers
+ * @q: queue
+ * @cqe: the completion; its slot was reserved by wd_queue_fetch()
+ */
+void wd_queue_complete(struct wd_queue *q, const struct wd_cqe *cqe);
+
+/**
+ * wd_queue_set_need_wakeup() - tell user space whether to kick
+ * @q: queue
+ * @on: true before the engine goes to sleep, false when it polls again
+ *
+ * After setting it the driver must look at the ring once more before
+ * sleeping, so a submission that raced with the flag is not missed.
+ */
+void wd_queue_set_need_wakeup(struct wd_queue *q, bool on);
+
+/**
+ * wd_queue_has_work() - are commands waiting in the submission ring?
+ * @q: queue
+ *
+ * Return: true if wd_queue_fetch() would find a command.
+ */
+bool wd_queue_has_work(struct wd_queue *q);
+
+/**
+ * struct wd_mem_cursor - a walk over a buffer in the context's memory
+ *
+ * Engines reach process memory only through this cursor, which is the
+ * device's MMU: it turns process virtual addresses into kernel mappings of
+ * the pages, checking that they are mapped with the access asked for.
+ * All fields are private.
+ */
+struct wd_mem_cursor {
+	struct mm_struct *mm;
+	u64 addr;
+	u64 left;
+	bool write;
+	struct page *pages[16];
+	unsigned int nr_pages;
+	unsigned int cur_page;
+	void *kaddr;
+	u64 batch_addr;
+};
+
+/**
+ * wd_mem_start() - begin a walk over [@addr, @addr + @len)
+ * @cur: cursor
+ * @q: queue whose context owns the memory
+ * @addr: process virtual address
+ * @len: length in bytes (0 is allowed: the walk is empty)
+ * @write: the engine will write the buffer
+ *
+ * Return: 0, -EFAULT if the range wraps or reaches outside user space,
+ * -ESRCH if the process has no address space any more.
+ */
+int wd_mem_start(struct wd_mem_cursor *cur, struct wd_queue *q, u64 addr,
+		 u64 len, bool write);
+
+/**
+ * wd_mem_map() - map the next piece of the buffer
+ * @cur: cursor
+ * @kaddr: set to a kernel address of the piece
+ *
+ * The piece never crosses a page boundary and stays mapped until the
+ * next wd_mem_map() or wd_mem_finish() on this cursor.
+ *
+ * Return: its length (> 0), 0 at the end of the buffer, or -EFAULT if the
+ * page is not mapped with the access needed.
+ */
+ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
+
+/**
+ * wd_mem_advance() - consume bytes of the piece last mapped
+ * @cur: cursor
+ * @n: bytes used, at most what wd_mem_map() returned
+ */
+void wd_mem_advance(struct wd_mem_cursor *cur, size_t n);
+
+/**
+ * wd_mem_finish() - end a walk and release what it holds
+ * @cur: cursor (may be one whose wd_mem_start() failed)
+ */
+void wd_mem_finish(struct wd_mem_cursor *cur);
 
 #endif /* _WARPDRIVE_DRIVER_H */

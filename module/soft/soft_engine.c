@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wd_soft execution engines: copy, fill, CRC32C, deflate and inflate.
+ *
+ * Commands come from an untrusted process: every field is checked before
+ * any memory is touched, and the buffers are reached only through the
+ * framework's cursors, one piece (at most a page) at a time. Nothing is
+ * allocated per command, whatever the lengths.
+ *
+ * The buffers stay writable by the process while a command runs, so the
+ * engines read every byte they act on once, into a private copy or into
+ * zlib's own state, and never trust a value read twice to be the same.
+ * A process racing with its own command gets garbage, never more.
+ */
+#include <linux/bits.h>
+#include <linux/bug.h>
+#include <linux/crc32.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/zlib.h>
+#include <asm/unaligned.h>
+
+#include "soft_engine.h"
+
+/* Default deflate level when the command says 0, as zlib's. */
+#define SOFT_LEVEL_DEFAULT	6
+#define SOFT_LEVEL_MAX		9
+
+/* The largest memory level we deflate with; the workspace is sized for it. */
+#define SOFT_MEM_LEVEL		DEF_MEM_LEVEL
+
+/* gzip member framing (RFC 1952) */
+#define SOFT_GZ_ID1		0x1f
+#define SOFT_GZ_ID2		0x8b
+#define SOFT_GZ_CM_DEFLATE	8
+#define SOFT_GZ_HDR_LEN		10
+#define SOFT_GZ_TRL_LEN		8
+#define SOFT_GZ_FTEXT		BIT(0)	/* a hint only: ignored */
+#define SOFT_GZ_FHCRC		BIT(1)
+#define SOFT_GZ_FEXTRA		BIT(2)
+#define SOFT_GZ_FNAME		BIT(3)
+#define SOFT_GZ_FCOMMENT	BIT(4)
+#define SOFT_GZ_FRESERVED	0xe0
+#define SOFT_GZ_XFL_BEST	2
+#define SOFT_GZ_XFL_FAST	4
+#define SOFT_GZ_OS_UNIX		3
+
+/**
+ * struct soft_job - one command being run
+ * @cmd: the command
+ * @src: cursor over its source
+ * @dst: cursor over its destination
+ * @in: bytes of the source consumed so far
+ * @out: bytes written to the destination so far
+ *
+ * Helpers return a WD_ST_* status; @in and @out say how far they got.
+ */
+struct soft_job {
+	const struct wd_cmd *cmd;
+	struct wd_mem_cursor *src;
+	struct wd_mem_cursor *dst;
+	u64 in;
+	u64 out;
+};
+
+/*
+ * Map the next piece of a cursor. Any error is reported to the process as
+ * a fault, whatever its errno, so only the sign matters to callers.
+ */
+static ssize_t soft_map(struct wd_mem_cursor *cur, void **kaddr)
+{
+	ssize_t n = wd_mem_map(cur, kaddr);
+
+	return n < 0 ? -EFAULT : n;
+}
+
+static void soft_consume(struct soft_job *job, size_t n)
+{
+	if (n) {
+		wd_mem_advance(job->src, n);
+		job->in += n;
+	}
+}
+
+static void soft_produce(struct soft_job *job, size_t n)
+{
+	if (n) {
+		wd_mem_advance(job->dst, n);
+		job->out += n;
+	}
+}
+
+/*
+ * Read @len bytes of the source into @buf (or skip them if @buf is NULL),
+ * adding them to the running CRC-32 *@crc if @crc is not NULL. Running out
+ * of source here means a truncated stream.
+ */
+static u32 soft_read(struct soft_job *job, u8 *buf, size_t len, u32 *crc)
+{
+	while (len) {
+		void *p;
+		ssize_t n = soft_map(job->src, &p);
+
+		if (n < 0)
+			return WD_ST_FAULT;
+		if (!n)
+			return WD_ST_CORRUPT;
+		n = min_t(size_t, n, len);
+		if (buf) {
+			memcpy(buf, p, n);
+			buf += n;
+		}
+		if (crc)
+			*crc = crc32_le(*crc, p, n);
+		soft_consume(job, n);
+		len -= n;
+		cond_resched();
+	}
+	return WD_ST_OK;
+}
+
+/* Skip a zero-terminated string of the source, terminator included. */
+static u32 soft_skip_string(struct soft_job *job, u32 *crc)
+{
+	for (;;) {
+		void *p;
+		const u8 *nul;
+		ssize_t n = soft_map(job->src, &p);
+
+		if (n < 0)
+			return WD_ST_FAULT;
+		if (!n)
+			return WD_ST_CORRUPT;
+		nul = memchr(p, 0, n);
+		if (nul)
+			n = nul - (const u8 *)p + 1;
+		*crc = crc32_le(*crc, p, n);
+		soft_consume(job, n);
+		if (nul)
+			return WD_ST_OK;
+		cond_resched();
+	}
+}
+
+/* Write @len bytes to the destination; running out of room is NOSPACE. */
+static u32 soft_write(struct soft_job *job, const u8 *buf, size_t len)
+{
+	while (len) {
+		void *p;
+		ssize_t n = soft_map(job->dst, &p);
+
+		if (n < 0)
+			return WD_ST_FAULT;
+		if (!n)
+			return WD_ST_NOSPACE;
+		n = min_t(size_t, n, len);
+		memcpy(p, buf, n);
+		soft_produce(job, n);
+		buf += n;
+		len -= n;
+	}
+	return WD_ST_OK;
+}
+
+static u32 soft_copy(struct soft_job *job)
+{
+	if (job->cmd->dst_len < job->cmd->src_len)
+		return WD_ST_NOSPACE;
+
+	for (;;) {
+		void *s, *d;
+		ssize_t ns, nd;
+		size_t n;
+
+		ns = soft_map(job->src, &s);
+		if (ns <= 0)
+			return ns ? WD_ST_FAULT : WD_ST_OK;
+		nd = soft_map(job->dst, &d);
+		if (nd < 0)
+			return WD_ST_FAULT;
+		/* Cannot happen as dst_len >= src_len, but never loop on it. */
+		if (!nd)
+			return WD_ST_NOSPACE;
+		n = min_t(size_t, ns, nd);
+		memcpy(d, s, n);
+		soft_consume(job, n);
+		soft_produce(job, n);
+		cond_resched();
+	}
+}
+
+static u32 soft_fill(struct soft_job *job)
+{
+	for (;;) {
+		void *d;
+		ssize_t n = soft_map(job->dst, &d);
+
+		if (n <= 0)
+			return n ? WD_ST_FAULT : WD_ST_OK;
+		memset(d, job->cmd->param, n);
+		soft_produce(job, n);
+		cond_resched();
+	}
+}
+
+/* CRC-32C chained through the seed: ~crc32c(~seed, data) */
+static u32 soft_crc32c(struct soft_job *job, u32 *result)
+{
+	u32 crc = ~job->cmd->param;
+
+	for (;;) {
+		void *s;
+		ssize_t n = soft_map(job->src, &s);
+
+		if (n < 0)
+			return WD_ST_FAULT;
+		if (!n)
+			break;
+		crc = __crc32c_le(crc, s, n);
+		soft_consume(job, n);
+		cond_resched();
+	}
+	*result = ~crc;
+	return WD_ST_OK;
+}
+
+/*
+ * Run deflate over the whole source, feeding zlib one piece of each buffer
+ * at a time. *@crc accumulates the gzip CRC-32 of the input consumed.
+ */
+static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
+			       z_stream *zs, u32 *crc)
+{
+	bool src_end = false;
+	bool spill = false;
+
+	for (;;) {
+		size_t avail_in, avail_out, used, made;
+		void *p;
+		ssize_t n;
+		int ret;
+
+		if (!zs->avail_in && !src_end) {
+			n = soft_map(job->src, &p);
+			if (n < 0)
+				return WD_ST_FAULT;
+			src_end = !n;
+			if (n) {
+				zs->next_in = p;
+				zs->avail_in = n;
+			}
+		}
+		if (!zs->avail_out) {
+			n = soft_map(job->dst, &p);
+			if (n < 0)
+				return WD_ST_FAULT;
+			if (!n) {
+				/*
+				 * dst is full. Unless all input is in, more
+				 * output must follow (at least the final
+				 * block). If it is, the stream may have ended
+				 * exactly at the end of dst, but zlib only
+				 * says so when given room: let it write into
+				 * a scratch buffer, and give up if it does.
+				 */
+				if (!src_end || spill)
+					return WD_ST_NOSPACE;
+				spill = true;
+				p = eng->spill;
+				n = sizeof(eng->spill);
+			}
+			zs->next_out = p;
+			zs->avail_out = n;
+		}
+
+		avail_in = zs->avail_in;
+		avail_out = zs->avail_out;
+		ret = zlib_deflate(zs, src_end ? Z_FINISH : Z_NO_FLUSH);
+		used = avail_in - zs->avail_in;
+		made = avail_out - zs->avail_out;
+
+		if (used)
+			*crc = crc32_le(*crc, zs->next_in - used, used);
+		soft_consume(job, used);
+		if (spill && made)
+			return WD_ST_NOSPACE;
+		soft_produce(job, made);
+
+		if (ret == Z_STREAM_END)
+			return WD_ST_OK;
+		/*
+		 * Every call has room for output and, before Z_FINISH, some
+		 * input, so zlib always makes progress; anything else is a
+		 * bug here, not something the process can cause.
+		 */
+		if (WARN_ON_ONCE(ret != Z_OK))
+			return WD_ST_INVALID;
+		if (spill)
+			return WD_ST_NOSPACE;
+		cond_resched();
+	}
+}
+
+static u32 soft_deflate(struct soft_engine *eng, struct soft_job *job)
+{
+	const struct wd_cmd *cmd = job->cmd;
+	int level = cmd->param ? cmd->param : SOFT_LEVEL_DEFAULT;
+	bool gzip = cmd->format == WD_FMT_GZIP;
+	u32 crc = ~0U;
+	z_stream zs;
+	u32 st;
+
+	if (gzip) {
+		u8 hdr[SOFT_GZ_HDR_LEN] = {
+			SOFT_GZ_ID1, SOFT_GZ_ID2, SOFT_GZ_CM_DEFLATE,
+			0,			/* FLG: no optional fields */
+			0, 0, 0, 0,		/* MTIME: none */
+			0,			/* XFL */
+			SOFT_GZ_OS_UNIX,
+		};
+
+		if (level == SOFT_LEVEL_MAX)
+			hdr[8] = SOFT_GZ_XFL_BEST;
+		else if (level == 1)
+			hdr[8] = SOFT_GZ_XFL_FAST;
+		st = soft_write(job, hdr, sizeof(hdr));
+		if (st)
+			return st;
+	}
+
+	memset(&zs, 0, sizeof(zs));
+	zs.workspace = eng->deflate_ws;
+	/* The kernel's zlib has no gzip wrapper: gzip is raw plus our framing. */
+	if (WARN_ON_ONCE(zlib_deflateInit2(&zs, level, Z_DEFLATED,
+					   cmd->format == WD_FMT_ZLIB ?
+					   MAX_WBITS : -MAX_WBITS,
+					   SOFT_MEM_LEVEL,
+					   Z_DEFAULT_STRATEGY) != Z_OK))
+		return WD_ST_INVALID;
+	st = soft_deflate_stream(eng, job, &zs, &crc);
+	zlib_deflateEnd(&zs);
+
+	if (!st && gzip) {
+		u8 trl[SOFT_GZ_TRL_LEN];
+
+		put_unaligned_le32(~crc, trl);
+		put_unaligned_le32((u32)job->in, trl + 4);	/* ISIZE: mod 2^32 */
+		st = soft_write(job, trl, sizeof(trl));
+	}
+	return st;
+}
+
+/* Parse a gzip member header, leaving the source at the deflate data. */
+static u32 soft_gz_header(struct soft_job *job)
+{
+	u8 hdr[SOFT_GZ_HDR_LEN];
+	u32 crc = ~0U;
+	u8 flg;
+	u32 st;
+
+	st = soft_read(job, hdr, sizeof(hdr), &crc);
+	if (st)
+		return st;
+	if (hdr[0] != SOFT_GZ_ID1 || hdr[1] != SOFT_GZ_ID2 ||
+	    hdr[2] != SOFT_GZ_CM_DEFLATE)
+		return WD_ST_CORRUPT;
+	/* hdr[] is private: flg cannot change under us between checks. */
+	flg = hdr[3];
+	if (flg & SOFT_GZ_FRESERVED)
+		return WD_ST_CORRUPT;
+
+	if (flg & SOFT_GZ_FEXTRA) {
+		u8 xlen[2];
+
+		st = soft_read(job, xlen, sizeof(xlen), &crc);
+		if (!st)
+			st = soft_read(job, NULL, get_unaligned_le16(xlen), &crc);
+		if (st)
+			return st;
+	}
+	if (flg & SOFT_GZ_FNAME) {
+		st = soft_skip_string(job, &crc);
+		if (st)
+			return st;
+	}
+	if (flg & SOFT_GZ_FCOMMENT) {
+		st = soft_skip_string(job, &crc);
+		if (st)
+			return st;
+	}
+	if (flg & SOFT_GZ_FHCRC) {
+		u8 hcrc[2];
+
+		/* The low half of the CRC-32 of the header bytes before it. */
+		st = soft_read(job, hcrc, sizeof(hcrc), NULL);
+		if (st)
+			return st;
+		if (get_unaligned_le16(hcrc) != (u16)~crc)
+			return WD_ST_CORRUPT;
+	}
+	return WD_ST_OK;
+}
+
+/*
+ * Run inflate until the end of the deflate stream, one piece of each buffer
+ * at a time. *@crc accumulates the gzip CRC-32 of the output.
+ */
+static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
+			       z_stream *zs, u32 *crc)
+{
+	bool src_end = false;
+	bool dst_end = false;
+
+	for (;;) {
+		size_t avail_in, avail_out, used, made;
+		void *p;
+		ssize_t n;
+		int ret;
+
+		if (!zs->avail_in && !src_end) {
+			n = soft_map(job->src, &p);
+			if (n < 0)
+				return WD_ST_FAULT;
+			src_end = !n;
+			if (n) {
+				zs->next_in = p;
+				zs->avail_in = n;
+			}
+		}
+		if (!zs->avail_out && !dst_end) {
+			n = soft_map(job->dst, &p);
+			if (n < 0)
+				return WD_ST_FAULT;
+			/*
+			 * With dst full, still call zlib with no room: the
+			 * rest of the stream may need no output (end of block,
+			 * check value). zlib writes nothing through next_out
+			 * then, but it must point somewhere valid.
+			 */
+			dst_end = !n;
+			zs->next_out = n ? p : eng->spill;
+			zs->avail_out = n;
+		}
+
+		avail_in = zs->avail_in;
+		avail_out = zs->avail_out;
+		/* Z_SYNC_FLUSH: Z_BUF_ERROR then means exactly "no progress". */
+		ret = zlib_inflate(zs, Z_SYNC_FLUSH);
+		used = avail_in - zs->avail_in;
+		made = avail_out - zs->avail_out;
+
+		soft_consume(job, used);
+		if (made)
+			*crc = crc32_le(*crc, zs->next_out - made, made);
+		soft_produce(job, made);
+
+		switch (ret) {
+		case Z_STREAM_END:
+			return WD_ST_OK;
+		case Z_OK:
+			cond_resched();
+			continue;
+		case Z_BUF_ERROR:
+			/*
+			 * Stuck: out of room, or out of input (a truncated
+			 * stream). When both, the stream may be valid and
+			 * just need more room, so NOSPACE wins.
+			 */
+			return dst_end ? WD_ST_NOSPACE : WD_ST_CORRUPT;
+		default:
+			/* Z_DATA_ERROR, or Z_NEED_DICT: we have no dictionary */
+			return WD_ST_CORRUPT;
+		}
+	}
+}
+
+static u32 soft_inflate(struct soft_engine *eng, struct soft_job *job)
+{
+	const struct wd_cmd *cmd = job->cmd;
+	bool gzip = cmd->format == WD_FMT_GZIP;
+	u32 crc = ~0U;
+	z_stream zs;
+	u32 st;
+
+	if (gzip) {
+		st = soft_gz_header(job);
+		if (st)
+			return st;
+	}
+
+	memset(&zs, 0, sizeof(zs));
+	zs.workspace = eng->inflate_ws;
+	if (WARN_ON_ONCE(zlib_inflateInit2(&zs, cmd->format == WD_FMT_ZLIB ?
+					   MAX_WBITS : -MAX_WBITS) != Z_OK))
+		return WD_ST_INVALID;
+	st = soft_inflate_stream(eng, job, &zs, &crc);
+	zlib_inflateEnd(&zs);
+
+	/*
+	 * zlib hands back whole bytes it did not use, so the source cursor
+	 * now sits right after the deflate data, where the trailer starts.
+	 */
+	if (!st && gzip) {
+		u8 trl[SOFT_GZ_TRL_LEN];
+
+		st = soft_read(job, trl, sizeof(trl), NULL);
+		if (st)
+			return st;
+		if (get_unaligned_le32(trl) != ~crc ||
+		    get_unaligned_le32(trl + 4) != (u32)job->out)
+			return WD_ST_CORRUPT;
+	}
+	return st;
+}
+
+/* Field checks that need no memory access. */
+static u32 soft_check(const struct wd_cmd *cmd)
+{
+	if (cmd->flags || cmd->reserved)
+		return WD_ST_INVALID;
+	if (cmd->opcode > WD_OP_INFLATE)
+		return WD_ST_INVALID;
+	if (cmd->src_len > WD_CMD_MAX_LEN || cmd->dst_len > WD_CMD_MAX_LEN)
+		return WD_ST_TOO_BIG;
+
+	switch (cmd->opcode) {
+	case WD_OP_NOP:
+		if (cmd->src || cmd->src_len || cmd->dst || cmd->dst_len ||
+		    cmd->param || cmd->format)
+			return WD_ST_INVALID;
+		break;
+	case WD_OP_COPY:
+		if (cmd->param || cmd->format)
+			return WD_ST_INVALID;
+		break;
+	case WD_OP_FILL:
+		if (cmd->src || cmd->src_len || cmd->format ||
+		    cmd->param > U8_MAX)
+			return WD_ST_INVALID;
+		break;
+	case WD_OP_CRC32C:
+		if (cmd->dst || cmd->dst_len || cmd->format)
+			return WD_ST_INVALID;
+		break;
+	case WD_OP_DEFLATE:
+		if (cmd->param > SOFT_LEVEL_MAX || cmd->format > WD_FMT_GZIP)
+			return WD_ST_INVALID;
+		break;
+	case WD_OP_INFLATE:
+		if (cmd->param || cmd->format > WD_FMT_GZIP)
+			return WD_ST_INVALID;
+		break;
+	}
+	return WD_ST_OK;
+}
+
+/*
+ * Only called once both cursors started, so neither range wraps and the
+ * ends below cannot overflow.
+ */
+static bool soft_overlap(const struct wd_cmd *cmd)
+{
+	if (!cmd->src_len || !cmd->dst_len)
+		return false;
+	return cmd->src < cmd->dst + cmd->dst_len &&
+	       cmd->dst < cmd->src + cmd->src_len;
+}
+
+static u32 soft_dispatch(struct soft_engine *eng, struct soft_job *job,
+			 u64 *result)
+{
+	u32 crc = 0;
+	u32 st;
+
+	switch (job->cmd->opcode) {
+	case WD_OP_COPY:
+	case WD_OP_DEFLATE:
+	case WD_OP_INFLATE:
+		if (soft_overlap(job->cmd))
+			return WD_ST_OVERLAP;
+		break;
+	}
+
+	switch (job->cmd->opcode) {
+	case WD_OP_COPY:
+		st = soft_copy(job);
+		break;
+	case WD_OP_FILL:
+		st = soft_fill(job);
+		break;
+	case WD_OP_CRC32C:
+		st = soft_crc32c(job, &crc);
+		*result = st ? 0 : crc;
+		return st;
+	case WD_OP_DEFLATE:
+		st = soft_deflate(eng, job);
+		/* Partial compressed output is of no use to anyone. */
+		if (st == WD_ST_NOSPACE) {
+			job->in = 0;
+			job->out = 0;
+		}
+		break;
+	case WD_OP_INFLATE:
+		st = soft_inflate(eng, job);
+		break;
+	default:
+		return WD_ST_INVALID;	/* not reached: soft_check() said no */
+	}
+	*result = job->out;
+	return st;
+}
+
+int soft_engine_init(struct soft_engine *eng)
+{
+	int dsize = zlib_deflate_workspacesize(MAX_WBITS, SOFT_MEM_LEVEL);
+
+	memset(eng, 0, sizeof(*eng));
+	/* Large (hundreds of KiB for deflate): allow vmalloc fallback. */
+	eng->deflate_ws = kvmalloc(dsize, GFP_KERNEL);
+	eng->inflate_ws = kvmalloc(zlib_inflate_workspacesize(), GFP_KERNEL);
+	if (!eng->deflate_ws || !eng->inflate_ws) {
+		soft_engine_fini(eng);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void soft_engine_fini(struct soft_engine *eng)
+{
+	kvfree(eng->deflate_ws);
+	kvfree(eng->inflate_ws);
+	eng->deflate_ws = NULL;
+	eng->inflate_ws = NULL;
+}
+
+void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
+		     const struct wd_cmd *cmd, struct wd_cqe *cqe)
+{
+	struct soft_job job = { .cmd = cmd, .src = &eng->src, .dst = &eng->dst };
+	bool use_src, use_dst;
+	u64 result = 0;
+	u32 st;
+
+	st = soft_check(cmd);
+	if (st || cmd->opcode == WD_OP_NOP)
+		goto out;
+
+	use_src = cmd->opcode != WD_OP_FILL;
+	use_dst = cmd->opcode != WD_OP_CRC32C;
+
+	/*
+	 * Start every cursor the opcode uses, even after one failed, so the
+	 * finish calls below pair with them one to one. Any error (range
+	 * wraps or leaves user space, process has no mm) is a fault.
+	 */
+	if (use_src && wd_mem_start(job.src, q, cmd->src, cmd->src_len, false))
+		st = WD_ST_FAULT;
+	if (use_dst && wd_mem_start(job.dst, q, cmd->dst, cmd->dst_len, true))
+		st = WD_ST_FAULT;
+	if (!st)
+		st = soft_dispatch(eng, &job, &result);
+	if (use_dst)
+		wd_mem_finish(job.dst);
+	if (use_src)
+		wd_mem_finish(job.src);
+
+out:
+	cqe->status = st;
+	cqe->result = result;
+	cqe->consumed = job.in;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wd_soft execution engines: the code that carries out one WarpDrive
+ * command on the CPU, reaching process memory only through the framework's
+ * memory cursors.
+ */
+#ifndef _SOFT_ENGINE_H
+#define _SOFT_ENGINE_H
+
+#include <linux/types.h>
+
+#include <warpdrive/driver.h>
+
+/* Bytes of the scratch buffer used to probe for output past the end of dst. */
+#define SOFT_ENGINE_SPILL_LEN	16
+
+/**
+ * struct soft_engine - per worker thread state of the execution engines
+ * @deflate_ws: zlib deflate workspace, sized for the largest window and
+ *              memory level the engine uses.
+ * @inflate_ws: zlib inflate workspace (zlib_inflate_workspacesize()).
+ * @src: cursor over the source buffer of the command being run.
+ * @dst: cursor over the destination buffer of the command being run.
+ * @spill: scratch output buffer; see soft_engine.c for its use.
+ *
+ * One engine runs one command at a time; give each worker thread its own.
+ * The cursors live here rather than on the stack because they are large.
+ */
+struct soft_engine {
+	void *deflate_ws;
+	void *inflate_ws;
+	struct wd_mem_cursor src;
+	struct wd_mem_cursor dst;
+	u8 spill[SOFT_ENGINE_SPILL_LEN];
+};
+
+/**
+ * soft_engine_init() - prepare an engine
+ * @eng: engine to initialise
+ *
+ * Allocates the zlib workspaces, so no command ever allocates memory.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int soft_engine_init(struct soft_engine *eng);
+
+/**
+ * soft_engine_fini() - release what soft_engine_init() allocated
+ * @eng: engine; may be one whose soft_engine_init() failed
+ */
+void soft_engine_fini(struct soft_engine *eng);
+
+/**
+ * soft_engine_run() - execute one command
+ * @eng: engine of the calling worker thread
+ * @q: queue the command was fetched from; its context owns the memory
+ * @cmd: private copy of the command; every field is validated here
+ * @cqe: completion to fill in: status, result and consumed (the caller
+ *       sets tag and opcode)
+ *
+ * Context: kernel thread, may sleep; reschedules on long commands.
+ */
+void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
+		     const struct wd_cmd *cmd, struct wd_cqe *cqe);
+
+#endif /* _SOFT_ENGINE_H */

@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * WarpDrive framework: hardware queues and their rings.
+ *
+ * A context binds one hardware queue at a time. Queues are handed out first
+ * come, first served: a context that finds none free waits in a FIFO and
+ * gets the next queue released, directly. The rings live in pages the
+ * framework allocates; mmap() inserts them all at once, so user space never
+ * faults on them, and each mapping holds its own page references, so the
+ * pages outlive the binding for as long as anything maps them.
+ */
+#include <linux/bitmap.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "wd_internal.h"
+
+/* A context waiting for a hardware queue. */
+struct wd_waiter {
+	struct list_head node;
+	struct task_struct *task;
+	int hw_id;		/* -1 while waiting, the queue, or -ENODEV */
+};
+
+u32 wd_queues_free(struct wd_device *wdev)
+{
+	u32 used;
+
+	spin_lock(&wdev->q_lock);
+	used = bitmap_weight(wdev->qmap, wdev->queues_total);
+	spin_unlock(&wdev->q_lock);
+	return wdev->queues_total - used;
+}
+
+static int wd_hw_acquire(struct wd_device *wdev, bool nonblock)
+{
+	struct wd_waiter w = { .task = current, .hw_id = -1 };
+	int id;
+
+	spin_lock(&wdev->q_lock);
+	if (wdev->queues_dead) {
+		spin_unlock(&wdev->q_lock);
+		return -ENODEV;
+	}
+	if (list_empty(&wdev->waiters)) {
+		id = find_first_zero_bit(wdev->qmap, wdev->queues_total);
+		if (id < wdev->queues_total) {
+			__set_bit(id, wdev->qmap);
+			spin_unlock(&wdev->q_lock);
+			return id;
+		}
+	}
+	if (nonblock) {
+		spin_unlock(&wdev->q_lock);
+		return -EAGAIN;
+	}
+	list_add_tail(&w.node, &wdev->waiters);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (w.hw_id != -1 || signal_pending(current))
+			break;
+		spin_unlock(&wdev->q_lock);
+		schedule();
+		spin_lock(&wdev->q_lock);
+	}
+	__set_current_state(TASK_RUNNING);
+	if (w.hw_id == -1) {
+		/* Interrupted before a queue came: leave the line. */
+		list_del(&w.node);
+		w.hw_id = -EINTR;
+	}
+	spin_unlock(&wdev->q_lock);
+	return w.hw_id;
+}
+
+static void wd_hw_release(struct wd_device *wdev, u32 id)
+{
+	struct wd_waiter *w;
+
+	spin_lock(&wdev->q_lock);
+	w = list_first_entry_or_null(&wdev->waiters, struct wd_waiter, node);
+	if (w) {
+		/* Hand the queue over: the bit stays set. */
+		list_del(&w->node);
+		w->hw_id = id;
+		wake_up_process(w->task);
+	} else {
+		__clear_bit(id, wdev->qmap);
+	}
+	spin_unlock(&wdev->q_lock);
+}
+
+/**
+ * wd_queue_wake_waiters() - fail every waiter of an unregistered device
+ * @wdev: device being unregistered
+ */
+void wd_queue_wake_waiters(struct wd_device *wdev)
+{
+	struct wd_waiter *w, *tmp;
+
+	spin_lock(&wdev->q_lock);
+	wdev->queues_dead = true;
+	list_for_each_entry_safe(w, tmp, &wdev->waiters, node) {
+		list_del(&w->node);
+		w->hw_id = -ENODEV;
+		wake_up_process(w->task);
+	}
+	spin_unlock(&wdev->q_lock);
+}
+
+static void wd_hwq_free(struct kref *ref)
+{
+	struct wd_hwq *hwq = container_of(ref, struct wd_hwq, ref);
+	unsigned int i;
+
+	vunmap(hwq->vaddr);
+	for (i = 0; i < hwq->nr_pages; i++)
+		put_page(hwq->pages[i]);
+	kfree(hwq->pages);
+	kfree(hwq);
+}
+
+static void wd_hwq_put(struct wd_hwq *hwq)
+{
+	kref_put(&hwq->ref, wd_hwq_free);
+}
+
+static struct wd_hwq *wd_hwq_alloc(struct wd_context *ctx, u32 sq_entries,
+				   u32 cq_entries)
+{
+	struct wd_hwq *hwq;
+	unsigned int i;
+
+	hwq = kzalloc(sizeof(*hwq), GFP_KERNEL_ACCOUNT);
+	if (!hwq)
+		return NULL;
+	kref_init(&hwq->ref);
+	spin_lock_init(&hwq->flags_lock);
+	hwq->ctx = ctx;
+	hwq->q.wdev = ctx->wdev;
+	hwq->sq_entries = sq_entries;
+	hwq->cq_entries = cq_entries;
+	hwq->sq_pages = DIV_ROUND_UP(sq_entries * sizeof(struct wd_cmd),
+				     PAGE_SIZE);
+	hwq->cq_pages = DIV_ROUND_UP(WD_CQ_HDR_SIZE +
+				     cq_entries * sizeof(struct wd_cqe),
+				     PAGE_SIZE);
+	hwq->nr_pages = 1 + hwq->sq_pages + hwq->cq_pages;
+
+	hwq->pages = kcalloc(hwq->nr_pages, sizeof(*hwq->pages),
+			     GFP_KERNEL_ACCOUNT);
+	if (!hwq->pages)
+		goto err_free;
+	for (i = 0; i < hwq->nr_pages; i++) {
+		hwq->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!hwq->pages[i])
+			goto err_pages;
+	}
+	hwq->vaddr = vmap(hwq->pages, hwq->nr_pages, VM_MAP, PAGE_KERNEL);
+	if (!hwq->vaddr)
+		goto err_pages;
+
+	hwq->ctrl = hwq->vaddr;
+	hwq->sq = hwq->vaddr + PAGE_SIZE;
+	hwq->cqh = hwq->vaddr + (1 + hwq->sq_pages) * PAGE_SIZE;
+	hwq->cq = (void *)hwq->cqh + WD_CQ_HDR_SIZE;
+	hwq->map_base = (u64)atomic64_inc_return(&ctx->wdev->map_seq) <<
+			WD_MAP_WINDOW_SHIFT;
+	return hwq;
+
+err_pages:
+	while (i--)
+		put_page(hwq->pages[i]);
+	kfree(hwq->pages);
+err_free:
+	kfree(hwq);
+	return NULL;
+}
+
+static void wd_hwq_set_flag(struct wd_hwq *hwq, u32 flag, bool on)
+{
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&hwq->flags_lock, irqflags);
+	if (on)
+		hwq->flags |= flag;
+	else
+		hwq->flags &= ~flag;
+	WRITE_ONCE(hwq->cqh->flags, hwq->flags);
+	spin_unlock_irqrestore(&hwq->flags_lock, irqflags);
+}
+
+static int wd_ring_size(u32 *entries, u32 dflt)
+{
+	if (!*entries)
+		*entries = dflt;
+	if (*entries < 2 || *entries > WD_RING_MAX || !is_power_of_2(*entries))
+		return -EINVAL;
+	return 0;
+}
+
+/* Stop the driver for @hwq; the caller holds @ctx->lock. */
+static void wd_hwq_stop(struct wd_context *ctx, struct wd_hwq *hwq)
+{
+	lockdep_assert_held(&ctx->lock);
+	if (hwq->started) {
+		ctx->wdev->ops->queue_stop(&hwq->q);
+		hwq->started = false;
+	}
+}
+
+/* Detach the bound queue from @ctx and let it go; caller holds ctx->lock. */
+static void wd_queue_unbind(struct wd_context *ctx)
+{
+	struct wd_hwq *hwq = ctx->hwq;
+
+	lockdep_assert_held(&ctx->lock);
+	wd_hwq_stop(ctx, hwq);
+
+	spin_lock(&ctx->hwq_lock);
+	ctx->hwq = NULL;
+	ctx->mapped = 0;
+	spin_unlock(&ctx->hwq_lock);
+
+	/* Revoke this binding's user mappings; the pages die with them. */
+	unmap_mapping_range(ctx->mapping, hwq->map_base,
+			    1ULL << WD_MAP_WINDOW_SHIFT, 1);
+	if (!ctx->dead)
+		wd_hw_release(ctx->wdev, hwq->q.hw_id);
+	wd_hwq_put(hwq);
+}
+
+long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
+		  bool nonblock)
+{
+	struct wd_device *wdev = ctx->wdev;
+	struct wd_queue_info info;
+	struct wd_hwq *hwq;
+	int id, ret, i;
+
+	if (copy_from_user(&info, uinfo, sizeof(info)))
+		return -EFAULT;
+	if (info.flags & ~WD_QF_NONBLOCK || info.queue_id || info.ctrl_offset ||
+	    info.sq_offset || info.cq_offset || info.ctrl_size ||
+	    info.sq_size || info.cq_size)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(info.reserved); i++)
+		if (info.reserved[i])
+			return -EINVAL;
+	ret = wd_ring_size(&info.sq_entries, WD_SQ_DEFAULT);
+	if (!ret)
+		ret = wd_ring_size(&info.cq_entries,
+				   min_t(u32, 2 * info.sq_entries, WD_RING_MAX));
+	if (ret)
+		return ret;
+	nonblock |= info.flags & WD_QF_NONBLOCK;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->hwq || ctx->getting) {
+		mutex_unlock(&ctx->lock);
+		return -EBUSY;
+	}
+	ctx->getting = true;
+	mutex_unlock(&ctx->lock);
+
+	hwq = wd_hwq_alloc(ctx, info.sq_entries, info.cq_entries);
+	if (!hwq) {
+		ret = -ENOMEM;
+		goto out_getting;
+	}
+
+	/* Wait for a queue without holding any lock of the device. */
+	up_read(&wdev->state_lock);
+	id = wd_hw_acquire(wdev, nonblock);
+	down_read(&wdev->state_lock);
+	if (id < 0) {
+		ret = id;
+		goto out_free;
+	}
+	hwq->q.hw_id = id;
+
+	mutex_lock(&ctx->lock);
+	if (!wdev->registered) {
+		/* The device went away while we waited. */
+		ret = -ENODEV;
+		goto out_release;
+	}
+	ret = wdev->ops->queue_start(&hwq->q);
+	if (ret)
+		goto out_release;
+	hwq->started = true;
+
+	info.queue_id = id;
+	info.ctrl_offset = hwq->map_base +
+			   ((u64)WD_REGION_CTRL << WD_MAP_REGION_SHIFT);
+	info.sq_offset = hwq->map_base +
+			 ((u64)WD_REGION_SQ << WD_MAP_REGION_SHIFT);
+	info.cq_offset = hwq->map_base +
+			 ((u64)WD_REGION_CQ << WD_MAP_REGION_SHIFT);
+	info.ctrl_size = PAGE_SIZE;
+	info.sq_size = (u64)hwq->sq_pages << PAGE_SHIFT;
+	info.cq_size = (u64)hwq->cq_pages << PAGE_SHIFT;
+
+	spin_lock(&ctx->hwq_lock);
+	ctx->hwq = hwq;
+	ctx->mapped = 0;
+	spin_unlock(&ctx->hwq_lock);
+
+	if (copy_to_user(uinfo, &info, sizeof(info))) {
+		wd_queue_unbind(ctx);
+		ret = -EFAULT;
+	}
+	ctx->getting = false;
+	mutex_unlock(&ctx->lock);
+	return ret;
+
+out_release:
+	wd_hw_release(wdev, id);
+	mutex_unlock(&ctx->lock);
+out_free:
+	wd_hwq_put(hwq);
+out_getting:
+	mutex_lock(&ctx->lock);
+	ctx->getting = false;
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+int wd_queue_put(struct wd_context *ctx)
+{
+	int ret = 0;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->hwq)
+		wd_queue_unbind(ctx);
+	else
+		ret = -ENXIO;
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+int wd_queue_kick(struct wd_context *ctx)
+{
+	struct wd_device *wdev = ctx->wdev;
+	int ret = 0;
+
+	mutex_lock(&ctx->lock);
+	if (!ctx->hwq) {
+		ret = -ENXIO;
+	} else if (ctx->hwq->started) {
+		atomic64_inc(&wdev->stats.kicks);
+		wdev->ops->kick(&ctx->hwq->q);
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/**
+ * wd_queue_kill() - end the queue of a context whose device is going away
+ * @ctx: context
+ *
+ * Stops the driver, fails the commands still in the submission ring with
+ * WD_ST_NODEV and marks the queue dead. The rings stay mapped (they are
+ * the framework's memory, not the device's), so user space reads the
+ * statuses and the flag instead of taking a SIGBUS.
+ */
+void wd_queue_kill(struct wd_context *ctx)
+{
+	struct wd_hwq *hwq = ctx->hwq;
+	struct wd_cmd cmd;
+
+	lockdep_assert_held(&ctx->lock);
+	ctx->dead = true;
+	if (hwq) {
+		wd_hwq_stop(ctx, hwq);
+		while (wd_queue_fetch(&hwq->q, &cmd)) {
+			struct wd_cqe cqe = {
+				.tag = cmd.tag,
+				.opcode = cmd.opcode,
+				.status = WD_ST_NODEV,
+			};
+
+			wd_queue_complete(&hwq->q, &cqe);
+		}
+		wd_hwq_set_flag(hwq, WD_CQ_F_DEAD, true);
+		wd_hwq_set_flag(hwq, WD_CQ_F_NEED_WAKEUP, false);
+	}
+	wake_up_interruptible_all(&ctx->wq);
+}
+
+__poll_t wd_queue_poll(struct wd_context *ctx)
+{
+	__poll_t mask = 0;
+	struct wd_hwq *hwq;
+
+	spin_lock(&ctx->hwq_lock);
+	hwq = ctx->hwq;
+	if (hwq && READ_ONCE(hwq->cqh->cq_tail) != READ_ONCE(hwq->ctrl->cq_head))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&ctx->hwq_lock);
+	if (READ_ONCE(ctx->dead))
+		mask |= EPOLLERR | EPOLLHUP;
+	return mask;
+}
+
+static vm_fault_t wd_ring_fault(struct vm_fault *vmf)
+{
+	/* Every page was inserted at mmap time: a fault means revoked. */
+	return VM_FAULT_SIGBUS;
+}
+
+static int wd_ring_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static const struct vm_operations_struct wd_ring_vm_ops = {
+	.fault = wd_ring_fault,
+	.may_split = wd_ring_may_split,
+};
+
+int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
+{
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long want = vma_pages(vma);
+	unsigned int first, count;
+	struct wd_hwq *hwq;
+	unsigned long num;
+	int region, ret;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	spin_lock(&ctx->hwq_lock);
+	hwq = ctx->hwq;
+	if (!hwq) {
+		spin_unlock(&ctx->hwq_lock);
+		return -ENXIO;
+	}
+	if (off < hwq->map_base || (off & ((1ULL << WD_MAP_REGION_SHIFT) - 1)) ||
+	    off - hwq->map_base >= (u64)WD_NR_REGIONS << WD_MAP_REGION_SHIFT) {
+		spin_unlock(&ctx->hwq_lock);
+		return -EINVAL;
+	}
+	region = (off - hwq->map_base) >> WD_MAP_REGION_SHIFT;
+	if (test_and_set_bit(region, &ctx->mapped)) {
+		spin_unlock(&ctx->hwq_lock);
+		return -EBUSY;
+	}
+	kref_get(&hwq->ref);
+	spin_unlock(&ctx->hwq_lock);
+
+	switch (region) {
+	case WD_REGION_CTRL:
+		first = 0;
+		count = 1;
+		break;
+	case WD_REGION_SQ:
+		first = 1;
+		count = hwq->sq_pages;
+		break;
+	default:
+		first = 1 + hwq->sq_pages;
+		count = hwq->cq_pages;
+		break;
+	}
+
+	ret = -EINVAL;
+	if (want != count)
+		goto err;
+	if (region == WD_REGION_CQ) {
+		ret = -EPERM;
+		if (vma->vm_flags & VM_WRITE)
+			goto err;
+		vma->vm_flags &= ~VM_MAYWRITE;
+	}
+	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_ops = &wd_ring_vm_ops;
+
+	num = count;
+	ret = vm_insert_pages(vma, vma->vm_start, hwq->pages + first, &num);
+	if (ret)
+		goto err;
+	wd_hwq_put(hwq);
+	return 0;
+
+err:
+	spin_lock(&ctx->hwq_lock);
+	if (ctx->hwq == hwq)
+		clear_bit(region, &ctx->mapped);
+	spin_unlock(&ctx->hwq_lock);
+	wd_hwq_put(hwq);
+	return ret;
+}
+
+/* The in-kernel driver API: ring access for the engine. */
+
+static bool wd_hwq_index_bad(struct wd_hwq *hwq, u32 sq_tail, u32 cq_head)
+{
+	return sq_tail - hwq->sq_head > hwq->sq_entries ||
+	       hwq->cq_tail - cq_head > hwq->cq_entries;
+}
+
+bool wd_queue_has_work(struct wd_queue *q)
+{
+	struct wd_hwq *hwq = to_hwq(q);
+
+	return READ_ONCE(hwq->ctrl->sq_tail) != hwq->sq_head;
+}
+EXPORT_SYMBOL_GPL(wd_queue_has_work);
+
+bool wd_queue_fetch(struct wd_queue *q, struct wd_cmd *cmd)
+{
+	struct wd_hwq *hwq = to_hwq(q);
+	u32 sq_tail, cq_head;
+
+	/* Pairs with the release store of sq_tail in user space. */
+	sq_tail = smp_load_acquire(&hwq->ctrl->sq_tail);
+	cq_head = READ_ONCE(hwq->ctrl->cq_head);
+	if (wd_hwq_index_bad(hwq, sq_tail, cq_head)) {
+		if (!(hwq->flags & WD_CQ_F_BAD_INDEX))
+			wd_hwq_set_flag(hwq, WD_CQ_F_BAD_INDEX, true);
+		return false;
+	}
+	if (hwq->flags & WD_CQ_F_BAD_INDEX)
+		wd_hwq_set_flag(hwq, WD_CQ_F_BAD_INDEX, false);
+	if (sq_tail == hwq->sq_head)
+		return false;
+	/* Keep a completion slot for every command taken. */
+	if (hwq->cq_tail + hwq->cq_reserved - cq_head >= hwq->cq_entries)
+		return false;
+
+	memcpy(cmd, &hwq->sq[hwq->sq_head & (hwq->sq_entries - 1)],
+	       sizeof(*cmd));
+	hwq->sq_head++;
+	hwq->cq_reserved++;
+	/* The slot may be reused by user space once sq_head moves past it. */
+	smp_store_release(&hwq->cqh->sq_head, hwq->sq_head);
+	return true;
+}
+EXPORT_SYMBOL_GPL(wd_queue_fetch);
+
+void wd_queue_complete(struct wd_queue *q, const struct wd_cqe *cqe)
+{
+	struct wd_hwq *hwq = to_hwq(q);
+	struct wd_device *wdev = q->wdev;
+
+	if (WARN_ON_ONCE(!hwq->cq_reserved))
+		return;
+	hwq->cq[hwq->cq_tail & (hwq->cq_entries - 1)] = *cqe;
+	hwq->cq_reserved--;
+	hwq->cq_tail++;
+	smp_store_release(&hwq->cqh->cq_tail, hwq->cq_tail);
+
+	if (cqe->status == WD_ST_OK) {
+		atomic64_inc(&wdev->stats.completed);
+		atomic64_add(cqe->consumed, &wdev->stats.bytes_read);
+		if (cqe->opcode != WD_OP_CRC32C)
+			atomic64_add(cqe->result, &wdev->stats.bytes_written);
+	} else {
+		atomic64_inc(&wdev->stats.failed);
+	}
+	if (wq_has_sleeper(&hwq->ctx->wq))
+		wake_up_interruptible(&hwq->ctx->wq);
+}
+EXPORT_SYMBOL_GPL(wd_queue_complete);
+
+void wd_queue_set_need_wakeup(struct wd_queue *q, bool on)
+{
+	struct wd_hwq *hwq = to_hwq(q);
+
+	if (!!(hwq->flags & WD_CQ_F_NEED_WAKEUP) != on)
+		wd_hwq_set_flag(hwq, WD_CQ_F_NEED_WAKEUP, on);
+	/*
+	 * Order the flag against the caller's next look at sq_tail; pairs
+	 * with the full barrier user space puts between publishing sq_tail
+	 * and reading the flag.
+	 */
+	smp_mb();
+}
+EXPORT_SYMBOL_GPL(wd_queue_set_need_wakeup);

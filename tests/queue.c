@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Queues through the raw ABI: binding, ring mappings and their protection,
+ * submission/completion, hostile ring indices, a full completion ring.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libwd.h"
+#include "wd_test.h"
+
+static unsigned int sysfs_uint(const char *attr)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/class/warpdrive/" WD_TEST_DEV "/%s", attr);
+	if (wd_test_read_file(path, buf, sizeof(buf)))
+		return ~0U;
+	return strtoul(buf, NULL, 0);
+}
+
+static struct wd_cmd nop(unsigned long long tag)
+{
+	struct wd_cmd c = { .opcode = WD_OP_NOP, .tag = tag };
+
+	return c;
+}
+
+/* Run @fn in a child; return the signal that killed it, or 0. */
+static int child_signal(void (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+TEST(get_put_and_info)
+{
+	unsigned int total = sysfs_uint("queues_total");
+	struct wd_queue_info info = { 0 };
+	int fd;
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(total, sysfs_uint("queues_free"));
+	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(256, info.sq_entries);
+	EXPECT_EQ(512, info.cq_entries);
+	EXPECT_LT(info.queue_id, total);
+	EXPECT_EQ(4096, info.ctrl_size);
+	EXPECT_EQ(256 * sizeof(struct wd_cmd), info.sq_size);
+	EXPECT_EQ(WD_CQ_HDR_SIZE + 512 * sizeof(struct wd_cqe) + 4096 - 128, info.cq_size);
+	EXPECT_NE(info.ctrl_offset, info.sq_offset);
+	EXPECT_NE(info.sq_offset, info.cq_offset);
+	EXPECT_EQ(total - 1, sysfs_uint("queues_free"));
+
+	/* One queue per context. */
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(EBUSY, errno);
+
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+	EXPECT_EQ(total, sysfs_uint("queues_free"));
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_KICK, 0));
+	EXPECT_EQ(ENXIO, errno);
+	close(fd);
+}
+
+TEST(get_bad_arguments)
+{
+	struct wd_queue_info info;
+	int fd;
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+#define BAD(field, value, err) do {					\
+		memset(&info, 0, sizeof(info));				\
+		info.field = value;					\
+		EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));	\
+		EXPECT_EQ(err, errno) TH_LOG(#field " = " #value);	\
+	} while (0)
+	BAD(flags, 1U << 5, EINVAL);
+	BAD(flags, 0x80000000U, EINVAL);
+	BAD(sq_entries, 1, EINVAL);
+	BAD(sq_entries, 3, EINVAL);
+	BAD(sq_entries, 8192, EINVAL);
+	BAD(sq_entries, 0xffffffffU, EINVAL);
+	BAD(cq_entries, 100, EINVAL);
+	BAD(queue_id, 1, EINVAL);
+	BAD(sq_offset, 4096, EINVAL);
+	BAD(cq_size, 1, EINVAL);
+	BAD(reserved[3], 1, EINVAL);
+#undef BAD
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, (void *)0xffff888000000000UL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_PUT, 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nothing was bound by any of it. */
+	EXPECT_EQ(sysfs_uint("queues_total"), sysfs_uint("queues_free"));
+
+	/* Boundary sizes work. */
+	memset(&info, 0, sizeof(info));
+	info.sq_entries = 2;
+	info.cq_entries = 4096;
+	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(2, info.sq_entries);
+	EXPECT_EQ(4096, info.cq_entries);
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+	close(fd);
+}
+
+TEST(mmap_rules)
+{
+	struct wd_queue_info info = { 0 };
+	void *p, *q;
+	int fd;
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* No queue yet. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+
+	/* Wrong sizes, offsets, private mappings, a writable CQ. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   fd, info.ctrl_offset));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+				   info.ctrl_offset + 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+				   info.ctrl_offset + (3ULL << 20)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				   fd, info.ctrl_offset));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, info.cq_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, info.cq_offset));
+	EXPECT_EQ(EPERM, errno);
+
+	/* Each region once. */
+	p = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 info.sq_offset);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, info.sq_offset));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* Cannot be split or grown. */
+	EXPECT_EQ(-1, munmap((char *)p + 4096, 4096));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, mprotect(p, 4096, PROT_READ));
+	EXPECT_EQ(EINVAL, errno);
+	q = mremap(p, info.sq_size, info.sq_size * 2, 0);
+	EXPECT_EQ(MAP_FAILED, q);
+	q = mremap(p, info.sq_size, info.sq_size / 2, 0);
+	EXPECT_EQ(MAP_FAILED, q);
+
+	/* The CQ cannot be made writable later. */
+	q = mmap(NULL, info.cq_size, PROT_READ, MAP_SHARED, fd, info.cq_offset);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(-1, mprotect(q, info.cq_size, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+
+	/* Mappings of an earlier binding's window are refused. */
+	EXPECT_EQ(0, munmap(p, info.sq_size));
+	EXPECT_EQ(0, munmap(q, info.cq_size));
+	{
+		struct wd_queue_info old = info;
+
+		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+		memset(&info, 0, sizeof(info));
+		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+		EXPECT_NE(old.sq_offset, info.sq_offset);
+		EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					   MAP_SHARED, fd, old.ctrl_offset));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	close(fd);
+}
+
+static sigjmp_buf fault_jmp;
+static volatile int fault_sig;
+
+static void on_fault(int sig)
+{
+	fault_sig = sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+/* Run @fn in this process; return the signal it raised, or 0. */
+static int fault_of(void (*fn)(void *), void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_fault }, old_segv, old_bus;
+
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	fault_sig = 0;
+	if (!sigsetjmp(fault_jmp, 1))
+		fn(arg);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return fault_sig;
+}
+
+static void write_cq(void *arg)
+{
+	struct tq *t = arg;
+
+	*(volatile unsigned int *)&t->cqh->cq_tail = 7;
+}
+
+static void write_ctrl(void *arg)
+{
+	struct tq *t = arg;
+
+	*(volatile unsigned int *)&t->ctrl->pad1[3] = 0;
+}
+
+static void touch_ring_in_child(void *arg)
+{
+	struct tq *t = arg;
+
+	(void)*(volatile unsigned int *)&t->cqh->cq_tail;
+}
+
+TEST(ring_protection)
+{
+	struct tq t;
+
+	ASSERT_EQ(0, tq_open(&t, 0, 0));
+	/* The control page is writable, the completion ring is not. */
+	EXPECT_EQ(0, fault_of(write_ctrl, &t));
+	EXPECT_EQ(SIGSEGV, fault_of(write_cq, &t));
+	EXPECT_EQ(0, t.cqh->cq_tail);
+	/* Rings are not inherited: touching them in a child faults. */
+	EXPECT_EQ(SIGSEGV, child_signal(touch_ring_in_child, &t));
+	/* After put the mappings are revoked: SIGBUS, not stale memory. */
+	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_PUT, 0));
+	EXPECT_EQ(SIGBUS, fault_of(write_ctrl, &t));
+	tq_close(&t);
+}
+
+TEST(rings_mapped_in_advance)
+{
+	struct rusage before, after;
+	unsigned int i, sum = 0;
+	struct tq t;
+
+	ASSERT_EQ(0, tq_open(&t, 4096, 0));
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &before));
+	for (i = 0; i < t.info.sq_size; i += 4096)
+		((volatile char *)t.sq)[i] = 0;
+	for (i = 0; i < t.info.cq_size; i += 4096)
+		sum += ((volatile char *)t.cqh)[i];
+	t.ctrl->pad1[0] = 0;
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &after));
+	EXPECT_EQ(before.ru_minflt, after.ru_minflt);
+	EXPECT_EQ(before.ru_majflt, after.ru_majflt);
+	EXPECT_EQ(0, sum);
+	tq_close(&t);
+}
+
+TEST(nop_round_trip)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int i;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	for (i = 0; i < 1000; i++) {
+		c = nop(0x1234500000000ULL + i);
+		ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+		ASSERT_EQ(c.tag, cqe.tag);
+		ASSERT_EQ(WD_ST_OK, cqe.status);
+		ASSERT_EQ(WD_OP_NOP, cqe.opcode);
+	}
+	EXPECT_EQ(1000, t.cqh->sq_head);
+	EXPECT_EQ(1000, t.cqh->cq_tail);
+	tq_close(&t);
+}
+
+TEST(batch_in_order)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int i, round;
+
+	ASSERT_EQ(0, tq_open(&t, 64, 0));
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 64; i++) {
+			c = nop(round * 64 + i);
+			ASSERT_EQ(0, tq_submit(&t, &c));
+		}
+		c = nop(1);
+		/* The ring may be full now, or the engine may already have
+		 * drained some: either is fine, but never more than 64.
+		 */
+		for (i = 0; i < 64; i++) {
+			ASSERT_EQ(0, tq_reap(&t, &cqe, 10000));
+			ASSERT_EQ((unsigned long long)(round * 64 + i), cqe.tag);
+		}
+	}
+	tq_close(&t);
+}
+
+TEST(bad_sq_index_stops_queue)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c = nop(42);
+	unsigned int tail;
+	struct tq t;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	tail = t.ctrl->sq_tail;
+
+	/* Past the ring size. */
+	t.ctrl->sq_tail = tail + 9;
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	usleep(100000);
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_BAD_INDEX);
+	EXPECT_EQ(tail, t.cqh->sq_head);
+	EXPECT_EQ(-ETIMEDOUT, tq_reap(&t, &cqe, 100));
+
+	/* Backwards. */
+	t.ctrl->sq_tail = tail - 1;
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	usleep(100000);
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_BAD_INDEX);
+	EXPECT_EQ(tail, t.cqh->sq_head);
+
+	/* Put right, the queue works again. */
+	t.ctrl->sq_tail = tail;
+	c = nop(43);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(43, cqe.tag);
+	EXPECT_FALSE(t.cqh->flags & WD_CQ_F_BAD_INDEX);
+	tq_close(&t);
+}
+
+TEST(bad_cq_index_stops_queue)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c = nop(1);
+	struct tq t;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	/* cq_head ahead of cq_tail: a hostile consumer. */
+	t.ctrl->cq_head += 100;
+	c = nop(2);
+	ASSERT_EQ(0, tq_submit(&t, &c));
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	usleep(100000);
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_BAD_INDEX);
+	EXPECT_EQ(1, t.cqh->cq_tail);
+	t.ctrl->cq_head -= 100;
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	ASSERT_EQ(0, tq_reap(&t, &cqe, 10000));
+	EXPECT_EQ(2, cqe.tag);
+	tq_close(&t);
+}
+
+TEST(full_completion_ring_backpressure)
+{
+	struct wd_queue_info info = { .sq_entries = 8, .cq_entries = 8 };
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int i, submitted = 0, reaped = 0;
+
+	/* Open by hand to get a small completion ring. */
+	memset(&t, 0, sizeof(t));
+	t.fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, t.fd);
+	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_GET, &info));
+	t.info = info;
+	t.ctrl = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.ctrl_offset);
+	t.sq = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.sq_offset);
+	t.cqh = mmap(NULL, info.cq_size, PROT_READ, MAP_SHARED, t.fd, info.cq_offset);
+	ASSERT_NE(MAP_FAILED, t.ctrl);
+	ASSERT_NE(MAP_FAILED, t.sq);
+	ASSERT_NE(MAP_FAILED, t.cqh);
+	t.cq = (struct wd_cqe *)((char *)t.cqh + WD_CQ_HDR_SIZE);
+
+	/* Submit 16 without reaping: 8 complete, 8 wait in the SQ. */
+	while (submitted < 16) {
+		c = nop(submitted);
+		if (tq_submit(&t, &c) == -EAGAIN) {
+			usleep(1000);
+			if (t.cqh->cq_tail == 8 && t.cqh->sq_head == 8 && submitted == 16)
+				break;
+			continue;
+		}
+		submitted++;
+	}
+	usleep(200000);
+	EXPECT_EQ(8, t.cqh->cq_tail);
+	EXPECT_EQ(8, t.cqh->sq_head);
+	/* Reap everything: the rest follows, in order. */
+	for (i = 0; i < 16; i++) {
+		ASSERT_EQ(0, tq_reap(&t, &cqe, 10000));
+		EXPECT_EQ((unsigned long long)i, cqe.tag);
+		reaped++;
+		ioctl(t.fd, WD_IOC_KICK, 0);
+	}
+	EXPECT_EQ(16, reaped);
+	tq_close(&t);
+}
+
+TEST(nonblocking_get)
+{
+	unsigned int total = sysfs_uint("queues_total"), i;
+	struct wd_queue_info info;
+	int fds[64], fd;
+
+	for (i = 0; i < total; i++) {
+		fds[i] = open(WD_TEST_NODE, O_RDWR);
+		ASSERT_LE(0, fds[i]);
+		memset(&info, 0, sizeof(info));
+		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+	}
+	EXPECT_EQ(0, sysfs_uint("queues_free"));
+
+	fd = open(WD_TEST_NODE, O_RDWR | O_NONBLOCK);
+	ASSERT_LE(0, fd);
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(EAGAIN, errno);
+	close(fd);
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	memset(&info, 0, sizeof(info));
+	info.flags = WD_QF_NONBLOCK;
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* Closing one context frees its queue. */
+	close(fds[0]);
+	memset(&info, 0, sizeof(info));
+	info.flags = WD_QF_NONBLOCK;
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	close(fd);
+	for (i = 1; i < total; i++)
+		close(fds[i]);
+	EXPECT_EQ(total, sysfs_uint("queues_free"));
+}
+
+static void on_alarm(int sig)
+{
+}
+
+TEST(blocked_get_interrupted_by_signal)
+{
+	unsigned int total = sysfs_uint("queues_total"), i;
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct wd_queue_info info;
+	int fds[64], fd;
+
+	for (i = 0; i < total; i++) {
+		fds[i] = open(WD_TEST_NODE, O_RDWR);
+		memset(&info, 0, sizeof(info));
+		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+	}
+	sigaction(SIGALRM, &sa, NULL);
+	fd = open(WD_TEST_NODE, O_RDWR);
+	memset(&info, 0, sizeof(info));
+	alarm(1);
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(EINTR, errno);
+	/* Having left the line, it does not steal the next free queue. */
+	close(fds[0]);
+	EXPECT_EQ(1, sysfs_uint("queues_free"));
+	close(fd);
+	for (i = 1; i < total; i++)
+		close(fds[i]);
+}
+
+/*
+ * FIFO: all queues are taken; three children ask in a known order; the
+ * queues are then released one at a time and each child reports when it
+ * got one. They must be served in the order they asked.
+ */
+TEST(fifo_order)
+{
+	unsigned int total = sysfs_uint("queues_total"), i;
+	struct wd_queue_info info;
+	int fds[64], pipefd[2];
+	pid_t kids[3];
+	char order[4] = { 0 };
+
+	ASSERT_EQ(0, pipe(pipefd));
+	for (i = 0; i < total; i++) {
+		fds[i] = open(WD_TEST_NODE, O_RDWR);
+		memset(&info, 0, sizeof(info));
+		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+	}
+	for (i = 0; i < 3; i++) {
+		kids[i] = fork();
+		ASSERT_LE(0, kids[i]);
+		if (kids[i] == 0) {
+			char c = 'A' + i;
+			unsigned int j;
+			int fd;
+
+			/* Hold no reference on the parent's contexts. */
+			for (j = 0; j < total; j++)
+				close(fds[j]);
+			fd = open(WD_TEST_NODE, O_RDWR);
+			memset(&info, 0, sizeof(info));
+			if (ioctl(fd, WD_IOC_QUEUE_GET, &info))
+				_exit(1);
+			if (write(pipefd[1], &c, 1) != 1)
+				_exit(2);
+			pause();
+			_exit(0);
+		}
+		/* Let child i get in line before child i + 1. */
+		usleep(300000);
+	}
+	for (i = 0; i < 3; i++) {
+		close(fds[i]);
+		ASSERT_EQ(1, read(pipefd[0], &order[i], 1));
+	}
+	EXPECT_STREQ("ABC", order);
+	for (i = 0; i < 3; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	for (i = 3; i < total; i++)
+		close(fds[i]);
+	EXPECT_EQ(total, sysfs_uint("queues_free"));
+}
+
+/* More clients than queues, processes and threads: everyone finishes. */
+TEST(more_clients_than_queues)
+{
+	int i, status, ok = 0;
+	pid_t kids[12];
+
+	for (i = 0; i < 12; i++) {
+		kids[i] = fork();
+		ASSERT_LE(0, kids[i]);
+		if (kids[i] == 0) {
+			struct wd_cqe cqe;
+			struct wd_cmd c;
+			struct tq t;
+			int round, n;
+
+			for (round = 0; round < 3; round++) {
+				if (tq_open(&t, 16, 0))
+					_exit(1);
+				for (n = 0; n < 50; n++) {
+					c = nop(n);
+					if (tq_run(&t, &c, &cqe) || cqe.tag != (unsigned int)n)
+						_exit(2);
+				}
+				tq_close(&t);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 12; i++) {
+		ASSERT_EQ(kids[i], waitpid(kids[i], &status, 0));
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	EXPECT_EQ(12, ok);
+	EXPECT_EQ(sysfs_uint("queues_total"), sysfs_uint("queues_free"));
+}
+
+TEST(close_with_commands_in_flight)
+{
+	struct wd_cmd c;
+	struct tq t;
+	int round, i;
+
+	for (round = 0; round < 20; round++) {
+		ASSERT_EQ(0, tq_open(&t, 256, 0));
+		for (i = 0; i < 200; i++) {
+			c = nop(i);
+			tq_submit(&t, &c);
+		}
+		tq_close(&t);
+	}
+	EXPECT_EQ(sysfs_uint("queues_total"), sysfs_uint("queues_free"));
+}
+
+TEST(forked_child_cannot_use_queue)
+{
+	struct tq t;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct wd_queue_info info = { 0 };
+
+		if (ioctl(t.fd, WD_IOC_KICK, 0) == 0 || errno != EPERM)
+			_exit(1);
+		if (ioctl(t.fd, WD_IOC_QUEUE_PUT, 0) == 0 || errno != EPERM)
+			_exit(2);
+		if (ioctl(t.fd, WD_IOC_QUEUE_GET, &info) == 0 || errno != EPERM)
+			_exit(3);
+		if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, t.fd,
+			 t.info.ctrl_offset) != MAP_FAILED || errno != EPERM)
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	tq_close(&t);
+}
+
+TEST(statistics_count)
+{
+	unsigned int before = sysfs_uint("stats/commands_completed");
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int i;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	for (i = 0; i < 10; i++) {
+		c = nop(i);
+		ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	}
+	c = nop(99);
+	c.reserved = 1;
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(WD_ST_INVALID, cqe.status);
+	EXPECT_EQ(before + 10, sysfs_uint("stats/commands_completed"));
+	EXPECT_LE(1, sysfs_uint("stats/commands_failed"));
+	tq_close(&t);
+}
+
+TEST_HARNESS_MAIN

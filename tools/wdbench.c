@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wdbench: WarpDrive benchmarks, reported as ratios against a baseline
+ * measured in the same run (absolute times are never judged).
+ *
+ *   wdbench [--quick] [--scenario NAME] [--list] [-D DEVICE]
+ *
+ * roundtrip  small commands (NOP, COPY of 64 bytes) through the mapped
+ *            rings without system calls, against one syscall per command
+ * copy       COPY throughput against memcpy() on the same buffers
+ * deflate    DEFLATE/INFLATE (gzip) against user-space zlib
+ *
+ * Every result is checked (copies compared, compressed data inflated back
+ * with zlib); any accelerator error makes the exit status non-zero.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "libwd.h"
+
+#define MIB		(1UL << 20)
+#define SLOT		64		/* bytes per roundtrip COPY */
+#define BATCH		32		/* commands per submit/reap call */
+#define STALL_SECS	10		/* no completion for this long: error */
+
+static struct wd_dev *dev;
+static struct wd_queue *queue;
+static int quick;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* Keep the compiler from dropping work on @p. */
+static inline void use(void *p)
+{
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+static int __attribute__((format(printf, 2, 3)))
+fail(const char *scenario, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "wdbench: %s: ", scenario);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+static void *alloc_buf(size_t len)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, 4096, len ? len : 1))
+		return NULL;
+	memset(p, 0, len);	/* populate: no first-touch faults in timings */
+	return p;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+	/* xorshift64*: fixed seed, same data every run */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void fill_random(unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = rng() >> 56;
+}
+
+/* Text-like data: words of a small vocabulary, spaces, lines. */
+static void fill_text(unsigned char *p, size_t len)
+{
+	static const char *const words[] = {
+		"the", "of", "and", "to", "in", "is", "that", "for", "it", "as",
+		"was", "with", "be", "by", "on", "not", "he", "this", "are",
+		"or", "his", "from", "at", "which", "but", "have", "an", "had",
+		"they", "you", "were", "their", "one", "all", "we", "can", "her",
+		"has", "there", "been", "if", "more", "when", "will", "would",
+		"who", "so", "no", "memory", "device", "queue", "kernel",
+		"process", "page", "accelerator", "completion", "submission",
+		"virtual", "address", "mapping", "driver", "engine", "ring",
+		"interrupt",
+	};
+	size_t n = 0, col = 0;
+
+	while (n < len) {
+		const char *w = words[rng() % (sizeof(words) / sizeof(words[0]))];
+		size_t wl = strlen(w);
+
+		while (*w && n < len)
+			p[n++] = *w++;
+		col += wl + 1;
+		if (n < len) {
+			if (col > 64 + rng() % 16) {
+				p[n++] = '\n';
+				col = 0;
+			} else {
+				p[n++] = rng() % 23 ? ' ' : ',';
+			}
+		}
+	}
+}
+
+/* Table */
+
+static void header(void)
+{
+	printf("%-10s %-32s %18s %18s %8s  %s\n", "SCENARIO", "MEASURE",
+	       "WARPDRIVE", "BASELINE", "RATIO", "GOAL");
+}
+
+static void row(const char *scenario, const char *measure, const char *accel,
+		const char *base, double ratio, const char *goal)
+{
+	char r[32];
+
+	if (isnan(ratio))
+		snprintf(r, sizeof(r), "-");
+	else
+		snprintf(r, sizeof(r), "%.2fx", ratio);
+	printf("%-10s %-32s %18s %18s %8s  %s\n", scenario, measure, accel, base,
+	       r, goal ? goal : "");
+	fflush(stdout);
+}
+
+/* roundtrip */
+
+struct rt {
+	int op;			/* WD_OP_NOP or WD_OP_COPY */
+	unsigned int depth;	/* commands kept in flight */
+	unsigned char *src;	/* depth x SLOT */
+	unsigned char *dst;
+};
+
+static void rt_cmd(const struct rt *rt, uint64_t idx, struct wd_cmd *cmd)
+{
+	size_t off = (idx % rt->depth) * SLOT;
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->opcode = rt->op;
+	cmd->tag = idx;
+	if (rt->op == WD_OP_COPY) {
+		cmd->src = (uintptr_t)(rt->src + off);
+		cmd->src_len = SLOT;
+		cmd->dst = (uintptr_t)(rt->dst + off);
+		cmd->dst_len = SLOT;
+	}
+}
+
+static int rt_check(const struct rt *rt, const struct wd_cqe *cqe)
+{
+	if (cqe->status != WD_ST_OK)
+		return fail("roundtrip", "command %llu failed: %s",
+			    (unsigned long long)cqe->tag, wd_status_str(cqe->status));
+	if (cqe->opcode != (uint32_t)rt->op ||
+	    (rt->op == WD_OP_COPY && cqe->result != SLOT))
+		return fail("roundtrip", "command %llu: bad completion (opcode %u, "
+			    "result %llu)", (unsigned long long)cqe->tag,
+			    cqe->opcode, (unsigned long long)cqe->result);
+	return 0;
+}
+
+/* The destination slots written by @count copies hold their sources. */
+static int rt_verify(const struct rt *rt, uint64_t count)
+{
+	size_t used = count < rt->depth ? count : rt->depth;
+
+	if (rt->op == WD_OP_COPY && memcmp(rt->dst, rt->src, used * SLOT))
+		return fail("roundtrip", "COPY output differs from its input");
+	memset(rt->dst, 0, (size_t)rt->depth * SLOT);
+	return 0;
+}
+
+/*
+ * No completion came for a second: sleep until one does. The rings alone
+ * never block, so a stalled engine would otherwise be spun on for ever.
+ */
+static int rt_stalled(void)
+{
+	int ret;
+
+	ret = wd_wait(queue, STALL_SECS * 1000);
+	if (ret == -ETIMEDOUT)
+		return fail("roundtrip", "no completion for %d s (%u in flight)",
+			    STALL_SECS + 1, wd_queue_inflight(queue));
+	if (ret && ret != -EINTR)
+		return fail("roundtrip", "wait: %s", wd_strerror(ret));
+	return 0;
+}
+
+/*
+ * Polled: keep up to rt->depth commands in flight, submitting and reaping
+ * in batches, never waiting in the kernel. Stops early after @max_secs.
+ */
+static int rt_polled(const struct rt *rt, uint64_t n, double max_secs,
+		     uint64_t *done, uint64_t *kicks, double *secs)
+{
+	uint64_t submitted = 0, completed = 0, seen = 0;
+	uint64_t k0 = wd_queue_kicks(queue);
+	struct wd_cmd cmds[BATCH];
+	struct wd_cqe cqes[BATCH];
+	double t0 = now(), seen_t = t0;
+	unsigned long loops = 0;
+	int r, i;
+
+	while (completed < n) {
+		uint32_t inflight = wd_queue_inflight(queue);
+
+		if (submitted < n && inflight < rt->depth) {
+			uint64_t k = rt->depth - inflight;
+
+			if (k > n - submitted)
+				k = n - submitted;
+			if (k > BATCH)
+				k = BATCH;
+			for (i = 0; i < (int)k; i++)
+				rt_cmd(rt, submitted + i, &cmds[i]);
+			r = wd_submit_batch(queue, cmds, k);
+			if (r < 0)
+				return fail("roundtrip", "submit: %s", wd_strerror(r));
+			submitted += r;
+		}
+		r = wd_reap(queue, cqes, BATCH);
+		if (r < 0)
+			return fail("roundtrip", "reap: %s", wd_strerror(r));
+		for (i = 0; i < r; i++)
+			if (rt_check(rt, &cqes[i]))
+				return -1;
+		completed += r;
+		if (!r)
+			cpu_relax();
+		if (++loops % 4096 == 0) {
+			double t = now();
+
+			if (t - t0 > max_secs)
+				n = submitted;		/* drain and stop */
+			if (completed != seen) {
+				seen = completed;
+				seen_t = t;
+			} else if (t - seen_t > 1.0 && rt_stalled()) {
+				return -1;
+			}
+		}
+	}
+	*secs = now() - t0;
+	*kicks = wd_queue_kicks(queue) - k0;
+	*done = completed;
+	return rt_verify(rt, completed);
+}
+
+/*
+ * One system call per command: submit, ring the doorbell, sleep in poll()
+ * until the completion arrives, reap it.
+ */
+static int rt_syscall(const struct rt *rt, uint64_t n, double max_secs,
+		      uint64_t *done, uint64_t *kicks, double *secs)
+{
+	uint64_t i, k0 = wd_queue_kicks(queue);
+	double t0 = now();
+	struct wd_cqe cqe;
+	struct wd_cmd cmd;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		uint64_t before = wd_queue_kicks(queue);
+
+		if (i % 256 == 0 && i && now() - t0 > max_secs)
+			break;
+		rt_cmd(rt, i, &cmd);
+		r = wd_submit(queue, &cmd);
+		/* wd_submit() kicks when the engine sleeps: once is enough */
+		if (!r && wd_queue_kicks(queue) == before)
+			r = wd_kick(queue);
+		if (r)
+			return fail("roundtrip", "submit: %s", wd_strerror(r));
+		do {
+			r = wd_wait(queue, STALL_SECS * 1000);
+			if (r == -EINTR)
+				continue;
+			if (r)
+				return fail("roundtrip", "wait: %s", wd_strerror(r));
+			r = wd_reap(queue, &cqe, 1);
+			if (r < 0)
+				return fail("roundtrip", "reap: %s", wd_strerror(r));
+		} while (r != 1);
+		if (rt_check(rt, &cqe))
+			return -1;
+	}
+	*secs = now() - t0;
+	*kicks = wd_queue_kicks(queue) - k0;
+	*done = i;
+	return rt_verify(rt, i);
+}
+
+static int roundtrip_one(struct rt *rt, const char *name)
+{
+	uint64_t n_poll = quick ? 20000 : 400000, n_sys = quick ? 2000 : 40000;
+	double cap = quick ? 2.0 : 10.0, t_poll, t_sys, r_poll, r_sys;
+	uint64_t done_poll, done_sys, k_poll, k_sys;
+	char measure[64], a[32], b[32];
+
+	/*
+	 * Each mode after a warm-up of its own (engine running, pages and
+	 * caches hot), which is not counted: the polled kicks are those of
+	 * the steady state.
+	 */
+	if (rt_syscall(rt, n_sys / 10, cap, &done_sys, &k_sys, &t_sys) ||
+	    rt_syscall(rt, n_sys, cap, &done_sys, &k_sys, &t_sys) ||
+	    rt_polled(rt, n_poll / 10, cap, &done_poll, &k_poll, &t_poll) ||
+	    rt_polled(rt, n_poll, cap, &done_poll, &k_poll, &t_poll))
+		return -1;
+
+	r_poll = done_poll / t_poll;
+	r_sys = done_sys / t_sys;
+	snprintf(measure, sizeof(measure), "%s cmd/s: polled | 1 syscall", name);
+	snprintf(a, sizeof(a), "%.0f", r_poll);
+	snprintf(b, sizeof(b), "%.0f", r_sys);
+	row("roundtrip", measure, a, b, r_poll / r_sys, ">= 5x");
+	snprintf(measure, sizeof(measure), "%s kicks/cmd: polled | 1 syscall",
+		 name);
+	snprintf(a, sizeof(a), "%.4f", (double)k_poll / done_poll);
+	snprintf(b, sizeof(b), "%.4f", (double)k_sys / done_sys);
+	row("roundtrip", measure, a, b, NAN, "polled: 0");
+	return 0;
+}
+
+static int scenario_roundtrip(void)
+{
+	uint32_t sq = wd_queue_sq_entries(queue), cq = wd_queue_cq_entries(queue);
+	struct rt rt;
+	int ret;
+
+	/* No more in flight than the completion ring holds: never stalls. */
+	rt.depth = sq < cq ? sq : cq;
+	rt.src = alloc_buf((size_t)rt.depth * SLOT);
+	rt.dst = alloc_buf((size_t)rt.depth * SLOT);
+	if (!rt.src || !rt.dst) {
+		free(rt.src);
+		free(rt.dst);
+		return fail("roundtrip", "out of memory");
+	}
+	fill_random(rt.src, (size_t)rt.depth * SLOT);
+	rt.op = WD_OP_NOP;
+	ret = roundtrip_one(&rt, "NOP");
+	if (!ret) {
+		rt.op = WD_OP_COPY;
+		ret = roundtrip_one(&rt, "COPY64");
+	}
+	free(rt.src);
+	free(rt.dst);
+	return ret;
+}
+
+/* copy */
+
+static int copy_one(size_t size, int iters)
+{
+	unsigned char *src = alloc_buf(size), *dst = alloc_buf(size);
+	double t_acc, t_mem, t;
+	char measure[64], a[32], b[32];
+	int ret = -1, i, err;
+
+	if (!src || !dst) {
+		fail("copy", "out of memory");
+		goto out;
+	}
+	fill_random(src, size);
+
+	/* Warm-up, checked. */
+	err = wd_copy(queue, dst, src, size);
+	if (err) {
+		fail("copy", "%zu MiB: %s", size / MIB, wd_strerror(err));
+		goto out;
+	}
+	if (memcmp(dst, src, size)) {
+		fail("copy", "%zu MiB: output differs from input", size / MIB);
+		goto out;
+	}
+	memset(dst, 0, size);
+
+	t = now();
+	for (i = 0; i < iters; i++) {
+		err = wd_copy(queue, dst, src, size);
+		if (err) {
+			fail("copy", "%zu MiB: %s", size / MIB, wd_strerror(err));
+			goto out;
+		}
+	}
+	t_acc = now() - t;
+	if (memcmp(dst, src, size)) {
+		fail("copy", "%zu MiB: output differs from input", size / MIB);
+		goto out;
+	}
+
+	memcpy(dst, src, size);		/* warm-up */
+	t = now();
+	for (i = 0; i < iters; i++) {
+		memcpy(dst, src, size);
+		use(dst);
+	}
+	t_mem = now() - t;
+
+	snprintf(measure, sizeof(measure), "%zu MiB x %d MB/s: COPY | memcpy",
+		 size / MIB, iters);
+	snprintf(a, sizeof(a), "%.1f", size * (double)iters / t_acc / 1e6);
+	snprintf(b, sizeof(b), "%.1f", size * (double)iters / t_mem / 1e6);
+	row("copy", measure, a, b, t_mem / t_acc, NULL);
+	ret = 0;
+out:
+	free(src);
+	free(dst);
+	return ret;
+}
+
+static int scenario_copy(void)
+{
+	if (quick)
+		return copy_one(MIB, 8) || copy_one(4 * MIB, 2) ? -1 : 0;
+	return copy_one(MIB, 64) || copy_one(16 * MIB, 8) ? -1 : 0;
+}
+
+/* deflate */
+
+/* zlib, gzip framing: compress @in at @level into @out (cap @cap). */
+static int zlib_gzip(int level, const void *in, size_t len, void *out,
+		     size_t cap, size_t *out_len)
+{
+	z_stream s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	if (deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	s.next_in = (Bytef *)in;
+	s.avail_in = len;
+	s.next_out = out;
+	s.avail_out = cap;
+	ret = deflate(&s, Z_FINISH);
+	*out_len = s.total_out;
+	deflateEnd(&s);
+	return ret == Z_STREAM_END ? 0 : -1;
+}
+
+/* zlib: inflate one gzip stream; 0 only if it fills out[0..*out_len). */
+static int zlib_gunzip(const void *in, size_t len, void *out, size_t cap,
+		       size_t *out_len)
+{
+	z_stream s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	if (inflateInit2(&s, 15 + 16) != Z_OK)
+		return -1;
+	s.next_in = (Bytef *)in;
+	s.avail_in = len;
+	s.next_out = out;
+	s.avail_out = cap;
+	ret = inflate(&s, Z_FINISH);
+	*out_len = s.total_out;
+	inflateEnd(&s);
+	return ret == Z_STREAM_END ? 0 : -1;
+}
+
+struct dfl {
+	unsigned char *in;	/* the text */
+	size_t len;
+	unsigned char *comp;	/* accelerator output */
+	unsigned char *zcomp;	/* zlib output */
+	unsigned char *back;	/* decompressed */
+	size_t cap;		/* of comp and zcomp */
+	size_t comp_len;
+	int iters;
+};
+
+static int deflate_level(struct dfl *d, int level)
+{
+	size_t zlen = 0, blen = 0;
+	double t, t_acc, t_zlib;
+	char measure[64], a[32], b[32];
+	int i, err;
+
+	t = now();
+	for (i = 0; i < d->iters; i++) {
+		err = wd_compress(queue, WD_FMT_GZIP, level, d->in, d->len,
+				  d->comp, d->cap, &d->comp_len);
+		if (err)
+			return fail("deflate", "level %d: %s", level,
+				    wd_strerror(err));
+	}
+	t_acc = now() - t;
+	if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len, &blen) ||
+	    blen != d->len || memcmp(d->back, d->in, d->len))
+		return fail("deflate", "level %d: output does not inflate back "
+			    "to the input with zlib", level);
+
+	t = now();
+	for (i = 0; i < d->iters; i++)
+		if (zlib_gzip(level, d->in, d->len, d->zcomp, d->cap, &zlen))
+			return fail("deflate", "zlib failed at level %d", level);
+	t_zlib = now() - t;
+
+	snprintf(measure, sizeof(measure), "level %d MB/s: DEFLATE | zlib",
+		 level);
+	snprintf(a, sizeof(a), "%.1f", d->len * (double)d->iters / t_acc / 1e6);
+	snprintf(b, sizeof(b), "%.1f", d->len * (double)d->iters / t_zlib / 1e6);
+	row("deflate", measure, a, b, t_zlib / t_acc, NULL);
+	snprintf(measure, sizeof(measure), "level %d bytes out of %zu", level,
+		 d->len);
+	snprintf(a, sizeof(a), "%zu (%.1f%%)", d->comp_len,
+		 100.0 * d->comp_len / d->len);
+	snprintf(b, sizeof(b), "%zu (%.1f%%)", zlen, 100.0 * zlen / d->len);
+	row("deflate", measure, a, b, (double)d->comp_len / zlen,
+	    "size ratio");
+	return 0;
+}
+
+/* INFLATE of the accelerator's last output, against zlib on the same. */
+static int inflate_rate(struct dfl *d)
+{
+	size_t blen = 0, used = 0;
+	double t, t_acc, t_zlib;
+	char a[32], b[32];
+	int i, err;
+
+	t = now();
+	for (i = 0; i < d->iters; i++) {
+		memset(d->back, 0, d->len);
+		err = wd_decompress(queue, WD_FMT_GZIP, d->comp, d->comp_len,
+				    d->back, d->len, &blen, &used);
+		if (err)
+			return fail("deflate", "INFLATE: %s", wd_strerror(err));
+	}
+	t_acc = now() - t;
+	if (blen != d->len || used != d->comp_len ||
+	    memcmp(d->back, d->in, d->len))
+		return fail("deflate", "INFLATE output differs from the input "
+			    "(%zu of %zu bytes, consumed %zu of %zu)", blen,
+			    d->len, used, d->comp_len);
+
+	t = now();
+	for (i = 0; i < d->iters; i++)
+		if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len, &blen))
+			return fail("deflate", "zlib inflate failed");
+	t_zlib = now() - t;
+
+	snprintf(a, sizeof(a), "%.1f", d->len * (double)d->iters / t_acc / 1e6);
+	snprintf(b, sizeof(b), "%.1f", d->len * (double)d->iters / t_zlib / 1e6);
+	row("deflate", "inflate MB/s: INFLATE | zlib", a, b, t_zlib / t_acc,
+	    NULL);
+	return 0;
+}
+
+static int scenario_deflate(void)
+{
+	struct dfl d = {
+		.len = quick ? 512 * 1024 : 4 * MIB,
+		.iters = quick ? 1 : 3,
+	};
+	int ret = -1;
+
+	d.cap = compressBound(d.len) + 4096;
+	d.in = alloc_buf(d.len);
+	d.back = alloc_buf(d.len);
+	d.comp = alloc_buf(d.cap);
+	d.zcomp = alloc_buf(d.cap);
+	if (!d.in || !d.back || !d.comp || !d.zcomp) {
+		fail("deflate", "out of memory");
+		goto out;
+	}
+	fill_text(d.in, d.len);
+	if (!deflate_level(&d, 1) && !deflate_level(&d, 6) && !inflate_rate(&d))
+		ret = 0;
+out:
+	free(d.in);
+	free(d.back);
+	free(d.comp);
+	free(d.zcomp);
+	return ret;
+}
+
+static const struct scenario {
+	const char *name;
+	const char *what;
+	uint32_t algs;
+	int (*run)(void);
+} scenarios[] = {
+	{ "roundtrip", "small commands: polled rings vs one syscall per command",
+	  WD_ALG_COPY, scenario_roundtrip },
+	{ "copy", "COPY throughput vs memcpy on the same buffers",
+	  WD_ALG_COPY, scenario_copy },
+	{ "deflate", "DEFLATE/INFLATE (gzip) throughput and size vs zlib",
+	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_deflate },
+};
+
+#define NR_SCENARIOS	(int)(sizeof(scenarios) / sizeof(scenarios[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wdbench [--quick] [--scenario NAME] [--list] [-D DEVICE]\n"
+		"Benchmarks a WarpDrive device against a baseline measured in the\n"
+		"same run; prints ratios, exits non-zero on any device error.\n"
+		"  -q, --quick          smaller sizes and fewer iterations\n"
+		"  -s, --scenario NAME  run only this scenario (default: all)\n"
+		"  -l, --list           list the scenarios\n"
+		"  -D, --device NAME    use this device (default: the first able)\n"
+		"  -h, --help           this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "scenario", required_argument, NULL, 's' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *only = NULL, *device = NULL;
+	int c, i, ret, failed = 0, found = 0;
+	uint32_t algs = 0;
+
+	while ((c = getopt_long(argc, argv, "qs:lD:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			quick = 1;
+			break;
+		case 's':
+			only = optarg;
+			break;
+		case 'l':
+			for (i = 0; i < NR_SCENARIOS; i++)
+				printf("%-10s %s\n", scenarios[i].name,
+				       scenarios[i].what);
+			return 0;
+		case 'D':
+			device = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < NR_SCENARIOS; i++) {
+		if (only && strcmp(only, scenarios[i].name))
+			continue;
+		algs |= scenarios[i].algs;
+		found = 1;
+	}
+	if (!found) {
+		fprintf(stderr, "wdbench: no scenario '%s' (see --list)\n", only);
+		return 2;
+	}
+
+	ret = device ? wd_open(device, &dev) : wd_open_alg(algs, &dev);
+	if (!ret)
+		ret = wd_queue_get(dev, NULL, &queue);
+	if (ret) {
+		fprintf(stderr, "wdbench: %s%s%s\n", device ? device : "",
+			device ? ": " : "", wd_strerror(ret));
+		wd_close(dev);
+		return 1;
+	}
+	printf("wdbench: device %s, rings %u/%u entries, %s run; ratios are "
+	       "WARPDRIVE over BASELINE\n(rates: higher is better for the "
+	       "device; sizes: lower is better)\n\n", wd_dev_name(dev),
+	       wd_queue_sq_entries(queue), wd_queue_cq_entries(queue),
+	       quick ? "quick" : "full");
+	header();
+	for (i = 0; i < NR_SCENARIOS; i++) {
+		if (only && strcmp(only, scenarios[i].name))
+			continue;
+		if (scenarios[i].run())
+			failed = 1;
+	}
+	printf("\nwdbench: kicks made by this run: %llu\n",
+	       (unsigned long long)wd_queue_kicks(queue));
+	wd_close(dev);
+	if (failed)
+		fprintf(stderr, "wdbench: FAILED (accelerator error, see above)\n");
+	return failed;
+}

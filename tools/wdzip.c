@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wdzip: gzip-compatible compression through a WarpDrive accelerator.
+ *
+ *   wdzip [-d] [-c] [-k] [-f] [-1..-9] [-b SIZE] [-D DEVICE] [FILE...]
+ *
+ * Compression cuts the input into blocks (1 MiB by default) and makes each
+ * an independent gzip member, so the output is a multi-member gzip file
+ * that gunzip accepts. Decompression walks the members of any gzip file
+ * (one big member from gzip included), using the input length the device
+ * reports for each. A file's output goes to a temporary file in the same
+ * directory, renamed into place only once everything worked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libwd.h"
+
+#define DEFAULT_BLOCK	(1UL << 20)
+#define MAX_BLOCK	(512UL << 20)	/* its output bound stays < WD_CMD_MAX_LEN */
+#define MIN_OUT_GUESS	(64UL << 10)
+#define MAX_OUT_GUESS	(64UL << 20)	/* first guess only; doubled as needed */
+
+static struct {
+	int decompress;
+	int to_stdout;
+	int keep;
+	int force;
+	int level;
+	size_t block;
+	const char *device;
+} opt = {
+	.level = 6,
+	.block = DEFAULT_BLOCK,
+};
+
+static struct wd_dev *dev;
+static struct wd_queue *queue;
+
+/* The temporary output file, removed if a signal ends us. */
+static char tmp_path[PATH_MAX];
+static volatile sig_atomic_t tmp_live;
+
+static void on_signal(int sig)
+{
+	if (tmp_live)
+		unlink(tmp_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+error(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "wdzip: ");
+	if (name)
+		fprintf(stderr, "%s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Read up to @len bytes, fewer only at end of file. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf = (const char *)buf + n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The whole of @fd in a malloc()ed buffer. */
+static int read_all(int fd, unsigned char **out, size_t *out_len)
+{
+	size_t cap = 1 << 20, len = 0;
+	unsigned char *buf, *nbuf;
+	struct stat st;
+	ssize_t n;
+
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1;	/* + 1: EOF seen in one read */
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			nbuf = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read_full(fd, buf + len, cap - len);
+		if (n < 0) {
+			free(buf);
+			return n;
+		}
+		len += n;
+		if (len < cap)
+			break;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+/* Room for the gzip member of @len bytes, with margin: grown on -ENOSPC. */
+static size_t deflate_bound(size_t len)
+{
+	return len + len / 8 + 4096;
+}
+
+/* Each block of @in becomes one gzip member on @out. */
+static int compress_fd(int in, int out, const char *in_name,
+		       const char *out_name)
+{
+	size_t cap = deflate_bound(opt.block), olen = 0;
+	unsigned char *ibuf, *obuf;
+	int members = 0, ret = -1, err;
+	ssize_t n;
+
+	ibuf = malloc(opt.block);
+	obuf = malloc(cap);
+	if (!ibuf || !obuf) {
+		error(in_name, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		n = read_full(in, ibuf, opt.block);
+		if (n < 0) {
+			error(in_name, "%s", strerror(-n));
+			goto out;
+		}
+		if (n == 0 && members)
+			break;		/* an empty input still gets a member */
+		for (;;) {
+			err = wd_compress(queue, WD_FMT_GZIP, opt.level, ibuf, n,
+					  obuf, cap, &olen);
+			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
+				break;
+			cap = cap * 2 < WD_CMD_MAX_LEN ? cap * 2 : WD_CMD_MAX_LEN;
+			free(obuf);
+			obuf = malloc(cap);
+			if (!obuf) {
+				error(in_name, "out of memory");
+				goto out;
+			}
+		}
+		if (err) {
+			error(in_name, "compression failed: %s", wd_strerror(err));
+			goto out;
+		}
+		err = write_full(out, obuf, olen);
+		if (err) {
+			error(out_name, "%s", strerror(-err));
+			goto out;
+		}
+		members++;
+		if ((size_t)n < opt.block)
+			break;
+	}
+	ret = 0;
+out:
+	free(ibuf);
+	free(obuf);
+	return ret;
+}
+
+static int all_zero(const unsigned char *p, size_t len)
+{
+	while (len--)
+		if (*p++)
+			return 0;
+	return 1;
+}
+
+/* First guess at the output room one member needs. */
+static size_t inflate_guess(const unsigned char *in, size_t len)
+{
+	size_t guess = len < MAX_OUT_GUESS / 4 ? len * 4 : MAX_OUT_GUESS;
+	uint32_t isize;
+
+	/* The last member's ISIZE (its length mod 2^32) ends the file. */
+	if (len >= 18) {
+		isize = in[len - 4] | in[len - 3] << 8 | in[len - 2] << 16 |
+			(uint32_t)in[len - 1] << 24;
+		if (isize > guess)
+			guess = isize;
+	}
+	if (guess < MIN_OUT_GUESS)
+		guess = MIN_OUT_GUESS;
+	return guess < WD_CMD_MAX_LEN ? guess : WD_CMD_MAX_LEN;
+}
+
+/* Inflate every gzip member of @in[0..len) onto @out. */
+static int decompress_buf(const unsigned char *in, size_t len, int out,
+			  const char *in_name, const char *out_name)
+{
+	size_t cap = inflate_guess(in, len), off = 0, olen = 0, used = 0;
+	unsigned char *obuf;
+	int ret = -1, err;
+
+	if (len == 0) {
+		error(in_name, "unexpected end of file");
+		return -1;
+	}
+	obuf = malloc(cap);
+	if (!obuf) {
+		error(in_name, "out of memory");
+		return -1;
+	}
+	while (off < len) {
+		size_t rem = len - off;
+
+		if (rem < 2 || in[off] != 0x1f || in[off + 1] != 0x8b) {
+			if (off && all_zero(in + off, rem))
+				break;	/* padding, as gzip allows */
+			error(in_name, off ? "trailing garbage after gzip data" :
+			      "not in gzip format");
+			goto out;
+		}
+		for (;;) {
+			err = wd_decompress(queue, WD_FMT_GZIP, in + off,
+					    rem < WD_CMD_MAX_LEN ? rem : WD_CMD_MAX_LEN,
+					    obuf, cap, &olen, &used);
+			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
+				break;
+			cap = cap * 2 < WD_CMD_MAX_LEN ? cap * 2 : WD_CMD_MAX_LEN;
+			free(obuf);
+			obuf = malloc(cap);
+			if (!obuf) {
+				error(in_name, "out of memory");
+				goto out;
+			}
+		}
+		if (err == -ENOSPC) {
+			error(in_name, "a gzip member expands beyond %llu bytes, more "
+			      "than the device handles",
+			      (unsigned long long)WD_CMD_MAX_LEN);
+			goto out;
+		}
+		if (err == -EBADMSG) {
+			error(in_name, "invalid compressed data (corrupt or truncated)");
+			goto out;
+		}
+		if (err) {
+			error(in_name, "decompression failed: %s", wd_strerror(err));
+			goto out;
+		}
+		err = write_full(out, obuf, olen);
+		if (err) {
+			error(out_name, "%s", strerror(-err));
+			goto out;
+		}
+		off += used;
+	}
+	ret = 0;
+out:
+	free(obuf);
+	return ret;
+}
+
+static int decompress_fd(int in, int out, const char *in_name,
+			 const char *out_name)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = read_all(in, &buf, &len);
+	if (ret) {
+		error(in_name, "%s", strerror(-ret));
+		return -1;
+	}
+	ret = decompress_buf(buf, len, out, in_name, out_name);
+	free(buf);
+	return ret;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls > lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* Name of the output file for @in, or -1 after saying why there is none. */
+static int output_name(const char *in, char *out, size_t size)
+{
+	size_t len = strlen(in);
+	int n;
+
+	if (!opt.decompress) {
+		if (has_suffix(in, ".gz") && !opt.force) {
+			error(in, "already has .gz suffix -- unchanged");
+			return -1;
+		}
+		n = snprintf(out, size, "%s.gz", in);
+	} else if (has_suffix(in, ".gz")) {
+		n = snprintf(out, size, "%.*s", (int)(len - 3), in);
+	} else if (has_suffix(in, ".tgz")) {
+		n = snprintf(out, size, "%.*s.tar", (int)(len - 4), in);
+	} else {
+		error(in, "unknown suffix -- ignored");
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= size) {
+		error(in, "%s", strerror(ENAMETOOLONG));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create the temporary file next to @out; sets tmp_path. */
+static int create_temp(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	int dir_len = slash ? (int)(slash - out + 1) : 0;
+	sigset_t all, old;
+	int fd, n, err;
+
+	n = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.XXXXXX", dir_len, out,
+		     out + dir_len);
+	if (n < 0 || (size_t)n >= sizeof(tmp_path))
+		return -ENAMETOOLONG;
+	/* No signal between creating the file and recording it. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	fd = mkostemp(tmp_path, O_CLOEXEC);
+	err = errno;
+	if (fd >= 0)
+		tmp_live = 1;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return fd >= 0 ? fd : -err;
+}
+
+static void drop_temp(int fd)
+{
+	close(fd);
+	unlink(tmp_path);
+	tmp_live = 0;
+}
+
+/* Compress or decompress one FILE ("-": stdin). Returns 0 or 1. */
+static int process(const char *arg)
+{
+	int from_stdin = !strcmp(arg, "-");
+	int to_stdout = opt.to_stdout || from_stdin;
+	const char *in_name = from_stdin ? "stdin" : arg;
+	char out_name[PATH_MAX] = "stdout";
+	int in = 0, out = 1, ret;
+	struct stat st, lst;
+
+	if (!from_stdin) {
+		if (lstat(arg, &lst)) {
+			error(arg, "%s", strerror(errno));
+			return 1;
+		}
+		if (S_ISLNK(lst.st_mode) && !to_stdout && !opt.force) {
+			error(arg, "is a symbolic link -- ignored (use -f)");
+			return 1;
+		}
+		in = open(arg, O_RDONLY | O_CLOEXEC);
+		if (in < 0 || fstat(in, &st)) {
+			error(arg, "%s", strerror(errno));
+			if (in >= 0)
+				close(in);
+			return 1;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			error(arg, "is a directory -- ignored");
+			goto fail_in;
+		}
+		if (!S_ISREG(st.st_mode) && !to_stdout) {
+			error(arg, "not a regular file -- ignored (use -c)");
+			goto fail_in;
+		}
+	} else if (opt.decompress && isatty(0) && !opt.force) {
+		error(NULL, "compressed data not read from a terminal. "
+		      "Use -f to force decompression.");
+		return 1;
+	}
+
+	if (to_stdout) {
+		if (!opt.decompress && isatty(1) && !opt.force) {
+			error(NULL, "compressed data not written to a terminal. "
+			      "Use -f to force compression.");
+			goto fail_in;
+		}
+	} else {
+		if (output_name(arg, out_name, sizeof(out_name)))
+			goto fail_in;
+		if (!lstat(out_name, &lst) && !opt.force) {
+			error(out_name, "already exists; use -f to overwrite");
+			goto fail_in;
+		}
+		out = create_temp(out_name);
+		if (out < 0) {
+			error(out_name, "cannot create a temporary file: %s",
+			      strerror(-out));
+			goto fail_in;
+		}
+	}
+
+	if (opt.decompress)
+		ret = decompress_fd(in, out, in_name, out_name);
+	else
+		ret = compress_fd(in, out, in_name, out_name);
+	if (ret)
+		goto fail_out;
+	if (to_stdout)
+		goto done;
+
+	{
+		struct timespec times[2] = { st.st_atim, st.st_mtim };
+
+		if (fchmod(out, st.st_mode & 0777) || futimens(out, times)) {
+			error(out_name, "%s", strerror(errno));
+			goto fail_out;
+		}
+	}
+	if (close(out)) {
+		error(out_name, "%s", strerror(errno));
+		unlink(tmp_path);
+		tmp_live = 0;
+		goto fail_in;
+	}
+	if (rename(tmp_path, out_name)) {
+		error(out_name, "%s", strerror(errno));
+		unlink(tmp_path);
+		tmp_live = 0;
+		goto fail_in;
+	}
+	tmp_live = 0;
+	if (!opt.keep && unlink(arg))
+		error(arg, "cannot remove: %s", strerror(errno));
+done:
+	if (!from_stdin)
+		close(in);
+	return 0;
+
+fail_out:
+	if (!to_stdout)
+		drop_temp(out);
+fail_in:
+	if (!from_stdin)
+		close(in);
+	return 1;
+}
+
+/* SIZE with an optional k/K or m/M or g/G suffix. */
+static int parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end || v == 0 || v > MAX_BLOCK)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wdzip [-d] [-c] [-k] [-f] [-1..-9] [-b SIZE] [-D DEVICE] [FILE...]\n"
+		"Compress (or with -d decompress) FILEs in gzip format on a WarpDrive\n"
+		"accelerator; FILE becomes FILE.gz and back. No FILE, or -, filters\n"
+		"stdin to stdout.\n"
+		"  -d, --decompress   decompress\n"
+		"  -c, --stdout       write to stdout, keep the input files\n"
+		"  -k, --keep         keep the input files\n"
+		"  -f, --force        overwrite outputs, compress links and .gz files,\n"
+		"                     write compressed data to a terminal\n"
+		"  -1 .. -9           compression level (fast .. best, default 6)\n"
+		"  -b, --block SIZE   compress in independent blocks of SIZE bytes\n"
+		"                     (k/M suffixes, default 1M, at most 512M)\n"
+		"  -D, --device NAME  use this device (default: the first with deflate)\n"
+		"  -h, --help         this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "decompress", no_argument, NULL, 'd' },
+		{ "uncompress", no_argument, NULL, 'd' },
+		{ "stdout", no_argument, NULL, 'c' },
+		{ "to-stdout", no_argument, NULL, 'c' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "fast", no_argument, NULL, '1' },
+		{ "best", no_argument, NULL, '9' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	int c, i, ret, failed = 0;
+	uint32_t algs;
+
+	while ((c = getopt_long(argc, argv, "dckfb:D:h123456789", lopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opt.decompress = 1;
+			break;
+		case 'c':
+			opt.to_stdout = 1;
+			break;
+		case 'k':
+			opt.keep = 1;
+			break;
+		case 'f':
+			opt.force = 1;
+			break;
+		case 'b':
+			if (parse_size(optarg, &opt.block)) {
+				error(NULL, "bad block size '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'D':
+			opt.device = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case '1' ... '9':
+			opt.level = c - '0';
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	for (i = 0; i < (int)(sizeof(sigs) / sizeof(sigs[0])); i++) {
+		struct sigaction sa = { .sa_handler = on_signal };
+
+		sigaction(sigs[i], &sa, NULL);
+	}
+
+	algs = opt.decompress ? WD_ALG_INFLATE : WD_ALG_DEFLATE;
+	ret = opt.device ? wd_open(opt.device, &dev) : wd_open_alg(algs, &dev);
+	if (!ret)
+		ret = wd_queue_get(dev, NULL, &queue);
+	if (ret) {
+		error(opt.device, "%s", wd_strerror(ret));
+		wd_close(dev);
+		return 1;
+	}
+
+	if (optind == argc)
+		failed = process("-");
+	for (i = optind; i < argc; i++)
+		failed |= process(argv[i]);
+
+	wd_close(dev);		/* puts the queue too */
+	return failed;
+}
