@@ -2,6 +2,8 @@
 #ifndef LIBWD_INTERNAL_H
 #define LIBWD_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "libwd.h"
 
 /* An open device: one context in the kernel. */
@@ -19,6 +21,7 @@ struct wd_dev {
 struct wd_queue {
 	struct wd_dev *dev;
 	int fd;
+	pid_t pid;			/* the process the rings are mapped in */
 	uint32_t queue_id;
 	uint32_t sq_entries;
 	uint32_t cq_entries;

@@ -263,7 +263,7 @@ const char *wd_strerror(int err)
 	case 0:
 		return "success";
 	case -ENODEV:
-		return "no such WarpDrive device (is wd_soft loaded?)";
+		return "no such WarpDrive device, or it was removed (is wd_soft loaded?)";
 	case -EPERM:
 		return "not allowed (device opened by another process)";
 	case -EBUSY:

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "libwd_internal.h"
 
@@ -76,7 +77,7 @@ static uint32_t cq_ready(const struct wd_queue *q)
 static int do_kick(struct wd_queue *q)
 {
 	q->kicks++;
-	return ioctl(q->fd, WD_IOC_KICK) ? -errno : 0;
+	return ioctl(q->fd, WD_IOC_KICK, 0) ? -errno : 0;
 }
 
 /*
@@ -156,6 +157,7 @@ int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 	}
 	q->dev = dev;
 	q->fd = dev->fd;
+	q->pid = getpid();
 	q->queue_id = info.queue_id;
 	q->sq_entries = info.sq_entries;
 	q->cq_entries = info.cq_entries;
@@ -199,7 +201,7 @@ int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 
 fail:
 	unmap_queue(q);
-	ioctl(q->fd, WD_IOC_QUEUE_PUT);
+	ioctl(q->fd, WD_IOC_QUEUE_PUT, 0);
 	free(q);
 	return ret;
 }
@@ -208,8 +210,11 @@ void wd_queue_put(struct wd_queue *q)
 {
 	if (!q)
 		return;
-	unmap_queue(q);
-	ioctl(q->fd, WD_IOC_QUEUE_PUT);
+	/* A forked child has no rings (never copied) and no queue to put. */
+	if (q->pid == getpid()) {
+		unmap_queue(q);
+		ioctl(q->fd, WD_IOC_QUEUE_PUT, 0);
+	}
 	if (q->dev)
 		q->dev->queue = NULL;
 	free(q);
@@ -315,9 +320,9 @@ int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max)
 	 * would wait for a kick nobody sends. Room was just made: if any are
 	 * waiting and the engine sleeps, wake it.
 	 */
+	/* A failed kick means the device is gone: the next call reports it. */
 	if (__atomic_load_n(&q->cq_hdr->sq_head, __ATOMIC_RELAXED) != q->sq_tail)
-		(void)kick_if_needed(q);	/* failing only if the device is
-						 * gone, which the next call reports */
+		(void)kick_if_needed(q);
 	return n;
 }
 

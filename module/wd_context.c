@@ -120,10 +120,10 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		ret = wd_queue_get(ctx, uarg, filp->f_flags & O_NONBLOCK);
 		break;
 	case WD_IOC_QUEUE_PUT:
-		ret = arg ? -EINVAL : wd_queue_put(ctx);
+		ret = wd_queue_put(ctx);	/* _IO: the argument is unused */
 		break;
 	case WD_IOC_KICK:
-		ret = arg ? -EINVAL : wd_queue_kick(ctx);
+		ret = wd_queue_kick(ctx);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -510,8 +510,16 @@ static bool wd_hwq_index_bad(struct wd_hwq *hwq, u32 sq_tail, u32 cq_head)
 bool wd_queue_has_work(struct wd_queue *q)
 {
 	struct wd_hwq *hwq = to_hwq(q);
+	u32 sq_tail = READ_ONCE(hwq->ctrl->sq_tail);
+	u32 cq_head = READ_ONCE(hwq->ctrl->cq_head);
 
-	return READ_ONCE(hwq->ctrl->sq_tail) != hwq->sq_head;
+	/*
+	 * Commands behind a full completion ring are not work: the engine
+	 * may sleep, and user space kicks it after making room.
+	 */
+	return sq_tail != hwq->sq_head &&
+	       !wd_hwq_index_bad(hwq, sq_tail, cq_head) &&
+	       hwq->cq_tail + hwq->cq_reserved - cq_head < hwq->cq_entries;
 }
 EXPORT_SYMBOL_GPL(wd_queue_has_work);
 

@@ -626,7 +626,7 @@ static const struct scenario {
 	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_deflate },
 };
 
-#define NR_SCENARIOS	(int)(sizeof(scenarios) / sizeof(scenarios[0]))
+#define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
 static void usage(FILE *f)
 {

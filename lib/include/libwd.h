@@ -115,7 +115,8 @@ const char *wd_strerror(int err);
  * addresses in the calling process.
  *
  * A queue handle is not thread-safe: use it from one thread at a time (or
- * open the device once per thread). Every function returns 0 (or a count)
+ * open the device once per thread). The rings are not inherited by fork():
+ * a child may only wd_queue_put() or wd_close() what it inherited. Every function returns 0 (or a count)
  * or a negative errno; -ENODEV means the device was removed and the queue
  * is over, -EPROTO that a ring index was found out of range.
  */

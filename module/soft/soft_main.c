@@ -66,6 +66,7 @@ struct soft_dev {
 struct soft_queue {
 	struct wd_queue *q;
 	struct list_head node;
+	bool stopping;		/* the engine takes no more of its commands */
 };
 
 /* Serialises the remove knob against module unload. */
@@ -103,7 +104,11 @@ static void soft_queue_stop(struct wd_queue *q)
 	struct soft_dev *sdev = wd_device_priv(q->wdev);
 	struct soft_queue *sq = q->drv_priv;
 
-	/* Taking exec_lock waits for the command in flight, if any. */
+	/*
+	 * Taking exec_lock waits for the command in flight, if any; the flag
+	 * keeps the engine from starting another one of this queue first.
+	 */
+	WRITE_ONCE(sq->stopping, true);
 	mutex_lock(&sdev->exec_lock);
 	list_del(&sq->node);
 	mutex_unlock(&sdev->exec_lock);
@@ -128,7 +133,8 @@ static unsigned int soft_round(struct soft_dev *sdev)
 
 	lockdep_assert_held(&sdev->exec_lock);
 	list_for_each_entry(sq, &sdev->active, node) {
-		for (n = 0; n < SOFT_BATCH && wd_queue_fetch(sq->q, &cmd); n++) {
+		for (n = 0; n < SOFT_BATCH && !READ_ONCE(sq->stopping) &&
+			    wd_queue_fetch(sq->q, &cmd); n++) {
 			memset(&cqe, 0, sizeof(cqe));
 			soft_engine_run(&sdev->eng, sq->q, &cmd, &cqe);
 			cqe.tag = cmd.tag;

@@ -221,7 +221,8 @@ struct wd_queue_info {
 #define WD_IOC_INFO		_IOR(WD_IOC_MAGIC, 0x00, struct wd_info)
 #define WD_IOC_QUEUE_GET	_IOWR(WD_IOC_MAGIC, 0x01, struct wd_queue_info)
 #define WD_IOC_QUEUE_PUT	_IO(WD_IOC_MAGIC, 0x02)
-/* Wake the engine after new submissions (needed only with NEED_WAKEUP). */
+/* Wake the engine after new submissions (needed only with NEED_WAKEUP).
+ * WD_IOC_QUEUE_PUT and WD_IOC_KICK ignore their argument. */
 #define WD_IOC_KICK		_IO(WD_IOC_MAGIC, 0x03)
 
 #endif /* _UAPI_WARPDRIVE_H */

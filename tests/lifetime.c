@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lifetimes: a device unregistered (hot-removed) while processes use it, a
+ * process killed in the middle of a command, a buffer unmapped under a
+ * running command, the module unloaded after all of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libwd.h"
+#include "wd_test.h"
+
+#define BIG	(32UL << 20)
+
+static int remove_device(int idx)
+{
+	char buf[8];
+	int fd, n, ret = 0;
+
+	fd = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d", idx);
+	if (write(fd, buf, n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void reload(struct __test_metadata *_metadata)
+{
+	int i, ret = -1;
+
+	/* The module is pinned until the last file closes. */
+	for (i = 0; i < 50 && ret; i++) {
+		ret = wd_test_rmmod("wd_soft");
+		if (ret)
+			usleep(100000);
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, wd_test_insmod("wd_soft", NULL));
+}
+
+static struct wd_cmd copy_cmd(void *dst, const void *src, size_t len, unsigned long long tag)
+{
+	struct wd_cmd c = {
+		.opcode = WD_OP_COPY, .tag = tag,
+		.src = (unsigned long)src, .src_len = len,
+		.dst = (unsigned long)dst, .dst_len = len,
+	};
+
+	return c;
+}
+
+TEST(unregister_with_queue_in_use)
+{
+	char *src, *dst;
+	struct wd_cqe cqe;
+	struct wd_queue_info info;
+	struct pollfd pfd;
+	struct wd_cmd c;
+	struct tq t;
+	int i, ok = 0, nodev = 0, other;
+
+	src = malloc(BIG);
+	dst = malloc(BIG);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	memset(src, 0x5a, BIG);
+	memset(dst, 0, BIG);
+
+	ASSERT_EQ(0, tq_open(&t, 16, 0));
+	other = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, other);
+
+	/* A long copy, then NOPs queued behind it. */
+	c = copy_cmd(dst, src, BIG, 1000);
+	ASSERT_EQ(0, tq_submit(&t, &c));
+	for (i = 0; i < 8; i++) {
+		struct wd_cmd n = { .opcode = WD_OP_NOP, .tag = i };
+
+		ASSERT_EQ(0, tq_submit(&t, &n));
+	}
+	ASSERT_EQ(0, remove_device(0));
+
+	/* Every command completes exactly once, done or failed with NODEV. */
+	for (i = 0; i < 9; i++) {
+		ASSERT_EQ(0, tq_reap(&t, &cqe, 10000));
+		if (cqe.status == WD_ST_OK)
+			ok++;
+		else if (cqe.status == WD_ST_NODEV)
+			nodev++;
+	}
+	EXPECT_EQ(9, ok + nodev);
+	EXPECT_EQ(-ENODEV, tq_reap(&t, &cqe, 100));
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_DEAD);
+	TH_LOG("%d done, %d failed with NODEV", ok, nodev);
+
+	pfd.fd = t.fd;
+	pfd.events = POLLIN;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLHUP);
+
+	/* Everything else on the old files fails cleanly. */
+	EXPECT_EQ(-1, ioctl(t.fd, WD_IOC_KICK, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, ioctl(t.fd, WD_IOC_INFO, &info));
+	EXPECT_EQ(ENODEV, errno);
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(-1, ioctl(other, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, other, 0));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, open(WD_TEST_NODE, O_RDWR));
+	EXPECT_EQ(ENOENT, errno);
+	/* The ring memory is still readable: no use after free. */
+	EXPECT_EQ(9, t.cqh->cq_tail);
+
+	/* The module stays pinned by the open files. */
+	i = wd_test_rmmod("wd_soft");
+	EXPECT_TRUE(i == -EWOULDBLOCK || i == -EBUSY);
+	tq_close(&t);
+	close(other);
+	reload(_metadata);
+	free(src);
+	free(dst);
+}
+
+static int waiter_result;
+
+static void *blocked_getter(void *arg)
+{
+	struct wd_queue_info info = { 0 };
+	int fd = *(int *)arg;
+
+	waiter_result = ioctl(fd, WD_IOC_QUEUE_GET, &info) ? errno : 0;
+	return NULL;
+}
+
+TEST(unregister_wakes_waiters)
+{
+	struct wd_queue_info info;
+	int fds[64], fd, i, total;
+	char buf[16];
+	pthread_t th;
+
+	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/queues_total",
+				       buf, sizeof(buf)));
+	total = atoi(buf);
+	for (i = 0; i < total; i++) {
+		fds[i] = open(WD_TEST_NODE, O_RDWR);
+		memset(&info, 0, sizeof(info));
+		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+	}
+	fd = open(WD_TEST_NODE, O_RDWR);
+	waiter_result = -1;
+	ASSERT_EQ(0, pthread_create(&th, NULL, blocked_getter, &fd));
+	usleep(300000);
+	EXPECT_EQ(-1, waiter_result);
+	ASSERT_EQ(0, remove_device(0));
+	pthread_join(th, NULL);
+	EXPECT_EQ(ENODEV, waiter_result);
+	close(fd);
+	for (i = 0; i < total; i++)
+		close(fds[i]);
+	reload(_metadata);
+}
+
+TEST(remove_knob_bad_input)
+{
+	int fd = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, write(fd, "8", 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(fd, "abc", 3));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(fd, "3", 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+}
+
+TEST(process_killed_mid_command)
+{
+	int round, status;
+	char buf[16];
+
+	for (round = 0; round < 5; round++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			char *src = malloc(BIG), *dst = malloc(BIG);
+			struct wd_cmd c;
+			struct tq t;
+			int i;
+
+			memset(src, 1, BIG);
+			if (tq_open(&t, 16, 0))
+				_exit(1);
+			for (i = 0; i < 8; i++) {
+				c = copy_cmd(dst, src, BIG, i);
+				tq_submit(&t, &c);
+			}
+			pause();
+			_exit(0);
+		}
+		usleep(50000 + round * 30000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+	}
+	/* Every queue came back and the device still works. */
+	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/queues_free",
+				       buf, sizeof(buf)));
+	{
+		char total[16];
+		struct wd_cmd c = { .opcode = WD_OP_NOP, .tag = 7 };
+		struct wd_cqe cqe;
+		struct tq t;
+
+		ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/queues_total",
+					       total, sizeof(total)));
+		EXPECT_STREQ(total, buf);
+		ASSERT_EQ(0, tq_open(&t, 8, 0));
+		ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+		EXPECT_EQ(WD_ST_OK, cqe.status);
+		tq_close(&t);
+	}
+}
+
+struct unmapper {
+	char *buf;
+	volatile int stop;
+};
+
+static void *unmap_loop(void *arg)
+{
+	struct unmapper *u = arg;
+
+	while (!u->stop) {
+		munmap(u->buf, BIG);
+		if (mmap(u->buf, BIG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			break;
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/* A buffer unmapped and remapped under running commands: each completes
+ * with OK or FAULT, the engine never writes where nothing is mapped.
+ */
+TEST(buffer_unmapped_under_command)
+{
+	struct unmapper u = { 0 };
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	pthread_t th;
+	char *src;
+	struct tq t;
+	int i, ok = 0, fault = 0;
+
+	src = malloc(BIG);
+	ASSERT_NE(NULL, src);
+	memset(src, 3, BIG);
+	u.buf = mmap(NULL, BIG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, u.buf);
+	ASSERT_EQ(0, tq_open(&t, 16, 0));
+	ASSERT_EQ(0, pthread_create(&th, NULL, unmap_loop, &u));
+	for (i = 0; i < 40; i++) {
+		c = copy_cmd(u.buf, src, BIG / 8, i);
+		ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+		if (cqe.status == WD_ST_OK)
+			ok++;
+		else if (cqe.status == WD_ST_FAULT)
+			fault++;
+	}
+	u.stop = 1;
+	pthread_join(th, NULL);
+	EXPECT_EQ(40, ok + fault);
+	TH_LOG("%d ok, %d fault", ok, fault);
+	tq_close(&t);
+	munmap(u.buf, BIG);
+	free(src);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The tools and the library's blocking helpers: wdzip against the
+ * system's gzip/gunzip (busybox in the guest), a 64 MiB round trip checked
+ * with CRC32C against a software reference, corrupt input, and wdbench.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "libwd.h"
+#include "wd_test.h"
+
+static uint32_t crc_table[256];
+
+static uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	int i, k;
+
+	if (!crc_table[1])
+		for (i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (k = 0; k < 8; k++)
+				c = (c >> 1) ^ (0x82f63b78 & -(c & 1));
+			crc_table[i] = c;
+		}
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Write @len bytes of compressible but not trivial data to @path. */
+static void make_file(const char *path, size_t len, unsigned int seed)
+{
+	FILE *f = fopen(path, "w");
+	size_t i;
+
+	for (i = 0; f && i < len; i++) {
+		seed = seed * 1103515245 + 12345;
+		fputc("abcdefgh \n"[(seed >> 16) % 10] + ((i >> 12) & 1), f);
+	}
+	if (f)
+		fclose(f);
+}
+
+static int file_crc(const char *path, uint32_t *crc)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	*crc = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		*crc = sw_crc32c(*crc, buf, n);
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+TEST(helpers_round_trip)
+{
+	size_t len = 3 << 20, clen, dlen, used;
+	char *a = malloc(len), *b = malloc(len), *z = malloc(len + 65536);
+	struct wd_queue *q;
+	struct wd_dev *dev;
+	uint32_t crc;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		a[i] = "warpdrive"[i % 9] ^ (char)(i >> 14);
+	ASSERT_EQ(0, wd_open_alg(WD_ALG_COPY | WD_ALG_DEFLATE, &dev));
+	ASSERT_EQ(0, wd_queue_get(dev, NULL, &q));
+
+	ASSERT_EQ(0, wd_copy(q, b, a, len));
+	EXPECT_EQ(0, memcmp(a, b, len));
+	ASSERT_EQ(0, wd_fill(q, b, 0x3c, len));
+	EXPECT_EQ(0x3c, b[len - 1]);
+	ASSERT_EQ(0, wd_crc32c(q, a, len, 0, &crc));
+	EXPECT_EQ(sw_crc32c(0, a, len), crc);
+	ASSERT_EQ(0, wd_compress(q, WD_FMT_GZIP, 6, a, len, z, len + 65536, &clen));
+	ASSERT_EQ(0, wd_decompress(q, WD_FMT_GZIP, z, clen, b, len, &dlen, &used));
+	EXPECT_EQ(len, dlen);
+	EXPECT_EQ(clen, used);
+	EXPECT_EQ(0, memcmp(a, b, len));
+
+	/* Errors come back as negative errno values. */
+	EXPECT_EQ(-ENOSPC, wd_compress(q, WD_FMT_GZIP, 6, a, len, z, 10, &clen));
+	EXPECT_EQ(-EBADMSG, wd_decompress(q, WD_FMT_GZIP, a, 1000, b, len, &dlen, &used));
+	EXPECT_EQ(-EFAULT, wd_copy(q, (void *)8, a, 100));
+	EXPECT_EQ(-EINVAL, wd_copy(q, a + 10, a, 100));
+	EXPECT_EQ(-EINVAL, wd_compress(q, WD_FMT_GZIP, 10, a, len, z, len, &clen));
+	EXPECT_NE(NULL, wd_strerror(-EBADMSG));
+
+	wd_queue_put(q);
+	wd_close(dev);
+	free(a);
+	free(b);
+	free(z);
+}
+
+TEST(wdzip_output_is_gzip)
+{
+	uint32_t c1, c2;
+
+	make_file("/tmp/t1", 3 << 20, 1);
+	ASSERT_EQ(0, file_crc("/tmp/t1", &c1));
+	ASSERT_EQ(0, sh("cp /tmp/t1 /tmp/t1.orig"));
+	ASSERT_EQ(0, sh("/wd/bin/wdzip -6 /tmp/t1"));
+	EXPECT_FALSE(exists("/tmp/t1"));
+	EXPECT_TRUE(exists("/tmp/t1.gz"));
+	ASSERT_EQ(0, sh("gunzip -c /tmp/t1.gz > /tmp/t1.out"));
+	ASSERT_EQ(0, file_crc("/tmp/t1.out", &c2));
+	EXPECT_EQ(c1, c2);
+	/* And back through the accelerator. */
+	ASSERT_EQ(0, sh("/wd/bin/wdzip -d /tmp/t1.gz"));
+	ASSERT_EQ(0, file_crc("/tmp/t1", &c2));
+	EXPECT_EQ(c1, c2);
+	sh("rm -f /tmp/t1*");
+}
+
+TEST(wdzip_reads_gzip_output)
+{
+	uint32_t c1, c2;
+
+	make_file("/tmp/t2", 2 << 20, 2);
+	ASSERT_EQ(0, file_crc("/tmp/t2", &c1));
+	ASSERT_EQ(0, sh("gzip -9 -c /tmp/t2 > /tmp/t2.gz"));
+	ASSERT_EQ(0, sh("/wd/bin/wdzip -d -c /tmp/t2.gz > /tmp/t2.out"));
+	ASSERT_EQ(0, file_crc("/tmp/t2.out", &c2));
+	EXPECT_EQ(c1, c2);
+	/* Keep, levels, stdin to stdout. */
+	ASSERT_EQ(0, sh("rm /tmp/t2.gz && /wd/bin/wdzip -1 -k /tmp/t2 && test -f /tmp/t2 && test -f /tmp/t2.gz"));
+	ASSERT_EQ(0, sh("/wd/bin/wdzip -c < /tmp/t2 | gunzip -c | cmp - /tmp/t2"));
+	/* Refuses to overwrite without -f. */
+	EXPECT_NE(0, sh("/wd/bin/wdzip -k /tmp/t2 2>/dev/null"));
+	EXPECT_EQ(0, sh("/wd/bin/wdzip -k -f /tmp/t2"));
+	sh("rm -f /tmp/t2*");
+}
+
+TEST(wdzip_corrupt_input_leaves_nothing)
+{
+	make_file("/tmp/t3", 1 << 20, 3);
+	ASSERT_EQ(0, sh("/wd/bin/wdzip /tmp/t3"));
+	/* Flip a byte in the middle of the deflate data. */
+	ASSERT_EQ(0, sh("printf '\\377' | dd of=/tmp/t3.gz bs=1 seek=5000 conv=notrunc 2>/dev/null"));
+	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t3.gz 2>/tmp/t3.err"));
+	EXPECT_FALSE(exists("/tmp/t3"));
+	EXPECT_TRUE(exists("/tmp/t3.gz"));
+	EXPECT_EQ(0, sh("grep -q 'wdzip: /tmp/t3.gz' /tmp/t3.err"));
+	/* Truncated and not gzip at all. */
+	ASSERT_EQ(0, sh("head -c 3000 /tmp/t3.gz > /tmp/t4.gz"));
+	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t4.gz 2>/dev/null"));
+	EXPECT_FALSE(exists("/tmp/t4"));
+	ASSERT_EQ(0, sh("echo hello > /tmp/t5.gz"));
+	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t5.gz 2>/dev/null"));
+	EXPECT_FALSE(exists("/tmp/t5"));
+	EXPECT_EQ(0, sh("ls -a /tmp | grep -v -q '^\\.t[345]'"));
+	sh("rm -f /tmp/t3* /tmp/t4* /tmp/t5*");
+}
+
+FIXTURE(big) {
+};
+
+FIXTURE_SETUP(big)
+{
+}
+
+FIXTURE_TEARDOWN(big)
+{
+	sh("rm -f /tmp/big*");
+}
+
+TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
+{
+	uint32_t c1, c2;
+
+	make_file("/tmp/big", 64 << 20, 4);
+	ASSERT_EQ(0, file_crc("/tmp/big", &c1));
+	ASSERT_EQ(0, sh("/wd/bin/wdzip -k -1 /tmp/big"));
+	ASSERT_EQ(0, sh("gunzip -c /tmp/big.gz | cmp - /tmp/big"));
+	ASSERT_EQ(0, sh("rm /tmp/big && /wd/bin/wdzip -d /tmp/big.gz"));
+	ASSERT_EQ(0, file_crc("/tmp/big", &c2));
+	EXPECT_EQ(c1, c2);
+	/* The accelerator's own CRC32C agrees with the software one. */
+	{
+		char *buf = malloc(64 << 20);
+		struct wd_queue *q;
+		struct wd_dev *dev;
+		uint32_t hw;
+		int fd = open("/tmp/big", O_RDONLY);
+
+		ASSERT_NE(NULL, buf);
+		ASSERT_EQ(64 << 20, read(fd, buf, 64 << 20));
+		close(fd);
+		ASSERT_EQ(0, wd_open(NULL, &dev));
+		ASSERT_EQ(0, wd_queue_get(dev, NULL, &q));
+		ASSERT_EQ(0, wd_crc32c(q, buf, 64 << 20, 0, &hw));
+		EXPECT_EQ(c1, hw);
+		wd_close(dev);
+		free(buf);
+	}
+}
+
+TEST(wdbench_quick)
+{
+	EXPECT_EQ(0, sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));
+	EXPECT_EQ(0, sh("grep -qi memcpy /tmp/bench.out"));
+	if (!_metadata->passed)
+		sh("cat /tmp/bench.out");
+}
+
+TEST_HARNESS_MAIN
