@@ -564,6 +564,7 @@ void wd_queue_complete(struct wd_queue *q, const struct wd_cqe *cqe)
 	hwq->cq[hwq->cq_tail & (hwq->cq_entries - 1)] = *cqe;
 	hwq->cq_reserved--;
 	hwq->cq_tail++;
+	/* The entry is written before user space can see the new tail. */
 	smp_store_release(&hwq->cqh->cq_tail, hwq->cq_tail);
 
 	if (cqe->status == WD_ST_OK) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -593,6 +594,45 @@ TEST(more_clients_than_queues)
 			ok++;
 	}
 	EXPECT_EQ(12, ok);
+	EXPECT_EQ(sysfs_uint("queues_total"), sysfs_uint("queues_free"));
+}
+
+static void *thread_client(void *arg)
+{
+	long failed = 0;
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int round, n;
+
+	for (round = 0; round < 3; round++) {
+		if (tq_open(&t, 16, 0))
+			return (void *)1L;
+		for (n = 0; n < 50; n++) {
+			c = nop(n);
+			if (tq_run(&t, &c, &cqe) || cqe.tag != (unsigned int)n)
+				failed = 1;
+		}
+		tq_close(&t);
+	}
+	return (void *)failed;
+}
+
+/* Threads of one process, each with its own context, sharing the queues. */
+TEST(threads_more_than_queues)
+{
+	pthread_t th[10];
+	void *ret;
+	int i, ok = 0;
+
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thread_client, NULL));
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], &ret));
+		if (!ret)
+			ok++;
+	}
+	EXPECT_EQ(10, ok);
 	EXPECT_EQ(sysfs_uint("queues_total"), sysfs_uint("queues_free"));
 }
 
