@@ -46,6 +46,9 @@ static int wd_open(struct inode *inode, struct file *filp)
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->hwq_lock);
 	init_waitqueue_head(&ctx->wq);
+	ret = wd_mmu_init(&ctx->mmu, wdev, ctx->mm);
+	if (ret)
+		goto err_put;
 
 	mutex_lock(&wdev->ctx_lock);
 	list_add_tail(&ctx->node, &wdev->contexts);
@@ -55,6 +58,10 @@ static int wd_open(struct inode *inode, struct file *filp)
 	filp->private_data = ctx;
 	return stream_open(inode, filp);
 
+err_put:
+	mmdrop(ctx->mm);
+	put_device(&wdev->dev);
+	module_put(wdev->ops->owner);
 err_unlock:
 	up_read(&wdev->state_lock);
 	kfree(ctx);
@@ -69,6 +76,7 @@ static int wd_release(struct inode *inode, struct file *filp)
 	down_read(&wdev->state_lock);
 	wd_queue_put(ctx);
 	up_read(&wdev->state_lock);
+	wd_mmu_fini(&ctx->mmu);
 
 	mutex_lock(&wdev->ctx_lock);
 	list_del(&ctx->node);
@@ -94,6 +102,40 @@ static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long wd_ioctl_mmu_mode(struct wd_context *ctx, void __user *uarg)
+{
+	struct wd_mmu_mode m;
+	long ret = 0;
+
+	if (copy_from_user(&m, uarg, sizeof(m)))
+		return -EFAULT;
+	if (m.pad || m.reserved[0] || m.reserved[1])
+		return -EINVAL;
+	if (m.mode) {
+		mutex_lock(&ctx->lock);
+		if (ctx->hwq || ctx->getting)
+			ret = -EBUSY;
+		else
+			ret = wd_mmu_set_mode(&ctx->mmu, m.mode);
+		mutex_unlock(&ctx->lock);
+		if (ret)
+			return ret;
+	}
+	m.mode = ctx->mmu.mode;
+	return copy_to_user(uarg, &m, sizeof(m)) ? -EFAULT : 0;
+}
+
+static long wd_ioctl_share(struct wd_context *ctx, void __user *uarg,
+			   bool share)
+{
+	struct wd_share_req req;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	return share ? wd_mmu_share(&ctx->mmu, &req) :
+		       wd_mmu_unshare(&ctx->mmu, &req);
 }
 
 static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -124,6 +166,15 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	case WD_IOC_KICK:
 		ret = wd_queue_kick(ctx);
+		break;
+	case WD_IOC_MMU_MODE:
+		ret = wd_ioctl_mmu_mode(ctx, uarg);
+		break;
+	case WD_IOC_SHARE:
+		ret = wd_ioctl_share(ctx, uarg, true);
+		break;
+	case WD_IOC_UNSHARE:
+		ret = wd_ioctl_share(ctx, uarg, false);
 		break;
 	default:
 		ret = -ENOTTY;

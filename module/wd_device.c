@@ -106,6 +106,10 @@ WD_STAT_ATTR(commands_failed, failed);
 WD_STAT_ATTR(bytes_read, bytes_read);
 WD_STAT_ATTR(bytes_written, bytes_written);
 WD_STAT_ATTR(kicks, kicks);
+WD_STAT_ATTR(device_faults, faults);
+WD_STAT_ATTR(pages_faulted, pages_faulted);
+WD_STAT_ATTR(invalidations, invalidations);
+WD_STAT_ATTR(pinned_pages, pinned_pages);
 
 static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_commands_completed.attr,
@@ -113,6 +117,10 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_bytes_read.attr,
 	&dev_attr_bytes_written.attr,
 	&dev_attr_kicks.attr,
+	&dev_attr_device_faults.attr,
+	&dev_attr_pages_faulted.attr,
+	&dev_attr_invalidations.attr,
+	&dev_attr_pinned_pages.attr,
 	NULL,
 };
 

@@ -4,6 +4,9 @@
 #define _WD_INTERNAL_H
 
 #include <linux/kref.h>
+#include <linux/mmu_notifier.h>
+#include <linux/rbtree.h>
+#include <linux/xarray.h>
 #include <linux/mm_types.h>
 #include <linux/wait.h>
 #include <warpdrive/driver.h>
@@ -71,6 +74,41 @@ struct wd_hwq {
 };
 
 /**
+ * struct wd_mmu - the device MMU of a context (see wd_mmu.c)
+ * @wdev: device.
+ * @mm: the context's address space.
+ * @mode: WD_MMU_SVA or WD_MMU_PINNED; changed only with no queue bound.
+ * @access: engines hold it for reading while they use translated pages;
+ *          what removes translations takes it for writing to wait for them.
+ * @lock: protects @pt, @shares and @gen.
+ * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps).
+ * @gen: bumped whenever translations are removed.
+ * @notifier: SVA invalidations, over the whole address space.
+ * @pt: SVA device page table: page index -> pfn << 1 | writable.
+ * @shares: pinned mode: interval tree of &struct wd_share.
+ * @faults: device faults taken.
+ * @pages_faulted: pages those faults mapped.
+ * @invalidations: invalidations that removed entries.
+ * @pinned_pages: pages pinned by shares now.
+ */
+struct wd_mmu {
+	struct wd_device *wdev;
+	struct mm_struct *mm;
+	u32 mode;
+	struct rw_semaphore access;
+	struct mutex lock;
+	struct mutex share_lock;
+	unsigned long gen;
+	struct mmu_interval_notifier notifier;
+	struct xarray pt;
+	struct rb_root_cached shares;
+	atomic64_t faults;
+	atomic64_t pages_faulted;
+	atomic64_t invalidations;
+	atomic64_t pinned_pages;
+};
+
+/**
  * struct wd_context - one open file of a device
  * @wdev: the device; the context holds a reference on @wdev->dev.
  * @mm: address space of the process that opened the file (mmgrab()ed);
@@ -86,6 +124,7 @@ struct wd_hwq {
  * @getting: a WD_IOC_QUEUE_GET is waiting for a queue.
  * @dead: the device was unregistered.
  * @wq: poll() waiters for completions.
+ * @mmu: the device MMU for this context.
  */
 struct wd_context {
 	struct wd_device *wdev;
@@ -99,6 +138,7 @@ struct wd_context {
 	bool getting;
 	bool dead;
 	wait_queue_head_t wq;
+	struct wd_mmu mmu;
 };
 
 static inline struct wd_hwq *to_hwq(struct wd_queue *q)
@@ -121,5 +161,13 @@ __poll_t wd_queue_poll(struct wd_context *ctx);
 void wd_queue_kill(struct wd_context *ctx);
 void wd_queue_wake_waiters(struct wd_device *wdev);
 u32 wd_queues_free(struct wd_device *wdev);
+
+/* wd_mmu.c */
+int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
+		struct mm_struct *mm);
+void wd_mmu_fini(struct wd_mmu *mmu);
+int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode);
+int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);
+int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req);
 
 #endif /* _WD_INTERNAL_H */

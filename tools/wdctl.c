@@ -23,7 +23,8 @@ static const char *const flag_names[] = {
 /* Counters in the device's sysfs stats/ directory. */
 static const char *const stat_names[] = {
 	"commands_completed", "commands_failed", "bytes_read", "bytes_written",
-	"kicks",
+	"kicks", "device_faults", "pages_faulted", "invalidations",
+	"pinned_pages",
 };
 
 #define NR_STATS	(sizeof(stat_names) / sizeof(stat_names[0]))

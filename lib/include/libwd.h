@@ -316,6 +316,39 @@ const char *wd_status_str(uint32_t status);
  */
 int wd_status_to_errno(uint32_t status);
 
+/*
+ * Device MMU (see the README). A device opened with wd_open() starts in
+ * shared virtual addressing mode (WD_MMU_SVA) when the device offers it:
+ * commands may name any address of the process. In WD_MMU_PINNED mode
+ * they may only name ranges shared with wd_share().
+ */
+
+/**
+ * wd_set_mmu_mode() - switch the device MMU mode of @dev
+ * @dev: device handle with no queue bound (else -EBUSY)
+ * @mode: WD_MMU_SVA or WD_MMU_PINNED (-EOPNOTSUPP if the device lacks it)
+ */
+int wd_set_mmu_mode(struct wd_dev *dev, uint32_t mode);
+
+/** wd_get_mmu_mode() - the current mode of @dev, or a negative errno */
+int wd_get_mmu_mode(struct wd_dev *dev);
+
+/**
+ * wd_share() - pin a range for the device (pinned mode)
+ * @dev: device handle in WD_MMU_PINNED mode
+ * @addr: page-aligned start
+ * @len: page-aligned length
+ * @access: WD_SHARE_READ and/or WD_SHARE_WRITE
+ *
+ * Charged to RLIMIT_MEMLOCK (-ENOMEM beyond it without CAP_IPC_LOCK);
+ * -EEXIST if it overlaps a shared range; -EFAULT if not mapped with the
+ * access asked for.
+ */
+int wd_share(struct wd_dev *dev, void *addr, size_t len, uint32_t access);
+
+/** wd_unshare() - unpin exactly a range given to wd_share() */
+int wd_unshare(struct wd_dev *dev, void *addr, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

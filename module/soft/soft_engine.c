@@ -68,13 +68,17 @@ struct soft_job {
 };
 
 /*
- * Map the next piece of a cursor. Any error is reported to the process as
- * a fault, whatever its errno, so only the sign matters to callers.
+ * Map the next piece of a cursor. -EAGAIN means the pieces of the other
+ * cursor were lost too (a device fault let an invalidation through): the
+ * caller maps everything again from the cursors' positions. Any other
+ * error is reported to the process as a fault.
  */
 static ssize_t soft_map(struct wd_mem_cursor *cur, void **kaddr)
 {
 	ssize_t n = wd_mem_map(cur, kaddr);
 
+	if (n == -EAGAIN)
+		return n;
 	return n < 0 ? -EFAULT : n;
 }
 
@@ -105,6 +109,8 @@ static u32 soft_read(struct soft_job *job, u8 *buf, size_t len, u32 *crc)
 		void *p;
 		ssize_t n = soft_map(job->src, &p);
 
+		if (n == -EAGAIN)
+			continue;
 		if (n < 0)
 			return WD_ST_FAULT;
 		if (!n)
@@ -131,6 +137,8 @@ static u32 soft_skip_string(struct soft_job *job, u32 *crc)
 		const u8 *nul;
 		ssize_t n = soft_map(job->src, &p);
 
+		if (n == -EAGAIN)
+			continue;
 		if (n < 0)
 			return WD_ST_FAULT;
 		if (!n)
@@ -153,6 +161,8 @@ static u32 soft_write(struct soft_job *job, const u8 *buf, size_t len)
 		void *p;
 		ssize_t n = soft_map(job->dst, &p);
 
+		if (n == -EAGAIN)
+			continue;
 		if (n < 0)
 			return WD_ST_FAULT;
 		if (!n)
@@ -177,9 +187,13 @@ static u32 soft_copy(struct soft_job *job)
 		size_t n;
 
 		ns = soft_map(job->src, &s);
+		if (ns == -EAGAIN)
+			continue;
 		if (ns <= 0)
 			return ns ? WD_ST_FAULT : WD_ST_OK;
 		nd = soft_map(job->dst, &d);
+		if (nd == -EAGAIN)
+			continue;
 		if (nd < 0)
 			return WD_ST_FAULT;
 		/* Cannot happen as dst_len >= src_len, but never loop on it. */
@@ -199,6 +213,8 @@ static u32 soft_fill(struct soft_job *job)
 		void *d;
 		ssize_t n = soft_map(job->dst, &d);
 
+		if (n == -EAGAIN)
+			continue;
 		if (n <= 0)
 			return n ? WD_ST_FAULT : WD_ST_OK;
 		memset(d, job->cmd->param, n);
@@ -216,6 +232,8 @@ static u32 soft_crc32c(struct soft_job *job, u32 *result)
 		void *s;
 		ssize_t n = soft_map(job->src, &s);
 
+		if (n == -EAGAIN)
+			continue;
 		if (n < 0)
 			return WD_ST_FAULT;
 		if (!n)
@@ -246,6 +264,8 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 
 		if (!zs->avail_in && !src_end) {
 			n = soft_map(job->src, &p);
+			if (n == -EAGAIN)
+				goto remap;
 			if (n < 0)
 				return WD_ST_FAULT;
 			src_end = !n;
@@ -256,6 +276,8 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		}
 		if (!zs->avail_out) {
 			n = soft_map(job->dst, &p);
+			if (n == -EAGAIN)
+				goto remap;
 			if (n < 0)
 				return WD_ST_FAULT;
 			if (!n) {
@@ -302,6 +324,12 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		if (spill)
 			return WD_ST_NOSPACE;
 		cond_resched();
+		continue;
+remap:
+		/* The cursors sit where zlib stopped: map both again there. */
+		zs->avail_in = 0;
+		if (!spill)
+			zs->avail_out = 0;
 	}
 }
 
@@ -423,6 +451,8 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 
 		if (!zs->avail_in && !src_end) {
 			n = soft_map(job->src, &p);
+			if (n == -EAGAIN)
+				goto remap;
 			if (n < 0)
 				return WD_ST_FAULT;
 			src_end = !n;
@@ -433,6 +463,8 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 		}
 		if (!zs->avail_out && !dst_end) {
 			n = soft_map(job->dst, &p);
+			if (n == -EAGAIN)
+				goto remap;
 			if (n < 0)
 				return WD_ST_FAULT;
 			/*
@@ -464,6 +496,7 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 		case Z_OK:
 			cond_resched();
 			continue;
+
 		case Z_BUF_ERROR:
 			/*
 			 * Stuck: out of room, or out of input (a truncated
@@ -475,6 +508,11 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 			/* Z_DATA_ERROR, or Z_NEED_DICT: we have no dictionary */
 			return WD_ST_CORRUPT;
 		}
+remap:
+		/* The cursors sit where zlib stopped: map both again there. */
+		zs->avail_in = 0;
+		if (!dst_end)
+			zs->avail_out = 0;
 	}
 }
 
@@ -657,9 +695,12 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 	 * finish calls below pair with them one to one. Any error (range
 	 * wraps or leaves user space, process has no mm) is a fault.
 	 */
-	if (use_src && wd_mem_start(job.src, q, cmd->src, cmd->src_len, false))
+	wd_mem_job_init(&eng->job, q);
+	if (use_src && wd_mem_start(job.src, &eng->job, cmd->src,
+				    cmd->src_len, false))
 		st = WD_ST_FAULT;
-	if (use_dst && wd_mem_start(job.dst, q, cmd->dst, cmd->dst_len, true))
+	if (use_dst && wd_mem_start(job.dst, &eng->job, cmd->dst,
+				    cmd->dst_len, true))
 		st = WD_ST_FAULT;
 	if (!st)
 		st = soft_dispatch(eng, &job, &result);
@@ -667,6 +708,7 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 		wd_mem_finish(job.dst);
 	if (use_src)
 		wd_mem_finish(job.src);
+	wd_mem_job_end(&eng->job);
 
 out:
 	cqe->status = st;

@@ -19,6 +19,7 @@
  * @deflate_ws: zlib deflate workspace, sized for the largest window and
  *              memory level the engine uses.
  * @inflate_ws: zlib inflate workspace (zlib_inflate_workspacesize()).
+ * @job: memory accesses of the command being run.
  * @src: cursor over the source buffer of the command being run.
  * @dst: cursor over the destination buffer of the command being run.
  * @spill: scratch output buffer; see soft_engine.c for its use.
@@ -29,6 +30,7 @@
 struct soft_engine {
 	void *deflate_ws;
 	void *inflate_ws;
+	struct wd_mem_job job;
 	struct wd_mem_cursor src;
 	struct wd_mem_cursor dst;
 	u8 spill[SOFT_ENGINE_SPILL_LEN];

@@ -217,12 +217,66 @@ struct wd_queue_info {
 	__u64 reserved[4];
 };
 
+/*
+ * Device MMU: how the engine reaches process memory (see README).
+ *
+ * WD_MMU_SVA: shared virtual addressing. Commands may name any address of
+ * the process; the device mirrors the CPU page table on demand and stays
+ * coherent with it. Nothing is pinned.
+ * WD_MMU_PINNED: commands may only name ranges shared with WD_IOC_SHARE,
+ * which pins them (charged to RLIMIT_MEMLOCK, shown as VmPin); anything
+ * else completes with WD_ST_FAULT.
+ */
+#define WD_MMU_SVA		1
+#define WD_MMU_PINNED		2
+
+/**
+ * struct wd_mmu_mode - WD_IOC_MMU_MODE argument
+ * @mode: in: WD_MMU_* to switch to, or 0 to only ask; out: the mode now.
+ *        Switching needs no queue bound and nothing shared (EBUSY).
+ * @pad: zero.
+ * @reserved: zero.
+ */
+struct wd_mmu_mode {
+	__u32 mode;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+#define WD_SHARE_READ		(1U << 0)
+#define WD_SHARE_WRITE		(1U << 1)
+
+/**
+ * struct wd_share_req - WD_IOC_SHARE / WD_IOC_UNSHARE argument
+ * @addr: page-aligned start of the range.
+ * @len: page-aligned length, not 0.
+ * @access: SHARE: WD_SHARE_READ and/or WD_SHARE_WRITE; UNSHARE: 0.
+ * @pad: zero.
+ * @reserved: zero.
+ *
+ * A share may not overlap another (EEXIST); UNSHARE takes exactly a range
+ * that was shared (ENOENT if none starts there, EINVAL for part of one).
+ */
+struct wd_share_req {
+	__u64 addr;
+	__u64 len;
+	__u32 access;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
 #define WD_IOC_MAGIC		0xDA
 #define WD_IOC_INFO		_IOR(WD_IOC_MAGIC, 0x00, struct wd_info)
 #define WD_IOC_QUEUE_GET	_IOWR(WD_IOC_MAGIC, 0x01, struct wd_queue_info)
 #define WD_IOC_QUEUE_PUT	_IO(WD_IOC_MAGIC, 0x02)
-/* Wake the engine after new submissions (needed only with NEED_WAKEUP).
- * WD_IOC_QUEUE_PUT and WD_IOC_KICK ignore their argument. */
+/*
+ * Wake the engine after new submissions (needed only with NEED_WAKEUP).
+ * WD_IOC_QUEUE_PUT and WD_IOC_KICK ignore their argument.
+ */
 #define WD_IOC_KICK		_IO(WD_IOC_MAGIC, 0x03)
+#define WD_IOC_MMU_MODE		_IOWR(WD_IOC_MAGIC, 0x10, struct wd_mmu_mode)
+#define WD_IOC_SHARE		_IOW(WD_IOC_MAGIC, 0x11, struct wd_share_req)
+#define WD_IOC_UNSHARE		_IOW(WD_IOC_MAGIC, 0x12, struct wd_share_req)
+/* 0x20-0x2f: device memory regions. */
 
 #endif /* _UAPI_WARPDRIVE_H */

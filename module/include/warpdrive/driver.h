@@ -98,6 +98,10 @@ struct wd_device {
 		atomic64_t bytes_read;
 		atomic64_t bytes_written;
 		atomic64_t kicks;
+		atomic64_t faults;
+		atomic64_t pages_faulted;
+		atomic64_t invalidations;
+		atomic64_t pinned_pages;
 	} stats;
 };
 
@@ -210,30 +214,51 @@ void wd_queue_set_need_wakeup(struct wd_queue *q, bool on);
  */
 bool wd_queue_has_work(struct wd_queue *q);
 
+struct wd_mem_cursor;
+
 /**
- * struct wd_mem_cursor - a walk over a buffer in the context's memory
+ * struct wd_mem_job - the memory accesses of one command
  *
- * Engines reach process memory only through this cursor, which is the
- * device's MMU: it turns process virtual addresses into kernel mappings of
- * the pages, checking that they are mapped with the access asked for.
- * All fields are private.
+ * Engines reach process memory only through a job and its cursors (at
+ * most two: a source and a destination), which are the device's MMU:
+ * they translate process virtual addresses into kernel mappings of the
+ * pages, check the access, take device faults and keep the translation
+ * valid while the engine uses it. All fields are private.
  */
-struct wd_mem_cursor {
-	struct mm_struct *mm;
-	u64 addr;
-	u64 left;
-	bool write;
-	struct page *pages[16];
-	unsigned int nr_pages;
-	unsigned int cur_page;
-	void *kaddr;
-	u64 batch_addr;
+struct wd_mem_job {
+	struct wd_queue *q;
+	struct wd_mem_cursor *cursors[2];
+	int nr;
+	bool access_held;
+	bool mm_held;
+	unsigned long gen;
 };
 
 /**
- * wd_mem_start() - begin a walk over [@addr, @addr + @len)
- * @cur: cursor
+ * struct wd_mem_cursor - a walk over one buffer of a job (fields private)
+ */
+struct wd_mem_cursor {
+	struct wd_mem_job *job;
+	u64 addr;
+	u64 left;
+	u64 end;
+	bool write;
+	unsigned long pfn;
+	u64 page_addr;
+	void *kaddr;
+};
+
+/**
+ * wd_mem_job_init() - begin the memory accesses of a command
+ * @job: job
  * @q: queue whose context owns the memory
+ */
+void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q);
+
+/**
+ * wd_mem_start() - add a walk over [@addr, @addr + @len) to a job
+ * @cur: cursor
+ * @job: job
  * @addr: process virtual address
  * @len: length in bytes (0 is allowed: the walk is empty)
  * @write: the engine will write the buffer
@@ -241,7 +266,7 @@ struct wd_mem_cursor {
  * Return: 0, -EFAULT if the range wraps or reaches outside user space,
  * -ESRCH if the process has no address space any more.
  */
-int wd_mem_start(struct wd_mem_cursor *cur, struct wd_queue *q, u64 addr,
+int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
 		 u64 len, bool write);
 
 /**
@@ -249,11 +274,16 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_queue *q, u64 addr,
  * @cur: cursor
  * @kaddr: set to a kernel address of the piece
  *
- * The piece never crosses a page boundary and stays mapped until the
- * next wd_mem_map() or wd_mem_finish() on this cursor.
+ * The piece never crosses a page boundary. It stays valid until the
+ * cursor is advanced past its page, or until a wd_mem_map() call on any
+ * cursor of the job returns -EAGAIN.
  *
- * Return: its length (> 0), 0 at the end of the buffer, or -EFAULT if the
- * page is not mapped with the access needed.
+ * Context: may sleep (a device fault). Call it again for the same cursor
+ * to get the rest of a piece not fully consumed.
+ * Return: its length (> 0), 0 at the end of the buffer, -EFAULT if the
+ * page is not mapped with the access needed, or -EAGAIN: the translation
+ * of another cursor's piece changed, every piece of the job must be
+ * mapped again (the cursors' positions are unchanged).
  */
 ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
 
@@ -265,9 +295,15 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
 void wd_mem_advance(struct wd_mem_cursor *cur, size_t n);
 
 /**
- * wd_mem_finish() - end a walk and release what it holds
+ * wd_mem_finish() - end one walk
  * @cur: cursor (may be one whose wd_mem_start() failed)
  */
 void wd_mem_finish(struct wd_mem_cursor *cur);
+
+/**
+ * wd_mem_job_end() - end the memory accesses of a command
+ * @job: job; everything it held is released
+ */
+void wd_mem_job_end(struct wd_mem_job *job);
 
 #endif /* _WARPDRIVE_DRIVER_H */

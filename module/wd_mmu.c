@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * WarpDrive framework: the device MMU of a context.
+ *
+ * Engines reach process memory only through this file. A context is in
+ * one of two modes:
+ *
+ * SVA: the device has its own page table (an xarray from page index to
+ * pfn and write permission) mirrored from the process page table on
+ * demand. A miss is a device fault: the framework faults a window of pages
+ * in with hmm_range_fault() under the mmu_interval_read_begin()/retry
+ * protocol. An mmu_interval_notifier over the whole address space removes
+ * entries before the CPU mapping changes (munmap, mprotect, fork's write
+ * protection, COW, migration, exit...). Nothing is pinned.
+ *
+ * Pinned: the process shares ranges explicitly; they are pinned with
+ * FOLL_LONGTERM and charged to RLIMIT_MEMLOCK. The engine may only touch
+ * shared ranges.
+ *
+ * In both modes an engine looks an address up and then uses the page
+ * through the kernel direct map while it holds the context's access lock
+ * for reading. Whatever takes a translation away (an invalidation, an
+ * unshare) takes that lock for writing after removing the entries, so it
+ * returns only once no access through the old entries is in flight: the
+ * engine never touches a page the process no longer maps. The engine never
+ * waits for the mmap lock while it holds the access lock: a miss drops the
+ * access lock, faults, takes it again and checks that the pieces the
+ * job's other cursor holds are still valid (-EAGAIN to the engine if not).
+ */
+#include <linux/hmm.h>
+#include <linux/interval_tree.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "wd_internal.h"
+#include "wd_trace.h"
+
+static unsigned int fault_around = 16;
+module_param(fault_around, uint, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "pages a device fault maps ahead in SVA mode (1-64, default 16)");
+
+#define WD_FAULT_MAX		64
+#define WD_SHARE_MAX_LEN	(1ULL << 40)
+
+/* A range shared in pinned mode. */
+struct wd_share {
+	struct interval_tree_node it;	/* [start, last] in bytes */
+	struct page **pages;
+	unsigned long nr_pages;
+	bool writable;
+};
+
+static inline void *wd_pt_entry(unsigned long pfn, bool writable)
+{
+	return xa_mk_value((pfn << 1) | writable);
+}
+
+/* --- SVA: invalidation --------------------------------------------- */
+
+static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct wd_mmu *mmu = container_of(mni, struct wd_mmu, notifier);
+	unsigned long first = range->start >> PAGE_SHIFT;
+	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
+	bool blockable = mmu_notifier_range_blockable(range);
+	unsigned long idx;
+	void *entry;
+	int dropped = 0;
+
+	/* Our own migrations to device memory keep the mirror in step. */
+	if (range->event == MMU_NOTIFY_MIGRATE &&
+	    range->owner == mmu->wdev)
+		return true;
+
+	if (blockable)
+		mutex_lock(&mmu->lock);
+	else if (!mutex_trylock(&mmu->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	xa_for_each_range(&mmu->pt, idx, entry, first, last) {
+		xa_erase(&mmu->pt, idx);
+		dropped++;
+	}
+	if (dropped)
+		mmu->gen++;
+	mutex_unlock(&mmu->lock);
+
+	if (!dropped)
+		return true;
+	atomic64_inc(&mmu->invalidations);
+	atomic64_inc(&mmu->wdev->stats.invalidations);
+	trace_wd_invalidate(mmu->wdev, range->start, range->end, dropped,
+			    range->event);
+
+	/* Wait for accesses through the entries just dropped. */
+	if (blockable)
+		down_write(&mmu->access);
+	else if (!down_write_trylock(&mmu->access))
+		return false;
+	up_write(&mmu->access);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops wd_mmu_notifier_ops = {
+	.invalidate = wd_mmu_invalidate,
+};
+
+/* --- SVA: device faults --------------------------------------------- */
+
+/*
+ * Fault in the page at @addr and up to fault_around - 1 pages after it
+ * (never past @end or the VMA) and enter them in the device page table.
+ * Called without the access lock.
+ */
+static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write)
+{
+	unsigned long pfns[WD_FAULT_MAX];
+	struct hmm_range range = {
+		.notifier = &mmu->notifier,
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = mmu->wdev,
+	};
+	unsigned int window = clamp_t(unsigned int, READ_ONCE(fault_around),
+				      1, WD_FAULT_MAX);
+	struct mm_struct *mm = mmu->mm;
+	struct vm_area_struct *vma;
+	unsigned long i, n;
+	int ret;
+
+	range.start = addr & PAGE_MASK;
+	range.end = min_t(u64, range.start + ((u64)window << PAGE_SHIFT),
+			  PAGE_ALIGN(end));
+	atomic64_inc(&mmu->faults);
+	atomic64_inc(&mmu->wdev->stats.faults);
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, range.start);
+		if (!vma) {
+			mmap_read_unlock(mm);
+			return -EFAULT;
+		}
+		range.end = min(range.end, vma->vm_end);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+
+		mutex_lock(&mmu->lock);
+		if (!mmu_interval_read_retry(range.notifier,
+					     range.notifier_seq))
+			break;
+		mutex_unlock(&mmu->lock);
+	}
+
+	n = (range.end - range.start) >> PAGE_SHIFT;
+	for (i = 0; i < n; i++) {
+		unsigned long pfn = page_to_pfn(hmm_pfn_to_page(pfns[i]));
+
+		/* No allocation that could reclaim: invalidation takes ->lock. */
+		ret = xa_err(xa_store(&mmu->pt, (range.start >> PAGE_SHIFT) + i,
+				      wd_pt_entry(pfn, pfns[i] & HMM_PFN_WRITE),
+				      GFP_NOWAIT | __GFP_NOWARN));
+		if (ret)
+			break;
+	}
+	mutex_unlock(&mmu->lock);
+	if (!i)
+		return ret ? ret : -EFAULT;
+
+	atomic64_add(i, &mmu->pages_faulted);
+	atomic64_add(i, &mmu->wdev->stats.pages_faulted);
+	trace_wd_dev_fault(mmu->wdev, addr, i, write);
+	return 0;
+}
+
+/* --- Pinned mode: shares ------------------------------------------- */
+
+static struct wd_share *wd_share_find(struct wd_mmu *mmu, u64 addr)
+{
+	struct interval_tree_node *it;
+
+	lockdep_assert_held(&mmu->lock);
+	it = interval_tree_iter_first(&mmu->shares, addr, addr);
+	return it ? container_of(it, struct wd_share, it) : NULL;
+}
+
+static void wd_share_free(struct wd_mmu *mmu, struct wd_share *sh)
+{
+	unpin_user_pages_dirty_lock(sh->pages, sh->nr_pages, sh->writable);
+	atomic64_sub(sh->nr_pages, &mmu->mm->pinned_vm);
+	atomic64_sub(sh->nr_pages, &mmu->wdev->stats.pinned_pages);
+	atomic64_sub(sh->nr_pages, &mmu->pinned_pages);
+	kvfree(sh->pages);
+	kfree(sh);
+}
+
+static int wd_share_check(struct wd_mmu *mmu, const struct wd_share_req *req)
+{
+	if (req->pad || req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (!req->len || !PAGE_ALIGNED(req->addr) || !PAGE_ALIGNED(req->len))
+		return -EINVAL;
+	if (req->len > WD_SHARE_MAX_LEN)
+		return -E2BIG;
+	if (req->addr + req->len < req->addr ||
+	    req->addr + req->len > mmu->mm->task_size)
+		return -EFAULT;
+	return 0;
+}
+
+int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req)
+{
+	unsigned long nr, limit, got = 0;
+	struct wd_share *sh;
+	unsigned int gup;
+	long ret;
+
+	if (mmu->mode != WD_MMU_PINNED)
+		return -EINVAL;
+	ret = wd_share_check(mmu, req);
+	if (ret)
+		return ret;
+	if (!req->access || req->access & ~(WD_SHARE_READ | WD_SHARE_WRITE))
+		return -EINVAL;
+	nr = req->len >> PAGE_SHIFT;
+
+	sh = kzalloc(sizeof(*sh), GFP_KERNEL_ACCOUNT);
+	if (!sh)
+		return -ENOMEM;
+	sh->pages = kvcalloc(nr, sizeof(*sh->pages), GFP_KERNEL_ACCOUNT);
+	if (!sh->pages) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	sh->nr_pages = nr;
+	sh->writable = req->access & WD_SHARE_WRITE;
+	sh->it.start = req->addr;
+	sh->it.last = req->addr + req->len - 1;
+
+	/* Charge first, as RDMA does: RLIMIT_MEMLOCK bounds pinned memory. */
+	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	if (atomic64_add_return(nr, &mmu->mm->pinned_vm) > limit &&
+	    !capable(CAP_IPC_LOCK)) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+
+	mutex_lock(&mmu->share_lock);
+	mutex_lock(&mmu->lock);
+	ret = interval_tree_iter_first(&mmu->shares, sh->it.start,
+				       sh->it.last) ? -EEXIST : 0;
+	mutex_unlock(&mmu->lock);
+	if (ret)
+		goto err_unlock;
+
+	gup = FOLL_LONGTERM | (sh->writable ? FOLL_WRITE : 0);
+	while (got < nr) {
+		ret = pin_user_pages_fast(req->addr + (got << PAGE_SHIFT),
+					  min_t(unsigned long, nr - got, 512),
+					  gup, sh->pages + got);
+		if (ret <= 0) {
+			ret = ret ? ret : -EFAULT;
+			goto err_unpin;
+		}
+		got += ret;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err_unpin;
+		}
+	}
+
+	mutex_lock(&mmu->lock);
+	interval_tree_insert(&sh->it, &mmu->shares);
+	mutex_unlock(&mmu->lock);
+	mutex_unlock(&mmu->share_lock);
+	atomic64_add(nr, &mmu->pinned_pages);
+	atomic64_add(nr, &mmu->wdev->stats.pinned_pages);
+	return 0;
+
+err_unpin:
+	unpin_user_pages(sh->pages, got);
+err_unlock:
+	mutex_unlock(&mmu->share_lock);
+err_uncharge:
+	atomic64_sub(nr, &mmu->mm->pinned_vm);
+	kvfree(sh->pages);
+err_free:
+	kfree(sh);
+	return ret;
+}
+
+int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
+{
+	struct wd_share *sh;
+	int ret;
+
+	if (mmu->mode != WD_MMU_PINNED)
+		return -EINVAL;
+	ret = wd_share_check(mmu, req);
+	if (ret)
+		return ret;
+	if (req->access)
+		return -EINVAL;
+
+	mutex_lock(&mmu->lock);
+	sh = wd_share_find(mmu, req->addr);
+	if (!sh) {
+		ret = -ENOENT;
+	} else if (sh->it.start != req->addr ||
+		   sh->it.last != req->addr + req->len - 1) {
+		ret = -EINVAL;	/* only whole shares are unshared */
+	} else {
+		interval_tree_remove(&sh->it, &mmu->shares);
+		mmu->gen++;
+	}
+	mutex_unlock(&mmu->lock);
+	if (ret)
+		return ret;
+
+	/* No engine access to the pages is in flight past this point. */
+	down_write(&mmu->access);
+	up_write(&mmu->access);
+	wd_share_free(mmu, sh);
+	return 0;
+}
+
+/* --- Context set-up and teardown ----------------------------------- */
+
+int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
+		struct mm_struct *mm)
+{
+	mmu->wdev = wdev;
+	mmu->mm = mm;
+	init_rwsem(&mmu->access);
+	mutex_init(&mmu->lock);
+	mutex_init(&mmu->share_lock);
+	xa_init(&mmu->pt);
+	mmu->shares = RB_ROOT_CACHED;
+	mmu->mode = (wdev->flags & WD_DEV_F_SVA) ? WD_MMU_SVA : WD_MMU_PINNED;
+	return mmu_interval_notifier_insert(&mmu->notifier, mm, 0,
+					    ULONG_MAX & PAGE_MASK,
+					    &wd_mmu_notifier_ops);
+}
+
+static void wd_mmu_drop_all(struct wd_mmu *mmu)
+{
+	struct interval_tree_node *it;
+	unsigned long idx;
+	void *entry;
+
+	mutex_lock(&mmu->lock);
+	xa_for_each(&mmu->pt, idx, entry)
+		xa_erase(&mmu->pt, idx);
+	mmu->gen++;
+	mutex_unlock(&mmu->lock);
+
+	down_write(&mmu->access);
+	up_write(&mmu->access);
+
+	while ((it = interval_tree_iter_first(&mmu->shares, 0, ULONG_MAX))) {
+		interval_tree_remove(it, &mmu->shares);
+		wd_share_free(mmu, container_of(it, struct wd_share, it));
+	}
+}
+
+void wd_mmu_fini(struct wd_mmu *mmu)
+{
+	mmu_interval_notifier_remove(&mmu->notifier);
+	wd_mmu_drop_all(mmu);
+	xa_destroy(&mmu->pt);
+}
+
+/* Switch mode; the caller makes sure no queue is bound. */
+int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode)
+{
+	u32 need = mode == WD_MMU_SVA ? WD_DEV_F_SVA : WD_DEV_F_PINNED;
+
+	if (mode != WD_MMU_SVA && mode != WD_MMU_PINNED)
+		return -EINVAL;
+	if (!(mmu->wdev->flags & need))
+		return -EOPNOTSUPP;
+	if (mode == mmu->mode)
+		return 0;
+	if (!RB_EMPTY_ROOT(&mmu->shares.rb_root))
+		return -EBUSY;
+	wd_mmu_drop_all(mmu);
+	mmu->mode = mode;
+	return 0;
+}
+
+/* --- The engine's side: jobs and cursors --------------------------- */
+
+static struct wd_mmu *wd_job_mmu(struct wd_mem_job *job)
+{
+	return &to_hwq(job->q)->ctx->mmu;
+}
+
+void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q)
+{
+	memset(job, 0, sizeof(*job));
+	job->q = q;
+}
+EXPORT_SYMBOL_GPL(wd_mem_job_init);
+
+static void wd_job_release(struct wd_mem_job *job)
+{
+	if (job->access_held) {
+		up_read(&wd_job_mmu(job)->access);
+		job->access_held = false;
+	}
+}
+
+/*
+ * Translate the page of @addr. Called with the access lock held.
+ * Return: 0 and *pfn, -ENOENT for a miss that a fault may fix, -EFAULT.
+ */
+static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
+			 unsigned long *pfn)
+{
+	struct wd_share *sh;
+	void *entry;
+	int ret = 0;
+
+	mutex_lock(&mmu->lock);
+	if (mmu->mode == WD_MMU_SVA) {
+		entry = xa_load(&mmu->pt, addr >> PAGE_SHIFT);
+		if (!entry || (write && !(xa_to_value(entry) & 1)))
+			ret = -ENOENT;
+		else
+			*pfn = xa_to_value(entry) >> 1;
+	} else {
+		sh = wd_share_find(mmu, addr);
+		if (!sh || (write && !sh->writable))
+			ret = -EFAULT;
+		else
+			*pfn = page_to_pfn(sh->pages[(addr - sh->it.start) >>
+						     PAGE_SHIFT]);
+	}
+	mutex_unlock(&mmu->lock);
+	return ret;
+}
+
+/*
+ * Take the access lock for @job. If translations changed since the job
+ * last held it, check that the pieces its cursors hold still translate to
+ * the same pages; a cursor whose piece went stale loses it.
+ * Return: true if every held piece is still valid.
+ */
+static bool wd_job_acquire(struct wd_mem_job *job)
+{
+	struct wd_mmu *mmu = wd_job_mmu(job);
+	bool valid = true;
+	unsigned long pfn;
+	int i;
+
+	if (job->access_held)
+		return true;
+	down_read(&mmu->access);
+	job->access_held = true;
+	if (READ_ONCE(mmu->gen) == job->gen)
+		return true;
+	job->gen = READ_ONCE(mmu->gen);
+	for (i = 0; i < job->nr; i++) {
+		struct wd_mem_cursor *cur = job->cursors[i];
+
+		if (!cur->kaddr)
+			continue;
+		if (wd_mmu_lookup(mmu, cur->page_addr, cur->write, &pfn) ||
+		    pfn != cur->pfn) {
+			cur->kaddr = NULL;
+			valid = false;
+		}
+	}
+	return valid;
+}
+
+int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
+		 u64 len, bool write)
+{
+	struct wd_mmu *mmu = wd_job_mmu(job);
+
+	memset(cur, 0, sizeof(*cur));
+	cur->job = job;
+	if (!len)
+		return 0;
+	if (addr + len < addr || addr + len > mmu->mm->task_size)
+		return -EFAULT;
+	if (WARN_ON_ONCE(job->nr >= ARRAY_SIZE(job->cursors)))
+		return -EINVAL;
+	if (!job->mm_held) {
+		if (!mmget_not_zero(mmu->mm))
+			return -ESRCH;
+		job->mm_held = true;
+	}
+	job->cursors[job->nr++] = cur;
+	cur->addr = addr;
+	cur->left = len;
+	cur->end = addr + len;
+	cur->write = write;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(wd_mem_start);
+
+ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
+{
+	struct wd_mem_job *job = cur->job;
+	struct wd_mmu *mmu = wd_job_mmu(job);
+	u64 page = cur->addr & PAGE_MASK;
+	bool others_valid = true;
+	unsigned long pfn;
+	int ret;
+
+	if (!cur->left)
+		return 0;
+	if (!wd_job_acquire(job))
+		others_valid = false;
+	if (!cur->kaddr || cur->page_addr != page) {
+		for (;;) {
+			ret = wd_mmu_lookup(mmu, page, cur->write, &pfn);
+			if (ret != -ENOENT)
+				break;
+			/* Device fault: never wait for mmap_lock holding access. */
+			wd_job_release(job);
+			ret = wd_mmu_fault(mmu, cur->addr, cur->end, cur->write);
+			if (!wd_job_acquire(job))
+				others_valid = false;
+			if (ret)
+				break;
+		}
+		if (ret)
+			return -EFAULT;
+		cur->pfn = pfn;
+		cur->page_addr = page;
+		cur->kaddr = page_address(pfn_to_page(pfn));
+	}
+	if (!others_valid)
+		return -EAGAIN;
+	*kaddr = cur->kaddr + offset_in_page(cur->addr);
+	return min_t(u64, PAGE_SIZE - offset_in_page(cur->addr), cur->left);
+}
+EXPORT_SYMBOL_GPL(wd_mem_map);
+
+void wd_mem_advance(struct wd_mem_cursor *cur, size_t n)
+{
+	if (WARN_ON_ONCE(n > cur->left))
+		n = cur->left;
+	cur->addr += n;
+	cur->left -= n;
+	/* Leaving a page: let invalidations that wait for us go ahead. */
+	if (cur->kaddr && (cur->addr & PAGE_MASK) != cur->page_addr) {
+		cur->kaddr = NULL;
+		wd_job_release(cur->job);
+	}
+}
+EXPORT_SYMBOL_GPL(wd_mem_advance);
+
+void wd_mem_finish(struct wd_mem_cursor *cur)
+{
+	cur->kaddr = NULL;
+	cur->left = 0;
+}
+EXPORT_SYMBOL_GPL(wd_mem_finish);
+
+void wd_mem_job_end(struct wd_mem_job *job)
+{
+	wd_job_release(job);
+	if (job->mm_held)
+		mmput(wd_job_mmu(job)->mm);
+	job->mm_held = false;
+	job->nr = 0;
+}
+EXPORT_SYMBOL_GPL(wd_mem_job_end);
