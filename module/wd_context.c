@@ -42,6 +42,7 @@ static int wd_open(struct inode *inode, struct file *filp)
 	ctx->wdev = wdev;
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
+	ctx->pid = get_pid(task_tgid(current));
 	ctx->mapping = filp->f_mapping;
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->hwq_lock);
@@ -59,6 +60,7 @@ static int wd_open(struct inode *inode, struct file *filp)
 	return stream_open(inode, filp);
 
 err_put:
+	put_pid(ctx->pid);
 	mmdrop(ctx->mm);
 	put_device(&wdev->dev);
 	module_put(wdev->ops->owner);
@@ -82,6 +84,7 @@ static int wd_release(struct inode *inode, struct file *filp)
 	list_del(&ctx->node);
 	mutex_unlock(&wdev->ctx_lock);
 
+	put_pid(ctx->pid);
 	mmdrop(ctx->mm);
 	module_put(wdev->ops->owner);
 	kfree(ctx);

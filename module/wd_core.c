@@ -4,6 +4,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -12,6 +13,7 @@
 
 struct class *wd_class;
 dev_t wd_devt;
+struct dentry *wd_debugfs;
 
 static ushort node_mode = 0600;
 module_param(node_mode, ushort, 0444);
@@ -44,6 +46,7 @@ static int __init wd_init(void)
 	}
 	wd_class->devnode = wd_devnode;
 	wd_class->dev_groups = wd_device_groups;
+	wd_debugfs = debugfs_create_dir("warpdrive", NULL);
 	return 0;
 
 err_region:
@@ -53,6 +56,7 @@ err_region:
 
 static void __exit wd_exit(void)
 {
+	debugfs_remove(wd_debugfs);
 	class_destroy(wd_class);
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 }

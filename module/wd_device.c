@@ -2,7 +2,9 @@
 /*
  * WarpDrive framework: device registration and sysfs attributes.
  */
+#include <linux/debugfs.h>
 #include <linux/idr.h>
+#include <linux/seq_file.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
@@ -135,6 +137,39 @@ const struct attribute_group *wd_device_groups[] = {
 	NULL,
 };
 
+static const char *const wd_mode_names[] = {
+	[WD_MMU_SVA] = "sva",
+	[WD_MMU_PINNED] = "pinned",
+};
+
+/* debugfs <dev>/contexts: one line of device MMU figures per open file. */
+static int wd_contexts_show(struct seq_file *m, void *unused)
+{
+	struct wd_device *wdev = m->private;
+	struct wd_context *ctx;
+
+	seq_puts(m, "owner_pid mode   queue faults pages_faulted invalidations pinned_pages\n");
+	mutex_lock(&wdev->ctx_lock);
+	list_for_each_entry(ctx, &wdev->contexts, node) {
+		struct wd_mmu *mmu = &ctx->mmu;
+		int hw_id = -1;
+
+		spin_lock(&ctx->hwq_lock);
+		if (ctx->hwq)
+			hw_id = ctx->hwq->q.hw_id;
+		spin_unlock(&ctx->hwq_lock);
+		seq_printf(m, "%9d %-6s %5d %6lld %13lld %13lld %12lld\n",
+			   pid_nr(ctx->pid), wd_mode_names[mmu->mode], hw_id,
+			   atomic64_read(&mmu->faults),
+			   atomic64_read(&mmu->pages_faulted),
+			   atomic64_read(&mmu->invalidations),
+			   atomic64_read(&mmu->pinned_pages));
+	}
+	mutex_unlock(&wdev->ctx_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(wd_contexts);
+
 static void wd_device_release(struct device *dev)
 {
 	struct wd_device *wdev = to_wd_device(dev);
@@ -209,8 +244,12 @@ int wd_device_register(struct wd_device *wdev)
 		down_write(&wdev->state_lock);
 		wdev->registered = false;
 		up_write(&wdev->state_lock);
+		return ret;
 	}
-	return ret;
+	wdev->debugfs = debugfs_create_dir(dev_name(&wdev->dev), wd_debugfs);
+	debugfs_create_file("contexts", 0400, wdev->debugfs, wdev,
+			    &wd_contexts_fops);
+	return 0;
 }
 EXPORT_SYMBOL_GPL(wd_device_register);
 
@@ -218,6 +257,7 @@ void wd_device_unregister(struct wd_device *wdev)
 {
 	struct wd_context *ctx;
 
+	debugfs_remove(wdev->debugfs);
 	cdev_device_del(&wdev->cdev, &wdev->dev);
 
 	/* Waits for every user call that is inside the driver to leave. */

@@ -48,6 +48,8 @@
  * @flags_lock: protects @flags and its copy in @cqh.
  * @flags: WD_CQ_F_* as published to user space.
  * @started: queue_start succeeded and queue_stop has not been called.
+ * @stopping: the binding is ending: a command in flight stops at its next
+ *            memory access (WD_ST_CANCELLED) instead of running to its end.
  */
 struct wd_hwq {
 	struct wd_queue q;
@@ -71,6 +73,7 @@ struct wd_hwq {
 	spinlock_t flags_lock;
 	u32 flags;
 	bool started;
+	bool stopping;
 };
 
 /**
@@ -113,6 +116,7 @@ struct wd_mmu {
  * @wdev: the device; the context holds a reference on @wdev->dev.
  * @mm: address space of the process that opened the file (mmgrab()ed);
  *      calls from any other mm are refused.
+ * @pid: the opener, for debugfs.
  * @mapping: address space of the file, for revoking ring mappings.
  * @node: entry in &wd_device.contexts, under &wd_device.ctx_lock.
  * @lock: serialises binding and unbinding a queue; protects @getting.
@@ -129,6 +133,7 @@ struct wd_mmu {
 struct wd_context {
 	struct wd_device *wdev;
 	struct mm_struct *mm;
+	struct pid *pid;
 	struct address_space *mapping;
 	struct list_head node;
 	struct mutex lock;
@@ -148,6 +153,7 @@ static inline struct wd_hwq *to_hwq(struct wd_queue *q)
 
 extern struct class *wd_class;
 extern dev_t wd_devt;
+extern struct dentry *wd_debugfs;
 extern const struct file_operations wd_fops;
 extern const struct attribute_group *wd_device_groups[];
 

@@ -118,9 +118,13 @@ static const struct mmu_interval_notifier_ops wd_mmu_notifier_ops = {
 /*
  * Fault in the page at @addr and up to fault_around - 1 pages after it
  * (never past @end or the VMA) and enter them in the device page table.
- * Called without the access lock.
+ * Called without the access lock. On success, if the access lock could be
+ * taken at once while the entries were known good, *@pfn is the page of
+ * @addr and the caller holds the access lock: it can use the page without
+ * a lookup that a storm of invalidations could make miss for ever.
  */
-static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write)
+static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
+			unsigned long *pfn, bool *locked)
 {
 	unsigned long pfns[WD_FAULT_MAX];
 	struct hmm_range range = {
@@ -179,6 +183,13 @@ static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write)
 		if (ret)
 			break;
 	}
+	/*
+	 * A trylock, so no lock order is implied; it fails only when an
+	 * invalidation waits for the lock, and then these entries are going.
+	 */
+	*locked = i && down_read_trylock(&mmu->access);
+	if (*locked)
+		*pfn = page_to_pfn(hmm_pfn_to_page(pfns[0]));
 	mutex_unlock(&mmu->lock);
 	if (!i)
 		return ret ? ret : -EFAULT;
@@ -462,17 +473,13 @@ static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
  * the same pages; a cursor whose piece went stale loses it.
  * Return: true if every held piece is still valid.
  */
-static bool wd_job_acquire(struct wd_mem_job *job)
+static bool wd_job_revalidate(struct wd_mem_job *job)
 {
 	struct wd_mmu *mmu = wd_job_mmu(job);
 	bool valid = true;
 	unsigned long pfn;
 	int i;
 
-	if (job->access_held)
-		return true;
-	down_read(&mmu->access);
-	job->access_held = true;
 	if (READ_ONCE(mmu->gen) == job->gen)
 		return true;
 	job->gen = READ_ONCE(mmu->gen);
@@ -488,6 +495,15 @@ static bool wd_job_acquire(struct wd_mem_job *job)
 		}
 	}
 	return valid;
+}
+
+static bool wd_job_acquire(struct wd_mem_job *job)
+{
+	if (job->access_held)
+		return true;
+	down_read(&wd_job_mmu(job)->access);
+	job->access_held = true;
+	return wd_job_revalidate(job);
 }
 
 int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
@@ -528,20 +544,36 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 
 	if (!cur->left)
 		return 0;
+	if (READ_ONCE(to_hwq(job->q)->stopping))
+		return -ECANCELED;
 	if (!wd_job_acquire(job))
 		others_valid = false;
 	if (!cur->kaddr || cur->page_addr != page) {
 		for (;;) {
+			bool locked;
+
 			ret = wd_mmu_lookup(mmu, page, cur->write, &pfn);
 			if (ret != -ENOENT)
 				break;
 			/* Device fault: never wait for mmap_lock holding access. */
 			wd_job_release(job);
-			ret = wd_mmu_fault(mmu, cur->addr, cur->end, cur->write);
-			if (!wd_job_acquire(job))
-				others_valid = false;
+			ret = wd_mmu_fault(mmu, cur->addr, cur->end, cur->write,
+					   &pfn, &locked);
+			if (!ret && locked) {
+				/* Held since the entries were good: use them. */
+				job->access_held = true;
+				if (!wd_job_revalidate(job))
+					others_valid = false;
+				break;
+			}
+			if (ret == -EINTR)
+				return -ECANCELED;
 			if (ret)
 				break;
+			if (READ_ONCE(to_hwq(job->q)->stopping))
+				return -ECANCELED;
+			if (!wd_job_acquire(job))
+				others_valid = false;
 		}
 		if (ret)
 			return -EFAULT;

@@ -210,6 +210,7 @@ static void wd_hwq_stop(struct wd_context *ctx, struct wd_hwq *hwq)
 {
 	lockdep_assert_held(&ctx->lock);
 	if (hwq->started) {
+		WRITE_ONCE(hwq->stopping, true);
 		ctx->wdev->ops->queue_stop(&hwq->q);
 		hwq->started = false;
 	}

@@ -9,6 +9,9 @@
  *            rings without system calls, against one syscall per command
  * copy       COPY throughput against memcpy() on the same buffers
  * deflate    DEFLATE/INFLATE (gzip) against user-space zlib
+ * mmu        shared virtual addressing against pinned sharing: steady
+ *            COPY throughput, first-touch cost (pages per device fault),
+ *            and COPY under an invalidation storm
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
@@ -16,11 +19,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "libwd.h"
@@ -612,6 +618,146 @@ out:
 	return ret;
 }
 
+/* mmu */
+
+static uint64_t dev_stat(const char *name)
+{
+	char attr[64];
+	uint64_t v = 0;
+
+	snprintf(attr, sizeof(attr), "stats/%s", name);
+	wd_dev_attr_u64(wd_dev_name(dev), attr, &v);
+	return v;
+}
+
+/* MB/s of @iters COPYs of @len bytes on @q; -1 on a device error. */
+static double copy_rate(struct wd_queue *q, void *dst, const void *src,
+			size_t len, int iters)
+{
+	double t0 = now();
+	int i, ret;
+
+	for (i = 0; i < iters; i++) {
+		ret = wd_copy(q, dst, src, len);
+		if (ret) {
+			fail("mmu", "COPY: %s", wd_strerror(ret));
+			return -1;
+		}
+	}
+	return (double)len * iters / MIB / (now() - t0);
+}
+
+struct storm {
+	char *buf;
+	size_t len;
+	volatile int stop;
+	unsigned long rounds;
+};
+
+/*
+ * Invalidate the device's view of @buf a thousand times a second: drop the
+ * pages (MADV_DONTNEED), then let the CPU write one byte per 64 KiB back.
+ */
+static void *storm_loop(void *arg)
+{
+	struct storm *st = arg;
+	size_t off;
+
+	while (!st->stop) {
+		madvise(st->buf, st->len, MADV_DONTNEED);
+		for (off = 0; off < st->len; off += 65536)
+			st->buf[off] = 1;
+		st->rounds++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int scenario_mmu(void)
+{
+	size_t len = (quick ? 4 : 16) * MIB;
+	int iters = quick ? 4 : 16, ret = -1;
+	struct wd_dev *pdev = NULL;
+	struct wd_queue *pq = NULL;
+	struct storm st = { 0 };
+	double sva, pin, stormy;
+	uint64_t f0, p0, faults, pages;
+	char *src, *dst, *fresh_src, *fresh_dst;
+	char a[32], b[32];
+	pthread_t th;
+
+	src = mmap(NULL, 4 * len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED)
+		return fail("mmu", "out of memory");
+	dst = src + len;
+	fresh_src = src + 2 * len;
+	fresh_dst = src + 3 * len;
+	memset(src, 0x5a, 4 * len);	/* CPU pages exist; the device has none */
+
+	/* First touch: the device faults the buffers in. */
+	f0 = dev_stat("device_faults");
+	p0 = dev_stat("pages_faulted");
+	if (wd_copy(queue, fresh_dst, fresh_src, len)) {
+		fail("mmu", "first-touch COPY failed");
+		goto out;
+	}
+	faults = dev_stat("device_faults") - f0;
+	pages = dev_stat("pages_faulted") - p0;
+	snprintf(a, sizeof(a), "%.1f", faults ? (double)pages / faults : 0.0);
+	row("mmu", "SVA pages per device fault", a, "1 (no fault-around)",
+	    faults ? (double)pages / faults : NAN, ">= 16");
+
+	/* Steady state: SVA (warm mirror) against pinned shares. */
+	if (wd_copy(queue, dst, src, len) ||
+	    (sva = copy_rate(queue, dst, src, len, iters)) < 0)
+		goto out;
+	ret = wd_open(wd_dev_name(dev), &pdev);
+	if (!ret)
+		ret = wd_set_mmu_mode(pdev, WD_MMU_PINNED);
+	if (!ret)
+		ret = wd_queue_get(pdev, NULL, &pq);
+	if (!ret)
+		ret = wd_share(pdev, src, 2 * len, WD_SHARE_READ | WD_SHARE_WRITE);
+	if (ret) {
+		fail("mmu", "pinned context: %s", wd_strerror(ret));
+		ret = -1;
+		goto out;
+	}
+	ret = -1;
+	if ((pin = copy_rate(pq, dst, src, len, iters)) < 0)
+		goto out;
+	snprintf(a, sizeof(a), "%.1f", sva);
+	snprintf(b, sizeof(b), "%.1f", pin);
+	row("mmu", "COPY MB/s: SVA | pinned", a, b, sva / pin, ">= 0.90x");
+
+	/* An invalidation storm on the source while SVA copies run. */
+	st.buf = src;
+	st.len = len;
+	if (pthread_create(&th, NULL, storm_loop, &st)) {
+		fail("mmu", "no thread");
+		goto out;
+	}
+	stormy = copy_rate(queue, dst, src, len, iters);
+	st.stop = 1;
+	pthread_join(th, NULL);
+	if (stormy < 0)
+		goto out;
+	snprintf(a, sizeof(a), "%.1f", stormy);
+	snprintf(b, sizeof(b), "%.1f", sva);
+	row("mmu", "COPY MB/s: storm | quiet (SVA)", a, b, stormy / sva,
+	    NULL);
+	snprintf(a, sizeof(a), "%lu", st.rounds);
+	row("mmu", "storm rounds (whole-buffer drops)", a, "-", NAN, NULL);
+	ret = 0;
+out:
+	if (pq)
+		wd_queue_put(pq);
+	wd_close(pdev);
+	munmap(src, 4 * len);
+	return ret;
+}
+
 static const struct scenario {
 	const char *name;
 	const char *what;
@@ -624,6 +770,8 @@ static const struct scenario {
 	  WD_ALG_COPY, scenario_copy },
 	{ "deflate", "DEFLATE/INFLATE (gzip) throughput and size vs zlib",
 	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_deflate },
+	{ "mmu", "SVA vs pinned: COPY throughput, faults, invalidation storm",
+	  WD_ALG_COPY, scenario_mmu },
 };
 
 #define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))

@@ -68,7 +68,8 @@ struct soft_job {
 };
 
 /*
- * Map the next piece of a cursor. -EAGAIN means the pieces of the other
+ * Map the next piece of a cursor. -ECANCELED: the queue is being released
+ * (or the device removed), stop now. -EAGAIN means the pieces of the other
  * cursor were lost too (a device fault let an invalidation through): the
  * caller maps everything again from the cursors' positions. Any other
  * error is reported to the process as a fault.
@@ -77,9 +78,15 @@ static ssize_t soft_map(struct wd_mem_cursor *cur, void **kaddr)
 {
 	ssize_t n = wd_mem_map(cur, kaddr);
 
-	if (n == -EAGAIN)
+	if (n == -EAGAIN || n == -ECANCELED)
 		return n;
 	return n < 0 ? -EFAULT : n;
+}
+
+/* Status for a failed soft_map(): the queue going away, or a fault. */
+static u32 soft_fail(ssize_t err)
+{
+	return err == -ECANCELED ? WD_ST_CANCELLED : WD_ST_FAULT;
 }
 
 static void soft_consume(struct soft_job *job, size_t n)
@@ -112,7 +119,7 @@ static u32 soft_read(struct soft_job *job, u8 *buf, size_t len, u32 *crc)
 		if (n == -EAGAIN)
 			continue;
 		if (n < 0)
-			return WD_ST_FAULT;
+			return soft_fail(n);
 		if (!n)
 			return WD_ST_CORRUPT;
 		n = min_t(size_t, n, len);
@@ -140,7 +147,7 @@ static u32 soft_skip_string(struct soft_job *job, u32 *crc)
 		if (n == -EAGAIN)
 			continue;
 		if (n < 0)
-			return WD_ST_FAULT;
+			return soft_fail(n);
 		if (!n)
 			return WD_ST_CORRUPT;
 		nul = memchr(p, 0, n);
@@ -164,7 +171,7 @@ static u32 soft_write(struct soft_job *job, const u8 *buf, size_t len)
 		if (n == -EAGAIN)
 			continue;
 		if (n < 0)
-			return WD_ST_FAULT;
+			return soft_fail(n);
 		if (!n)
 			return WD_ST_NOSPACE;
 		n = min_t(size_t, n, len);
@@ -190,12 +197,12 @@ static u32 soft_copy(struct soft_job *job)
 		if (ns == -EAGAIN)
 			continue;
 		if (ns <= 0)
-			return ns ? WD_ST_FAULT : WD_ST_OK;
+			return ns ? soft_fail(ns) : WD_ST_OK;
 		nd = soft_map(job->dst, &d);
 		if (nd == -EAGAIN)
 			continue;
 		if (nd < 0)
-			return WD_ST_FAULT;
+			return soft_fail(nd);
 		/* Cannot happen as dst_len >= src_len, but never loop on it. */
 		if (!nd)
 			return WD_ST_NOSPACE;
@@ -216,7 +223,7 @@ static u32 soft_fill(struct soft_job *job)
 		if (n == -EAGAIN)
 			continue;
 		if (n <= 0)
-			return n ? WD_ST_FAULT : WD_ST_OK;
+			return n ? soft_fail(n) : WD_ST_OK;
 		memset(d, job->cmd->param, n);
 		soft_produce(job, n);
 		cond_resched();
@@ -235,7 +242,7 @@ static u32 soft_crc32c(struct soft_job *job, u32 *result)
 		if (n == -EAGAIN)
 			continue;
 		if (n < 0)
-			return WD_ST_FAULT;
+			return soft_fail(n);
 		if (!n)
 			break;
 		crc = __crc32c_le(crc, s, n);
@@ -267,7 +274,7 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
-				return WD_ST_FAULT;
+				return soft_fail(n);
 			src_end = !n;
 			if (n) {
 				zs->next_in = p;
@@ -279,7 +286,7 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
-				return WD_ST_FAULT;
+				return soft_fail(n);
 			if (!n) {
 				/*
 				 * dst is full. Unless all input is in, more
@@ -454,7 +461,7 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
-				return WD_ST_FAULT;
+				return soft_fail(n);
 			src_end = !n;
 			if (n) {
 				zs->next_in = p;
@@ -466,7 +473,7 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
-				return WD_ST_FAULT;
+				return soft_fail(n);
 			/*
 			 * With dst full, still call zlib with no room: the
 			 * rest of the stream may need no output (end of block,

@@ -65,6 +65,7 @@ struct wd_device_ops {
  * @queues_dead: no queue will be handed out any more (unregistered).
  * @map_seq: source of unique mmap windows, one per queue binding.
  * @stats: counters shown in sysfs stats/.
+ * @debugfs: the device's directory under debugfs warpdrive/.
  *
  * Fields after @queues_total are the framework's.
  */
@@ -103,6 +104,7 @@ struct wd_device {
 		atomic64_t invalidations;
 		atomic64_t pinned_pages;
 	} stats;
+	struct dentry *debugfs;
 };
 
 /**
