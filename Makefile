@@ -3,7 +3,7 @@
 #   make test      the whole test suite in a QEMU guest on the debug kernel
 #   make run       the demo on the release kernel
 #   make shell     an interactive guest (developers)
-#   make bench     wdbench on the release kernel
+#   make bench     wdbench on the release kernel (BENCH_ARGS="--scenario mmu")
 #   make selftest-runner  prove the runner catches kernel reports
 #   make check     checkpatch on module/ and include/
 #   make user      only the user-space library, tools and tests (host)
@@ -86,7 +86,7 @@ run: guest-release
 	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode run
 
 bench: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode bench
+	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode bench --bench-args "$(BENCH_ARGS)"
 
 shell: guest-release
 	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode shell

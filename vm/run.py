@@ -88,6 +88,8 @@ def qemu_command(args, console, results):
               "wd.test_timeout=%d" % args.test_timeout]
     if args.only:
         append.append("wd.only=" + args.only)
+    if args.bench_args:
+        append.append("wd.bench=" + ",".join(args.bench_args.split()))
     if args.mode == "shell":
         cmd += ["-display", "none", "-serial", "mon:stdio",
                 "-serial", "file:/dev/null"]
@@ -208,6 +210,8 @@ def main():
     ap.add_argument("--test-timeout", type=int, default=180,
                     help="default per-step limit in seconds (tests/list may set its own)")
     ap.add_argument("--only", help="run just this test program")
+    ap.add_argument("--bench-args", default="",
+                    help="arguments for wdbench in --mode bench, e.g. '--scenario mmu'")
     ap.add_argument("--no-kvm", action="store_true")
     ap.add_argument("--verbose", "-v", action="store_true",
                     help="print every step's output, not only failing ones")
