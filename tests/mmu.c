@@ -27,20 +27,6 @@
 
 #define PG	4096UL
 
-static uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
-	}
-	return ~crc;
-}
-
 static unsigned long long stat_of(const char *name)
 {
 	char path[128], buf[64];
@@ -213,12 +199,12 @@ TEST(sva_sees_cpu_changes)
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
 	memset(buf, 1, len);
 	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
-	EXPECT_EQ(sw_crc32c(0, buf, len), crc);
+	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 
 	/* MADV_DONTNEED: the device must see the zero pages now there. */
 	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
 	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
-	EXPECT_EQ(sw_crc32c(0, buf, len), crc);
+	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 	EXPECT_EQ(0, buf[0]);
 	EXPECT_LT(inv0, stat_of("invalidations"));
 
@@ -240,7 +226,7 @@ TEST(sva_sees_cpu_changes)
 		ASSERT_NE(MAP_FAILED, moved);
 		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, dst, buf, len));
 		ASSERT_EQ(WD_ST_OK, dev_crc(&t, moved, len, &crc));
-		EXPECT_EQ(sw_crc32c(0, moved, len), crc);
+		EXPECT_EQ(wd_test_crc32c(0, moved, len), crc);
 		buf = moved;
 	}
 	/* munmap: the device faults. */
@@ -289,7 +275,7 @@ TEST(sva_fork_cow)
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child saw the parent's device write");
 	/* The child's writes never reach the parent's device view. */
 	ASSERT_EQ(WD_ST_OK, dev_crc(&t, dst, len, &crc));
-	EXPECT_EQ(sw_crc32c(0, dst, len), crc);
+	EXPECT_EQ(wd_test_crc32c(0, dst, len), crc);
 	EXPECT_EQ('P', dst[0]);
 	tq_close(&t);
 }
@@ -377,7 +363,7 @@ TEST_F_TIMEOUT(race, invalidations_race_commands, 400)
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
 	for (i = 0; i < (int)len; i++)
 		stable[i] = (char)(i * 13);
-	want = sw_crc32c(0, stable, len);
+	want = wd_test_crc32c(0, stable, len);
 
 	for (w = 0; w < R_NR; w++) {
 		struct racer r = { .len = len, .what = w };
@@ -467,7 +453,7 @@ TEST(pinned_share_and_access)
 	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, c, a, len));
 	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, b, a, len + 1));
 	ASSERT_EQ(WD_ST_OK, dev_crc(&t, a + 100, len - 200, &crc));
-	EXPECT_EQ(sw_crc32c(0, a + 100, len - 200), crc);
+	EXPECT_EQ(wd_test_crc32c(0, a + 100, len - 200), crc);
 
 	EXPECT_EQ(0, dev_unshare(t.fd, a, len));
 	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, b, a, len));
@@ -636,7 +622,7 @@ TEST(pinned_fork_cow)
 	ASSERT_EQ(1, read(back[0], &c, 1));
 	/* The device reads the parent's data, not the child's. */
 	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
-	EXPECT_EQ(sw_crc32c(0, buf, len), crc);
+	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 	EXPECT_EQ('A', buf[0]);
 	/* The parent's CPU writes and the device's writes meet in one page. */
 	buf[1] = 'B';

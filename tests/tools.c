@@ -19,27 +19,6 @@
 #include "libwd.h"
 #include "wd_test.h"
 
-static uint32_t crc_table[256];
-
-static uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	int i, k;
-
-	if (!crc_table[1])
-		for (i = 0; i < 256; i++) {
-			uint32_t c = i;
-
-			for (k = 0; k < 8; k++)
-				c = (c >> 1) ^ (0x82f63b78 & -(c & 1));
-			crc_table[i] = c;
-		}
-	crc = ~crc;
-	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 static int sh(const char *fmt, ...)
 {
 	char cmd[1024];
@@ -84,7 +63,7 @@ static int file_crc(const char *path, uint32_t *crc)
 		return -errno;
 	*crc = 0;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		*crc = sw_crc32c(*crc, buf, n);
+		*crc = wd_test_crc32c(*crc, buf, n);
 	close(fd);
 	return n < 0 ? -errno : 0;
 }
@@ -108,7 +87,7 @@ TEST(helpers_round_trip)
 	ASSERT_EQ(0, wd_fill(q, b, 0x3c, len));
 	EXPECT_EQ(0x3c, b[len - 1]);
 	ASSERT_EQ(0, wd_crc32c(q, a, len, 0, &crc));
-	EXPECT_EQ(sw_crc32c(0, a, len), crc);
+	EXPECT_EQ(wd_test_crc32c(0, a, len), crc);
 	ASSERT_EQ(0, wd_compress(q, WD_FMT_GZIP, 6, a, len, z, len + 65536, &clen));
 	ASSERT_EQ(0, wd_decompress(q, WD_FMT_GZIP, z, clen, b, len, &dlen, &used));
 	EXPECT_EQ(len, dlen);

@@ -210,3 +210,23 @@ int tq_run(struct tq *t, const struct wd_cmd *cmd, struct wd_cqe *cqe)
 
 	return ret ? ret : tq_reap(t, cqe, 30000);
 }
+
+uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	static uint32_t table[256];
+	const uint8_t *p = buf;
+	int i, k;
+
+	if (!table[1])
+		for (i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (k = 0; k < 8; k++)
+				c = (c >> 1) ^ (0x82f63b78 & -(c & 1));
+			table[i] = c;
+		}
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}

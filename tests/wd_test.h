@@ -48,3 +48,6 @@ int tq_submit(struct tq *t, const struct wd_cmd *cmd);
 int tq_reap(struct tq *t, struct wd_cqe *cqe, int timeout_ms);
 /* Submit one command and wait for its completion. */
 int tq_run(struct tq *t, const struct wd_cmd *cmd, struct wd_cqe *cqe);
+
+/* CRC-32C in software, chained like WD_OP_CRC32C (seed 0 to start). */
+uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -254,6 +254,29 @@ static u32 soft_crc32c(struct soft_job *job, u32 *result)
 }
 
 /*
+ * Give zlib the next piece of the source once it has used the last one;
+ * *@src_end is set when there is no more. Return: 0 or a soft_map() error.
+ */
+static ssize_t soft_feed_input(struct soft_job *job, z_stream *zs,
+			       bool *src_end)
+{
+	void *p;
+	ssize_t n;
+
+	if (zs->avail_in || *src_end)
+		return 0;
+	n = soft_map(job->src, &p);
+	if (n < 0)
+		return n;
+	*src_end = !n;
+	if (n) {
+		zs->next_in = p;
+		zs->avail_in = n;
+	}
+	return 0;
+}
+
+/*
  * Run deflate over the whole source, feeding zlib one piece of each buffer
  * at a time. *@crc accumulates the gzip CRC-32 of the input consumed.
  */
@@ -269,18 +292,11 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		ssize_t n;
 		int ret;
 
-		if (!zs->avail_in && !src_end) {
-			n = soft_map(job->src, &p);
-			if (n == -EAGAIN)
-				goto remap;
-			if (n < 0)
-				return soft_fail(n);
-			src_end = !n;
-			if (n) {
-				zs->next_in = p;
-				zs->avail_in = n;
-			}
-		}
+		n = soft_feed_input(job, zs, &src_end);
+		if (n == -EAGAIN)
+			goto remap;
+		if (n < 0)
+			return soft_fail(n);
 		if (!zs->avail_out) {
 			n = soft_map(job->dst, &p);
 			if (n == -EAGAIN)
@@ -456,18 +472,11 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 		ssize_t n;
 		int ret;
 
-		if (!zs->avail_in && !src_end) {
-			n = soft_map(job->src, &p);
-			if (n == -EAGAIN)
-				goto remap;
-			if (n < 0)
-				return soft_fail(n);
-			src_end = !n;
-			if (n) {
-				zs->next_in = p;
-				zs->avail_in = n;
-			}
-		}
+		n = soft_feed_input(job, zs, &src_end);
+		if (n == -EAGAIN)
+			goto remap;
+		if (n < 0)
+			return soft_fail(n);
 		if (!zs->avail_out && !dst_end) {
 			n = soft_map(job->dst, &p);
 			if (n == -EAGAIN)
