@@ -44,8 +44,13 @@ static int __init wd_init(void)
 	}
 	wd_class->devnode = wd_devnode;
 	wd_class->dev_groups = wd_device_groups;
+	ret = wd_region_fs_init();
+	if (ret)
+		goto err_class;
 	return 0;
 
+err_class:
+	class_destroy(wd_class);
 err_region:
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 	return ret;
@@ -53,6 +58,7 @@ err_region:
 
 static void __exit wd_exit(void)
 {
+	wd_region_fs_exit();
 	class_destroy(wd_class);
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 }
