@@ -322,22 +322,23 @@ static unsigned long wd_region_map(struct wd_region *r,
 static unsigned long wd_region_take(struct wd_region *r, pgoff_t first,
 				    pgoff_t last, struct list_head *list)
 {
-	XA_STATE(xas, &r->pages, first);
-	unsigned long nr = 0;
+	unsigned long index = first, nr = 0;
 	struct page *page;
 
-	xas_lock(&xas);
-	xas_for_each(&xas, page, last) {
-		xas_store(&xas, NULL);
+	/* xa_find() restarts from the index each time: erasing is safe. */
+	xa_lock(&r->pages);
+	while ((page = xa_find(&r->pages, &index, last, XA_PRESENT))) {
+		__xa_erase(&r->pages, index);
 		list_add_tail(&page->lru, list);
 		if (!(++nr % XA_CHECK_SCHED)) {
-			xas_pause(&xas);
-			xas_unlock(&xas);
+			xa_unlock(&r->pages);
 			cond_resched();
-			xas_lock(&xas);
+			xa_lock(&r->pages);
 		}
+		if (index++ == last)
+			break;
 	}
-	xas_unlock(&xas);
+	xa_unlock(&r->pages);
 	atomic_long_sub(nr, &r->nr_resident);
 	return nr;
 }

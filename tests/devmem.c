@@ -1707,6 +1707,67 @@ TEST_F_TIMEOUT(dm, wdbench_quick, 300)
 	system("cat /tmp/devbench.out");
 }
 
+static int reload_soft(const char *params)
+{
+	int i, ret = -1;
+
+	/* The module is pinned until the last file and mapping go. */
+	for (i = 0; i < 50 && ret; i++) {
+		ret = wd_test_rmmod("wd_soft");
+		if (ret)
+			usleep(100000);
+	}
+	return ret ? ret : wd_test_insmod("wd_soft", params);
+}
+
+/*
+ * A pool of several xarray batches: everything taken comes back, whether
+ * punched (from 0, where whole xarray subtrees empty, and at odd offsets)
+ * or released with the file.
+ */
+TEST_F_TIMEOUT(dm, large_pool, 300)
+{
+	size_t size, len;
+	uint64_t done;
+	int fd, i;
+	char *p;
+
+	ASSERT_EQ(0, reload_soft("devmem_mb=72"));
+	size = pool_size();
+	ASSERT_EQ(72ULL << 20, size);
+	fd = new_region(size, 0, 1);
+	ASSERT_LE(0, fd);
+	p = map_rw(fd, size);
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, populate(fd, p, size, &done));
+		EXPECT_EQ(size, done);
+		EXPECT_EQ(0, attr("devmem_free"));
+		ASSERT_EQ(0, punch(fd, 0, size));
+		EXPECT_EQ(0, resident(fd));
+		EXPECT_EQ(size, attr("devmem_free"));
+	}
+	ASSERT_EQ(0, populate(fd, p, size, &done));
+	len = 9999 * PG;
+	ASSERT_EQ(0, punch(fd, 77 * PG, len));
+	EXPECT_EQ(size - len, resident(fd));
+	EXPECT_EQ(len, attr("devmem_free"));
+	EXPECT_TRUE(all(p + 77 * PG, PG, 0));
+	EXPECT_EQ(size - len + PG, resident(fd));
+	ASSERT_EQ(0, punch(fd, 5000 * PG, size - 5000 * PG));
+	/* Left: [0, 77) and the page touched again. */
+	EXPECT_EQ(78 * PG, resident(fd));
+	EXPECT_EQ(size - 78 * PG, attr("devmem_free"));
+	/* All of it present again, then released with the file. */
+	ASSERT_EQ(0, populate(fd, p, size, &done));
+	EXPECT_EQ(size, done);
+	munmap(p, size);
+	close(fd);
+	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(size, attr("devmem_free"));
+	ASSERT_EQ(0, reload_soft(NULL));
+}
+
 static int remove_device(int idx)
 {
 	char buf[8];

@@ -693,6 +693,16 @@ static int dm_run(int path, size_t len, struct dm_result *r)
 			return fail("devmem", "region of %zu MiB: %s", len / MIB,
 				    wd_strerror(err));
 	}
+	if (getenv("WDBENCH_DEBUG")) {
+		uint64_t fr = 0, held = 0, used = 0;
+
+		wd_dev_attr_u64(wd_dev_name(dev), "devmem_free", &fr);
+		wd_dev_attr_u64(wd_dev_name(dev), "devmem_used", &used);
+		wd_dev_attr_u64(wd_dev_name(dev), "stats/devmem_held_pages", &held);
+		fprintf(stderr, "devmem: %s %zu MiB (free %llu used %llu held %llu)\n",
+			dm_names[path], len / MIB, (unsigned long long)fr,
+			(unsigned long long)used, (unsigned long long)held);
+	}
 	f0 = dm_faults(anon);
 	t0 = now();
 	if (anon) {
