@@ -28,6 +28,11 @@ static int wd_open(struct inode *inode, struct file *filp)
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
+	ctx->charge = wd_charge_alloc();
+	if (!ctx->charge) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
 
 	down_read(&wdev->state_lock);
 	if (!wdev->registered) {
@@ -66,6 +71,7 @@ err_put:
 	module_put(wdev->ops->owner);
 err_unlock:
 	up_read(&wdev->state_lock);
+	wd_charge_put(ctx->charge);
 	kfree(ctx);
 	return ret;
 }
@@ -87,6 +93,7 @@ static int wd_release(struct inode *inode, struct file *filp)
 	put_pid(ctx->pid);
 	mmdrop(ctx->mm);
 	module_put(wdev->ops->owner);
+	wd_charge_put(ctx->charge);
 	kfree(ctx);
 	put_device(&wdev->dev);
 	return 0;
@@ -178,6 +185,9 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	case WD_IOC_UNSHARE:
 		ret = wd_ioctl_share(ctx, uarg, false);
+		break;
+	case WD_IOC_REGION_CREATE:
+		ret = wd_region_create(ctx, uarg);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -46,9 +46,14 @@ static int __init wd_init(void)
 	}
 	wd_class->devnode = wd_devnode;
 	wd_class->dev_groups = wd_device_groups;
+	ret = wd_region_fs_init();
+	if (ret)
+		goto err_class;
 	wd_debugfs = debugfs_create_dir("warpdrive", NULL);
 	return 0;
 
+err_class:
+	class_destroy(wd_class);
 err_region:
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 	return ret;
@@ -57,6 +62,7 @@ err_region:
 static void __exit wd_exit(void)
 {
 	debugfs_remove(wd_debugfs);
+	wd_region_fs_exit();
 	class_destroy(wd_class);
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 }

@@ -79,6 +79,55 @@ static ssize_t devmem_size_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(devmem_size);
 
+static ssize_t devmem_free_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct wd_pool *pool = to_wd_device(dev)->pool;
+	unsigned long nr_free = 0, nr_held;
+
+	if (pool)
+		wd_pool_usage(pool, &nr_free, &nr_held);
+	return sysfs_emit(buf, "%llu\n", (u64)nr_free << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(devmem_free);
+
+static ssize_t devmem_used_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct wd_pool *pool = to_wd_device(dev)->pool;
+	unsigned long nr_free = 0, nr_held;
+
+	if (!pool)
+		return sysfs_emit(buf, "0\n");
+	wd_pool_usage(pool, &nr_free, &nr_held);
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)(pool->nr_pages - nr_free) << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(devmem_used);
+
+static ssize_t devmem_ctx_quota_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  READ_ONCE(to_wd_device(dev)->devmem_ctx_quota));
+}
+
+/* Bytes (whole pages count), 0 for no limit; applies to later allocations. */
+static ssize_t devmem_ctx_quota_store(struct device *dev,
+				      struct device_attribute *attr,
+				      const char *buf, size_t len)
+{
+	u64 val;
+	int ret;
+
+	ret = kstrtou64(buf, 0, &val);
+	if (ret)
+		return ret;
+	WRITE_ONCE(to_wd_device(dev)->devmem_ctx_quota, val);
+	return len;
+}
+static DEVICE_ATTR_RW(devmem_ctx_quota);
+
 static struct attribute *wd_device_attrs[] = {
 	&dev_attr_api.attr,
 	&dev_attr_api_version.attr,
@@ -87,6 +136,9 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_queues_total.attr,
 	&dev_attr_queues_free.attr,
 	&dev_attr_devmem_size.attr,
+	&dev_attr_devmem_free.attr,
+	&dev_attr_devmem_used.attr,
+	&dev_attr_devmem_ctx_quota.attr,
 	NULL,
 };
 
@@ -112,6 +164,21 @@ WD_STAT_ATTR(device_faults, faults);
 WD_STAT_ATTR(pages_faulted, pages_faulted);
 WD_STAT_ATTR(invalidations, invalidations);
 WD_STAT_ATTR(pinned_pages, pinned_pages);
+WD_STAT_ATTR(devmem_faults, devmem_faults);
+WD_STAT_ATTR(devmem_pages_mapped, devmem_pages_mapped);
+
+/* Pages given back to the pool but still referenced elsewhere (pinned). */
+static ssize_t devmem_held_pages_show(struct device *dev,
+				      struct device_attribute *attr, char *buf)
+{
+	struct wd_pool *pool = to_wd_device(dev)->pool;
+	unsigned long nr_free, nr_held = 0;
+
+	if (pool)
+		wd_pool_usage(pool, &nr_free, &nr_held);
+	return sysfs_emit(buf, "%lu\n", nr_held);
+}
+static DEVICE_ATTR_RO(devmem_held_pages);
 
 static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_commands_completed.attr,
@@ -123,6 +190,9 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_pages_faulted.attr,
 	&dev_attr_invalidations.attr,
 	&dev_attr_pinned_pages.attr,
+	&dev_attr_devmem_faults.attr,
+	&dev_attr_devmem_pages_mapped.attr,
+	&dev_attr_devmem_held_pages.attr,
 	NULL,
 };
 
@@ -176,6 +246,7 @@ static void wd_device_release(struct device *dev)
 
 	ida_free(&wd_ida, wdev->id);
 	bitmap_free(wdev->qmap);
+	wd_pool_destroy(wdev->pool);
 	kfree(wdev);
 }
 
@@ -207,6 +278,8 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	INIT_LIST_HEAD(&wdev->contexts);
 	spin_lock_init(&wdev->q_lock);
 	INIT_LIST_HEAD(&wdev->waiters);
+	mutex_init(&wdev->region_lock);
+	INIT_LIST_HEAD(&wdev->regions);
 
 	device_initialize(&wdev->dev);
 	wdev->dev.class = wd_class;
@@ -234,6 +307,9 @@ int wd_device_register(struct wd_device *wdev)
 	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
 	if (!wdev->qmap)
 		return -ENOMEM;
+	ret = wd_pool_create(wdev);
+	if (ret)
+		return ret;
 
 	down_write(&wdev->state_lock);
 	wdev->registered = true;
@@ -272,6 +348,12 @@ void wd_device_unregister(struct wd_device *wdev)
 	}
 	mutex_unlock(&wdev->ctx_lock);
 	up_write(&wdev->state_lock);
+
+	/* No region can be created any more: revoke them, free the pool. */
+	if (wdev->pool) {
+		wd_region_revoke_all(wdev);
+		wd_pool_drain(wdev->pool);
+	}
 }
 EXPORT_SYMBOL_GPL(wd_device_unregister);
 

@@ -112,6 +112,40 @@ struct wd_mmu {
 };
 
 /**
+ * struct wd_pool - the memory of a device, as order-0 pages (see wd_pool.c)
+ * @lock: protects @free, @held, @nr_free, @nr_held and @dead.
+ * @free: pages no one uses, linked through page->lru; the pool holds the
+ *        only reference on each.
+ * @held: pages given back while something else still held a reference (a
+ *        GUP pin, a racing lookup): kept out of use until that reference
+ *        is dropped, then moved to @free.
+ * @nr_pages: pages the pool was built with.
+ * @nr_free: pages on @free.
+ * @nr_held: pages on @held.
+ * @dead: the device is unregistered: pages given back go to the system.
+ */
+struct wd_pool {
+	spinlock_t lock;
+	struct list_head free;
+	struct list_head held;
+	unsigned long nr_pages;
+	unsigned long nr_free;
+	unsigned long nr_held;
+	bool dead;
+};
+
+/**
+ * struct wd_charge - device memory held by the regions of one context
+ * @ref: held by the context and by each region it created (regions
+ *       outlive the context).
+ * @pages: pages charged now; bounded by &wd_device.devmem_ctx_quota.
+ */
+struct wd_charge {
+	struct kref ref;
+	atomic_long_t pages;
+};
+
+/**
  * struct wd_context - one open file of a device
  * @wdev: the device; the context holds a reference on @wdev->dev.
  * @mm: address space of the process that opened the file (mmgrab()ed);
@@ -129,6 +163,7 @@ struct wd_mmu {
  * @dead: the device was unregistered.
  * @wq: poll() waiters for completions.
  * @mmu: the device MMU for this context.
+ * @charge: device memory its regions hold.
  */
 struct wd_context {
 	struct wd_device *wdev;
@@ -144,6 +179,7 @@ struct wd_context {
 	bool dead;
 	wait_queue_head_t wq;
 	struct wd_mmu mmu;
+	struct wd_charge *charge;
 };
 
 static inline struct wd_hwq *to_hwq(struct wd_queue *q)
@@ -175,5 +211,24 @@ void wd_mmu_fini(struct wd_mmu *mmu);
 int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode);
 int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);
 int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req);
+
+/* wd_pool.c */
+int wd_pool_create(struct wd_device *wdev);
+void wd_pool_drain(struct wd_pool *pool);
+void wd_pool_destroy(struct wd_pool *pool);
+unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
+			    unsigned long n);
+void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages);
+void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
+		   unsigned long *nr_held);
+
+/* wd_region.c */
+int wd_region_fs_init(void);
+void wd_region_fs_exit(void);
+long wd_region_create(struct wd_context *ctx,
+		      struct wd_region_create __user *uarg);
+void wd_region_revoke_all(struct wd_device *wdev);
+struct wd_charge *wd_charge_alloc(void);
+void wd_charge_put(struct wd_charge *charge);
 
 #endif /* _WD_INTERNAL_H */

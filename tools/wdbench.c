@@ -12,6 +12,9 @@
  * mmu        shared virtual addressing against pinned sharing: steady
  *            COPY throughput, first-touch cost (pages per device fault),
  *            and COPY under an invalidation storm
+ * devmem     time to make device memory accessible (map + every page
+ *            touched once) by each path, against one fault per page and
+ *            against the kernel's anonymous memory (touch, MAP_POPULATE)
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
@@ -25,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -777,6 +783,245 @@ out:
 	return ret;
 }
 
+/* devmem */
+
+enum {
+	DM_FAULT,		/* region with a window of 1: one fault per page */
+	DM_AROUND,		/* default fault-around window */
+	DM_MAP_POPULATE,
+	DM_MADVISE,		/* MADV_POPULATE_WRITE */
+	DM_IOCTL,		/* WD_REGION_IOC_POPULATE */
+	DM_ADVANCE,		/* WD_REGION_MAP_ADVANCE */
+	DM_ANON_TOUCH,
+	DM_ANON_POPULATE,
+	DM_NR,
+};
+
+static const char *const dm_names[DM_NR] = {
+	"1 fault/page", "fault-around", "MAP_POPULATE", "MADV_POP_WRITE",
+	"populate ioctl", "map in advance", "anon touch", "anon MAP_POP",
+};
+
+struct dm_result {
+	double secs;
+	uint64_t setup_faults;	/* before the touch */
+	uint64_t touch_faults;	/* during it */
+};
+
+static uint64_t dm_faults(int anon)
+{
+	struct rusage ru;
+	uint64_t v = 0;
+
+	if (anon) {
+		getrusage(RUSAGE_SELF, &ru);
+		return ru.ru_minflt;
+	}
+	wd_dev_attr_u64(wd_dev_name(dev), "stats/devmem_faults", &v);
+	return v;
+}
+
+/* Write one byte per page, as a program first using the memory would. */
+static void dm_touch(unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 4096)
+		p[i] = (unsigned char)((i >> 12) + 1);
+}
+
+static int dm_verify(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 4096)
+		if (p[i] != (unsigned char)((i >> 12) + 1) || p[i + 1] ||
+		    p[i + 2048] || p[i + 4095])
+			return -1;
+	return 0;
+}
+
+/* Make @len bytes accessible by @path and touch them; time it. */
+static int dm_run(int path, size_t len, struct dm_result *r)
+{
+	int anon = path >= DM_ANON_TOUCH, fd = -1, err, flags;
+	uint64_t f0, f1, f2;
+	unsigned char *p;
+	size_t done;
+	double t0, t1;
+
+	if (!anon) {
+		err = wd_region_create_ex(dev, len,
+					  path == DM_ADVANCE ? WD_REGION_MAP_ADVANCE : 0,
+					  path == DM_FAULT ? 1 : 0, &fd);
+		if (err)
+			return fail("devmem", "region of %zu MiB: %s", len / MIB,
+				    wd_strerror(err));
+	}
+	if (getenv("WDBENCH_DEBUG")) {
+		uint64_t fr = 0, held = 0, used = 0;
+
+		wd_dev_attr_u64(wd_dev_name(dev), "devmem_free", &fr);
+		wd_dev_attr_u64(wd_dev_name(dev), "devmem_used", &used);
+		wd_dev_attr_u64(wd_dev_name(dev), "stats/devmem_held_pages", &held);
+		fprintf(stderr, "devmem: %s %zu MiB (free %llu used %llu held %llu)\n",
+			dm_names[path], len / MIB, (unsigned long long)fr,
+			(unsigned long long)used, (unsigned long long)held);
+	}
+	f0 = dm_faults(anon);
+	t0 = now();
+	if (anon) {
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		if (path == DM_ANON_POPULATE)
+			flags |= MAP_POPULATE;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	} else {
+		flags = MAP_SHARED;
+		if (path == DM_MAP_POPULATE)
+			flags |= MAP_POPULATE;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	}
+	if (p == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	err = 0;
+	if (path == DM_MADVISE && madvise(p, len, MADV_POPULATE_WRITE))
+		err = -errno;
+	if (path == DM_IOCTL) {
+		err = wd_region_populate(fd, p, len, &done);
+		if (!err && done != len)
+			err = -ENOSPC;
+	}
+	if (err)
+		goto out_unmap;
+	f1 = dm_faults(anon);
+	dm_touch(p, len);
+	t1 = now();
+	f2 = dm_faults(anon);
+	r->secs = t1 - t0;
+	r->setup_faults = f1 - f0;
+	r->touch_faults = f2 - f1;
+	if (dm_verify(p, len))
+		err = -EIO;
+out_unmap:
+	munmap(p, len);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		return fail("devmem", "%s: %s", dm_names[path], err == -EIO ?
+			    "memory does not read back as written over zeroes" :
+			    wd_strerror(err));
+	return 0;
+}
+
+/* The pool and an anonymous buffer of the same size must fit. */
+static size_t dm_size(void)
+{
+	uint64_t free_dm = 0, avail_kb = 0;
+	char line[128];
+	size_t len;
+	FILE *f;
+
+	if (wd_dev_attr_u64(wd_dev_name(dev), "devmem_free", &free_dm))
+		return 0;
+	f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB",
+			   (unsigned long long *)&avail_kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	len = free_dm;
+	if (avail_kb && avail_kb * 1024 < len + 192 * MIB)
+		len = avail_kb * 1024 > 192 * MIB ? avail_kb * 1024 - 192 * MIB : 0;
+	if (len > 1024 * MIB)
+		len = 1024 * MIB;
+	if (quick && len > 16 * MIB)
+		len = 16 * MIB;
+	return len & ~(2 * MIB - 1);
+}
+
+static void dm_row(const char *measure, const struct dm_result *a,
+		   const struct dm_result *b, size_t len, const char *goal)
+{
+	char x[32], y[32];
+
+	snprintf(x, sizeof(x), "%.1f", len / a->secs / 1e6);
+	snprintf(y, sizeof(y), "%.1f", len / b->secs / 1e6);
+	row("devmem", measure, x, y, b->secs / a->secs, goal);
+}
+
+static int scenario_devmem(void)
+{
+	struct dm_result r[DM_NR], thp_pop, thp_touch;
+	char measure[64], x[32], y[32];
+	struct wd_dev_desc d;
+	size_t len;
+	int i;
+
+	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
+		row("devmem", "no device memory on this device", "-", "-", NAN,
+		    NULL);
+		return 0;
+	}
+	len = dm_size();
+	if (!len)
+		return fail("devmem", "not enough device or system memory");
+
+	/* Baselines: anonymous memory in 4 KiB pages, then as configured. */
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
+			    strerror(errno));
+	if (dm_run(DM_ANON_TOUCH, len, &r[DM_ANON_TOUCH]) ||
+	    dm_run(DM_ANON_POPULATE, len, &r[DM_ANON_POPULATE]))
+		return -1;
+	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	if (dm_run(DM_ANON_POPULATE, len, &thp_pop) ||
+	    dm_run(DM_ANON_TOUCH, len, &thp_touch))
+		return -1;
+	for (i = 0; i < DM_ANON_TOUCH; i++)
+		if (dm_run(i, len, &r[i]))
+			return -1;
+
+	snprintf(measure, sizeof(measure), "%zu MiB MB/s: 1 fault/pg | anon",
+		 len / MIB);
+	dm_row(measure, &r[DM_FAULT], &r[DM_ANON_TOUCH], len, NULL);
+	dm_row("fault-around | 1 fault/page", &r[DM_AROUND], &r[DM_FAULT],
+	       len, NULL);
+	for (i = DM_MAP_POPULATE; i <= DM_ADVANCE; i++) {
+		snprintf(measure, sizeof(measure), "%s | 1 fault/page",
+			 dm_names[i]);
+		dm_row(measure, &r[i], &r[DM_FAULT], len, ">= 4x");
+		snprintf(measure, sizeof(measure), "%s | anon MAP_POP", dm_names[i]);
+		dm_row(measure, &r[i], &r[DM_ANON_POPULATE], len, ">= 1x");
+	}
+	dm_row("anon MAP_POP: THP | 4 KiB", &thp_pop, &r[DM_ANON_POPULATE],
+	       len, NULL);
+	dm_row("anon touch: THP | 4 KiB", &thp_touch, &r[DM_ANON_TOUCH], len,
+	       NULL);
+	for (i = 0; i < DM_NR; i++) {
+		if (i == DM_FAULT || i == DM_ANON_TOUCH)
+			continue;
+		snprintf(measure, sizeof(measure), "faults: %s | %s",
+			 dm_names[i], i < DM_ANON_TOUCH ? "1/page" : "anon");
+		snprintf(x, sizeof(x), "%llu+%llu",
+			 (unsigned long long)r[i].setup_faults,
+			 (unsigned long long)r[i].touch_faults);
+		if (i < DM_ANON_TOUCH)
+			snprintf(y, sizeof(y), "%llu+%llu",
+				 (unsigned long long)r[DM_FAULT].setup_faults,
+				 (unsigned long long)r[DM_FAULT].touch_faults);
+		else
+			snprintf(y, sizeof(y), "%llu+%llu",
+				 (unsigned long long)r[DM_ANON_TOUCH].setup_faults,
+				 (unsigned long long)r[DM_ANON_TOUCH].touch_faults);
+		row("devmem", measure, x, y, NAN, "setup+touch");
+	}
+	return 0;
+}
+
 static const struct scenario {
 	const char *name;
 	const char *what;
@@ -791,6 +1036,8 @@ static const struct scenario {
 	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_deflate },
 	{ "mmu", "SVA vs pinned: COPY throughput, faults, invalidation storm",
 	  WD_ALG_COPY, scenario_mmu },
+	{ "devmem", "device memory made accessible: each path vs faults and anon",
+	  WD_ALG_COPY, scenario_devmem },
 };
 
 #define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))

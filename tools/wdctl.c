@@ -5,8 +5,8 @@
  *   wdctl [--json]            every device
  *   wdctl show NAME [--json]  one device, with live figures from the kernel
  *
- * Attributes a module may not have (queues_free, stats/) show as "-"
- * (null in JSON).
+ * Attributes a module may not have (queues_free, devmem_free/used, stats/)
+ * show as "-" (null in JSON).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,8 +24,34 @@ static const char *const flag_names[] = {
 static const char *const stat_names[] = {
 	"commands_completed", "commands_failed", "bytes_read", "bytes_written",
 	"kicks", "device_faults", "pages_faulted", "invalidations",
-	"pinned_pages",
+	"pinned_pages", "devmem_faults", "devmem_pages_mapped",
+	"devmem_held_pages",
 };
+
+/* Device memory figures (bytes) in sysfs, next to devmem_size. */
+static const char *const mem_names[] = {
+	"devmem_free", "devmem_used", "devmem_ctx_quota",
+};
+
+#define NR_MEM		(sizeof(mem_names) / sizeof(mem_names[0]))
+
+static void read_mem(const char *dev, uint64_t *val, int *ok)
+{
+	size_t i;
+
+	for (i = 0; i < NR_MEM; i++)
+		ok[i] = !wd_dev_attr_u64(dev, mem_names[i], &val[i]);
+}
+
+/* "16 MiB" or "32 KiB" */
+static const char *size_str(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes && !(bytes & ((1 << 20) - 1)))
+		snprintf(buf, len, "%llu MiB", (unsigned long long)(bytes >> 20));
+	else
+		snprintf(buf, len, "%llu KiB", (unsigned long long)(bytes >> 10));
+	return buf;
+}
 
 #define NR_STATS	(sizeof(stat_names) / sizeof(stat_names[0]))
 
@@ -77,8 +103,8 @@ static void print_algs(uint32_t algs, int json)
 /* @info: live figures, or NULL to take queues_free from sysfs. */
 static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 {
-	uint64_t stats[NR_STATS], free_q;
-	int ok[NR_STATS];
+	uint64_t stats[NR_STATS], mem[NR_MEM], free_q;
+	int ok[NR_STATS], mok[NR_MEM];
 	size_t i;
 
 	printf("{\"name\": \"%s\", \"api\": \"%s\", \"api_version\": %u, ",
@@ -95,6 +121,14 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
 	else
 		printf(", \"queues_free\": null");
+	read_mem(d->name, mem, mok);
+	for (i = 0; i < NR_MEM; i++) {
+		if (mok[i])
+			printf(", \"%s\": %llu", mem_names[i],
+			       (unsigned long long)mem[i]);
+		else
+			printf(", \"%s\": null", mem_names[i]);
+	}
 	read_stats(d->name, stats, ok);
 	printf(", \"stats\": {");
 	for (i = 0; i < NR_STATS; i++) {
@@ -109,16 +143,22 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 
 static void print_row(const struct wd_dev_desc *d)
 {
-	char queues[32];
-	uint64_t free_q;
+	char queues[32], mem[48];
+	uint64_t free_q, free_m;
 
 	if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
 		snprintf(queues, sizeof(queues), "%llu/%u",
 			 (unsigned long long)free_q, d->queues_total);
 	else
 		snprintf(queues, sizeof(queues), "-/%u", d->queues_total);
-	printf("%-12s %-12s %7s %10llu  ", d->name, d->api, queues,
-	       (unsigned long long)(d->devmem_size >> 20));
+	if (!wd_dev_attr_u64(d->name, "devmem_free", &free_m))
+		snprintf(mem, sizeof(mem), "%llu/%llu",
+			 (unsigned long long)(free_m >> 20),
+			 (unsigned long long)(d->devmem_size >> 20));
+	else
+		snprintf(mem, sizeof(mem), "-/%llu",
+			 (unsigned long long)(d->devmem_size >> 20));
+	printf("%-12s %-12s %7s %10s  ", d->name, d->api, queues, mem);
 	print_flags(d->flags, 0);
 	printf("  ");
 	print_algs(d->algorithms, 0);
@@ -159,11 +199,12 @@ static int cmd_list(int json)
 
 static int cmd_show(const char *name, int json)
 {
-	uint64_t stats[NR_STATS];
+	uint64_t stats[NR_STATS], mem[NR_MEM];
+	int ok[NR_STATS], mok[NR_MEM];
+	char b1[32], b2[32], b3[32];
 	struct wd_dev_desc d;
 	struct wd_info info;
 	struct wd_dev *dev;
-	int ok[NR_STATS];
 	size_t i;
 	int ret;
 
@@ -194,7 +235,16 @@ static int cmd_show(const char *name, int json)
 	printf("\nalgorithms:   ");
 	print_algs(d.algorithms, 0);
 	printf("\nqueues:       %u free of %u\n", info.queues_free, info.queues_total);
-	printf("device mem:   %llu MiB\n", (unsigned long long)(d.devmem_size >> 20));
+	read_mem(name, mem, mok);
+	printf("device mem:   %s", size_str(d.devmem_size, b1, sizeof(b1)));
+	if (mok[0] && mok[1])
+		printf(": %s used, %s free", size_str(mem[1], b2, sizeof(b2)),
+		       size_str(mem[0], b3, sizeof(b3)));
+	if (mok[2] && mem[2])
+		printf("; per-context quota %s", size_str(mem[2], b1, sizeof(b1)));
+	else if (mok[2])
+		printf("; no per-context quota");
+	printf("\n");
 	printf("stats:\n");
 	read_stats(name, stats, ok);
 	for (i = 0; i < NR_STATS; i++) {
@@ -209,7 +259,7 @@ static int cmd_show(const char *name, int json)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wdctl [--json]              list devices (QUEUES: free/total)\n"
+	fprintf(f, "usage: wdctl [--json]              list devices (QUEUES, DEVMEM_MB: free/total)\n"
 		   "       wdctl show NAME [--json]    one device in detail, with stats\n");
 }
 

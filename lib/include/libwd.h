@@ -349,6 +349,98 @@ int wd_share(struct wd_dev *dev, void *addr, size_t len, uint32_t access);
 /** wd_unshare() - unpin exactly a range given to wd_share() */
 int wd_unshare(struct wd_dev *dev, void *addr, size_t len);
 
+/*
+ * Device memory (see the README, "Device memory"). A region is a file
+ * descriptor for part of a device's memory, which any process it is passed
+ * to may map (shared). Its pages come from the device's pool when first
+ * needed, zeroed: on fault (a window of pages per fault), or eagerly with
+ * mmap(MAP_POPULATE), madvise(MADV_POPULATE_WRITE), wd_region_populate(),
+ * or at mmap() time for regions created with WD_REGION_MAP_ADVANCE.
+ * wd_region_punch() gives a range back to the pool; the next touch gets
+ * fresh zeroed memory. Close the fd and unmap to free the whole region.
+ */
+
+/**
+ * wd_region_create() - make a device memory region
+ * @dev: open device offering WD_DEV_F_DEVMEM
+ * @size: bytes, page-aligned, at most the device memory size (-E2BIG)
+ * @flags: WD_REGION_MAP_ADVANCE, WD_REGION_CLOEXEC
+ * @fd: where the region's file descriptor goes (-1 on failure)
+ *
+ * No memory is taken yet. The pages are charged to @dev's context, which
+ * may be bounded by the device's devmem_ctx_quota.
+ */
+int wd_region_create(struct wd_dev *dev, size_t size, uint32_t flags, int *fd);
+
+/**
+ * wd_region_create_ex() - wd_region_create() with a fault-around window
+ * @fault_around: pages one fault maps: a power of two up to
+ *                WD_REGION_FAULT_AROUND_MAX, or 0 for the default
+ */
+int wd_region_create_ex(struct wd_dev *dev, size_t size, uint32_t flags,
+			uint32_t fault_around, int *fd);
+
+/**
+ * wd_region_map() - mmap() a region, shared, from offset 0
+ * @fd: region fd
+ * @size: bytes to map (at most the region size)
+ * @prot: PROT_READ and/or PROT_WRITE
+ * @flags: more mmap() flags, e.g. MAP_POPULATE (not MAP_PRIVATE)
+ * @addr: where the address goes
+ *
+ * munmap() it when done.
+ */
+int wd_region_map(int fd, size_t size, int prot, int flags, void **addr);
+
+/**
+ * wd_region_populate() - make a mapped range present in one call
+ * @fd: region fd
+ * @addr: page-aligned start inside a mapping of the region
+ * @len: page-aligned length
+ * @done: bytes from @addr mapped now (may be NULL)
+ *
+ * Succeeds with *@done short of @len when the pool or the quota ran out
+ * or a signal arrived on the way; touching the rest faults it in.
+ *
+ * Return: 0, or -ENOSPC (pool empty), -EDQUOT (quota), -EINTR, -EFAULT,
+ * -EINVAL, -EACCES, -ENODEV when nothing was done.
+ */
+int wd_region_populate(int fd, void *addr, size_t len, size_t *done);
+
+/**
+ * wd_region_punch() - give a range back to the device
+ * @fd: region fd
+ * @offset: page-aligned offset in the region
+ * @len: page-aligned length
+ *
+ * Unmaps the range from every mapping of every process and returns its
+ * memory to the pool; the next access sees fresh zeroed memory.
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE).
+ */
+int wd_region_punch(int fd, size_t offset, size_t len);
+
+/**
+ * wd_region_reserve() - take pool memory for a range without mapping it
+ *
+ * fallocate() mode 0; -ENOSPC or -EDQUOT when the pool or the quota runs
+ * out (what was taken stays).
+ */
+int wd_region_reserve(int fd, size_t offset, size_t len);
+
+/** wd_region_info() - WD_REGION_IOC_INFO: size, resident bytes, charge. */
+int wd_region_info(int fd, struct wd_region_info *info);
+
+/** Device memory figures of a device, in bytes (from sysfs). */
+struct wd_devmem_usage {
+	uint64_t size;		/* the pool */
+	uint64_t free;		/* can be handed out now */
+	uint64_t used;		/* in regions, or held by pins */
+	uint64_t ctx_quota;	/* per-context limit, 0 for none */
+};
+
+/** wd_devmem_usage() - pool usage of the device called @name. */
+int wd_devmem_usage(const char *name, struct wd_devmem_usage *u);
+
 #ifdef __cplusplus
 }
 #endif

@@ -247,7 +247,8 @@ static struct soft_dev *soft_dev_create(void)
 		goto err_engine;
 	}
 	sdev->wdev->api = "wd_soft_v1";
-	sdev->wdev->flags = WD_DEV_F_QUEUES | WD_DEV_F_SVA | WD_DEV_F_PINNED;
+	sdev->wdev->flags = WD_DEV_F_QUEUES | WD_DEV_F_SVA | WD_DEV_F_PINNED |
+			    WD_DEV_F_DEVMEM;
 	sdev->wdev->algorithms = WD_ALG_COPY | WD_ALG_FILL | WD_ALG_CRC32C |
 				 WD_ALG_DEFLATE | WD_ALG_INFLATE;
 	sdev->wdev->queues_total = queues;

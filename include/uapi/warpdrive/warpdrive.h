@@ -277,6 +277,116 @@ struct wd_share_req {
 #define WD_IOC_MMU_MODE		_IOWR(WD_IOC_MAGIC, 0x10, struct wd_mmu_mode)
 #define WD_IOC_SHARE		_IOW(WD_IOC_MAGIC, 0x11, struct wd_share_req)
 #define WD_IOC_UNSHARE		_IOW(WD_IOC_MAGIC, 0x12, struct wd_share_req)
-/* 0x20-0x2f: device memory regions. */
+
+/*
+ * Device memory regions (see README "Device memory").
+ *
+ * WD_IOC_REGION_CREATE on a device file makes a region of the device's
+ * memory and returns a new file descriptor for it. The region is sparse:
+ * device memory is taken from the device's pool only when a page is first
+ * used, and comes zeroed. The region fd may be mmap()ed (MAP_SHARED only;
+ * MAP_PRIVATE fails with EINVAL) any number of times, by any process it is
+ * passed to; every mapping sees the same memory. Pages are made present:
+ *
+ *   on fault          first touch takes a page from the pool, and the
+ *                     fault maps a window of fault_around pages around it;
+ *   eagerly           mmap(MAP_POPULATE), madvise(MADV_POPULATE_READ or
+ *                     MADV_POPULATE_WRITE), WD_REGION_IOC_POPULATE;
+ *   at mmap           regions created with WD_REGION_MAP_ADVANCE.
+ *
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on the region fd
+ * unmaps a range from every mapping and gives its pages back to the pool;
+ * fallocate() mode 0 or FALLOC_FL_KEEP_SIZE takes pool pages for a range
+ * without mapping them. Offsets and lengths are page-aligned and within
+ * the region (EINVAL); other modes fail with EOPNOTSUPP.
+ *
+ * An empty pool (or an exhausted per-context quota, sysfs
+ * devmem_ctx_quota) makes a fault raise SIGBUS and MADV_POPULATE_* fail
+ * with EFAULT; WD_REGION_IOC_POPULATE and fallocate() report ENOSPC
+ * (EDQUOT for the quota).
+ */
+
+/* struct wd_region_create.flags */
+#define WD_REGION_MAP_ADVANCE	(1U << 0)	/* mmap() maps the whole range at once */
+#define WD_REGION_CLOEXEC	(1U << 1)	/* the new fd is close-on-exec */
+
+/* Largest fault-around window, in pages. */
+#define WD_REGION_FAULT_AROUND_MAX	512
+
+/**
+ * struct wd_region_create - WD_IOC_REGION_CREATE argument
+ * @size: in: region size in bytes, page-aligned, not 0 and at most the
+ *        device memory size (E2BIG).
+ * @flags: in: WD_REGION_*.
+ * @fault_around: in: pages one fault maps (a power of two up to
+ *                WD_REGION_FAULT_AROUND_MAX), or 0 for the framework's
+ *                default (module parameter region_fault_around, 16).
+ * @fd: out: the region's file descriptor; zero in.
+ * @pad: zero.
+ * @reserved: zero.
+ */
+struct wd_region_create {
+	__u64 size;
+	__u32 flags;
+	__u32 fault_around;
+	__u32 fd;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/**
+ * struct wd_region_populate - WD_REGION_IOC_POPULATE argument
+ * @addr: in: page-aligned start, inside a mapping of this region in the
+ *        calling process.
+ * @len: in: page-aligned length, not 0; the range may span several
+ *       mappings of the region (a split one), each must be of it.
+ * @flags: in: zero (no flags are defined yet).
+ * @pad: zero.
+ * @done: out: bytes from @addr that are mapped now; zero in.
+ * @reserved: zero.
+ *
+ * Makes the pages of the range present and maps them, with the mapping's
+ * protection. It may stop early: the pool (or the quota) ran out, a signal
+ * arrived, or the range left the region's mappings. It then succeeds with
+ * @done short of @len (the fault handler fills the rest on touch), and
+ * fails only when nothing was done: ENOSPC, EDQUOT, EINTR, EFAULT (not
+ * mapped), EINVAL (mapped, but not this region), EACCES (PROT_NONE),
+ * ENODEV (device removed).
+ */
+struct wd_region_populate {
+	__u64 addr;
+	__u64 len;
+	__u32 flags;
+	__u32 pad;
+	__u64 done;
+	__u64 reserved[2];
+};
+
+/**
+ * struct wd_region_info - WD_REGION_IOC_INFO result (output only)
+ * @size: region size in bytes.
+ * @resident: bytes of device memory the region holds now.
+ * @flags: WD_REGION_* it was created with (WD_REGION_CLOEXEC excluded).
+ * @fault_around: pages one fault maps now.
+ * @ctx_charged: bytes charged to the context that created the region (all
+ *               its regions).
+ * @ctx_quota: that context's quota in bytes, 0 for none.
+ * @reserved: zero.
+ */
+struct wd_region_info {
+	__u64 size;
+	__u64 resident;
+	__u32 flags;
+	__u32 fault_around;
+	__u64 ctx_charged;
+	__u64 ctx_quota;
+	__u64 reserved[4];
+};
+
+/* On a device file: */
+#define WD_IOC_REGION_CREATE	_IOWR(WD_IOC_MAGIC, 0x20, struct wd_region_create)
+/* On a region file: */
+#define WD_REGION_IOC_POPULATE	_IOWR(WD_IOC_MAGIC, 0x21, struct wd_region_populate)
+#define WD_REGION_IOC_INFO	_IOR(WD_IOC_MAGIC, 0x22, struct wd_region_info)
 
 #endif /* _UAPI_WARPDRIVE_H */

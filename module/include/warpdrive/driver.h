@@ -22,6 +22,7 @@
 
 struct wd_device;
 struct wd_queue;
+struct wd_pool;
 
 /**
  * struct wd_device_ops - what a driver provides to the framework
@@ -52,7 +53,10 @@ struct wd_device_ops {
  * @flags: WD_DEV_F_* capabilities.
  * @algorithms: WD_ALG_* bits.
  * @queues_total: number of hardware queues.
- * @devmem_size: bytes of device memory.
+ * @devmem_size: bytes of device memory. When it is not 0 the framework
+ *               builds the device memory pool at registration (system RAM
+ *               stands in for it) and offers regions on it; the driver sets
+ *               %WD_DEV_F_DEVMEM in @flags then.
  * @id: number in the device's name.
  * @state_lock: protects @registered against concurrent unregistration;
  *              user entry points hold it for reading while they use @ops.
@@ -64,6 +68,11 @@ struct wd_device_ops {
  * @waiters: contexts waiting for a queue, first come first served.
  * @queues_dead: no queue will be handed out any more (unregistered).
  * @map_seq: source of unique mmap windows, one per queue binding.
+ * @pool: device memory pool (see wd_pool.c), or NULL without device memory.
+ * @region_lock: protects @regions.
+ * @regions: device memory regions still open (&struct wd_region.node).
+ * @devmem_ctx_quota: bytes of the pool one context may hold, 0 for no
+ *                    limit (sysfs devmem_ctx_quota).
  * @stats: counters shown in sysfs stats/.
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
@@ -93,6 +102,11 @@ struct wd_device {
 	bool queues_dead;
 	atomic64_t map_seq;
 
+	struct wd_pool *pool;
+	struct mutex region_lock;
+	struct list_head regions;
+	u64 devmem_ctx_quota;
+
 	struct {
 		atomic64_t completed;
 		atomic64_t failed;
@@ -103,6 +117,8 @@ struct wd_device {
 		atomic64_t pages_faulted;
 		atomic64_t invalidations;
 		atomic64_t pinned_pages;
+		atomic64_t devmem_faults;
+		atomic64_t devmem_pages_mapped;
 	} stats;
 	struct dentry *debugfs;
 };
@@ -126,9 +142,10 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
  * wd_device_register() - make a device visible to user space
  * @wdev: device from wd_device_alloc()
  *
- * Creates the sysfs node and /dev/warpdrive/<name>.
+ * Builds the device memory pool (@wdev->devmem_size bytes, when not 0),
+ * then creates the sysfs node and /dev/warpdrive/<name>.
  *
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (-ENOMEM: the pool could not be had).
  */
 int wd_device_register(struct wd_device *wdev);
 
@@ -138,6 +155,9 @@ int wd_device_register(struct wd_device *wdev);
  *
  * Removes the device node, waits for user calls into the driver to drain
  * and marks every open context dead: later calls on it fail with -ENODEV.
+ * Every mapping of the device's memory regions is revoked (a later access
+ * raises SIGBUS) and the pool is given back to the system, except pages
+ * something still holds a reference on (they go when it drops it).
  * After it returns the framework no longer calls @wdev->ops.
  */
 void wd_device_unregister(struct wd_device *wdev);
