@@ -12,7 +12,7 @@
  * devmem     time to make device memory accessible (map + every page
  *            touched once) by each path, against one fault per page and
  *            against the kernel's anonymous memory (touch, MAP_POPULATE);
- *            the best of two runs of each
+ *            the best of three interleaved rounds
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
@@ -743,18 +743,15 @@ out:
 }
 
 /* The pool and an anonymous buffer of the same size must fit. */
-/* The best of a few runs: the host's other work only ever slows one down. */
-static int dm_run(int path, size_t len, struct dm_result *r)
+/* Keep the best run: other work on the host only ever slows one down. */
+static int dm_run(int path, size_t len, struct dm_result *r, int round)
 {
 	struct dm_result one;
-	int i;
 
-	for (i = 0; i < (quick ? 1 : 2); i++) {
-		if (dm_run_once(path, len, &one))
-			return -1;
-		if (!i || one.secs < r->secs)
-			*r = one;
-	}
+	if (dm_run_once(path, len, &one))
+		return -1;
+	if (!round || one.secs < r->secs)
+		*r = one;
 	return 0;
 }
 
@@ -799,8 +796,8 @@ static int scenario_devmem(void)
 	struct dm_result r[DM_NR], thp_pop, thp_touch;
 	char measure[64], x[32], y[32];
 	struct wd_dev_desc d;
+	int i, round;
 	size_t len;
-	int i;
 
 	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
 		row("devmem", "no device memory on this device", "-", "-", NAN,
@@ -811,20 +808,23 @@ static int scenario_devmem(void)
 	if (!len)
 		return fail("devmem", "not enough device or system memory");
 
-	/* Baselines: anonymous memory in 4 KiB pages, then as configured. */
-	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
-		return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
-			    strerror(errno));
-	if (dm_run(DM_ANON_TOUCH, len, &r[DM_ANON_TOUCH]) ||
-	    dm_run(DM_ANON_POPULATE, len, &r[DM_ANON_POPULATE]))
-		return -1;
-	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-	if (dm_run(DM_ANON_POPULATE, len, &thp_pop) ||
-	    dm_run(DM_ANON_TOUCH, len, &thp_touch))
-		return -1;
-	for (i = 0; i < DM_ANON_TOUCH; i++)
-		if (dm_run(i, len, &r[i]))
+	/* Rounds over every path, interleaved; the best of each is kept. */
+	for (round = 0; round < (quick ? 1 : 3); round++) {
+		/* Baselines: anonymous memory in 4 KiB pages, then as configured. */
+		if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+			return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
+				    strerror(errno));
+		if (dm_run(DM_ANON_TOUCH, len, &r[DM_ANON_TOUCH], round) ||
+		    dm_run(DM_ANON_POPULATE, len, &r[DM_ANON_POPULATE], round))
 			return -1;
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+		if (dm_run(DM_ANON_POPULATE, len, &thp_pop, round) ||
+		    dm_run(DM_ANON_TOUCH, len, &thp_touch, round))
+			return -1;
+		for (i = 0; i < DM_ANON_TOUCH; i++)
+			if (dm_run(i, len, &r[i], round))
+				return -1;
+	}
 
 	snprintf(measure, sizeof(measure), "%zu MiB MB/s: 1 fault/pg | anon",
 		 len / MIB);
