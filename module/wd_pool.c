@@ -29,6 +29,8 @@
 
 /* The pool is built once; try hard, but never invoke the OOM killer. */
 #define WD_POOL_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+/* Pages given back per hold of the pool lock. */
+#define WD_POOL_BATCH	512
 
 static void wd_pool_put_list(struct list_head *pages)
 {
@@ -158,27 +160,38 @@ unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
  *
  * The caller's reference on each page passes to the pool. Pages something
  * else still references are held back until it lets them go.
+ *
+ * Context: may sleep.
  */
 void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages)
 {
 	struct page *page, *tmp;
+	unsigned int n;
 	LIST_HEAD(dead);
 
-	spin_lock(&pool->lock);
-	list_for_each_entry_safe(page, tmp, pages, lru) {
-		if (pool->dead) {
-			list_move(&page->lru, &dead);
-		} else if (page_ref_count(page) == 1) {
-			list_move(&page->lru, &pool->free);
-			pool->nr_free++;
-		} else {
-			list_move_tail(&page->lru, &pool->held);
-			pool->nr_held++;
+	while (!list_empty(pages)) {
+		n = 0;
+		spin_lock(&pool->lock);
+		list_for_each_entry_safe(page, tmp, pages, lru) {
+			if (pool->dead) {
+				list_move(&page->lru, &dead);
+			} else if (page_ref_count(page) == 1) {
+				list_move(&page->lru, &pool->free);
+				pool->nr_free++;
+			} else {
+				list_move_tail(&page->lru, &pool->held);
+				pool->nr_held++;
+			}
+			/* Not too long with the lock held: a punch may be big. */
+			if (++n == WD_POOL_BATCH)
+				break;
 		}
+		if (list_empty(pages) && pool->nr_held)
+			wd_pool_reclaim(pool);
+		spin_unlock(&pool->lock);
+		if (!list_empty(pages))
+			cond_resched();
 	}
-	if (pool->nr_held)
-		wd_pool_reclaim(pool);
-	spin_unlock(&pool->lock);
 	wd_pool_put_list(&dead);
 }
 

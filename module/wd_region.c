@@ -353,6 +353,7 @@ static void wd_region_unmap(struct wd_region *r, pgoff_t first,
 	loff_t start = (loff_t)first << PAGE_SHIFT;
 	loff_t len = (loff_t)n << PAGE_SHIFT;
 	bool again = false;
+	unsigned long i = 0;
 	struct page *page;
 
 	lockdep_assert_held_write(&r->map_lock);
@@ -365,6 +366,8 @@ static void wd_region_unmap(struct wd_region *r, pgoff_t first,
 		wait_on_page_locked(page);
 		if (page_mapped(page))
 			again = true;
+		if (!(++i % 1024))
+			cond_resched();
 	}
 	if (again)
 		unmap_mapping_range(r->mapping, start, len, 1);

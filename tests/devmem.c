@@ -1314,6 +1314,16 @@ TEST_F(dm, exhaustion)
 	EXPECT_EQ(2 * PG, done);
 	EXPECT_EQ(-1, fallocate(fd, 0, 40 * PG, PG));
 	EXPECT_EQ(ENOSPC, errno);
+	/* An engine writing there takes the same SIGBUS: a failed command. */
+	{
+		static char src[PG];
+		struct tq t;
+
+		ASSERT_EQ(0, tq_open(&t, 8, 0));
+		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, p + 48 * PG, src, PG));
+		EXPECT_EQ(WD_ST_OK, dev_copy(&t, p + 16 * PG, src, PG));
+		tq_close(&t);
+	}
 	/* MAP_POPULATE does what it can, silently; map-in-advance fails. */
 	munmap(p, len);
 	p = map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
