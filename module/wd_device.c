@@ -79,6 +79,14 @@ static ssize_t devmem_size_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(devmem_size);
 
+static ssize_t devpriv_size_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)wd_devpriv_pages(to_wd_device(dev)) << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(devpriv_size);
+
 static struct attribute *wd_device_attrs[] = {
 	&dev_attr_api.attr,
 	&dev_attr_api_version.attr,
@@ -87,6 +95,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_queues_total.attr,
 	&dev_attr_queues_free.attr,
 	&dev_attr_devmem_size.attr,
+	&dev_attr_devpriv_size.attr,
 	NULL,
 };
 
@@ -112,6 +121,17 @@ WD_STAT_ATTR(device_faults, faults);
 WD_STAT_ATTR(pages_faulted, pages_faulted);
 WD_STAT_ATTR(invalidations, invalidations);
 WD_STAT_ATTR(pinned_pages, pinned_pages);
+WD_STAT_ATTR(migrated_to_device, migrated_to_device);
+WD_STAT_ATTR(migrated_to_system, migrated_to_system);
+WD_STAT_ATTR(cpu_faults, cpu_faults);
+WD_STAT_ATTR(evicted_pages, evicted_pages);
+
+static ssize_t devpriv_pages_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", wd_devpriv_used(to_wd_device(dev)));
+}
+static DEVICE_ATTR_RO(devpriv_pages);
 
 static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_commands_completed.attr,
@@ -123,6 +143,11 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_pages_faulted.attr,
 	&dev_attr_invalidations.attr,
 	&dev_attr_pinned_pages.attr,
+	&dev_attr_devpriv_pages.attr,
+	&dev_attr_migrated_to_device.attr,
+	&dev_attr_migrated_to_system.attr,
+	&dev_attr_cpu_faults.attr,
+	&dev_attr_evicted_pages.attr,
 	NULL,
 };
 
@@ -234,6 +259,9 @@ int wd_device_register(struct wd_device *wdev)
 	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
 	if (!wdev->qmap)
 		return -ENOMEM;
+	ret = wd_devpriv_setup(wdev);
+	if (ret)
+		return ret;
 
 	down_write(&wdev->state_lock);
 	wdev->registered = true;
@@ -244,11 +272,13 @@ int wd_device_register(struct wd_device *wdev)
 		down_write(&wdev->state_lock);
 		wdev->registered = false;
 		up_write(&wdev->state_lock);
+		wd_devpriv_teardown(wdev);
 		return ret;
 	}
 	wdev->debugfs = debugfs_create_dir(dev_name(&wdev->dev), wd_debugfs);
 	debugfs_create_file("contexts", 0400, wdev->debugfs, wdev,
 			    &wd_contexts_fops);
+	wd_devpriv_debugfs(wdev);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(wd_device_register);
@@ -258,6 +288,7 @@ void wd_device_unregister(struct wd_device *wdev)
 	struct wd_context *ctx;
 
 	debugfs_remove(wdev->debugfs);
+	wd_hmm_compat_remove(wdev);
 	cdev_device_del(&wdev->cdev, &wdev->dev);
 
 	/* Waits for every user call that is inside the driver to leave. */
@@ -272,6 +303,9 @@ void wd_device_unregister(struct wd_device *wdev)
 	}
 	mutex_unlock(&wdev->ctx_lock);
 	up_write(&wdev->state_lock);
+
+	/* No migration can start now; engines are stopped. */
+	wd_devpriv_teardown(wdev);
 }
 EXPORT_SYMBOL_GPL(wd_device_unregister);
 

@@ -70,7 +70,7 @@ TEST(info_matches_sysfs)
 	EXPECT_LE(info.queues_free, info.queues_total);
 	EXPECT_EQ(d.devmem_size, info.devmem_size);
 	EXPECT_EQ(0, info.pad);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < sizeof(info.reserved) / sizeof(info.reserved[0]); i++)
 		EXPECT_EQ(0, info.reserved[i]);
 	close(fd);
 }
