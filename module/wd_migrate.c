@@ -354,11 +354,16 @@ static unsigned long wd_mig_get_pages(struct wd_mig *m, unsigned long need)
 {
 	struct wd_devpriv *dp = m->wdev->devpriv;
 	unsigned long got = wd_dp_take(dp, m->pages, need);
-	int tries = 0;
+	int idle = 0, rounds = 0;
 
-	while (got < need && m->wdev->devpriv_evict && tries++ < 4) {
-		if (!wd_dp_evict_lru(dp, need - got) && tries > 1)
-			break;
+	/*
+	 * Give up when rounds of eviction free nothing (all busy), or others
+	 * keep taking what is freed.
+	 */
+	while (got < need && m->wdev->devpriv_evict && idle < 3 &&
+	       rounds++ < 256) {
+		if (!wd_dp_evict_lru(dp, need - got))
+			idle++;
 		got += wd_dp_take(dp, m->pages + got, need - got);
 	}
 	return got;

@@ -209,8 +209,9 @@ static int soft_devpriv_init(struct soft_dev *sdev)
 		sdev->nr_backing++;
 	}
 	sdev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	/* The region is rounded up to a memory section; use what we back. */
 	sdev->pgmap.range.start = sdev->res->start;
-	sdev->pgmap.range.end = sdev->res->end;
+	sdev->pgmap.range.end = sdev->res->start + size - 1;
 	sdev->pgmap.nr_range = 1;
 	sdev->pgmap.owner = sdev->wdev;
 	sdev->wdev->devpriv_pgmap = &sdev->pgmap;
