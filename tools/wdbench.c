@@ -12,15 +12,23 @@
  * mmu        shared virtual addressing against pinned sharing: steady
  *            COPY throughput, first-touch cost (pages per device fault),
  *            and COPY under an invalidation storm
+ * migrate    migration of 4 KiB-page ranges to device-private memory and
+ *            back, against the kernel's test_hmm driver (loaded for the
+ *            measure, through the same ioctls) and memcpy of the same size
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,7 @@
 #include <zlib.h>
 
 #include "libwd.h"
+#include <warpdrive/hmm_compat.h>
 
 #define MIB		(1UL << 20)
 #define SLOT		64		/* bytes per roundtrip COPY */
@@ -777,6 +786,222 @@ out:
 	return ret;
 }
 
+/* migrate */
+
+#define TEST_HMM_KO	"/wd/modules/test_hmm.ko"
+
+/*
+ * Open the test_hmm ABI node whose sysfs device directory is @sysdir
+ * (test_hmm's own device and WarpDrive's misc device may both be called
+ * hmm_dmirror0, only one of them owns /dev/hmm_dmirror0): make a private
+ * node from its dev number.
+ */
+static int open_dmirror(const char *sysdir, const char *tmpname)
+{
+	char path[128], buf[32];
+	unsigned int maj, min;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/dev", sysdir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+		return -1;
+	unlink(tmpname);
+	if (mknod(tmpname, S_IFCHR | 0600, makedev(maj, min)))
+		return -1;
+	fd = open(tmpname, O_RDWR);
+	unlink(tmpname);
+	return fd;
+}
+
+struct mig_rate {
+	double to_dev;		/* MB/s */
+	double to_sys;
+};
+
+static int hmm_ioctl(int fd, unsigned long req, void *addr, void *out,
+		     size_t len)
+{
+	struct wd_hmm_cmd c = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)out,
+		.npages = len / 4096,
+	};
+
+	if (ioctl(fd, req, &c))
+		return -errno;
+	return c.cpages == len / 4096 ? 0 : -EIO;
+}
+
+/*
+ * Round trips of @len bytes: to the device and back (explicitly). With
+ * @hmm_fd >= 0 through the test_hmm ABI (whose migration to the device
+ * also hands the data back in @out), else WD_IOC_MIGRATE.
+ */
+static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
+		       int iters, uint64_t want, struct mig_rate *r)
+{
+	double t0, t1, dev_s = 0, sys_s = 0;
+	uint64_t moved, failed;
+	int i, ret;
+
+	for (i = -1; i < iters; i++) {	/* the first round warms up */
+		t0 = now();
+		if (hmm_fd >= 0) {
+			ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_DEV, buf, out, len);
+		} else {
+			ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_DEVICE,
+					 &moved, &failed);
+			if (!ret && moved != len / 4096)
+				ret = -EIO;
+		}
+		t1 = now();
+		if (ret)
+			return fail("migrate", "to device: %s", strerror(-ret));
+		if (hmm_fd >= 0) {
+			ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_SYS, buf, out, len);
+		} else {
+			ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_SYSTEM,
+					 &moved, &failed);
+			if (!ret && moved != len / 4096)
+				ret = -EIO;
+		}
+		if (ret)
+			return fail("migrate", "to system: %s", strerror(-ret));
+		if (i >= 0) {
+			dev_s += t1 - t0;
+			sys_s += now() - t1;
+		}
+	}
+	if (crc32(0, (unsigned char *)buf, len) != want)
+		return fail("migrate", "data changed on the round trips");
+	r->to_dev = (double)len * iters / MIB / dev_s;
+	r->to_sys = (double)len * iters / MIB / sys_s;
+	return 0;
+}
+
+static void rate_str(char *s, size_t n, double v)
+{
+	if (v > 0)
+		snprintf(s, n, "%.1f", v);
+	else
+		snprintf(s, n, "-");
+}
+
+static int scenario_migrate(void)
+{
+	static const size_t sizes[] = {
+		64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20,
+	};
+	int nsizes = quick ? 4 : 5, i, k, ret = -1, kofd = -1;
+	size_t maxlen = sizes[nsizes - 1];
+	struct mig_rate wd[5] = { 0 }, th[5] = { 0 }, wc[5] = { 0 };
+	double mc[5] = { 0 };
+	char *buf, *out, *copy;
+	char a[32], b[32], m[64];
+	int thfd = -1, wcfd = -1;
+	uint64_t want;
+
+	buf = mmap(NULL, maxlen, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	out = alloc_buf(maxlen);
+	copy = alloc_buf(maxlen);
+	if (buf == MAP_FAILED || !out || !copy) {
+		fail("migrate", "out of memory");
+		goto out;
+	}
+	/* No transparent huge pages: 4 KiB pages throughout, as documented. */
+	madvise(buf, maxlen, MADV_NOHUGEPAGE);
+	fill_random((unsigned char *)buf, maxlen);
+
+	/* The kernel's own test_hmm driver, loaded only for its measure. */
+	kofd = open(TEST_HMM_KO, O_RDONLY | O_CLOEXEC);
+	if (kofd >= 0 && !syscall(SYS_finit_module, kofd, "", 0))
+		thfd = open_dmirror("/sys/devices/hmm_dmirror0", "/tmp/.wdbench_th");
+	wcfd = open_dmirror("/sys/class/misc/hmm_dmirror0", "/tmp/.wdbench_wc");
+
+	for (i = 0; i < nsizes; i++) {
+		size_t len = sizes[i];
+		int iters = (int)((quick ? 16 : 48) * MIB / len);
+		double t0;
+
+		if (iters < 3)
+			iters = 3;
+		want = crc32(0, (unsigned char *)buf, len);
+		if (mig_measure(-1, buf, out, len, iters, want, &wd[i]))
+			goto out;
+		if (thfd >= 0 && mig_measure(thfd, buf, out, len, iters, want, &th[i]))
+			goto out;
+		if (wcfd >= 0 && mig_measure(wcfd, buf, out, len, iters, want, &wc[i]))
+			goto out;
+		memcpy(copy, buf, len);
+		t0 = now();
+		for (k = 0; k < iters; k++) {
+			memcpy(copy, buf, len);
+			use(copy);
+		}
+		mc[i] = (double)len * iters / MIB / (now() - t0);
+	}
+
+	for (i = 0; i < nsizes; i++) {
+		size_t kib = sizes[i] >> 10;
+		double big = sizes[i] >= (1 << 20);
+
+		snprintf(m, sizeof(m), "to device %5zu KiB MB/s", kib);
+		rate_str(a, sizeof(a), wd[i].to_dev);
+		rate_str(b, sizeof(b), th[i].to_dev);
+		row("migrate", m, a, b, th[i].to_dev > 0 ? wd[i].to_dev / th[i].to_dev : NAN,
+		    NULL);
+		snprintf(m, sizeof(m), "  same ABI as test_hmm (+copy out)");
+		rate_str(a, sizeof(a), wc[i].to_dev);
+		row("migrate", m, a, b, th[i].to_dev > 0 && wc[i].to_dev > 0 ?
+		    wc[i].to_dev / th[i].to_dev : NAN, ">= 1.00x test_hmm");
+		snprintf(m, sizeof(m), "to system %5zu KiB MB/s", kib);
+		rate_str(a, sizeof(a), wd[i].to_sys);
+		rate_str(b, sizeof(b), th[i].to_sys);
+		row("migrate", m, a, b, th[i].to_sys > 0 ? wd[i].to_sys / th[i].to_sys : NAN,
+		    NULL);
+		snprintf(m, sizeof(m), "  same ABI as test_hmm");
+		rate_str(a, sizeof(a), wc[i].to_sys);
+		row("migrate", m, a, b, th[i].to_sys > 0 && wc[i].to_sys > 0 ?
+		    wc[i].to_sys / th[i].to_sys : NAN, ">= 1.00x test_hmm");
+		snprintf(m, sizeof(m), "to device %5zu KiB | memcpy", kib);
+		rate_str(a, sizeof(a), wd[i].to_dev);
+		rate_str(b, sizeof(b), mc[i]);
+		row("migrate", m, a, b, wd[i].to_dev / mc[i], big ? ">= 0.50x memcpy" : NULL);
+		snprintf(m, sizeof(m), "to system %5zu KiB | memcpy", kib);
+		rate_str(a, sizeof(a), wd[i].to_sys);
+		row("migrate", m, a, b, wd[i].to_sys / mc[i], big ? ">= 0.50x memcpy" : NULL);
+	}
+	if (thfd < 0)
+		printf("migrate: test_hmm not available (%s), its columns are empty\n",
+		       TEST_HMM_KO);
+	if (wcfd < 0)
+		printf("migrate: no compatible node (load wd_soft with hmm_compat=1)\n");
+	ret = 0;
+out:
+	if (thfd >= 0)
+		close(thfd);
+	if (wcfd >= 0)
+		close(wcfd);
+	if (kofd >= 0) {
+		syscall(SYS_delete_module, "test_hmm", O_NONBLOCK);
+		close(kofd);
+	}
+	if (buf != MAP_FAILED)
+		munmap(buf, maxlen);
+	free(out);
+	free(copy);
+	return ret;
+}
+
 static const struct scenario {
 	const char *name;
 	const char *what;
@@ -791,6 +1016,8 @@ static const struct scenario {
 	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_deflate },
 	{ "mmu", "SVA vs pinned: COPY throughput, faults, invalidation storm",
 	  WD_ALG_COPY, scenario_mmu },
+	{ "migrate", "migration to device-private memory and back vs test_hmm, memcpy",
+	  WD_ALG_COPY, scenario_migrate },
 };
 
 #define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))

@@ -24,7 +24,8 @@ static const char *const flag_names[] = {
 static const char *const stat_names[] = {
 	"commands_completed", "commands_failed", "bytes_read", "bytes_written",
 	"kicks", "device_faults", "pages_faulted", "invalidations",
-	"pinned_pages",
+	"pinned_pages", "devpriv_pages", "migrated_to_device",
+	"migrated_to_system", "cpu_faults", "evicted_pages",
 };
 
 #define NR_STATS	(sizeof(stat_names) / sizeof(stat_names[0]))
@@ -90,7 +91,8 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 	printf("], \"queues_total\": %u, \"devmem_size\": %llu",
 	       d->queues_total, (unsigned long long)d->devmem_size);
 	if (info)
-		printf(", \"queues_free\": %u", info->queues_free);
+		printf(", \"devpriv_size\": %llu, \"queues_free\": %u",
+		       (unsigned long long)info->devpriv_size, info->queues_free);
 	else if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
 		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
 	else
@@ -195,6 +197,9 @@ static int cmd_show(const char *name, int json)
 	print_algs(d.algorithms, 0);
 	printf("\nqueues:       %u free of %u\n", info.queues_free, info.queues_total);
 	printf("device mem:   %llu MiB\n", (unsigned long long)(d.devmem_size >> 20));
+	if (info.devpriv_size)
+		printf("device-private: %llu MiB (HMM)\n",
+		       (unsigned long long)(info.devpriv_size >> 20));
 	printf("stats:\n");
 	read_stats(name, stats, ok);
 	for (i = 0; i < NR_STATS; i++) {
