@@ -25,6 +25,7 @@
 #include "kselftest_harness.h"
 #include "libwd.h"
 #include "wd_test.h"
+#include <warpdrive/hmm_compat.h>
 
 #define PG	4096UL
 #define WINDOW	16	/* wd_soft's default migrate_window */
@@ -729,6 +730,111 @@ TEST(no_devpriv)
 	EXPECT_EQ(-EINVAL, reload("hmm_compat=1"));
 	ASSERT_EQ(0, reload(NULL));
 	munmap(buf, PG);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	static char buf[1 << 16];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* Statistics in sysfs, debugfs and wdctl; the migration tracepoint. */
+TEST(stats_debugfs_wdctl_trace)
+{
+	const char *ev = "/sys/kernel/debug/tracing/events/warpdrive/wd_migrate/enable";
+	size_t len = 32 * PG;
+	char *buf = anon(len);
+	unsigned long long to0 = stat_of("migrated_to_device");
+	unsigned long long back0 = stat_of("migrated_to_system");
+	char line[256];
+	FILE *p;
+	int fd = open(WD_TEST_NODE, O_RDWR), tfd, found = 0;
+
+	ASSERT_LE(0, fd);
+	memset(buf, 9, len);
+	tfd = open(ev, O_WRONLY);
+	ASSERT_LE(0, tfd);
+	ASSERT_EQ(1, write(tfd, "1", 1));
+	ASSERT_EQ(0, migrate(fd, buf, len, WD_MIGRATE_TO_DEVICE, NULL));
+	EXPECT_EQ(to0 + 32, stat_of("migrated_to_device"));
+	EXPECT_TRUE(file_has("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/devpriv", "pages 2048"));
+	EXPECT_TRUE(file_has("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/devpriv", "evict lru"));
+	p = popen("/wd/bin/wdctl show " WD_TEST_DEV, "r");
+	ASSERT_NE(NULL, p);
+	while (fgets(line, sizeof(line), p))
+		found += !!strstr(line, "migrated_to_device") + !!strstr(line, "devpriv_pages") +
+			 !!strstr(line, "device-private: 8 MiB");
+	pclose(p);
+	EXPECT_EQ(3, found);
+	EXPECT_EQ(9, buf[PG]);
+	EXPECT_LT(back0, stat_of("migrated_to_system"));
+	EXPECT_LE(1, stat_of("cpu_faults"));
+	ASSERT_EQ(1, write(tfd, "0", 1));
+	close(tfd);
+	EXPECT_TRUE(file_has("/sys/kernel/debug/tracing/trace", "to_device"));
+	EXPECT_TRUE(file_has("/sys/kernel/debug/tracing/trace", "cpu_fault"));
+	close(fd);
+	munmap(buf, len);
+}
+
+static int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr, uint64_t npages,
+		   struct wd_hmm_cmd *out)
+{
+	struct wd_hmm_cmd c = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)ptr, .npages = npages,
+	};
+	int ret = ioctl(fd, req, &c) ? -errno : 0;
+
+	if (out)
+		*out = c;
+	return ret;
+}
+
+/* The test_hmm compatible nodes: bad arguments and device removal. */
+TEST(compat_nodes)
+{
+	size_t len = 16 * PG;
+	char *buf = anon(len), *mirror = anon(len);
+	struct wd_hmm_cmd c;
+	int fd, rm;
+
+	ASSERT_EQ(0, reload("num_devices=2 hmm_compat=1"));
+	fd = open("/dev/hmm_dmirror1", O_RDWR);
+	ASSERT_LE(0, fd);
+	memset(buf, 4, len);
+	EXPECT_EQ(-EINVAL, hmm_cmd(fd, WD_HMM_READ, buf + 1, mirror, 1, NULL));
+	EXPECT_EQ(-EINVAL, hmm_cmd(fd, WD_HMM_READ, buf, mirror, 0, NULL));
+	EXPECT_EQ(-EINVAL, hmm_cmd(fd, WD_HMM_READ, buf, mirror, 1ULL << 60, NULL));
+	EXPECT_EQ(-EFAULT, hmm_cmd(fd, WD_HMM_READ, buf, (void *)8, 1, NULL));
+	EXPECT_EQ(-ENOTTY, ioctl(fd, _IOWR('H', 0x08, struct wd_hmm_cmd), &c) ? -errno : 0);
+	EXPECT_EQ(-EFAULT, ioctl(fd, WD_HMM_READ, NULL) ? -errno : 0);
+	ASSERT_EQ(0, hmm_cmd(fd, WD_HMM_MIGRATE_TO_DEV, buf, mirror, 16, &c));
+	EXPECT_EQ(16, c.cpages);
+	EXPECT_EQ(4, mirror[len - 1]);
+	ASSERT_EQ(0, hmm_cmd(fd, WD_HMM_READ, buf, mirror, 16, &c));
+	EXPECT_EQ(0, c.faults);		/* the mirror points at the device pages */
+	/* Device 1 goes away with its pages and an open node. */
+	rm = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
+	ASSERT_LE(0, rm);
+	ASSERT_EQ(1, write(rm, "1", 1));
+	close(rm);
+	EXPECT_EQ(-ENODEV, hmm_cmd(fd, WD_HMM_READ, buf, mirror, 16, NULL));
+	EXPECT_NE(0, access("/dev/hmm_dmirror1", F_OK));
+	EXPECT_EQ(4, buf[5 * PG]);
+	close(fd);
+	munmap(buf, len);
+	munmap(mirror, len);
+	ASSERT_EQ(0, reload(NULL));
 }
 
 TEST_HARNESS_MAIN

@@ -17,6 +17,7 @@
 #include <linux/ioport.h>
 #include <linux/kthread.h>
 #include <linux/memremap.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
