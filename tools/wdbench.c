@@ -849,7 +849,7 @@ static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
 		       int iters, uint64_t want, struct mig_rate *r)
 {
 	double t0, t1, dev_s = 0, sys_s = 0;
-	uint64_t moved, failed;
+	uint64_t moved = 0, failed = 0;
 	int i, ret;
 
 	for (i = -1; i < iters; i++) {	/* the first round warms up */
@@ -863,6 +863,10 @@ static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
 				ret = -EIO;
 		}
 		t1 = now();
+		if (ret == -EIO && hmm_fd < 0)
+			return fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
+				    (unsigned long long)moved, len / 4096,
+				    (unsigned long long)failed);
 		if (ret)
 			return fail("migrate", "to device: %s", strerror(-ret));
 		if (hmm_fd >= 0) {
@@ -909,16 +913,21 @@ static int scenario_migrate(void)
 	int thfd = -1, wcfd = -1;
 	uint64_t want;
 
+	/*
+	 * 4 KiB pages throughout, as documented: no transparent huge page,
+	 * and none left behind by a neighbour that shared the VMA before
+	 * madvise (migrate_vma cannot move pages of a PTE-mapped THP).
+	 */
 	buf = mmap(NULL, maxlen, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf != MAP_FAILED)
+		madvise(buf, maxlen, MADV_NOHUGEPAGE);
 	out = alloc_buf(maxlen);
 	copy = alloc_buf(maxlen);
 	if (buf == MAP_FAILED || !out || !copy) {
 		fail("migrate", "out of memory");
 		goto out;
 	}
-	/* No transparent huge pages: 4 KiB pages throughout, as documented. */
-	madvise(buf, maxlen, MADV_NOHUGEPAGE);
 	fill_random((unsigned char *)buf, maxlen);
 
 	/* The kernel's own test_hmm driver, loaded only for its measure. */
