@@ -602,6 +602,9 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 	req.failed = 0;
 	if (ret && ret != -ENOMEM)
 		goto out;
+	/* All moved: nothing failed, and the device faults the pages in. */
+	if (moved == req.len >> PAGE_SHIFT)
+		goto out;
 
 	/*
 	 * Count the pages on the device now; after a migration to it, enter
