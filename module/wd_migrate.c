@@ -98,6 +98,36 @@ static struct wd_devpriv *wd_page_devpriv(struct page *page)
 	return wdev->devpriv;
 }
 
+/*
+ * The "DMA" of the device: copy one page between system memory and the
+ * backing of a device page. Plain 64-bit loads and stores, eight at a
+ * time: as fast as copy_page() on hardware, and several times faster
+ * under an instruction-set emulator (QEMU TCG, where the tests and
+ * benchmarks run), which executes a string instruction one step at a time.
+ */
+static void wd_dma_page(struct page *dst, struct page *src)
+{
+	u64 *d = kmap_local_page(dst);
+	const u64 *s = kmap_local_page(src);
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
+		u64 a = s[i], b = s[i + 1], c = s[i + 2], e = s[i + 3];
+		u64 f = s[i + 4], g = s[i + 5], h = s[i + 6], k = s[i + 7];
+
+		d[i] = a;
+		d[i + 1] = b;
+		d[i + 2] = c;
+		d[i + 3] = e;
+		d[i + 4] = f;
+		d[i + 5] = g;
+		d[i + 6] = h;
+		d[i + 7] = k;
+	}
+	kunmap_local(s);
+	kunmap_local(d);
+}
+
 /* --- Allocator ----------------------------------------------------- */
 
 static void wd_devpriv_page_free(struct page *page)
@@ -183,7 +213,7 @@ static unsigned long wd_dp_evict_pfns(struct wd_devpriv *dp,
 		if (!page)
 			continue;	/* stays on the device */
 		lock_page(page);
-		copy_highpage(page, wd_devpriv_backing(dp->wdev, spage, false));
+		wd_dma_page(page, wd_devpriv_backing(dp->wdev, spage, false));
 		dst[i] = migrate_pfn(page_to_pfn(page)) |
 			 (src[i] & MIGRATE_PFN_WRITE);
 	}
@@ -308,7 +338,7 @@ static vm_fault_t wd_devpriv_migrate_to_ram(struct vm_fault *vmf)
 			continue;
 		}
 		lock_page(page);
-		copy_highpage(page, wd_devpriv_backing(wdev, spage, false));
+		wd_dma_page(page, wd_devpriv_backing(wdev, spage, false));
 		dst[i] = migrate_pfn(page_to_pfn(page)) |
 			 (src[i] & MIGRATE_PFN_WRITE);
 	}
@@ -397,7 +427,7 @@ static int wd_mig_to_dev(struct wd_mig *m, struct migrate_vma *args)
 		back = wd_devpriv_backing(wdev, dpage, false);
 		/* No page (a hole or the zero page): the device page is zeroed. */
 		if (spage)
-			copy_highpage(back, spage);
+			wd_dma_page(back, spage);
 		else
 			clear_highpage(back);
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
@@ -444,7 +474,7 @@ static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
 			continue;
 		}
 		lock_page(page);
-		copy_highpage(page, wd_devpriv_backing(wdev, spage, false));
+		wd_dma_page(page, wd_devpriv_backing(wdev, spage, false));
 		args->dst[i] = migrate_pfn(page_to_pfn(page)) |
 			       (args->src[i] & MIGRATE_PFN_WRITE);
 	}

@@ -64,6 +64,24 @@ struct wd_share {
 
 /* --- SVA: invalidation --------------------------------------------- */
 
+/* Remove the entries of pages [@first, @last]; one walk of the xarray. */
+static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
+		       unsigned long last)
+{
+	XA_STATE(xas, &mmu->pt, first);
+	void *entry;
+	int n = 0;
+
+	lockdep_assert_held(&mmu->lock);
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last) {
+		xas_store(&xas, NULL);
+		n++;
+	}
+	xas_unlock(&xas);
+	return n;
+}
+
 static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
@@ -72,9 +90,7 @@ static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long first = range->start >> PAGE_SHIFT;
 	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
 	bool blockable = mmu_notifier_range_blockable(range);
-	unsigned long idx;
-	void *entry;
-	int dropped = 0;
+	int dropped;
 
 	/*
 	 * The compatible nodes' own exclusive conversions keep the pages
@@ -94,10 +110,7 @@ static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 	else if (!mutex_trylock(&mmu->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
-	xa_for_each_range(&mmu->pt, idx, entry, first, last) {
-		xa_erase(&mmu->pt, idx);
-		dropped++;
-	}
+	dropped = wd_pt_clear(mmu, first, last);
 	if (dropped)
 		mmu->gen++;
 	mutex_unlock(&mmu->lock);
@@ -512,12 +525,9 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 static void wd_mmu_drop_all(struct wd_mmu *mmu)
 {
 	struct interval_tree_node *it;
-	unsigned long idx;
-	void *entry;
 
 	mutex_lock(&mmu->lock);
-	xa_for_each(&mmu->pt, idx, entry)
-		xa_erase(&mmu->pt, idx);
+	wd_pt_clear(mmu, 0, ULONG_MAX);
 	mmu->gen++;
 	mutex_unlock(&mmu->lock);
 

@@ -840,6 +840,20 @@ static int hmm_ioctl(int fd, unsigned long req, void *addr, void *out,
 	return c.cpages == len / 4096 ? 0 : -EIO;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of @n times, in MB/s for @len bytes each (robust to a busy host). */
+static double median_rate(double *t, int n, size_t len)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	return (double)len / MIB / t[n / 2];
+}
+
 /*
  * Round trips of @len bytes: to the device and back (explicitly). With
  * @hmm_fd >= 0 through the test_hmm ABI (whose migration to the device
@@ -848,10 +862,16 @@ static int hmm_ioctl(int fd, unsigned long req, void *addr, void *out,
 static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
 		       int iters, uint64_t want, struct mig_rate *r)
 {
-	double t0, t1, dev_s = 0, sys_s = 0;
+	double t0, t1, *dev_t, *sys_t;
 	uint64_t moved = 0, failed = 0;
-	int i, ret;
+	int i, ret = -1;
 
+	dev_t = calloc(iters, sizeof(*dev_t));
+	sys_t = calloc(iters, sizeof(*sys_t));
+	if (!dev_t || !sys_t) {
+		fail("migrate", "out of memory");
+		goto out;
+	}
 	for (i = -1; i < iters; i++) {	/* the first round warms up */
 		t0 = now();
 		if (hmm_fd >= 0) {
@@ -863,12 +883,16 @@ static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
 				ret = -EIO;
 		}
 		t1 = now();
-		if (ret == -EIO && hmm_fd < 0)
-			return fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
-				    (unsigned long long)moved, len / 4096,
-				    (unsigned long long)failed);
-		if (ret)
-			return fail("migrate", "to device: %s", strerror(-ret));
+		if (ret == -EIO && hmm_fd < 0) {
+			ret = fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
+				   (unsigned long long)moved, len / 4096,
+				   (unsigned long long)failed);
+			goto out;
+		}
+		if (ret) {
+			ret = fail("migrate", "to device: %s", strerror(-ret));
+			goto out;
+		}
 		if (hmm_fd >= 0) {
 			ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_SYS, buf, out, len);
 		} else {
@@ -877,18 +901,26 @@ static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
 			if (!ret && moved != len / 4096)
 				ret = -EIO;
 		}
-		if (ret)
-			return fail("migrate", "to system: %s", strerror(-ret));
+		if (ret) {
+			ret = fail("migrate", "to system: %s", strerror(-ret));
+			goto out;
+		}
 		if (i >= 0) {
-			dev_s += t1 - t0;
-			sys_s += now() - t1;
+			dev_t[i] = t1 - t0;
+			sys_t[i] = now() - t1;
 		}
 	}
-	if (crc32(0, (unsigned char *)buf, len) != want)
-		return fail("migrate", "data changed on the round trips");
-	r->to_dev = (double)len * iters / MIB / dev_s;
-	r->to_sys = (double)len * iters / MIB / sys_s;
-	return 0;
+	if (crc32(0, (unsigned char *)buf, len) != want) {
+		ret = fail("migrate", "data changed on the round trips");
+		goto out;
+	}
+	r->to_dev = median_rate(dev_t, iters, len);
+	r->to_sys = median_rate(sys_t, iters, len);
+	ret = 0;
+out:
+	free(dev_t);
+	free(sys_t);
+	return ret;
 }
 
 static void rate_str(char *s, size_t n, double v)
@@ -907,7 +939,7 @@ static int scenario_migrate(void)
 	int nsizes = quick ? 4 : 5, i, k, ret = -1, kofd = -1;
 	size_t maxlen = sizes[nsizes - 1];
 	struct mig_rate wd[5] = { 0 }, th[5] = { 0 }, wc[5] = { 0 };
-	double mc[5] = { 0 };
+	double mc[5] = { 0 }, mt[256];
 	char *buf, *out, *copy;
 	char a[32], b[32], m[64];
 	int thfd = -1, wcfd = -1;
@@ -951,12 +983,13 @@ static int scenario_migrate(void)
 		if (wcfd >= 0 && mig_measure(wcfd, buf, out, len, iters, want, &wc[i]))
 			goto out;
 		memcpy(copy, buf, len);
-		t0 = now();
-		for (k = 0; k < iters; k++) {
+		for (k = 0; k < iters && k < 256; k++) {
+			t0 = now();
 			memcpy(copy, buf, len);
 			use(copy);
+			mt[k] = now() - t0;
 		}
-		mc[i] = (double)len * iters / MIB / (now() - t0);
+		mc[i] = median_rate(mt, k, len);
 	}
 
 	for (i = 0; i < nsizes; i++) {
