@@ -855,72 +855,45 @@ static double median_rate(double *t, int n, size_t len)
 }
 
 /*
- * Round trips of @len bytes: to the device and back (explicitly). With
+ * One round trip of @len bytes: to the device and back (explicitly). With
  * @hmm_fd >= 0 through the test_hmm ABI (whose migration to the device
- * also hands the data back in @out), else WD_IOC_MIGRATE.
+ * also hands the data back in @out), else WD_IOC_MIGRATE. The times of
+ * each direction go to *@td and *@ts.
  */
-static int mig_measure(int hmm_fd, char *buf, char *out, size_t len,
-		       int iters, uint64_t want, struct mig_rate *r)
+static int mig_round(int hmm_fd, char *buf, char *out, size_t len,
+		     double *td, double *ts)
 {
-	double t0, t1, *dev_t, *sys_t;
 	uint64_t moved = 0, failed = 0;
-	int i, ret = -1;
+	double t0, t1;
+	int ret;
 
-	dev_t = calloc(iters, sizeof(*dev_t));
-	sys_t = calloc(iters, sizeof(*sys_t));
-	if (!dev_t || !sys_t) {
-		fail("migrate", "out of memory");
-		goto out;
+	t0 = now();
+	if (hmm_fd >= 0) {
+		ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_DEV, buf, out, len);
+	} else {
+		ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_DEVICE, &moved,
+				 &failed);
+		if (!ret && moved != len / 4096)
+			return fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
+				    (unsigned long long)moved, len / 4096,
+				    (unsigned long long)failed);
 	}
-	for (i = -1; i < iters; i++) {	/* the first round warms up */
-		t0 = now();
-		if (hmm_fd >= 0) {
-			ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_DEV, buf, out, len);
-		} else {
-			ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_DEVICE,
-					 &moved, &failed);
-			if (!ret && moved != len / 4096)
-				ret = -EIO;
-		}
-		t1 = now();
-		if (ret == -EIO && hmm_fd < 0) {
-			ret = fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
-				   (unsigned long long)moved, len / 4096,
-				   (unsigned long long)failed);
-			goto out;
-		}
-		if (ret) {
-			ret = fail("migrate", "to device: %s", strerror(-ret));
-			goto out;
-		}
-		if (hmm_fd >= 0) {
-			ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_SYS, buf, out, len);
-		} else {
-			ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_SYSTEM,
-					 &moved, &failed);
-			if (!ret && moved != len / 4096)
-				ret = -EIO;
-		}
-		if (ret) {
-			ret = fail("migrate", "to system: %s", strerror(-ret));
-			goto out;
-		}
-		if (i >= 0) {
-			dev_t[i] = t1 - t0;
-			sys_t[i] = now() - t1;
-		}
+	t1 = now();
+	if (ret)
+		return fail("migrate", "to device: %s", strerror(-ret));
+	if (hmm_fd >= 0) {
+		ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_SYS, buf, out, len);
+	} else {
+		ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_SYSTEM, &moved,
+				 &failed);
+		if (!ret && moved != len / 4096)
+			ret = -EIO;
 	}
-	if (crc32(0, (unsigned char *)buf, len) != want) {
-		ret = fail("migrate", "data changed on the round trips");
-		goto out;
-	}
-	r->to_dev = median_rate(dev_t, iters, len);
-	r->to_sys = median_rate(sys_t, iters, len);
-	ret = 0;
-out:
-	free(dev_t);
-	free(sys_t);
-	return ret;
+	if (ret)
+		return fail("migrate", "to system: %s", strerror(-ret));
+	*td = t1 - t0;
+	*ts = now() - t1;
+	return 0;
 }
 
 static void rate_str(char *s, size_t n, double v)
@@ -939,7 +912,7 @@ static int scenario_migrate(void)
 	int nsizes = quick ? 4 : 5, i, k, ret = -1, kofd = -1;
 	size_t maxlen = sizes[nsizes - 1];
 	struct mig_rate wd[5] = { 0 }, th[5] = { 0 }, wc[5] = { 0 };
-	double mc[5] = { 0 }, mt[256];
+	double mc[5] = { 0 }, *t = NULL;
 	char *buf, *out, *copy;
 	char a[32], b[32], m[64];
 	int thfd = -1, wcfd = -1;
@@ -968,28 +941,57 @@ static int scenario_migrate(void)
 		thfd = open_dmirror("/sys/devices/hmm_dmirror0", "/tmp/.wdbench_th");
 	wcfd = open_dmirror("/sys/class/misc/hmm_dmirror0", "/tmp/.wdbench_wc");
 
+	/*
+	 * The methods take turns round by round, so that a busy host slows
+	 * them alike; each figure is the median of its rounds.
+	 */
+	t = calloc(7 * 256, sizeof(*t));
+	if (!t) {
+		fail("migrate", "out of memory");
+		goto out;
+	}
 	for (i = 0; i < nsizes; i++) {
 		size_t len = sizes[i];
 		int iters = (int)((quick ? 16 : 48) * MIB / len);
-		double t0;
+		double *w_d = t, *w_s = t + 256, *h_d = t + 512, *h_s = t + 768;
+		double *c_d = t + 1024, *c_s = t + 1280, *mt = t + 1536;
+		double t0, dummy;
 
-		if (iters < 3)
-			iters = 3;
+		iters = iters < 5 ? 5 : iters > 256 ? 256 : iters;
 		want = crc32(0, (unsigned char *)buf, len);
-		if (mig_measure(-1, buf, out, len, iters, want, &wd[i]))
-			goto out;
-		if (thfd >= 0 && mig_measure(thfd, buf, out, len, iters, want, &th[i]))
-			goto out;
-		if (wcfd >= 0 && mig_measure(wcfd, buf, out, len, iters, want, &wc[i]))
+		/* Warm up: device memory allocated, code paths hot. */
+		if (mig_round(-1, buf, out, len, &dummy, &dummy) ||
+		    (thfd >= 0 && mig_round(thfd, buf, out, len, &dummy, &dummy)) ||
+		    (wcfd >= 0 && mig_round(wcfd, buf, out, len, &dummy, &dummy)))
 			goto out;
 		memcpy(copy, buf, len);
-		for (k = 0; k < iters && k < 256; k++) {
+		for (k = 0; k < iters; k++) {
+			if (mig_round(-1, buf, out, len, &w_d[k], &w_s[k]))
+				goto out;
+			if (thfd >= 0 && mig_round(thfd, buf, out, len, &h_d[k], &h_s[k]))
+				goto out;
+			if (wcfd >= 0 && mig_round(wcfd, buf, out, len, &c_d[k], &c_s[k]))
+				goto out;
 			t0 = now();
 			memcpy(copy, buf, len);
 			use(copy);
 			mt[k] = now() - t0;
 		}
-		mc[i] = median_rate(mt, k, len);
+		if (crc32(0, (unsigned char *)buf, len) != want) {
+			fail("migrate", "data changed on the round trips");
+			goto out;
+		}
+		wd[i].to_dev = median_rate(w_d, iters, len);
+		wd[i].to_sys = median_rate(w_s, iters, len);
+		if (thfd >= 0) {
+			th[i].to_dev = median_rate(h_d, iters, len);
+			th[i].to_sys = median_rate(h_s, iters, len);
+		}
+		if (wcfd >= 0) {
+			wc[i].to_dev = median_rate(c_d, iters, len);
+			wc[i].to_sys = median_rate(c_s, iters, len);
+		}
+		mc[i] = median_rate(mt, iters, len);
 	}
 
 	for (i = 0; i < nsizes; i++) {
@@ -1041,6 +1043,7 @@ out:
 		munmap(buf, maxlen);
 	free(out);
 	free(copy);
+	free(t);
 	return ret;
 }
 
