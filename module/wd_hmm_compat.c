@@ -84,9 +84,9 @@ static unsigned long wd_compat_copy(struct wd_mmu *mmu, u64 addr, u64 end,
 		if (!kaddr)
 			break;
 		if (write)
-			memcpy(kaddr, buf, PAGE_SIZE);
+			wd_copy_page_mem(kaddr, buf);
 		else
-			memcpy(buf, kaddr, PAGE_SIZE);
+			wd_copy_page_mem(buf, kaddr);
 	}
 	mutex_unlock(&mmu->lock);
 	return n;

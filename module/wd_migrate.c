@@ -105,10 +105,10 @@ static struct wd_devpriv *wd_page_devpriv(struct page *page)
  * under an instruction-set emulator (QEMU TCG, where the tests and
  * benchmarks run), which executes a string instruction one step at a time.
  */
-static void wd_dma_page(struct page *dst, struct page *src)
+void wd_copy_page_mem(void *dst, const void *src)
 {
-	u64 *d = kmap_local_page(dst);
-	const u64 *s = kmap_local_page(src);
+	const u64 *s = src;
+	u64 *d = dst;
 	unsigned int i;
 
 	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
@@ -124,6 +124,14 @@ static void wd_dma_page(struct page *dst, struct page *src)
 		d[i + 6] = h;
 		d[i + 7] = k;
 	}
+}
+
+static void wd_dma_page(struct page *dst, struct page *src)
+{
+	void *d = kmap_local_page(dst);
+	void *s = kmap_local_page(src);
+
+	wd_copy_page_mem(d, s);
 	kunmap_local(s);
 	kunmap_local(d);
 }
