@@ -25,7 +25,7 @@
 #include "wd_internal.h"
 
 #define WD_COMPAT_NODES		4
-/* Pages copied per round of READ/WRITE (the bounce buffer). */
+/* Pages copied per round of READ/WRITE (user pages pinned at a time). */
 #define WD_COMPAT_CHUNK		256
 /* Largest mapping of the node itself (pages). */
 #define WD_COMPAT_MMAP_MAX	4096
@@ -63,30 +63,43 @@ static int wd_compat_release(struct inode *inode, struct file *filp)
 }
 
 /*
- * Copy pages between @buf and [@addr, @end) through the device page table,
- * stopping at the first page it does not map (for writing, if @write).
- * Returns the pages copied.
+ * Copy pages between the pinned user buffer @upages (data of page @j of
+ * the range at byte @off + j * PAGE_SIZE of it) and [@addr, @end) through
+ * the device page table, from page @j on, stopping at the first page the
+ * table does not map (for writing, if @write). Returns the pages copied.
  */
 static unsigned long wd_compat_copy(struct wd_mmu *mmu, u64 addr, u64 end,
-				    void *buf, bool write)
+				    struct page **upages, unsigned long off,
+				    unsigned long j, bool write)
 {
 	unsigned long n = 0;
 
+	addr += j << PAGE_SHIFT;
 	/* Holding ->lock keeps invalidations, hence the pages, away. */
 	mutex_lock(&mmu->lock);
-	for (; addr < end; addr += PAGE_SIZE, buf += PAGE_SIZE, n++) {
+	for (; addr < end; addr += PAGE_SIZE, j++, n++) {
 		void *entry = xa_load(&mmu->pt, addr >> PAGE_SHIFT);
-		void *kaddr;
+		unsigned long ub = off + (j << PAGE_SHIFT);
+		unsigned long uo = offset_in_page(ub), first = PAGE_SIZE - uo;
+		char *kaddr, *u0, *u1;
 
 		if (!entry || (write && !(wd_pt_flags(entry) & WD_PT_WRITE)))
 			break;
 		kaddr = wd_mmu_pfn_kaddr(mmu, wd_pt_pfn(entry), true);
 		if (!kaddr)
 			break;
-		if (write)
-			wd_copy_page_mem(kaddr, buf);
-		else
-			wd_copy_page_mem(buf, kaddr);
+		/* The user's copy of the page may straddle two of its pages. */
+		u0 = page_address(upages[ub >> PAGE_SHIFT]) + uo;
+		u1 = uo ? page_address(upages[(ub >> PAGE_SHIFT) + 1]) : NULL;
+		if (write) {
+			wd_copy_mem(kaddr, u0, first);
+			if (u1)
+				wd_copy_mem(kaddr + first, u1, uo);
+		} else {
+			wd_copy_mem(u0, kaddr, first);
+			if (u1)
+				wd_copy_mem(u1, kaddr + first, uo);
+		}
 	}
 	mutex_unlock(&mmu->lock);
 	return n;
@@ -94,58 +107,64 @@ static unsigned long wd_compat_copy(struct wd_mmu *mmu, u64 addr, u64 end,
 
 /*
  * READ/WRITE: the device reads or writes [addr, addr + npages) through its
- * mirror; at a miss it faults the whole rest of the range in (one fault).
- * With @fault false (after a migration), a miss is -ENOENT.
+ * mirror, and writes or reads the user buffer at ptr, which it pins (as a
+ * device would for DMA). At a miss it faults the whole rest of the range
+ * in (one fault). With @fault false (after a migration), a miss is -ENOENT.
  */
 static int wd_compat_rw(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 			bool write, bool fault)
 {
 	struct wd_mmu *mmu = &ctx->mmu;
 	u64 addr = cmd->addr, end = cmd->addr + (cmd->npages << PAGE_SHIFT);
-	char __user *uptr = u64_to_user_ptr(cmd->ptr);
+	u64 uptr = cmd->ptr;
 	unsigned long chunk = min_t(u64, cmd->npages, WD_COMPAT_CHUNK);
-	void *bounce;
+	struct page **upages;
 	int ret = 0;
 
-	bounce = kvmalloc(chunk << PAGE_SHIFT, GFP_KERNEL);
-	if (!bounce)
+	if (uptr + (cmd->npages << PAGE_SHIFT) < uptr)
+		return -EFAULT;
+	upages = kvmalloc_array(chunk + 1, sizeof(*upages), GFP_KERNEL);
+	if (!upages)
 		return -ENOMEM;
 	while (addr < end) {
 		u64 cend = min_t(u64, end, addr + (chunk << PAGE_SHIFT));
 		size_t len = cend - addr;
+		unsigned long nr = ((uptr + len - 1) >> PAGE_SHIFT) -
+				   (uptr >> PAGE_SHIFT) + 1;
 		unsigned long done = 0;
+		long got;
 
-		if (write && copy_from_user(bounce, uptr, len)) {
-			ret = -EFAULT;
+		got = pin_user_pages_fast(uptr & PAGE_MASK, nr,
+					  write ? 0 : FOLL_WRITE, upages);
+		if (got != nr) {
+			if (got > 0)
+				unpin_user_pages(upages, got);
+			ret = got < 0 ? got : -EFAULT;
 			break;
 		}
 		for (;;) {
-			u64 at;
-
-			done += wd_compat_copy(mmu, addr + (done << PAGE_SHIFT),
-					       cend, bounce + (done << PAGE_SHIFT),
-					       write);
-			at = addr + (done << PAGE_SHIFT);
-			if (at == cend)
+			done += wd_compat_copy(mmu, addr, cend, upages,
+					       offset_in_page(uptr), done, write);
+			if (addr + (done << PAGE_SHIFT) == cend)
 				break;
 			if (!fault) {
 				ret = -ENOENT;
 				break;
 			}
-			ret = wd_mmu_fault_range(mmu, at, end, write);
+			ret = wd_mmu_fault_range(mmu, addr + (done << PAGE_SHIFT),
+						 end, write);
 			if (ret)
 				break;
 			cmd->faults++;
 		}
-		if (!ret && !write && copy_to_user(uptr, bounce, len))
-			ret = -EFAULT;
+		unpin_user_pages_dirty_lock(upages, nr, !write);
 		if (ret)
 			break;
 		cmd->cpages += len >> PAGE_SHIFT;
 		addr = cend;
 		uptr += len;
 	}
-	kvfree(bounce);
+	kvfree(upages);
 	return ret;
 }
 

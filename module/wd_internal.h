@@ -220,8 +220,8 @@ int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);
 int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req);
 
 /* wd_migrate.c */
-/* Copy one page (kernel addresses): the device's "DMA". */
-void wd_copy_page_mem(void *dst, const void *src);
+/* Copy between kernel addresses the way the device's "DMA" does. */
+void wd_copy_mem(void *dst, const void *src, size_t len);
 int wd_devpriv_setup(struct wd_device *wdev);
 void wd_devpriv_teardown(struct wd_device *wdev);
 void wd_devpriv_debugfs(struct wd_device *wdev);

@@ -105,13 +105,18 @@ static struct wd_devpriv *wd_page_devpriv(struct page *page)
  * under an instruction-set emulator (QEMU TCG, where the tests and
  * benchmarks run), which executes a string instruction one step at a time.
  */
-void wd_copy_page_mem(void *dst, const void *src)
+void wd_copy_mem(void *dst, const void *src, size_t len)
 {
 	const u64 *s = src;
 	u64 *d = dst;
-	unsigned int i;
+	size_t i, n;
 
-	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
+	if (((unsigned long)dst | (unsigned long)src) & 7) {
+		memcpy(dst, src, len);
+		return;
+	}
+	n = (len / 64) * 8;
+	for (i = 0; i < n; i += 8) {
 		u64 a = s[i], b = s[i + 1], c = s[i + 2], e = s[i + 3];
 		u64 f = s[i + 4], g = s[i + 5], h = s[i + 6], k = s[i + 7];
 
@@ -124,6 +129,8 @@ void wd_copy_page_mem(void *dst, const void *src)
 		d[i + 6] = h;
 		d[i + 7] = k;
 	}
+	if (len % 64)
+		memcpy(d + n, s + n, len % 64);
 }
 
 static void wd_dma_page(struct page *dst, struct page *src)
@@ -131,7 +138,7 @@ static void wd_dma_page(struct page *dst, struct page *src)
 	void *d = kmap_local_page(dst);
 	void *s = kmap_local_page(src);
 
-	wd_copy_page_mem(d, s);
+	wd_copy_mem(d, s, PAGE_SIZE);
 	kunmap_local(s);
 	kunmap_local(d);
 }
