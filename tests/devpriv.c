@@ -673,6 +673,77 @@ TEST(eviction)
 	ASSERT_EQ(0, reload(NULL));
 }
 
+struct evictor {
+	int fd;
+	char *buf[4];
+	size_t len;
+	volatile int stop;
+	int rounds;
+	int err;
+};
+
+static void *evict_loop(void *arg)
+{
+	struct evictor *e = arg;
+
+	while (!e->stop) {
+		if (migrate(e->fd, e->buf[e->rounds % 4], e->len, WD_MIGRATE_TO_DEVICE, NULL))
+			e->err++;
+		e->rounds++;
+	}
+	return NULL;
+}
+
+/* Engines compute on device pages while other migrations evict them. */
+TEST(eviction_races_engine)
+{
+	size_t len = 256 * PG;
+	struct evictor e = { .len = len };
+	char *src = anon(len);
+	unsigned long long ev0;
+	uint32_t want;
+	pthread_t th;
+	struct tq t;
+	int i;
+
+	ASSERT_EQ(0, reload("devpriv_mb=2"));
+	pattern(src, len, 30);
+	want = sw_crc32c(0, src, len);
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	e.fd = t.fd;
+	for (i = 0; i < 4; i++) {
+		e.buf[i] = anon(len);
+		pattern(e.buf[i], len, 31 + i);
+	}
+	ev0 = stat_of("evicted_pages");
+	ASSERT_EQ(0, pthread_create(&th, NULL, evict_loop, &e));
+	for (i = 0; i < 30; i++) {
+		uint64_t crc;
+
+		ASSERT_EQ(0, migrate(t.fd, src, len, WD_MIGRATE_TO_DEVICE, NULL));
+		ASSERT_EQ(WD_ST_OK, dev_cmd(&t, WD_OP_CRC32C, NULL, 0, src, len, 0, &crc));
+		EXPECT_EQ(want, (uint32_t)crc) TH_LOG("round %d", i);
+	}
+	e.stop = 1;
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, e.err);
+	EXPECT_LT(ev0, stat_of("evicted_pages"));
+	TH_LOG("%d evicting migrations, %llu pages evicted", e.rounds,
+	       stat_of("evicted_pages") - ev0);
+	for (i = 0; i < 4; i++) {
+		char *ref = anon(len);
+
+		pattern(ref, len, 31 + i);
+		EXPECT_EQ(sum(ref, len), sum(e.buf[i], len));
+		munmap(ref, len);
+		munmap(e.buf[i], len);
+	}
+	EXPECT_EQ(want, sw_crc32c(0, src, len));
+	tq_close(&t);
+	munmap(src, len);
+	ASSERT_EQ(0, reload(NULL));
+}
+
 /* Unload and device removal with pages on the device: they come back. */
 TEST(unload_and_remove_with_pages_on_device)
 {
