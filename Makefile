@@ -29,6 +29,9 @@ TOOLS := $(patsubst tools/%.c,$(U)/tools/%,$(wildcard tools/*.c))
 TEST_COMMON := tests/wd_test.c
 TESTS := $(patsubst tests/%.c,$(U)/tests/%,$(filter-out $(TEST_COMMON),$(wildcard tests/*.c)))
 HARNESS := $(SRC)/tools/testing/selftests
+# The kernel's own HMM selftest, built unmodified from the unpacked source;
+# tests/hmm_upstream runs it against test_hmm.ko and against WarpDrive.
+HMM_TESTS := $(U)/tests/hmm-tests
 
 GUEST := python3 vm/run.py --logdir $(BUILD)/logs
 
@@ -40,7 +43,8 @@ all: user
 deps:
 	@vm/deps.sh
 
-user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) $(TESTS)
+user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) $(TESTS) \
+	$(HMM_TESTS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack $(BUILD) >/dev/null
@@ -72,6 +76,11 @@ $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+
+$(HMM_TESTS): | $(SRC)/.wd-version
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -I$(SRC) -O2 -static -o $@ \
+		$(SRC)/tools/testing/selftests/vm/hmm-tests.c -lrt -lpthread
 
 guest-debug guest-release: guest-%: deps user
 	vm/build.sh $* $(BUILD)

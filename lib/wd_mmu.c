@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* libwd: device MMU mode and pinned sharing. */
+/* libwd: device MMU mode, pinned sharing, device-private memory. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,4 +47,24 @@ int wd_share(struct wd_dev *dev, void *addr, size_t len, uint32_t access)
 int wd_unshare(struct wd_dev *dev, void *addr, size_t len)
 {
 	return share_ioctl(dev, WD_IOC_UNSHARE, addr, len, 0);
+}
+
+int wd_migrate(struct wd_dev *dev, void *addr, size_t len, uint32_t direction,
+	       uint64_t *moved, uint64_t *failed)
+{
+	struct wd_migrate m = {
+		.addr = (uint64_t)(uintptr_t)addr,
+		.len = len,
+		.direction = direction,
+	};
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+	ret = ioctl(dev->fd, WD_IOC_MIGRATE, &m) ? -errno : 0;
+	if (moved)
+		*moved = m.moved;
+	if (failed)
+		*failed = m.failed;
+	return ret;
 }

@@ -15,10 +15,9 @@
 
 #include "wd_internal.h"
 
-static int wd_open(struct inode *inode, struct file *filp)
+/* A new context of @wdev for @filp (also the test_hmm compatible nodes). */
+int wd_context_open(struct wd_device *wdev, struct file *filp)
 {
-	struct wd_device *wdev = container_of(inode->i_cdev, struct wd_device,
-					      cdev);
 	struct wd_context *ctx;
 	int ret;
 
@@ -62,7 +61,7 @@ static int wd_open(struct inode *inode, struct file *filp)
 	up_read(&wdev->state_lock);
 
 	filp->private_data = ctx;
-	return stream_open(inode, filp);
+	return 0;
 
 err_put:
 	put_pid(ctx->pid);
@@ -76,7 +75,16 @@ err_unlock:
 	return ret;
 }
 
-static int wd_release(struct inode *inode, struct file *filp)
+static int wd_open(struct inode *inode, struct file *filp)
+{
+	struct wd_device *wdev = container_of(inode->i_cdev, struct wd_device,
+					      cdev);
+	int ret = wd_context_open(wdev, filp);
+
+	return ret ? ret : stream_open(inode, filp);
+}
+
+int wd_context_release(struct file *filp)
 {
 	struct wd_context *ctx = filp->private_data;
 	struct wd_device *wdev = ctx->wdev;
@@ -99,6 +107,11 @@ static int wd_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+static int wd_release(struct inode *inode, struct file *filp)
+{
+	return wd_context_release(filp);
+}
+
 static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
 {
 	struct wd_device *wdev = ctx->wdev;
@@ -109,6 +122,7 @@ static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
 		.queues_total = wdev->queues_total,
 		.queues_free = wd_queues_free(wdev),
 		.devmem_size = wdev->devmem_size,
+		.devpriv_size = (u64)wd_devpriv_pages(wdev) << PAGE_SHIFT,
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -188,6 +202,9 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	case WD_IOC_REGION_CREATE:
 		ret = wd_region_create(ctx, uarg);
+		break;
+	case WD_IOC_MIGRATE:
+		ret = wd_ioctl_migrate(ctx, uarg);
 		break;
 	default:
 		ret = -ENOTTY;

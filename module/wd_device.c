@@ -127,6 +127,13 @@ static ssize_t devmem_ctx_quota_store(struct device *dev,
 	return len;
 }
 static DEVICE_ATTR_RW(devmem_ctx_quota);
+static ssize_t devpriv_size_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)wd_devpriv_pages(to_wd_device(dev)) << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(devpriv_size);
 
 static struct attribute *wd_device_attrs[] = {
 	&dev_attr_api.attr,
@@ -139,6 +146,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_devmem_free.attr,
 	&dev_attr_devmem_used.attr,
 	&dev_attr_devmem_ctx_quota.attr,
+	&dev_attr_devpriv_size.attr,
 	NULL,
 };
 
@@ -179,6 +187,17 @@ static ssize_t devmem_held_pages_show(struct device *dev,
 	return sysfs_emit(buf, "%lu\n", nr_held);
 }
 static DEVICE_ATTR_RO(devmem_held_pages);
+WD_STAT_ATTR(migrated_to_device, migrated_to_device);
+WD_STAT_ATTR(migrated_to_system, migrated_to_system);
+WD_STAT_ATTR(cpu_faults, cpu_faults);
+WD_STAT_ATTR(evicted_pages, evicted_pages);
+
+static ssize_t devpriv_pages_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", wd_devpriv_used(to_wd_device(dev)));
+}
+static DEVICE_ATTR_RO(devpriv_pages);
 
 static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_commands_completed.attr,
@@ -193,6 +212,11 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_devmem_faults.attr,
 	&dev_attr_devmem_pages_mapped.attr,
 	&dev_attr_devmem_held_pages.attr,
+	&dev_attr_devpriv_pages.attr,
+	&dev_attr_migrated_to_device.attr,
+	&dev_attr_migrated_to_system.attr,
+	&dev_attr_cpu_faults.attr,
+	&dev_attr_evicted_pages.attr,
 	NULL,
 };
 
@@ -307,7 +331,11 @@ int wd_device_register(struct wd_device *wdev)
 	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
 	if (!wdev->qmap)
 		return -ENOMEM;
+	/* On failure the pool goes with the device (wd_device_release()). */
 	ret = wd_pool_create(wdev);
+	if (ret)
+		return ret;
+	ret = wd_devpriv_setup(wdev);
 	if (ret)
 		return ret;
 
@@ -320,11 +348,13 @@ int wd_device_register(struct wd_device *wdev)
 		down_write(&wdev->state_lock);
 		wdev->registered = false;
 		up_write(&wdev->state_lock);
+		wd_devpriv_teardown(wdev);
 		return ret;
 	}
 	wdev->debugfs = debugfs_create_dir(dev_name(&wdev->dev), wd_debugfs);
 	debugfs_create_file("contexts", 0400, wdev->debugfs, wdev,
 			    &wd_contexts_fops);
+	wd_devpriv_debugfs(wdev);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(wd_device_register);
@@ -334,6 +364,7 @@ void wd_device_unregister(struct wd_device *wdev)
 	struct wd_context *ctx;
 
 	debugfs_remove(wdev->debugfs);
+	wd_hmm_compat_remove(wdev);
 	cdev_device_del(&wdev->cdev, &wdev->dev);
 
 	/* Waits for every user call that is inside the driver to leave. */
@@ -354,6 +385,8 @@ void wd_device_unregister(struct wd_device *wdev)
 		wd_region_revoke_all(wdev);
 		wd_pool_drain(wdev->pool);
 	}
+	/* No migration can start now; engines are stopped. */
+	wd_devpriv_teardown(wdev);
 }
 EXPORT_SYMBOL_GPL(wd_device_unregister);
 

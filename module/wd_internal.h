@@ -21,6 +21,33 @@
 #define WD_REGION_CQ		2
 #define WD_NR_REGIONS		3
 
+/*
+ * SVA device page table entries: xarray values of pfn << WD_PT_SHIFT |
+ * flags. WD_PT_ATOMIC marks pages the device holds for exclusive (atomic)
+ * access (make_device_exclusive_range(), test_hmm compatible nodes only).
+ */
+#define WD_PT_WRITE		1UL
+#define WD_PT_ATOMIC		2UL
+#define WD_PT_SHIFT		2
+
+static inline void *wd_pt_entry(unsigned long pfn, unsigned long flags)
+{
+	return xa_mk_value((pfn << WD_PT_SHIFT) | flags);
+}
+
+static inline unsigned long wd_pt_pfn(void *entry)
+{
+	return xa_to_value(entry) >> WD_PT_SHIFT;
+}
+
+static inline unsigned long wd_pt_flags(void *entry)
+{
+	return xa_to_value(entry) & (WD_PT_WRITE | WD_PT_ATOMIC);
+}
+
+/* Most pages one device fault or snapshot handles. */
+#define WD_FAULT_MAX		64
+
 #define WD_SQ_DEFAULT		256
 #define WD_RING_MAX		4096
 
@@ -204,9 +231,25 @@ void wd_queue_kill(struct wd_context *ctx);
 void wd_queue_wake_waiters(struct wd_device *wdev);
 u32 wd_queues_free(struct wd_device *wdev);
 
+/* wd_context.c */
+int wd_context_open(struct wd_device *wdev, struct file *filp);
+int wd_context_release(struct file *filp);
+
 /* wd_mmu.c */
 int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 		struct mm_struct *mm);
+/* Fault [start, end) into the device page table (one device fault). */
+int wd_mmu_fault_range(struct wd_mmu *mmu, u64 start, u64 end, bool write);
+/*
+ * Read the CPU page table for [start, end) (at most WD_FAULT_MAX pages)
+ * without faulting: hmm_range_fault() flags into @pfns. With @map, enter
+ * the device's own device-private pages in the device page table.
+ * Returns how many of those there are, or a negative errno.
+ */
+int wd_mmu_snapshot(struct wd_mmu *mmu, u64 start, u64 end,
+		    unsigned long *pfns, bool map);
+/* Kernel address of a translated pfn (device-private: its backing). */
+void *wd_mmu_pfn_kaddr(struct wd_mmu *mmu, unsigned long pfn, bool touch);
 void wd_mmu_fini(struct wd_mmu *mmu);
 int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode);
 int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);
@@ -230,5 +273,27 @@ long wd_region_create(struct wd_context *ctx,
 void wd_region_revoke_all(struct wd_device *wdev);
 struct wd_charge *wd_charge_alloc(void);
 void wd_charge_put(struct wd_charge *charge);
+/* wd_migrate.c */
+/* Copy between kernel addresses the way the device's "DMA" does. */
+void wd_copy_mem(void *dst, const void *src, size_t len);
+int wd_devpriv_setup(struct wd_device *wdev);
+void wd_devpriv_teardown(struct wd_device *wdev);
+void wd_devpriv_debugfs(struct wd_device *wdev);
+/* Backing page of a device page; @touch marks it recently used. */
+struct page *wd_devpriv_backing(struct wd_device *wdev, struct page *dpage,
+				bool touch);
+unsigned long wd_devpriv_used(struct wd_device *wdev);
+unsigned long wd_devpriv_pages(struct wd_device *wdev);
+void wd_devpriv_evict_all(struct wd_device *wdev, bool wait);
+int wd_devpriv_migrate(struct wd_device *wdev, struct mm_struct *mm,
+		       u64 start, u64 end, bool to_dev, bool strict,
+		       u64 *moved);
+/* Bring the device page at @addr of @vma back; mmap lock held (read). */
+int wd_devpriv_unshare_locked(struct wd_device *wdev,
+			      struct vm_area_struct *vma, unsigned long addr);
+long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg);
+
+/* wd_hmm_compat.c */
+void wd_hmm_compat_remove(struct wd_device *wdev);
 
 #endif /* _WD_INTERNAL_H */

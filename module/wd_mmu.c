@@ -17,6 +17,13 @@
  * FOLL_LONGTERM and charged to RLIMIT_MEMLOCK. The engine may only touch
  * shared ranges.
  *
+ * Device-private memory (wd_migrate.c): hmm_range_fault() reports the
+ * device's own device-private pages without migrating them; the device
+ * page table keeps their pfn, and the engine works on the backing page
+ * the driver gives for it. A write to a read-only one (shared with a
+ * child after fork) first brings it back to system memory, where the
+ * fault breaks copy-on-write as the CPU's would.
+ *
  * In both modes an engine looks an address up and then uses the page
  * through the kernel direct map while it holds the context's access lock
  * for reading. Whatever takes a translation away (an invalidation, an
@@ -45,7 +52,6 @@ module_param(fault_around, uint, 0644);
 MODULE_PARM_DESC(fault_around,
 		 "pages a device fault maps ahead in SVA mode (1-64, default 16)");
 
-#define WD_FAULT_MAX		64
 #define WD_SHARE_MAX_LEN	(1ULL << 40)
 
 /* A range shared in pinned mode. */
@@ -56,12 +62,25 @@ struct wd_share {
 	bool writable;
 };
 
-static inline void *wd_pt_entry(unsigned long pfn, bool writable)
-{
-	return xa_mk_value((pfn << 1) | writable);
-}
-
 /* --- SVA: invalidation --------------------------------------------- */
+
+/* Remove the entries of pages [@first, @last]; one walk of the xarray. */
+static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
+		       unsigned long last)
+{
+	XA_STATE(xas, &mmu->pt, first);
+	void *entry;
+	int n = 0;
+
+	lockdep_assert_held(&mmu->lock);
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last) {
+		xas_store(&xas, NULL);
+		n++;
+	}
+	xas_unlock(&xas);
+	return n;
+}
 
 static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
@@ -71,24 +90,27 @@ static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long first = range->start >> PAGE_SHIFT;
 	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
 	bool blockable = mmu_notifier_range_blockable(range);
-	unsigned long idx;
-	void *entry;
-	int dropped = 0;
+	int dropped;
 
-	/* Our own migrations to device memory keep the mirror in step. */
-	if (range->event == MMU_NOTIFY_MIGRATE &&
-	    range->owner == mmu->wdev)
+	/*
+	 * The compatible nodes' own exclusive conversions keep the pages
+	 * where they are (wd_hmm_compat.c enters them afterwards).
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mmu)
 		return true;
 
+	/*
+	 * Migrations to and from the device's own memory are not skipped:
+	 * the framework does not update the mirror in the middle of them,
+	 * so the entries go here like any others (and the engine faults
+	 * again, finding the pages where they went).
+	 */
 	if (blockable)
 		mutex_lock(&mmu->lock);
 	else if (!mutex_trylock(&mmu->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
-	xa_for_each_range(&mmu->pt, idx, entry, first, last) {
-		xa_erase(&mmu->pt, idx);
-		dropped++;
-	}
+	dropped = wd_pt_clear(mmu, first, last);
 	if (dropped)
 		mmu->gen++;
 	mutex_unlock(&mmu->lock);
@@ -115,18 +137,23 @@ static const struct mmu_interval_notifier_ops wd_mmu_notifier_ops = {
 
 /* --- SVA: device faults --------------------------------------------- */
 
-/*
- * Fault in the page at @addr and up to fault_around - 1 pages after it
- * (never past @end or the VMA) and enter them in the device page table.
- * Called without the access lock. On success, if the access lock could be
- * taken at once while the entries were known good, *@pfn is the page of
- * @addr and the caller holds the access lock: it can use the page without
- * a lookup that a storm of invalidations could make miss for ever.
- */
-static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
-			unsigned long *pfn, bool *locked)
+static bool wd_mmu_own_devpriv(struct wd_mmu *mmu, unsigned long hmm_pfn)
 {
-	unsigned long pfns[WD_FAULT_MAX];
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+
+	return is_device_private_page(page) && page->pgmap->owner == mmu->wdev;
+}
+
+/*
+ * Fault [@start, @end) in (at most WD_FAULT_MAX pages, not past the VMA of
+ * @start) and enter the pages in the device page table. On success
+ * returns with mmu->lock held, the hmm flags of each page in @pfns and
+ * *@nr pages entered (at least one).
+ */
+static int wd_mmu_fault_locked(struct wd_mmu *mmu, u64 start, u64 end,
+			       bool write, unsigned long *pfns,
+			       unsigned long *nr)
+{
 	struct hmm_range range = {
 		.notifier = &mmu->notifier,
 		.hmm_pfns = pfns,
@@ -134,18 +161,14 @@ static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = mmu->wdev,
 	};
-	unsigned int window = clamp_t(unsigned int, READ_ONCE(fault_around),
-				      1, WD_FAULT_MAX);
 	struct mm_struct *mm = mmu->mm;
 	struct vm_area_struct *vma;
 	unsigned long i, n;
 	int ret;
 
-	range.start = addr & PAGE_MASK;
-	range.end = min_t(u64, range.start + ((u64)window << PAGE_SHIFT),
+	range.start = start & PAGE_MASK;
+	range.end = min_t(u64, range.start + ((u64)WD_FAULT_MAX << PAGE_SHIFT),
 			  PAGE_ALIGN(end));
-	atomic64_inc(&mmu->faults);
-	atomic64_inc(&mmu->wdev->stats.faults);
 
 	for (;;) {
 		if (fatal_signal_pending(current))
@@ -159,6 +182,17 @@ static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
 		}
 		range.end = min(range.end, vma->vm_end);
 		ret = hmm_range_fault(&range);
+		/*
+		 * Our own device-private pages are reported as they are, even
+		 * read-only for a write: break copy-on-write in system memory.
+		 */
+		if (!ret && write && !(pfns[0] & HMM_PFN_WRITE) &&
+		    wd_mmu_own_devpriv(mmu, pfns[0])) {
+			ret = wd_devpriv_unshare_locked(mmu->wdev, vma,
+							range.start);
+			if (!ret)
+				ret = -EBUSY;
+		}
 		mmap_read_unlock(mm);
 		if (ret == -EBUSY)
 			continue;
@@ -178,26 +212,145 @@ static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
 
 		/* No allocation that could reclaim: invalidation takes ->lock. */
 		ret = xa_err(xa_store(&mmu->pt, (range.start >> PAGE_SHIFT) + i,
-				      wd_pt_entry(pfn, pfns[i] & HMM_PFN_WRITE),
+				      wd_pt_entry(pfn, (pfns[i] & HMM_PFN_WRITE) ?
+						  WD_PT_WRITE : 0),
 				      GFP_NOWAIT | __GFP_NOWARN));
 		if (ret)
 			break;
 	}
+	if (!i) {
+		mutex_unlock(&mmu->lock);
+		return ret ? ret : -EFAULT;
+	}
+	*nr = i;
+	return 0;
+}
+
+/*
+ * Fault in the page at @addr and up to fault_around - 1 pages after it
+ * (never past @end or the VMA) and enter them in the device page table.
+ * Called without the access lock. On success, if the access lock could be
+ * taken at once while the entries were known good, *@pfn is the page of
+ * @addr and the caller holds the access lock: it can use the page without
+ * a lookup that a storm of invalidations could make miss for ever.
+ */
+static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
+			unsigned long *pfn, bool *locked)
+{
+	unsigned long pfns[WD_FAULT_MAX];
+	unsigned int window = clamp_t(unsigned int, READ_ONCE(fault_around),
+				      1, WD_FAULT_MAX);
+	unsigned long n;
+	int ret;
+
+	atomic64_inc(&mmu->faults);
+	atomic64_inc(&mmu->wdev->stats.faults);
+	ret = wd_mmu_fault_locked(mmu, addr,
+				  min_t(u64, end, (addr & PAGE_MASK) +
+					((u64)window << PAGE_SHIFT)),
+				  write, pfns, &n);
+	if (ret)
+		return ret;
 	/*
 	 * A trylock, so no lock order is implied; it fails only when an
 	 * invalidation waits for the lock, and then these entries are going.
 	 */
-	*locked = i && down_read_trylock(&mmu->access);
+	*locked = down_read_trylock(&mmu->access);
 	if (*locked)
 		*pfn = page_to_pfn(hmm_pfn_to_page(pfns[0]));
 	mutex_unlock(&mmu->lock);
-	if (!i)
-		return ret ? ret : -EFAULT;
 
-	atomic64_add(i, &mmu->pages_faulted);
-	atomic64_add(i, &mmu->wdev->stats.pages_faulted);
-	trace_wd_dev_fault(mmu->wdev, addr, i, write);
+	atomic64_add(n, &mmu->pages_faulted);
+	atomic64_add(n, &mmu->wdev->stats.pages_faulted);
+	trace_wd_dev_fault(mmu->wdev, addr, n, write);
 	return 0;
+}
+
+int wd_mmu_fault_range(struct wd_mmu *mmu, u64 start, u64 end, bool write)
+{
+	unsigned long pfns[WD_FAULT_MAX];
+	unsigned long n, total = 0;
+	u64 addr;
+	int ret = 0;
+
+	atomic64_inc(&mmu->faults);
+	atomic64_inc(&mmu->wdev->stats.faults);
+	for (addr = start; addr < end; addr += (u64)n << PAGE_SHIFT) {
+		ret = wd_mmu_fault_locked(mmu, addr, end, write, pfns, &n);
+		if (ret)
+			break;
+		mutex_unlock(&mmu->lock);
+		total += n;
+		cond_resched();
+	}
+	atomic64_add(total, &mmu->pages_faulted);
+	atomic64_add(total, &mmu->wdev->stats.pages_faulted);
+	if (total)
+		trace_wd_dev_fault(mmu->wdev, start, total, write);
+	return ret;
+}
+
+int wd_mmu_snapshot(struct wd_mmu *mmu, u64 start, u64 end,
+		    unsigned long *pfns, bool map)
+{
+	struct hmm_range range = {
+		.notifier = &mmu->notifier,
+		.hmm_pfns = pfns,
+		.start = start,
+		.end = end,
+		.dev_private_owner = mmu->wdev,
+	};
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	int ret, local = 0;
+
+	if (WARN_ON_ONCE(n > WD_FAULT_MAX || !n))
+		return -EINVAL;
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(mmu->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mmu->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&mmu->lock);
+		if (!mmu_interval_read_retry(range.notifier,
+					     range.notifier_seq))
+			break;
+		mutex_unlock(&mmu->lock);
+	}
+	for (i = 0; i < n; i++) {
+		if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_ERROR) ||
+		    !wd_mmu_own_devpriv(mmu, pfns[i]))
+			continue;
+		local++;
+		if (!map)
+			continue;
+		ret = xa_err(xa_store(&mmu->pt, (start >> PAGE_SHIFT) + i,
+				      wd_pt_entry(page_to_pfn(hmm_pfn_to_page(pfns[i])),
+						  (pfns[i] & HMM_PFN_WRITE) ?
+						  WD_PT_WRITE : 0),
+				      GFP_NOWAIT | __GFP_NOWARN));
+		if (ret)
+			map = false;	/* the device faults them later */
+	}
+	mutex_unlock(&mmu->lock);
+	return local;
+}
+
+void *wd_mmu_pfn_kaddr(struct wd_mmu *mmu, unsigned long pfn, bool touch)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	if (is_device_private_page(page)) {
+		if (page->pgmap->owner != mmu->wdev)
+			return NULL;
+		page = wd_devpriv_backing(mmu->wdev, page, touch);
+	}
+	return page_address(page);
 }
 
 /* --- Pinned mode: shares ------------------------------------------- */
@@ -372,12 +525,9 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 static void wd_mmu_drop_all(struct wd_mmu *mmu)
 {
 	struct interval_tree_node *it;
-	unsigned long idx;
-	void *entry;
 
 	mutex_lock(&mmu->lock);
-	xa_for_each(&mmu->pt, idx, entry)
-		xa_erase(&mmu->pt, idx);
+	wd_pt_clear(mmu, 0, ULONG_MAX);
 	mmu->gen++;
 	mutex_unlock(&mmu->lock);
 
@@ -451,10 +601,10 @@ static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
 	mutex_lock(&mmu->lock);
 	if (mmu->mode == WD_MMU_SVA) {
 		entry = xa_load(&mmu->pt, addr >> PAGE_SHIFT);
-		if (!entry || (write && !(xa_to_value(entry) & 1)))
+		if (!entry || (write && !(wd_pt_flags(entry) & WD_PT_WRITE)))
 			ret = -ENOENT;
 		else
-			*pfn = xa_to_value(entry) >> 1;
+			*pfn = wd_pt_pfn(entry);
 	} else {
 		sh = wd_share_find(mmu, addr);
 		if (!sh || (write && !sh->writable))
@@ -577,9 +727,11 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 		}
 		if (ret)
 			return -EFAULT;
+		cur->kaddr = wd_mmu_pfn_kaddr(mmu, pfn, true);
+		if (!cur->kaddr)
+			return -EFAULT;
 		cur->pfn = pfn;
 		cur->page_addr = page;
-		cur->kaddr = page_address(pfn_to_page(pfn));
 	}
 	if (!others_valid)
 		return -EAGAIN;

@@ -52,6 +52,32 @@ TRACE_EVENT(wd_invalidate,
 		  __entry->event)
 );
 
+/* @kind: 0 to the device, 1 to system memory (ioctl), 2 CPU fault, 3 eviction */
+TRACE_EVENT(wd_migrate,
+	TP_PROTO(struct wd_device *wdev, unsigned long start,
+		 unsigned long pages, unsigned long moved, int kind),
+	TP_ARGS(wdev, start, pages, moved, kind),
+	TP_STRUCT__entry(
+		__string(dev, dev_name(&wdev->dev))
+		__field(unsigned long, start)
+		__field(unsigned long, pages)
+		__field(unsigned long, moved)
+		__field(int, kind)
+	),
+	TP_fast_assign(
+		__assign_str(dev, dev_name(&wdev->dev));
+		__entry->start = start;
+		__entry->pages = pages;
+		__entry->moved = moved;
+		__entry->kind = kind;
+	),
+	TP_printk("%s %s start=%#lx pages=%lu moved=%lu", __get_str(dev),
+		  __print_symbolic(__entry->kind, { 0, "to_device" },
+				   { 1, "to_system" }, { 2, "cpu_fault" },
+				   { 3, "evict" }),
+		  __entry->start, __entry->pages, __entry->moved)
+);
+
 #endif /* _WD_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

@@ -16,15 +16,23 @@
  *            touched once) by each path, against one fault per page and
  *            against the kernel's anonymous memory (touch, MAP_POPULATE);
  *            the best of three interleaved rounds
+ * migrate    migration of 4 KiB-page ranges to device-private memory and
+ *            back, against the kernel's test_hmm driver (loaded for the
+ *            measure, through the same ioctls) and memcpy of the same size
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +45,7 @@
 #include <zlib.h>
 
 #include "libwd.h"
+#include <warpdrive/hmm_compat.h>
 
 #define MIB		(1UL << 20)
 #define SLOT		64		/* bytes per roundtrip COPY */
@@ -1028,6 +1037,267 @@ static int scenario_devmem(void)
 	return 0;
 }
 
+/* migrate */
+
+#define TEST_HMM_KO	"/wd/modules/test_hmm.ko"
+
+/*
+ * Open the test_hmm ABI node whose sysfs device directory is @sysdir
+ * (test_hmm's own device and WarpDrive's misc device may both be called
+ * hmm_dmirror0, only one of them owns /dev/hmm_dmirror0): make a private
+ * node from its dev number.
+ */
+static int open_dmirror(const char *sysdir, const char *tmpname)
+{
+	char path[128], buf[32];
+	unsigned int maj, min;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/dev", sysdir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+		return -1;
+	unlink(tmpname);
+	if (mknod(tmpname, S_IFCHR | 0600, makedev(maj, min)))
+		return -1;
+	fd = open(tmpname, O_RDWR);
+	unlink(tmpname);
+	return fd;
+}
+
+struct mig_rate {
+	double to_dev;		/* MB/s */
+	double to_sys;
+};
+
+static int hmm_ioctl(int fd, unsigned long req, void *addr, void *out,
+		     size_t len)
+{
+	struct wd_hmm_cmd c = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)out,
+		.npages = len / 4096,
+	};
+
+	if (ioctl(fd, req, &c))
+		return -errno;
+	return c.cpages == len / 4096 ? 0 : -EIO;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of @n times, in MB/s for @len bytes each (robust to a busy host). */
+static double median_rate(double *t, int n, size_t len)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	return (double)len / MIB / t[n / 2];
+}
+
+/*
+ * One round trip of @len bytes: to the device and back (explicitly). With
+ * @hmm_fd >= 0 through the test_hmm ABI (whose migration to the device
+ * also hands the data back in @out), else WD_IOC_MIGRATE. The times of
+ * each direction go to *@td and *@ts.
+ */
+static int mig_round(int hmm_fd, char *buf, char *out, size_t len,
+		     double *td, double *ts)
+{
+	uint64_t moved = 0, failed = 0;
+	double t0, t1;
+	int ret;
+
+	t0 = now();
+	if (hmm_fd >= 0) {
+		ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_DEV, buf, out, len);
+	} else {
+		ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_DEVICE, &moved,
+				 &failed);
+		if (!ret && moved != len / 4096)
+			return fail("migrate", "to device: %llu of %zu pages moved, %llu failed",
+				    (unsigned long long)moved, len / 4096,
+				    (unsigned long long)failed);
+	}
+	t1 = now();
+	if (ret)
+		return fail("migrate", "to device: %s", strerror(-ret));
+	if (hmm_fd >= 0) {
+		ret = hmm_ioctl(hmm_fd, WD_HMM_MIGRATE_TO_SYS, buf, out, len);
+	} else {
+		ret = wd_migrate(dev, buf, len, WD_MIGRATE_TO_SYSTEM, &moved,
+				 &failed);
+		if (!ret && moved != len / 4096)
+			ret = -EIO;
+	}
+	if (ret)
+		return fail("migrate", "to system: %s", strerror(-ret));
+	*td = t1 - t0;
+	*ts = now() - t1;
+	return 0;
+}
+
+static void rate_str(char *s, size_t n, double v)
+{
+	if (v > 0)
+		snprintf(s, n, "%.1f", v);
+	else
+		snprintf(s, n, "-");
+}
+
+static int scenario_migrate(void)
+{
+	static const size_t sizes[] = {
+		64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20,
+	};
+	int nsizes = quick ? 4 : 5, i, k, ret = -1, kofd = -1;
+	size_t maxlen = sizes[nsizes - 1];
+	struct mig_rate wd[5] = { 0 }, th[5] = { 0 }, wc[5] = { 0 };
+	double mc[5] = { 0 }, *t = NULL;
+	char *buf, *out, *copy;
+	char a[32], b[32], m[64];
+	int thfd = -1, wcfd = -1;
+	uint64_t want;
+
+	/*
+	 * 4 KiB pages throughout, as documented: no transparent huge page,
+	 * and none left behind by a neighbour that shared the VMA before
+	 * madvise (migrate_vma cannot move pages of a PTE-mapped THP).
+	 */
+	buf = mmap(NULL, maxlen, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf != MAP_FAILED)
+		madvise(buf, maxlen, MADV_NOHUGEPAGE);
+	out = alloc_buf(maxlen);
+	copy = alloc_buf(maxlen);
+	if (buf == MAP_FAILED || !out || !copy) {
+		fail("migrate", "out of memory");
+		goto out;
+	}
+	fill_random((unsigned char *)buf, maxlen);
+
+	/* The kernel's own test_hmm driver, loaded only for its measure. */
+	kofd = open(TEST_HMM_KO, O_RDONLY | O_CLOEXEC);
+	if (kofd >= 0 && !syscall(SYS_finit_module, kofd, "", 0))
+		thfd = open_dmirror("/sys/devices/hmm_dmirror0", "/tmp/.wdbench_th");
+	wcfd = open_dmirror("/sys/class/misc/hmm_dmirror0", "/tmp/.wdbench_wc");
+
+	/*
+	 * The methods take turns round by round, so that a busy host slows
+	 * them alike; each figure is the median of its rounds.
+	 */
+	t = calloc(7 * 256, sizeof(*t));
+	if (!t) {
+		fail("migrate", "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nsizes; i++) {
+		size_t len = sizes[i];
+		int iters = (int)((quick ? 16 : 48) * MIB / len);
+		double *w_d = t, *w_s = t + 256, *h_d = t + 512, *h_s = t + 768;
+		double *c_d = t + 1024, *c_s = t + 1280, *mt = t + 1536;
+		double t0, dummy;
+
+		iters = iters < 5 ? 5 : iters > 256 ? 256 : iters;
+		want = crc32(0, (unsigned char *)buf, len);
+		/* Warm up: device memory allocated, code paths hot. */
+		if (mig_round(-1, buf, out, len, &dummy, &dummy) ||
+		    (thfd >= 0 && mig_round(thfd, buf, out, len, &dummy, &dummy)) ||
+		    (wcfd >= 0 && mig_round(wcfd, buf, out, len, &dummy, &dummy)))
+			goto out;
+		memcpy(copy, buf, len);
+		for (k = 0; k < iters; k++) {
+			if (mig_round(-1, buf, out, len, &w_d[k], &w_s[k]))
+				goto out;
+			if (thfd >= 0 && mig_round(thfd, buf, out, len, &h_d[k], &h_s[k]))
+				goto out;
+			if (wcfd >= 0 && mig_round(wcfd, buf, out, len, &c_d[k], &c_s[k]))
+				goto out;
+			t0 = now();
+			memcpy(copy, buf, len);
+			use(copy);
+			mt[k] = now() - t0;
+		}
+		if (crc32(0, (unsigned char *)buf, len) != want) {
+			fail("migrate", "data changed on the round trips");
+			goto out;
+		}
+		wd[i].to_dev = median_rate(w_d, iters, len);
+		wd[i].to_sys = median_rate(w_s, iters, len);
+		if (thfd >= 0) {
+			th[i].to_dev = median_rate(h_d, iters, len);
+			th[i].to_sys = median_rate(h_s, iters, len);
+		}
+		if (wcfd >= 0) {
+			wc[i].to_dev = median_rate(c_d, iters, len);
+			wc[i].to_sys = median_rate(c_s, iters, len);
+		}
+		mc[i] = median_rate(mt, iters, len);
+	}
+
+	for (i = 0; i < nsizes; i++) {
+		size_t kib = sizes[i] >> 10;
+		double big = sizes[i] >= (1 << 20);
+
+		snprintf(m, sizeof(m), "to device %5zu KiB MB/s", kib);
+		rate_str(a, sizeof(a), wd[i].to_dev);
+		rate_str(b, sizeof(b), th[i].to_dev);
+		row("migrate", m, a, b, th[i].to_dev > 0 ? wd[i].to_dev / th[i].to_dev : NAN,
+		    NULL);
+		snprintf(m, sizeof(m), "  same ABI as test_hmm (+copy out)");
+		rate_str(a, sizeof(a), wc[i].to_dev);
+		row("migrate", m, a, b, th[i].to_dev > 0 && wc[i].to_dev > 0 ?
+		    wc[i].to_dev / th[i].to_dev : NAN, ">= 1.00x test_hmm");
+		snprintf(m, sizeof(m), "to system %5zu KiB MB/s", kib);
+		rate_str(a, sizeof(a), wd[i].to_sys);
+		rate_str(b, sizeof(b), th[i].to_sys);
+		row("migrate", m, a, b, th[i].to_sys > 0 ? wd[i].to_sys / th[i].to_sys : NAN,
+		    NULL);
+		snprintf(m, sizeof(m), "  same ABI as test_hmm");
+		rate_str(a, sizeof(a), wc[i].to_sys);
+		row("migrate", m, a, b, th[i].to_sys > 0 && wc[i].to_sys > 0 ?
+		    wc[i].to_sys / th[i].to_sys : NAN, ">= 1.00x test_hmm");
+		snprintf(m, sizeof(m), "to device %5zu KiB | memcpy", kib);
+		rate_str(a, sizeof(a), wd[i].to_dev);
+		rate_str(b, sizeof(b), mc[i]);
+		row("migrate", m, a, b, wd[i].to_dev / mc[i], big ? ">= 0.50x memcpy" : NULL);
+		snprintf(m, sizeof(m), "to system %5zu KiB | memcpy", kib);
+		rate_str(a, sizeof(a), wd[i].to_sys);
+		row("migrate", m, a, b, wd[i].to_sys / mc[i], big ? ">= 0.50x memcpy" : NULL);
+	}
+	if (thfd < 0)
+		printf("migrate: test_hmm not available (%s), its columns are empty\n",
+		       TEST_HMM_KO);
+	if (wcfd < 0)
+		printf("migrate: no compatible node (load wd_soft with hmm_compat=1)\n");
+	ret = 0;
+out:
+	if (thfd >= 0)
+		close(thfd);
+	if (wcfd >= 0)
+		close(wcfd);
+	if (kofd >= 0) {
+		syscall(SYS_delete_module, "test_hmm", O_NONBLOCK);
+		close(kofd);
+	}
+	if (buf != MAP_FAILED)
+		munmap(buf, maxlen);
+	free(out);
+	free(copy);
+	free(t);
+	return ret;
+}
+
 static const struct scenario {
 	const char *name;
 	const char *what;
@@ -1044,6 +1314,8 @@ static const struct scenario {
 	  WD_ALG_COPY, scenario_mmu },
 	{ "devmem", "device memory made accessible: each path vs faults and anon",
 	  WD_ALG_COPY, scenario_devmem },
+	{ "migrate", "migration to device-private memory and back vs test_hmm, memcpy",
+	  WD_ALG_COPY, scenario_migrate },
 };
 
 #define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))

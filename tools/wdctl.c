@@ -26,6 +26,8 @@ static const char *const stat_names[] = {
 	"kicks", "device_faults", "pages_faulted", "invalidations",
 	"pinned_pages", "devmem_faults", "devmem_pages_mapped",
 	"devmem_held_pages",
+	"pinned_pages", "devpriv_pages", "migrated_to_device",
+	"migrated_to_system", "cpu_faults", "evicted_pages",
 };
 
 /* Device memory figures (bytes) in sysfs, next to devmem_size. */
@@ -116,7 +118,8 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 	printf("], \"queues_total\": %u, \"devmem_size\": %llu",
 	       d->queues_total, (unsigned long long)d->devmem_size);
 	if (info)
-		printf(", \"queues_free\": %u", info->queues_free);
+		printf(", \"devpriv_size\": %llu, \"queues_free\": %u",
+		       (unsigned long long)info->devpriv_size, info->queues_free);
 	else if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
 		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
 	else
@@ -245,6 +248,9 @@ static int cmd_show(const char *name, int json)
 	else if (mok[2])
 		printf("; no per-context quota");
 	printf("\n");
+	if (info.devpriv_size)
+		printf("device-private: %llu MiB (HMM)\n",
+		       (unsigned long long)(info.devpriv_size >> 20));
 	printf("stats:\n");
 	read_stats(name, stats, ok);
 	for (i = 0; i < NR_STATS; i++) {

@@ -441,6 +441,29 @@ struct wd_devmem_usage {
 /** wd_devmem_usage() - pool usage of the device called @name. */
 int wd_devmem_usage(const char *name, struct wd_devmem_usage *u);
 
+/*
+ * Device-private memory (devices with WD_DEV_F_DEVPRIV): private anonymous
+ * memory moves into device memory the CPU cannot address. The addresses
+ * stay valid: the device works on the pages where they are, and a CPU
+ * access brings a page back on its own.
+ */
+
+/**
+ * wd_migrate() - move a range to the device or back to system memory
+ * @dev: device handle
+ * @addr: page-aligned start
+ * @len: page-aligned length
+ * @direction: WD_MIGRATE_TO_DEVICE or WD_MIGRATE_TO_SYSTEM
+ * @moved: if not NULL, set to the pages moved
+ * @failed: if not NULL, set to the pages that could not be moved (shared,
+ *          file-backed, pinned, on another device...)
+ *
+ * Return: 0; -EOPNOTSUPP without device-private memory; -EFAULT for a hole
+ * in the range; -ENOMEM when the device is full and evicts nothing.
+ */
+int wd_migrate(struct wd_dev *dev, void *addr, size_t len, uint32_t direction,
+	       uint64_t *moved, uint64_t *failed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,12 +4,20 @@
  *
  * Each device it registers executes commands on the CPU: copy, fill,
  * CRC32C, deflate and inflate.
+ *
+ * Device-private memory (devpriv_mb) is emulated: a free physical range
+ * (never backed by RAM) provides the ZONE_DEVICE struct pages, and one
+ * kernel page per device page, never mapped to user space, holds the
+ * data. The framework copies through that table when it migrates.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/ioport.h>
 #include <linux/kthread.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -21,6 +29,8 @@
 #define SOFT_MAX_DEVICES	8
 #define SOFT_MAX_QUEUES		64
 #define SOFT_MAX_DEVMEM_MB	65536
+#define SOFT_MAX_DEVPRIV_MB	4096
+#define SOFT_WINDOW_MAX		64
 
 static unsigned int num_devices = 1;
 module_param(num_devices, uint, 0444);
@@ -33,6 +43,26 @@ MODULE_PARM_DESC(queues, "hardware queues per device (1-64, default 4)");
 static unsigned int devmem_mb = 16;
 module_param(devmem_mb, uint, 0444);
 MODULE_PARM_DESC(devmem_mb, "device memory per device in MiB (1-65536, default 16)");
+
+static unsigned int devpriv_mb = 8;
+module_param(devpriv_mb, uint, 0444);
+MODULE_PARM_DESC(devpriv_mb,
+		 "device-private (HMM) memory per device in MiB, a multiple of 2 (0 = none, up to 4096, default 8)");
+
+static bool hmm_compat;
+module_param(hmm_compat, bool, 0444);
+MODULE_PARM_DESC(hmm_compat,
+		 "create /dev/hmm_dmirror0 and 1 (test_hmm ABI) on devices 0 and 1 (needs num_devices >= 2)");
+
+static unsigned int migrate_window = 16;
+module_param(migrate_window, uint, 0444);
+MODULE_PARM_DESC(migrate_window,
+		 "pages a CPU fault brings back from device-private memory (1-64, default 16)");
+
+static bool evict = true;
+module_param(evict, bool, 0444);
+MODULE_PARM_DESC(evict,
+		 "device-private memory full: evict least recently used pages (1, default) or fail with ENOMEM (0)");
 
 static unsigned int poll_us = 2000;
 module_param(poll_us, uint, 0644);
@@ -51,6 +81,10 @@ MODULE_PARM_DESC(poll_us, "how long an idle engine polls before it sleeps (us, d
  * @wq: where the idle engine sleeps
  * @kicked: a doorbell rang or a queue started since the engine last looked
  * @eng: engine state (zlib workspaces)
+ * @pgmap: device-private memory, if any
+ * @res: the physical range reserved for @pgmap
+ * @backing: one kernel page per device-private page: the emulated memory
+ * @nr_backing: pages in @backing
  */
 struct soft_dev {
 	struct wd_device *wdev;
@@ -60,6 +94,10 @@ struct soft_dev {
 	wait_queue_head_t wq;
 	bool kicked;
 	struct soft_engine eng;
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	struct page **backing;
+	unsigned long nr_backing;
 };
 
 /* A started hardware queue. */
@@ -116,12 +154,76 @@ static void soft_queue_stop(struct wd_queue *q)
 	kfree(sq);
 }
 
+static struct page *soft_devpriv_backing(struct wd_device *wdev,
+					 struct page *dpage)
+{
+	struct soft_dev *sdev = wd_device_priv(wdev);
+
+	return sdev->backing[page_to_pfn(dpage) - PHYS_PFN(sdev->res->start)];
+}
+
 static const struct wd_device_ops soft_ops = {
 	.owner = THIS_MODULE,
 	.queue_start = soft_queue_start,
 	.queue_stop = soft_queue_stop,
 	.kick = soft_kick,
+	.devpriv_backing = soft_devpriv_backing,
 };
+
+/* After wd_device_unregister(): no device page is in use any more. */
+static void soft_devpriv_free(struct soft_dev *sdev)
+{
+	unsigned long i;
+
+	for (i = 0; i < sdev->nr_backing; i++)
+		__free_page(sdev->backing[i]);
+	kvfree(sdev->backing);
+	sdev->backing = NULL;
+	sdev->nr_backing = 0;
+	if (sdev->res)
+		release_mem_region(sdev->res->start, resource_size(sdev->res));
+	sdev->res = NULL;
+}
+
+/* Reserve a free physical range and the memory that emulates it. */
+static int soft_devpriv_init(struct soft_dev *sdev)
+{
+	unsigned long size = (unsigned long)devpriv_mb << 20;
+	unsigned long i, n = size >> PAGE_SHIFT;
+
+	if (!size)
+		return 0;
+	sdev->res = request_free_mem_region(&iomem_resource, size, "wd_soft");
+	if (IS_ERR(sdev->res)) {
+		int ret = PTR_ERR(sdev->res);
+
+		sdev->res = NULL;
+		return ret;
+	}
+	sdev->backing = kvcalloc(n, sizeof(*sdev->backing), GFP_KERNEL);
+	if (!sdev->backing)
+		goto err;
+	for (i = 0; i < n; i++) {
+		sdev->backing[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!sdev->backing[i])
+			goto err;
+		sdev->nr_backing++;
+	}
+	sdev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	/* The region is rounded up to a memory section; use what we back. */
+	sdev->pgmap.range.start = sdev->res->start;
+	sdev->pgmap.range.end = sdev->res->start + size - 1;
+	sdev->pgmap.nr_range = 1;
+	sdev->pgmap.owner = sdev->wdev;
+	sdev->wdev->devpriv_pgmap = &sdev->pgmap;
+	sdev->wdev->devpriv_window = migrate_window;
+	sdev->wdev->devpriv_evict = evict;
+	return 0;
+
+err:
+	soft_devpriv_free(sdev);
+	return -ENOMEM;
+}
 
 /* One round over the queues; returns how many commands ran. */
 static unsigned int soft_round(struct soft_dev *sdev)
@@ -221,6 +323,7 @@ static void soft_dev_destroy(struct soft_dev *sdev)
 	wd_device_unregister(sdev->wdev);
 	kthread_stop(sdev->worker);
 	soft_engine_fini(&sdev->eng);
+	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
 	kfree(sdev);
 }
@@ -253,6 +356,9 @@ static struct soft_dev *soft_dev_create(void)
 				 WD_ALG_DEFLATE | WD_ALG_INFLATE;
 	sdev->wdev->queues_total = queues;
 	sdev->wdev->devmem_size = (u64)devmem_mb << 20;
+	ret = soft_devpriv_init(sdev);
+	if (ret)
+		goto err_put;
 
 	sdev->worker = kthread_run(soft_worker, sdev, "%s",
 				   dev_name(&sdev->wdev->dev));
@@ -269,6 +375,7 @@ static struct soft_dev *soft_dev_create(void)
 err_thread:
 	kthread_stop(sdev->worker);
 err_put:
+	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
 err_engine:
 	soft_engine_fini(&sdev->eng);
@@ -333,6 +440,17 @@ static int __init soft_init(void)
 		       SOFT_MAX_DEVICES, SOFT_MAX_QUEUES, SOFT_MAX_DEVMEM_MB);
 		return -EINVAL;
 	}
+	/* Memory hotplug works in 2 MiB subsections. */
+	if (devpriv_mb % 2 || devpriv_mb > SOFT_MAX_DEVPRIV_MB ||
+	    !migrate_window || migrate_window > SOFT_WINDOW_MAX) {
+		pr_err("devpriv_mb must be even, 0-%d; migrate_window 1-%d\n",
+		       SOFT_MAX_DEVPRIV_MB, SOFT_WINDOW_MAX);
+		return -EINVAL;
+	}
+	if (hmm_compat && (num_devices < 2 || !devpriv_mb)) {
+		pr_err("hmm_compat needs num_devices >= 2 and devpriv_mb\n");
+		return -EINVAL;
+	}
 
 	for (i = 0; i < num_devices; i++) {
 		struct soft_dev *sdev = soft_dev_create();
@@ -342,6 +460,14 @@ static int __init soft_init(void)
 			return PTR_ERR(sdev);
 		}
 		soft_devs[i] = sdev;
+	}
+	for (i = 0; hmm_compat && i < 2; i++) {
+		int ret = wd_hmm_compat_add(soft_devs[i]->wdev, i);
+
+		if (ret) {
+			soft_destroy_all();
+			return ret;
+		}
 	}
 	soft_debugfs = debugfs_create_dir("wd_soft", NULL);
 	debugfs_create_file("remove", 0200, soft_debugfs, NULL,

@@ -38,6 +38,8 @@
  * @queues_free: queues not bound to any context right now.
  * @pad: zero.
  * @devmem_size: bytes of device memory.
+ * @devpriv_size: bytes of it given to device-private memory (HMM); 0
+ *                without WD_DEV_F_DEVPRIV.
  * @reserved: zero; room for later fields.
  */
 struct wd_info {
@@ -48,7 +50,8 @@ struct wd_info {
 	__u32 queues_free;
 	__u32 pad;
 	__u64 devmem_size;
-	__u64 reserved[8];
+	__u64 devpriv_size;
+	__u64 reserved[7];
 };
 
 /*
@@ -388,5 +391,45 @@ struct wd_region_info {
 /* On a region file: */
 #define WD_REGION_IOC_POPULATE	_IOWR(WD_IOC_MAGIC, 0x21, struct wd_region_populate)
 #define WD_REGION_IOC_INFO	_IOR(WD_IOC_MAGIC, 0x22, struct wd_region_info)
+
+/*
+ * Device-private memory (WD_DEV_F_DEVPRIV): private anonymous memory of
+ * the process moves into device memory that the CPU cannot address. The
+ * virtual addresses do not change: engines use the pages where they are,
+ * and a CPU access (or get_user_pages: O_DIRECT, process_vm_readv, a
+ * share in pinned mode) brings a page back to system memory on its own.
+ */
+#define WD_MIGRATE_TO_DEVICE	1
+#define WD_MIGRATE_TO_SYSTEM	2
+
+/**
+ * struct wd_migrate - WD_IOC_MIGRATE argument
+ * @addr: in: page-aligned start of the range.
+ * @len: in: page-aligned length, not 0.
+ * @direction: in: WD_MIGRATE_TO_DEVICE or WD_MIGRATE_TO_SYSTEM.
+ * @flags: in: zero (no flags are defined yet).
+ * @moved: out: pages this call moved.
+ * @failed: out: pages that are not where they were asked to go and could
+ *          not be moved there: shared or file-backed mappings, pinned or
+ *          busy pages, pages on another device, no read access, or (with
+ *          eviction off) device memory full. The rest of the range was
+ *          already there (or, to system memory, was never populated).
+ * @reserved: zero in and out.
+ *
+ * The range may span several mappings; a hole in it fails with EFAULT
+ * (pages before the hole may have moved). With wd_soft's evict=0, a full
+ * device fails with ENOMEM; the figures are still written back.
+ */
+struct wd_migrate {
+	__u64 addr;
+	__u64 len;
+	__u32 direction;
+	__u32 flags;
+	__u64 moved;
+	__u64 failed;
+	__u64 reserved[4];
+};
+
+#define WD_IOC_MIGRATE		_IOWR(WD_IOC_MAGIC, 0x30, struct wd_migrate)
 
 #endif /* _UAPI_WARPDRIVE_H */

@@ -20,7 +20,11 @@
 #include <linux/atomic.h>
 #include <uapi/warpdrive/warpdrive.h>
 
+struct dev_pagemap;
+struct page;
 struct wd_device;
+struct wd_devpriv;
+struct wd_hmm_compat;
 struct wd_queue;
 struct wd_pool;
 
@@ -34,12 +38,22 @@ struct wd_pool;
  *              returns the driver no longer touches @q or the memory of
  *              the context. Commands not yet fetched stay in the ring.
  * @kick: user space rang the doorbell: new submissions may be waiting.
+ * @devpriv_backing: devices with device-private memory only (see
+ *                   &wd_device.devpriv_pgmap): the CPU page that holds the
+ *                   data of device-private page @dpage. The framework
+ *                   copies through it when it migrates ("DMA") and gives
+ *                   engines its kernel address when a command touches a
+ *                   migrated page. The page must stay valid as long as
+ *                   @dpage is in the pgmap. Called in any context; must
+ *                   not sleep.
  */
 struct wd_device_ops {
 	struct module *owner;
 	int (*queue_start)(struct wd_queue *q);
 	void (*queue_stop)(struct wd_queue *q);
 	void (*kick)(struct wd_queue *q);
+	struct page *(*devpriv_backing)(struct wd_device *wdev,
+					struct page *dpage);
 };
 
 /**
@@ -57,6 +71,21 @@ struct wd_device_ops {
  *               builds the device memory pool at registration (system RAM
  *               stands in for it) and offers regions on it; the driver sets
  *               %WD_DEV_F_DEVMEM in @flags then.
+ * @devpriv_pgmap: device-private memory (HMM), or NULL for none. The driver
+ *                 fills in type (MEMORY_DEVICE_PRIVATE), owner (this
+ *                 device: the framework and HMM recognise the device's
+ *                 pages by it), nr_range and the range, a free physical
+ *                 range it reserved (request_free_mem_region()), before
+ *                 wd_device_register(). The framework sets the ops, maps
+ *                 the pages (memremap_pages()) at register and, at
+ *                 unregister, migrates every page back to system memory
+ *                 and unmaps them; the driver then releases the range.
+ * @devpriv_window: pages a CPU fault on a device-private page brings back
+ *                  to system memory, aligned around the faulting address
+ *                  (1 to 64; 0 means 1).
+ * @devpriv_evict: when device-private memory is full, migrating more to it
+ *                 evicts the least recently used pages back to system
+ *                 memory; if false, the migration fails with -ENOMEM.
  * @id: number in the device's name.
  * @state_lock: protects @registered against concurrent unregistration;
  *              user entry points hold it for reading while they use @ops.
@@ -73,10 +102,12 @@ struct wd_device_ops {
  * @regions: device memory regions still open (&struct wd_region.node).
  * @devmem_ctx_quota: bytes of the pool one context may hold, 0 for no
  *                    limit (sysfs devmem_ctx_quota).
+ * @devpriv: the framework's state of the device-private memory.
+ * @hmm_compat: test_hmm compatible node, see wd_hmm_compat_add().
  * @stats: counters shown in sysfs stats/.
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
- * Fields after @queues_total are the framework's.
+ * The driver fills in @api to @devpriv_evict; the rest is the framework's.
  */
 struct wd_device {
 	struct device dev;
@@ -88,6 +119,9 @@ struct wd_device {
 	u32 algorithms;
 	u32 queues_total;
 	u64 devmem_size;
+	struct dev_pagemap *devpriv_pgmap;
+	unsigned int devpriv_window;
+	bool devpriv_evict;
 	int id;
 
 	struct rw_semaphore state_lock;
@@ -101,6 +135,8 @@ struct wd_device {
 	struct list_head waiters;
 	bool queues_dead;
 	atomic64_t map_seq;
+	struct wd_devpriv *devpriv;
+	struct wd_hmm_compat *hmm_compat;
 
 	struct wd_pool *pool;
 	struct mutex region_lock;
@@ -119,6 +155,10 @@ struct wd_device {
 		atomic64_t pinned_pages;
 		atomic64_t devmem_faults;
 		atomic64_t devmem_pages_mapped;
+		atomic64_t migrated_to_device;
+		atomic64_t migrated_to_system;
+		atomic64_t cpu_faults;
+		atomic64_t evicted_pages;
 	} stats;
 	struct dentry *debugfs;
 };
@@ -161,6 +201,24 @@ int wd_device_register(struct wd_device *wdev);
  * After it returns the framework no longer calls @wdev->ops.
  */
 void wd_device_unregister(struct wd_device *wdev);
+
+/**
+ * wd_hmm_compat_add() - expose a device through the test_hmm ABI
+ * @wdev: registered device with device-private memory
+ * @index: N of the node /dev/hmm_dmirrorN (0-3)
+ *
+ * Creates a character device that implements the ioctls of the kernel's
+ * lib/test_hmm_uapi.h (read and write through the device's mirror of the
+ * caller's address space, migration to and from device-private memory,
+ * snapshots of the CPU page table, exclusive access) on top of the
+ * framework's device MMU and migration code, so that the kernel's own
+ * selftest runs against the device. It goes away in
+ * wd_device_unregister().
+ *
+ * Return: 0, -EINVAL (no device-private memory or bad @index), -EEXIST
+ * (already done for this device) or another negative errno.
+ */
+int wd_hmm_compat_add(struct wd_device *wdev, unsigned int index);
 
 /**
  * wd_device_put() - drop the driver's reference
