@@ -191,16 +191,25 @@ static unsigned long wd_region_fill(struct wd_region *r, pgoff_t first,
 				    unsigned long n, struct page **pages,
 				    struct page **spare, int *err)
 {
-	unsigned long i, missing = 0, granted, got = 0, used = 0;
+	unsigned long i, missing = n, granted, got = 0, used = 0;
+	XA_STATE(xas, &r->pages, first);
 	struct page *cur;
 	int why;
 
 	lockdep_assert_held(&r->map_lock);
-	for (i = 0; i < n; i++) {
-		pages[i] = xa_load(&r->pages, first + i);
-		if (!pages[i])
-			missing++;
+	/*
+	 * One walk over the range. Nothing leaves it while map_lock is held;
+	 * a page another filler adds meanwhile is found by xa_cmpxchg().
+	 */
+	memset(pages, 0, n * sizeof(*pages));
+	rcu_read_lock();
+	xas_for_each(&xas, cur, first + n - 1) {
+		if (xas_retry(&xas, cur))
+			continue;
+		pages[xas.xa_index - first] = cur;
+		missing--;
 	}
+	rcu_read_unlock();
 	if (!missing)
 		return n;
 

@@ -15,7 +15,8 @@
  * devmem     time to make device memory accessible (map + every page
  *            touched once) by each path, against one fault per page and
  *            against the kernel's anonymous memory (touch, MAP_POPULATE);
- *            the best of three interleaved rounds
+ *            then the same on memory reserved with fallocate() beforehand
+ *            (the cost of mapping alone); the best of three rounds
  * migrate    migration of 4 KiB-page ranges to device-private memory and
  *            back, against the kernel's test_hmm driver (loaded for the
  *            measure, through the same ioctls) and memcpy of the same size
@@ -851,8 +852,13 @@ static int dm_verify(const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Make @len bytes accessible by @path and touch them; time it. */
-static int dm_run_once(int path, size_t len, struct dm_result *r)
+/*
+ * Make @len bytes accessible by @path and touch them; time it. With
+ * @reserved the region's memory is taken (and zeroed) by fallocate()
+ * before the clock starts: what is left is the cost of mapping it.
+ */
+static int dm_run_once(int path, size_t len, int reserved,
+		       struct dm_result *r)
 {
 	int anon = path >= DM_ANON_TOUCH, fd = -1, err, flags;
 	uint64_t f0, f1, f2;
@@ -864,9 +870,14 @@ static int dm_run_once(int path, size_t len, struct dm_result *r)
 		err = wd_region_create_ex(dev, len,
 					  path == DM_ADVANCE ? WD_REGION_MAP_ADVANCE : 0,
 					  path == DM_FAULT ? 1 : 0, &fd);
-		if (err)
+		if (!err && reserved)
+			err = wd_region_reserve(fd, 0, len);
+		if (err) {
+			if (fd >= 0)
+				close(fd);
 			return fail("devmem", "region of %zu MiB: %s", len / MIB,
 				    wd_strerror(err));
+		}
 	}
 	f0 = dm_faults(anon);
 	t0 = now();
@@ -918,11 +929,12 @@ out:
 
 /* The pool and an anonymous buffer of the same size must fit. */
 /* Keep the best run: other work on the host only ever slows one down. */
-static int dm_run(int path, size_t len, struct dm_result *r, int round)
+static int dm_run(int path, size_t len, int reserved, struct dm_result *r,
+		  int round)
 {
 	struct dm_result one;
 
-	if (dm_run_once(path, len, &one))
+	if (dm_run_once(path, len, reserved, &one))
 		return -1;
 	if (!round || one.secs < r->secs)
 		*r = one;
@@ -967,7 +979,7 @@ static void dm_row(const char *measure, const struct dm_result *a,
 
 static int scenario_devmem(void)
 {
-	struct dm_result r[DM_NR], thp_pop, thp_touch;
+	struct dm_result r[DM_NR], res[DM_ANON_TOUCH], thp_pop, thp_touch;
 	char measure[64], x[32], y[32];
 	struct wd_dev_desc d;
 	int i, round;
@@ -988,15 +1000,16 @@ static int scenario_devmem(void)
 		if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
 			return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
 				    strerror(errno));
-		if (dm_run(DM_ANON_TOUCH, len, &r[DM_ANON_TOUCH], round) ||
-		    dm_run(DM_ANON_POPULATE, len, &r[DM_ANON_POPULATE], round))
+		if (dm_run(DM_ANON_TOUCH, len, 0, &r[DM_ANON_TOUCH], round) ||
+		    dm_run(DM_ANON_POPULATE, len, 0, &r[DM_ANON_POPULATE], round))
 			return -1;
 		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-		if (dm_run(DM_ANON_POPULATE, len, &thp_pop, round) ||
-		    dm_run(DM_ANON_TOUCH, len, &thp_touch, round))
+		if (dm_run(DM_ANON_POPULATE, len, 0, &thp_pop, round) ||
+		    dm_run(DM_ANON_TOUCH, len, 0, &thp_touch, round))
 			return -1;
 		for (i = 0; i < DM_ANON_TOUCH; i++)
-			if (dm_run(i, len, &r[i], round))
+			if (dm_run(i, len, 0, &r[i], round) ||
+			    dm_run(i, len, 1, &res[i], round))
 				return -1;
 	}
 
@@ -1011,6 +1024,15 @@ static int scenario_devmem(void)
 		dm_row(measure, &r[i], &r[DM_FAULT], len, ">= 4x");
 		snprintf(measure, sizeof(measure), "%s | anon MAP_POP", dm_names[i]);
 		dm_row(measure, &r[i], &r[DM_ANON_POPULATE], len, ">= 1x");
+	}
+	/* The same paths on memory reserved (taken, zeroed) beforehand. */
+	dm_row("reserved: 1 fault/pg | fresh", &res[DM_FAULT], &r[DM_FAULT],
+	       len, NULL);
+	for (i = DM_AROUND; i <= DM_ADVANCE; i++) {
+		snprintf(measure, sizeof(measure), "reserved: %s | 1/page",
+			 dm_names[i]);
+		dm_row(measure, &res[i], &res[DM_FAULT], len,
+		       i == DM_AROUND ? NULL : ">= 4x");
 	}
 	dm_row("anon MAP_POP: THP | 4 KiB", &thp_pop, &r[DM_ANON_POPULATE],
 	       len, NULL);
