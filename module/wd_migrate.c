@@ -414,11 +414,33 @@ static unsigned long wd_mig_get_pages(struct wd_mig *m, unsigned long need)
 	return got;
 }
 
+/*
+ * Finish a batch whose destination pages are set up: install them, count
+ * the pages that moved (into @counter and the caller's total) and release
+ * what did not take.
+ */
+static void wd_mig_commit(struct wd_mig *m, struct migrate_vma *args,
+			  atomic64_t *counter, int kind)
+{
+	unsigned long i, moved = 0;
+
+	migrate_vma_pages(args);
+	for (i = 0; i < args->npages; i++)
+		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
+			moved++;
+	/* Unlocks and frees the destination pages that did not take. */
+	migrate_vma_finalize(args);
+
+	m->moved += moved;
+	atomic64_add(moved, counter);
+	trace_wd_migrate(m->wdev, args->start, args->npages, moved, kind);
+}
+
 /* One batch to the device: [args->start, args->end) inside one VMA. */
 static int wd_mig_to_dev(struct wd_mig *m, struct migrate_vma *args)
 {
 	struct wd_device *wdev = m->wdev;
-	unsigned long i, need = 0, got, used = 0, moved = 0;
+	unsigned long i, need = 0, got, used = 0;
 	int ret;
 
 	ret = migrate_vma_setup(args);
@@ -450,17 +472,8 @@ static int wd_mig_to_dev(struct wd_mig *m, struct migrate_vma *args)
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	migrate_vma_pages(args);
-	for (i = 0; i < args->npages; i++)
-		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
-			moved++;
-	/* Unlocks and frees the device pages that did not take. */
-	migrate_vma_finalize(args);
-
-	m->moved += moved;
-	atomic64_add(moved, &wdev->stats.migrated_to_device);
-	trace_wd_migrate(wdev, args->start, args->npages, moved,
-			 WD_MIG_TO_DEVICE);
+	wd_mig_commit(m, args, &wdev->stats.migrated_to_device,
+		      WD_MIG_TO_DEVICE);
 	return 0;
 }
 
@@ -468,7 +481,7 @@ static int wd_mig_to_dev(struct wd_mig *m, struct migrate_vma *args)
 static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
 {
 	struct wd_device *wdev = m->wdev;
-	unsigned long i, addr, moved = 0;
+	unsigned long i, addr;
 	int ret;
 
 	ret = migrate_vma_setup(args);
@@ -493,16 +506,8 @@ static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
 		args->dst[i] = migrate_pfn(page_to_pfn(page)) |
 			       (args->src[i] & MIGRATE_PFN_WRITE);
 	}
-	migrate_vma_pages(args);
-	for (i = 0; i < args->npages; i++)
-		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
-			moved++;
-	migrate_vma_finalize(args);
-
-	m->moved += moved;
-	atomic64_add(moved, &wdev->stats.migrated_to_system);
-	trace_wd_migrate(wdev, args->start, args->npages, moved,
-			 WD_MIG_TO_SYSTEM);
+	wd_mig_commit(m, args, &wdev->stats.migrated_to_system,
+		      WD_MIG_TO_SYSTEM);
 	return 0;
 }
 

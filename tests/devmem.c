@@ -1778,21 +1778,6 @@ TEST_F_TIMEOUT(dm, large_pool, 300)
 	ASSERT_EQ(0, reload_soft(NULL));
 }
 
-static int remove_device(int idx)
-{
-	char buf[8];
-	int fd, n, ret = 0;
-
-	fd = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%d", idx);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Last: the device goes away under mapped regions; the module reloads. */
 TEST_F_TIMEOUT(dm, unregister_while_mapped, 120)
 {
@@ -1824,7 +1809,7 @@ TEST_F_TIMEOUT(dm, unregister_while_mapped, 120)
 	ASSERT_EQ(WD_MMU_PINNED, set_mode(t.fd, WD_MMU_PINNED));
 	ASSERT_EQ(0, dev_share(t.fd, p, 4 * PG, WD_SHARE_READ, WD_IOC_SHARE));
 
-	ASSERT_EQ(0, remove_device(0));
+	ASSERT_EQ(0, wd_test_remove_device(0));
 
 	/* Every mapping is revoked: any access raises SIGBUS. */
 	EXPECT_EQ(SIGBUS, try_access(p, 0, 0));

@@ -23,21 +23,6 @@
 
 #define BIG	(32UL << 20)
 
-static int remove_device(int idx)
-{
-	char buf[8];
-	int fd, n, ret = 0;
-
-	fd = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%d", idx);
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static void reload(struct __test_metadata *_metadata)
 {
 	int i, ret = -1;
@@ -92,7 +77,7 @@ TEST(unregister_with_queue_in_use)
 
 		ASSERT_EQ(0, tq_submit(&t, &n));
 	}
-	ASSERT_EQ(0, remove_device(0));
+	ASSERT_EQ(0, wd_test_remove_device(0));
 
 	/*
 	 * Every command completes exactly once: done, stopped in the middle
@@ -171,7 +156,7 @@ TEST(unregister_wakes_waiters)
 	ASSERT_EQ(0, pthread_create(&th, NULL, blocked_getter, &fd));
 	usleep(300000);
 	EXPECT_EQ(-1, waiter_result);
-	ASSERT_EQ(0, remove_device(0));
+	ASSERT_EQ(0, wd_test_remove_device(0));
 	pthread_join(th, NULL);
 	EXPECT_EQ(ENODEV, waiter_result);
 	close(fd);

@@ -230,3 +230,18 @@ uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
+
+int wd_test_remove_device(int idx)
+{
+	char buf[8];
+	int fd, n, ret = 0;
+
+	fd = open("/sys/kernel/debug/wd_soft/remove", O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d", idx);
+	if (write(fd, buf, n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}

@@ -20,6 +20,8 @@ int wd_test_module_loaded(const char *name);
 int wd_test_load(const char *soft_params);
 /* Unload wd_soft and warpdrive; 0 or -errno. */
 int wd_test_unload(void);
+/* Unregister wd_soft device @idx now (debugfs wd_soft/remove); 0 or -errno. */
+int wd_test_remove_device(int idx);
 /* Read a whole small file into @buf (NUL-terminated, newline stripped). */
 int wd_test_read_file(const char *path, char *buf, size_t len);
 /* Run @fn in a child as user/group 65534; returns the child's exit code. */

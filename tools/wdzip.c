@@ -151,6 +151,17 @@ static size_t deflate_bound(size_t len)
 	return len + len / 8 + 4096;
 }
 
+/*
+ * The device said NOSPACE: double the output buffer, up to the most one
+ * command may name. Returns the new buffer (the old one is freed) or NULL.
+ */
+static unsigned char *grow_output(unsigned char *buf, size_t *cap)
+{
+	*cap = *cap * 2 < WD_CMD_MAX_LEN ? *cap * 2 : WD_CMD_MAX_LEN;
+	free(buf);
+	return malloc(*cap);
+}
+
 /* Each block of @in becomes one gzip member on @out. */
 static int compress_fd(int in, int out, const char *in_name,
 		       const char *out_name)
@@ -179,9 +190,7 @@ static int compress_fd(int in, int out, const char *in_name,
 					  obuf, cap, &olen);
 			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
 				break;
-			cap = cap * 2 < WD_CMD_MAX_LEN ? cap * 2 : WD_CMD_MAX_LEN;
-			free(obuf);
-			obuf = malloc(cap);
+			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
 				error(in_name, "out of memory");
 				goto out;
@@ -266,9 +275,7 @@ static int decompress_buf(const unsigned char *in, size_t len, int out,
 					    obuf, cap, &olen, &used);
 			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
 				break;
-			cap = cap * 2 < WD_CMD_MAX_LEN ? cap * 2 : WD_CMD_MAX_LEN;
-			free(obuf);
-			obuf = malloc(cap);
+			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
 				error(in_name, "out of memory");
 				goto out;
