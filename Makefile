@@ -11,7 +11,11 @@
 # Everything built goes to $(BUILD).
 
 BUILD ?= build
-SRC := $(BUILD)/linux-source-6.1
+# Guest kernels and the unpacked kernel source are cached outside the clone
+# (vm/kernel.sh); `make distclean` says how to drop that cache.
+WD_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/warpdrive
+export WD_CACHE
+SRC := $(WD_CACHE)/linux-source-6.1
 U := $(BUILD)/user
 PREFIX ?= /usr/local
 VERSION := 0.1.0
@@ -47,7 +51,7 @@ user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) 
 	$(HMM_TESTS)
 
 $(SRC)/.wd-version:
-	@vm/kernel.sh unpack $(BUILD) >/dev/null
+	@vm/kernel.sh unpack >/dev/null
 
 $(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
@@ -117,6 +121,8 @@ install: user
 clean:
 	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/logs
 
-# Also drops the cached kernels and the unpacked source.
+# The cached kernels are shared by every clone on this machine and stay;
+# distclean says where they are.
 distclean:
 	rm -rf $(BUILD)
+	@echo "kept the guest kernel cache $(WD_CACHE); drop it with: rm -rf $(WD_CACHE)"

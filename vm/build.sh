@@ -13,7 +13,7 @@ build=$(cd "$build" && pwd)
 out=$build/$flavour
 user=$build/user
 
-kobj=$("$root/vm/kernel.sh" "$flavour" "$build")
+kobj=$("$root/vm/kernel.sh" "$flavour")
 mkdir -p "$out"
 cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
 

@@ -1,19 +1,23 @@
 #!/bin/bash
 # Build (once) the guest kernel of one flavour from Debian's linux-source.
 #
-#   vm/kernel.sh FLAVOUR BUILD_DIR
-#   vm/kernel.sh unpack BUILD_DIR     (only unpack the source)
+#   vm/kernel.sh FLAVOUR     build (or find) the kernel of that flavour
+#   vm/kernel.sh unpack      only unpack the source
 #
-# Prints the kernel's object directory on stdout. The result is cached in
-# BUILD_DIR/kernel/FLAVOUR-KEY, where KEY hashes the linux-source package
-# version and the config fragments: a second call with nothing changed only
-# prints the path.
+# Prints the kernel's object directory (or the source directory) on stdout.
+# Kernels are cached outside the clone, in WD_CACHE (default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/warpdrive), as kernel/FLAVOUR-KEY, where
+# KEY hashes the linux-source package version and the config fragments: a
+# fresh clone on a machine that built them before does not build them again.
+# Several clones may build at once: a lock file serialises them.
 set -euo pipefail
 
 flavour=${1:?flavour (release or debug)}
-build=${2:?build directory}
+build=${WD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warpdrive}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
+exec 9>"$build/.lock"
+flock 9
 here=$(cd "$(dirname "$0")" && pwd)
 frag_dir=$here/config
 
