@@ -84,8 +84,10 @@ def qemu_command(args, console, results):
         cmd += ["-accel", "kvm", "-cpu", "host"]
     else:
         cmd += ["-accel", "tcg", "-cpu", "max"]
-    append = ["console=ttyS0", "panic=-1", "wd.mode=" + args.mode,
-              "wd.test_timeout=%d" % args.test_timeout]
+    # secretmem.enable=1: memfd_secret() works as on kernels from 6.5 on,
+    # where it is the default, so the tests can check WarpDrive refuses it.
+    append = ["console=ttyS0", "panic=-1", "secretmem.enable=1",
+              "wd.mode=" + args.mode, "wd.test_timeout=%d" % args.test_timeout]
     if args.only:
         append.append("wd.only=" + args.only)
     if args.bench_args:
