@@ -1,6 +1,7 @@
 # WarpDrive top-level Makefile.
 #
 #   make test      the whole test suite in a QEMU guest on the debug kernel
+#                  (ONLY=NAME: just the test program NAME of tests/list)
 #   make run       the demo on the release kernel
 #   make shell     an interactive guest (developers)
 #   make bench     wdbench on the release kernel (BENCH_ARGS="--scenario mmu")
@@ -90,7 +91,8 @@ guest-debug guest-release: guest-%: deps user
 	vm/build.sh $* $(BUILD)
 
 test: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test
+	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
+		$(if $(ONLY),--only $(ONLY))
 
 selftest-runner: guest-debug
 	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode selftest
