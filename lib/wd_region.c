@@ -93,6 +93,6 @@ int wd_devmem_usage(const char *name, struct wd_devmem_usage *u)
 	if (!ret)
 		ret = wd_dev_attr_u64(name, "devmem_used", &u->used);
 	if (!ret)
-		ret = wd_dev_attr_u64(name, "devmem_ctx_quota", &u->ctx_quota);
+		ret = wd_dev_attr_u64(name, "devmem_user_quota", &u->user_quota);
 	return ret;
 }

@@ -27,7 +27,8 @@ int wd_context_open(struct wd_device *wdev, struct file *filp)
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
-	ctx->charge = wd_charge_alloc();
+	/* Device memory is charged to the user who opens the device. */
+	ctx->charge = wd_charge_get(wdev, filp->f_cred->euid);
 	if (!ctx->charge) {
 		kfree(ctx);
 		return -ENOMEM;

@@ -105,17 +105,20 @@ static ssize_t devmem_used_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(devmem_used);
 
-static ssize_t devmem_ctx_quota_show(struct device *dev,
-				     struct device_attribute *attr, char *buf)
+static ssize_t devmem_user_quota_show(struct device *dev,
+				      struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%llu\n",
-			  READ_ONCE(to_wd_device(dev)->devmem_ctx_quota));
+			  READ_ONCE(to_wd_device(dev)->devmem_user_quota));
 }
 
-/* Bytes (whole pages count), 0 for no limit; applies to later allocations. */
-static ssize_t devmem_ctx_quota_store(struct device *dev,
-				      struct device_attribute *attr,
-				      const char *buf, size_t len)
+/*
+ * Bytes per user (whole pages count), 0 for no limit; applies to later
+ * allocations.
+ */
+static ssize_t devmem_user_quota_store(struct device *dev,
+				       struct device_attribute *attr,
+				       const char *buf, size_t len)
 {
 	u64 val;
 	int ret;
@@ -123,10 +126,10 @@ static ssize_t devmem_ctx_quota_store(struct device *dev,
 	ret = kstrtou64(buf, 0, &val);
 	if (ret)
 		return ret;
-	WRITE_ONCE(to_wd_device(dev)->devmem_ctx_quota, val);
+	WRITE_ONCE(to_wd_device(dev)->devmem_user_quota, val);
 	return len;
 }
-static DEVICE_ATTR_RW(devmem_ctx_quota);
+static DEVICE_ATTR_RW(devmem_user_quota);
 static ssize_t devpriv_size_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
@@ -145,7 +148,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_devmem_size.attr,
 	&dev_attr_devmem_free.attr,
 	&dev_attr_devmem_used.attr,
-	&dev_attr_devmem_ctx_quota.attr,
+	&dev_attr_devmem_user_quota.attr,
 	&dev_attr_devpriv_size.attr,
 	NULL,
 };
@@ -271,6 +274,8 @@ static void wd_device_release(struct device *dev)
 	ida_free(&wd_ida, wdev->id);
 	bitmap_free(wdev->qmap);
 	wd_pool_destroy(wdev->pool);
+	/* Every charge went with the last region or context. */
+	xa_destroy(&wdev->charges);
 	kfree(wdev);
 }
 
@@ -304,6 +309,8 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	INIT_LIST_HEAD(&wdev->waiters);
 	mutex_init(&wdev->region_lock);
 	INIT_LIST_HEAD(&wdev->regions);
+	mutex_init(&wdev->charge_lock);
+	xa_init(&wdev->charges);
 
 	device_initialize(&wdev->dev);
 	wdev->dev.class = wd_class;

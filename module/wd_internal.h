@@ -9,6 +9,7 @@
 #include <linux/xarray.h>
 #include <linux/mm_types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <warpdrive/driver.h>
 
 #define WD_MAX_DEVICES		64
@@ -150,6 +151,9 @@ struct wd_mmu {
  * @nr_free: pages on @free.
  * @nr_held: pages on @held.
  * @dead: the device is unregistered: pages given back go to the system.
+ * @reclaim: moves held pages no one references any more to @free, a
+ *           bounded batch per hold of @lock; queued while @held is not
+ *           empty.
  */
 struct wd_pool {
 	spinlock_t lock;
@@ -159,16 +163,23 @@ struct wd_pool {
 	unsigned long nr_free;
 	unsigned long nr_held;
 	bool dead;
+	struct delayed_work reclaim;
 };
 
 /**
- * struct wd_charge - device memory held by the regions of one context
- * @ref: held by the context and by each region it created (regions
- *       outlive the context).
- * @pages: pages charged now; bounded by &wd_device.devmem_ctx_quota.
+ * struct wd_charge - device memory held by the regions of one user
+ * @ref: held by each context the user opened and by each region created
+ *       through one (regions outlive the context); the last put takes
+ *       &wd_device.charge_lock and removes the charge from
+ *       &wd_device.charges.
+ * @wdev: device it counts against.
+ * @uid: the user: effective uid of the opener.
+ * @pages: pages charged now; bounded by &wd_device.devmem_user_quota.
  */
 struct wd_charge {
 	struct kref ref;
+	struct wd_device *wdev;
+	kuid_t uid;
 	atomic_long_t pages;
 };
 
@@ -190,7 +201,7 @@ struct wd_charge {
  * @dead: the device was unregistered.
  * @wq: poll() waiters for completions.
  * @mmu: the device MMU for this context.
- * @charge: device memory its regions hold.
+ * @charge: device memory the regions of its opener's user hold.
  */
 struct wd_context {
 	struct wd_device *wdev;
@@ -271,7 +282,7 @@ void wd_region_fs_exit(void);
 long wd_region_create(struct wd_context *ctx,
 		      struct wd_region_create __user *uarg);
 void wd_region_revoke_all(struct wd_device *wdev);
-struct wd_charge *wd_charge_alloc(void);
+struct wd_charge *wd_charge_get(struct wd_device *wdev, kuid_t uid);
 void wd_charge_put(struct wd_charge *charge);
 /* wd_migrate.c */
 /* Copy between kernel addresses the way the device's "DMA" does. */

@@ -20,7 +20,9 @@
  *    the page, and a window of pages around it, back to system memory;
  *  - when the device memory is full, migrating more evicts the least
  *    recently used pages back to system memory (migrate_device_range(),
- *    which needs no virtual address), or fails with -ENOMEM;
+ *    which needs no virtual address), or fails with -ENOMEM; a migration
+ *    never evicts the pages it moved itself (a range larger than the
+ *    device moves what fits, the rest is reported as not moved);
  *  - at unregister every page is evicted before memunmap_pages().
  *
  * The device MMU's notifier sees every migration (the CPU page table
@@ -43,6 +45,7 @@
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <uapi/linux/magic.h>
 
 #include "wd_internal.h"
 #include "wd_trace.h"
@@ -64,6 +67,8 @@
  * @nr_free: entries in @free.
  * @lru: pages handed out, least recently used first.
  * @lru_nodes: one list node per page, on @lru while the page is in use.
+ * @owner: per page, the migration call that took it (see &wd_mig.id).
+ * @next_id: source of &wd_mig.id.
  * @dead: the device is going away: nothing more is handed out.
  */
 struct wd_devpriv {
@@ -76,6 +81,8 @@ struct wd_devpriv {
 	unsigned long nr_free;
 	struct list_head lru;
 	struct list_head *lru_nodes;
+	u32 *owner;
+	atomic_t next_id;
 	bool dead;
 };
 
@@ -156,9 +163,12 @@ static void wd_devpriv_page_free(struct page *page)
 	spin_unlock(&dp->lock);
 }
 
-/* Take up to @n free pages; each comes back locked, with one reference. */
+/*
+ * Take up to @n free pages for the migration call @id (0: none); each
+ * comes back locked, with one reference.
+ */
 static unsigned long wd_dp_take(struct wd_devpriv *dp, struct page **pages,
-				unsigned long n)
+				unsigned long n, u32 id)
 {
 	unsigned long got = 0, i;
 
@@ -167,6 +177,7 @@ static unsigned long wd_dp_take(struct wd_devpriv *dp, struct page **pages,
 		unsigned long idx = dp->free[--dp->nr_free];
 
 		list_add_tail(&dp->lru_nodes[idx], &dp->lru);
+		dp->owner[idx] = id;
 		pages[got++] = pfn_to_page(dp->pfn_first + idx);
 	}
 	spin_unlock(&dp->lock);
@@ -240,8 +251,12 @@ static unsigned long wd_dp_evict_pfns(struct wd_devpriv *dp,
 	return moved;
 }
 
-/* Evict up to @want of the least recently used pages. */
-static unsigned long wd_dp_evict_lru(struct wd_devpriv *dp, unsigned long want)
+/*
+ * Evict up to @want of the least recently used pages, stopping at the
+ * first one the migration call @id took (0: no such call).
+ */
+static unsigned long wd_dp_evict_lru(struct wd_devpriv *dp, unsigned long want,
+				     u32 id)
 {
 	unsigned long src[WD_EVICT_BATCH], dst[WD_EVICT_BATCH];
 	unsigned long pfns[WD_EVICT_BATCH];
@@ -253,6 +268,12 @@ static unsigned long wd_dp_evict_lru(struct wd_devpriv *dp, unsigned long want)
 	while (n < want && n < used && !list_empty(&dp->lru)) {
 		struct list_head *node = dp->lru.next;
 
+		/*
+		 * Older pages than the caller's own are gone or busy: evicting
+		 * what it just moved would only count it twice.
+		 */
+		if (id && dp->owner[node - dp->lru_nodes] == id)
+			break;
 		/* Rotate: a page that cannot go now is not retried at once. */
 		list_move_tail(node, &dp->lru);
 		pfns[n++] = dp->pfn_first + (node - dp->lru_nodes);
@@ -383,6 +404,8 @@ static const struct dev_pagemap_ops wd_devpriv_pgmap_ops = {
  * @dst: destination array.
  * @pages: device pages taken for a batch.
  * @moved: pages moved so far.
+ * @id: tags the device pages this call takes, so that its own eviction
+ *      leaves them alone (0 for none).
  * @short_mem: some page found no device page.
  */
 struct wd_mig {
@@ -391,6 +414,7 @@ struct wd_mig {
 	unsigned long *dst;
 	struct page **pages;
 	u64 moved;
+	u32 id;
 	bool short_mem;
 };
 
@@ -398,7 +422,7 @@ struct wd_mig {
 static unsigned long wd_mig_get_pages(struct wd_mig *m, unsigned long need)
 {
 	struct wd_devpriv *dp = m->wdev->devpriv;
-	unsigned long got = wd_dp_take(dp, m->pages, need);
+	unsigned long got = wd_dp_take(dp, m->pages, need, m->id);
 	int idle = 0, rounds = 0;
 
 	/*
@@ -407,9 +431,9 @@ static unsigned long wd_mig_get_pages(struct wd_mig *m, unsigned long need)
 	 */
 	while (got < need && m->wdev->devpriv_evict && idle < 3 &&
 	       rounds++ < 256) {
-		if (!wd_dp_evict_lru(dp, need - got))
+		if (!wd_dp_evict_lru(dp, need - got, m->id))
 			idle++;
-		got += wd_dp_take(dp, m->pages + got, need - got);
+		got += wd_dp_take(dp, m->pages + got, need - got, m->id);
 	}
 	return got;
 }
@@ -511,6 +535,23 @@ static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
 	return 0;
 }
 
+/*
+ * Only private anonymous memory moves to device-private memory. Anything
+ * else is left alone before migrate_vma_setup() sees it: it would put
+ * page-cache pages behind migration entries in every process mapping the
+ * file, and the copy would read through the direct map pages that are not
+ * in it (memfd_secret, which is file-backed too: checked by name as well,
+ * because vma_is_secretmem() is not exported to modules).
+ */
+static bool wd_vma_migratable(struct vm_area_struct *vma)
+{
+	struct file *file = vma->vm_file;
+
+	if (file && file_inode(file)->i_sb->s_magic == SECRETMEM_MAGIC)
+		return false;
+	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED);
+}
+
 /**
  * wd_devpriv_migrate() - migrate a range of an address space
  * @wdev: device with device-private memory
@@ -521,6 +562,8 @@ static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
  * @strict: test_hmm's rules: a range not fully covered by readable VMAs
  *          fails with -EINVAL; else holes fail with -EFAULT and pages of
  *          unreadable or unmigratable VMAs are left where they are
+ *          (either way, VMAs other than private anonymous ones, secretmem
+ *          included, are never handed to migrate_vma_setup())
  * @moved: set to the pages moved, also on error
  *
  * Return: 0, -EFAULT/-EINVAL as above, -ENOMEM when the device memory is
@@ -540,6 +583,10 @@ int wd_devpriv_migrate(struct wd_device *wdev, struct mm_struct *mm,
 	*moved = 0;
 	if (!wdev->devpriv)
 		return -EOPNOTSUPP;
+	/* Any value but 0 will do; a repeat after 2^32 calls is harmless. */
+	do {
+		m.id = atomic_inc_return(&wdev->devpriv->next_id);
+	} while (!m.id);
 	m.src = kvmalloc_array(batch, sizeof(*m.src), GFP_KERNEL);
 	m.dst = kvmalloc_array(batch, sizeof(*m.dst), GFP_KERNEL);
 	m.pages = kvmalloc_array(batch, sizeof(*m.pages), GFP_KERNEL);
@@ -573,7 +620,9 @@ int wd_devpriv_migrate(struct wd_device *wdev, struct mm_struct *mm,
 		args.vma = vma;
 		args.start = addr;
 		args.end = next;
-		if (to_dev && !(vma->vm_flags & VM_READ))
+		if (!wd_vma_migratable(vma))
+			ret = 0;	/* left in place, reported as failed */
+		else if (to_dev && !(vma->vm_flags & VM_READ))
 			ret = 0;	/* left in place, reported as failed */
 		else if (to_dev)
 			ret = wd_mig_to_dev(&m, &args);
@@ -671,7 +720,14 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 		here += n;
 		cond_resched();
 	}
-	req.failed = to_dev ? (req.len >> PAGE_SHIFT) - here : here;
+	/*
+	 * moved + failed never exceeds the range: a page this call moved and
+	 * someone else's migration evicted meanwhile counts as moved only.
+	 */
+	if (to_dev)
+		req.failed = (req.len >> PAGE_SHIFT) - max(here, moved);
+	else
+		req.failed = min(here, (req.len >> PAGE_SHIFT) - moved);
 out:
 	if (copy_to_user(uarg, &req, sizeof(req)))
 		return -EFAULT;
@@ -738,7 +794,8 @@ int wd_devpriv_setup(struct wd_device *wdev)
 	dp->free = kvmalloc_array(dp->npages, sizeof(*dp->free), GFP_KERNEL);
 	dp->lru_nodes = kvmalloc_array(dp->npages, sizeof(*dp->lru_nodes),
 				       GFP_KERNEL);
-	if (!dp->free || !dp->lru_nodes) {
+	dp->owner = kvcalloc(dp->npages, sizeof(*dp->owner), GFP_KERNEL);
+	if (!dp->free || !dp->lru_nodes || !dp->owner) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -763,6 +820,7 @@ err_unset:
 	wdev->devpriv = NULL;
 	pgmap->ops = NULL;
 err_free:
+	kvfree(dp->owner);
 	kvfree(dp->lru_nodes);
 	kvfree(dp->free);
 	kfree(dp);
@@ -783,6 +841,7 @@ void wd_devpriv_teardown(struct wd_device *wdev)
 	memunmap_pages(dp->pgmap);
 	dp->pgmap->ops = NULL;
 	wdev->devpriv = NULL;
+	kvfree(dp->owner);
 	kvfree(dp->lru_nodes);
 	kvfree(dp->free);
 	kfree(dp);

@@ -12,10 +12,15 @@
  * users add their own. A page given back while anything else still holds
  * a reference (a pin taken through the mapping before it was unmapped, a
  * lookup racing with the punch) must not reach the next user: it waits on
- * the held list until its count is back to one. The held list is looked
- * at whenever the free list runs short, pages are given back or the usage
- * is read, so device memory that something can still reach is never
- * reused, and none is lost either.
+ * the held list until its count is back to one, so device memory that
+ * something can still reach is never reused, and none is lost either.
+ *
+ * Nothing tells us when such a reference goes, so the held list is looked
+ * at, a bounded number of pages per hold of the pool lock: by an
+ * allocation that finds the free list short (at most WD_POOL_SCAN pages),
+ * and off the hot path by a work item that runs while pages are held (at
+ * once after a give-back left some, then every WD_POOL_RECLAIM_DELAY).
+ * Reading the usage only reads the counters.
  *
  * Pages are zeroed when they are handed out, before any process can see
  * them.
@@ -24,6 +29,7 @@
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "wd_internal.h"
 
@@ -31,6 +37,12 @@
 #define WD_POOL_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 /* Pages given back per hold of the pool lock. */
 #define WD_POOL_BATCH	512
+/* Held pages looked at per hold of the pool lock. */
+#define WD_POOL_SCAN	256
+/* How often the held list is looked at while it is not empty. */
+#define WD_POOL_RECLAIM_DELAY	(HZ / 10)
+
+static void wd_pool_reclaim_work(struct work_struct *work);
 
 static void wd_pool_put_list(struct list_head *pages)
 {
@@ -68,6 +80,7 @@ int wd_pool_create(struct wd_device *wdev)
 	spin_lock_init(&pool->lock);
 	INIT_LIST_HEAD(&pool->free);
 	INIT_LIST_HEAD(&pool->held);
+	INIT_DELAYED_WORK(&pool->reclaim, wd_pool_reclaim_work);
 
 	for (i = 0; i < nr; i++) {
 		page = alloc_page(WD_POOL_GFP);
@@ -95,24 +108,66 @@ int wd_pool_create(struct wd_device *wdev)
 	return 0;
 }
 
-/* Move the held pages no one else references any more to the free list. */
-static void wd_pool_reclaim(struct wd_pool *pool)
+/*
+ * Look at up to @budget held pages, oldest first: those no one else
+ * references any more go to the free list, the others to the tail of the
+ * held list. Returns how many were looked at.
+ */
+static unsigned long wd_pool_reclaim(struct wd_pool *pool,
+				     unsigned long budget)
 {
-	struct page *page, *tmp;
+	unsigned long seen = 0;
+	struct page *page;
 
 	lockdep_assert_held(&pool->lock);
-	list_for_each_entry_safe(page, tmp, &pool->held, lru) {
+	budget = min(budget, pool->nr_held);
+	while (seen < budget) {
+		page = list_first_entry(&pool->held, struct page, lru);
+		seen++;
 		/*
 		 * Nothing maps it and no region has it: a count of one is the
 		 * pool's own reference and cannot go up again (a lockless
 		 * GUP that raced with the unmapping drops what it took).
 		 */
-		if (page_ref_count(page) != 1)
+		if (page_ref_count(page) != 1) {
+			list_move_tail(&page->lru, &pool->held);
 			continue;
+		}
 		list_move(&page->lru, &pool->free);
 		pool->nr_held--;
 		pool->nr_free++;
 	}
+	return seen;
+}
+
+/*
+ * Off the hot path: one pass over the held list, a batch per hold of the
+ * lock; comes back later while pages are still held.
+ */
+static void wd_pool_reclaim_work(struct work_struct *work)
+{
+	struct wd_pool *pool = container_of(to_delayed_work(work),
+					    struct wd_pool, reclaim);
+	unsigned long left, seen;
+	bool again;
+
+	spin_lock(&pool->lock);
+	left = pool->nr_held;
+	while (left && !pool->dead) {
+		seen = wd_pool_reclaim(pool, min_t(unsigned long, left,
+						   WD_POOL_SCAN));
+		if (!seen)
+			break;
+		left -= min(left, seen);
+		spin_unlock(&pool->lock);
+		cond_resched();
+		spin_lock(&pool->lock);
+	}
+	again = pool->nr_held && !pool->dead;
+	spin_unlock(&pool->lock);
+	if (again)
+		queue_delayed_work(system_unbound_wq, &pool->reclaim,
+				   WD_POOL_RECLAIM_DELAY);
 }
 
 /**
@@ -137,7 +192,7 @@ unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
 		return 0;
 	}
 	if (pool->nr_free < n && pool->nr_held)
-		wd_pool_reclaim(pool);
+		wd_pool_reclaim(pool, WD_POOL_SCAN);
 	got = min(n, pool->nr_free);
 	for (i = 0; i < got; i++) {
 		pages[i] = list_first_entry(&pool->free, struct page, lru);
@@ -167,6 +222,7 @@ void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages)
 {
 	struct page *page, *tmp;
 	unsigned int n;
+	bool held = false;
 	LIST_HEAD(dead);
 
 	while (!list_empty(pages)) {
@@ -186,12 +242,14 @@ void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages)
 			if (++n == WD_POOL_BATCH)
 				break;
 		}
-		if (list_empty(pages) && pool->nr_held)
-			wd_pool_reclaim(pool);
+		held = pool->nr_held && !pool->dead;
 		spin_unlock(&pool->lock);
 		if (!list_empty(pages))
 			cond_resched();
 	}
+	/* Pages held now (or before) are looked at by the work item. */
+	if (held)
+		mod_delayed_work(system_unbound_wq, &pool->reclaim, 0);
 	wd_pool_put_list(&dead);
 }
 
@@ -199,14 +257,15 @@ void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages)
  * wd_pool_usage() - how much of the pool is free
  * @pool: the pool
  * @nr_free: pages that can be handed out
- * @nr_held: pages given back but still referenced elsewhere
+ * @nr_held: pages given back but still referenced elsewhere (a page let go
+ *           of counts here until the work item or an allocation sees it)
+ *
+ * Reads the counters only: anyone may call it, as often as they like.
  */
 void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
 		   unsigned long *nr_held)
 {
 	spin_lock(&pool->lock);
-	if (pool->nr_held)
-		wd_pool_reclaim(pool);
 	*nr_free = pool->nr_free;
 	*nr_held = pool->nr_held;
 	spin_unlock(&pool->lock);
@@ -230,6 +289,8 @@ void wd_pool_drain(struct wd_pool *pool)
 	pool->nr_free = 0;
 	pool->nr_held = 0;
 	spin_unlock(&pool->lock);
+	/* Dead now: the work item does not queue itself again. */
+	cancel_delayed_work_sync(&pool->reclaim);
 	wd_pool_put_list(&pages);
 }
 

@@ -27,8 +27,15 @@
  *   worth a SIGBUS.
  * - mmap(MAP_POPULATE) and MADV_POPULATE_* go through GUP, which calls
  *   ->fault (each fault maps a whole window).
- * - WD_REGION_IOC_POPULATE and WD_REGION_MAP_ADVANCE mmaps make the pages
- *   present and vm_insert_pages() them, a page table at a time.
+ * - WD_REGION_IOC_POPULATE makes the pages present and vm_insert_pages()
+ *   them, a page table at a time.
+ * - A WD_REGION_MAP_ADVANCE mmap makes the pages present (so that it can
+ *   fail with -ENOMEM when the pool cannot back them), but maps nothing:
+ *   the new VMA is linked into the file's i_mmap only after ->mmap
+ *   returns, so a punch or a revocation in between would not see, and not
+ *   unmap, what ->mmap inserted. The first fault on the VMA (marked through
+ *   vm_private_data) maps all of it, a page table at a time, like the
+ *   populate ioctl: by then unmap_mapping_range() reaches it.
  * - fallocate() mode 0 makes pages present without mapping them.
  *
  * Taking pages away (punch-hole, device removal, release):
@@ -86,7 +93,7 @@ MODULE_PARM_DESC(region_fault_around,
  * struct wd_region - a region of device memory: the private data of its file
  * @wdev: the device; the region holds a reference on @wdev->dev and on the
  *        driver module.
- * @charge: account of the context that created it.
+ * @charge: account of the user who opened the device it was created on.
  * @mapping: the file's own address space, to unmap ranges of every mapping.
  * @node: entry in &wd_device.regions, under &wd_device.region_lock.
  * @nr_pages: size in pages.
@@ -118,32 +125,76 @@ struct wd_region {
 static struct vfsmount *wd_region_mnt;
 static const struct vm_operations_struct wd_region_vm_ops;
 
-/* --- Charges: per-context accounting against devmem_ctx_quota ------ */
+/* vm_private_data of a MAP_ADVANCE mapping not mapped yet. */
+#define WD_VMA_ADVANCE		((void *)1UL)
 
-struct wd_charge *wd_charge_alloc(void)
+/*
+ * --- Charges: per-user accounting against devmem_user_quota ----------
+ *
+ * One charge per user (kuid of the effective uid that opened the device)
+ * and device, shared by every context that user opens and every region
+ * created through them: closing and reopening the device does not give a
+ * fresh quota.
+ */
+
+/**
+ * wd_charge_get() - the charge of a user on a device
+ * @wdev: the device
+ * @uid: the user
+ *
+ * Return: a new reference on the user's charge (made if there was none),
+ * or NULL when memory ran out.
+ */
+struct wd_charge *wd_charge_get(struct wd_device *wdev, kuid_t uid)
 {
-	struct wd_charge *charge = kzalloc(sizeof(*charge), GFP_KERNEL);
+	unsigned long key = __kuid_val(uid);
+	struct wd_charge *charge;
 
-	if (charge)
-		kref_init(&charge->ref);
+	mutex_lock(&wdev->charge_lock);
+	/* A charge found here has references: the last put erases it first. */
+	charge = xa_load(&wdev->charges, key);
+	if (charge) {
+		kref_get(&charge->ref);
+		goto out;
+	}
+	charge = kzalloc(sizeof(*charge), GFP_KERNEL);
+	if (!charge)
+		goto out;
+	kref_init(&charge->ref);
+	charge->wdev = wdev;
+	charge->uid = uid;
+	if (xa_err(xa_store(&wdev->charges, key, charge, GFP_KERNEL))) {
+		kfree(charge);
+		charge = NULL;
+	}
+out:
+	mutex_unlock(&wdev->charge_lock);
 	return charge;
 }
 
+/* Called by kref_put_mutex() with charge_lock held; drops it. */
 static void wd_charge_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct wd_charge, ref));
+	struct wd_charge *charge = container_of(ref, struct wd_charge, ref);
+	struct wd_device *wdev = charge->wdev;
+
+	lockdep_assert_held(&wdev->charge_lock);
+	xa_erase(&wdev->charges, __kuid_val(charge->uid));
+	mutex_unlock(&wdev->charge_lock);
+	kfree(charge);
 }
 
 void wd_charge_put(struct wd_charge *charge)
 {
 	if (charge)
-		kref_put(&charge->ref, wd_charge_free);
+		kref_put_mutex(&charge->ref, wd_charge_free,
+			       &charge->wdev->charge_lock);
 }
 
-/* Charge up to @n pages to @r's context; returns how many the quota allows. */
+/* Charge up to @n pages to @r's user; returns how many the quota allows. */
 static unsigned long wd_charge_take(struct wd_region *r, unsigned long n)
 {
-	u64 quota = READ_ONCE(r->wdev->devmem_ctx_quota);
+	u64 quota = READ_ONCE(r->wdev->devmem_user_quota);
 	long cur, grant, limit = quota >> PAGE_SHIFT;
 
 	if (!quota) {
@@ -319,6 +370,8 @@ static unsigned long wd_region_map(struct wd_region *r,
 		start += got << PAGE_SHIFT;
 		if (got < n)
 			break;
+		if (start < end)
+			cond_resched();
 	}
 	return start;
 }
@@ -444,9 +497,18 @@ void wd_region_revoke_all(struct wd_device *wdev)
 
 /* --- Faults --------------------------------------------------------- */
 
+/* Scratch arrays for batches of WD_REGION_BATCH pages. */
+static struct page **wd_region_batch_alloc(void)
+{
+	return kmalloc_array(2 * WD_REGION_BATCH, sizeof(struct page *),
+			     GFP_KERNEL);
+}
+
+
 static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 {
 	struct page *pages[WD_FAULT_CHUNK], *spare[WD_FAULT_CHUNK], *page;
+	struct page **batch = NULL;
 	struct vm_area_struct *vma = vmf->vma;
 	struct wd_region *r = vma->vm_file->private_data;
 	unsigned long addr = vmf->address & PAGE_MASK;
@@ -456,10 +518,14 @@ static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 	atomic64_inc(&r->wdev->stats.devmem_faults);
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
+	/* First fault of a MAP_ADVANCE mapping: it maps the whole VMA. */
+	if (READ_ONCE(vma->vm_private_data) == WD_VMA_ADVANCE)
+		batch = wd_region_batch_alloc();
 
 	down_read(&r->map_lock);
 	if (r->dead || !wd_region_fill(r, vmf->pgoff, 1, &page, spare, &err)) {
 		up_read(&r->map_lock);
+		kfree(batch);
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
 	/* The reference the core takes over with vmf->page. */
@@ -467,7 +533,16 @@ static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 
 	/* Fault-around: map the rest of the aligned window, best effort. */
 	win = (unsigned long)wd_region_window(r) << PAGE_SHIFT;
-	if (win > PAGE_SIZE) {
+	if (batch) {
+		/* Whoever gets here first maps it; a second one finds it mapped. */
+		WRITE_ONCE(vma->vm_private_data, NULL);
+		wd_region_map(r, vma, vma->vm_start, addr, batch,
+			      batch + WD_REGION_BATCH, WD_REGION_BATCH,
+			      &mapped, &err);
+		wd_region_map(r, vma, addr + PAGE_SIZE, vma->vm_end, batch,
+			      batch + WD_REGION_BATCH, WD_REGION_BATCH,
+			      &mapped, &err);
+	} else if (win > PAGE_SIZE) {
 		base = ALIGN_DOWN(addr, win);
 		start = max(base, vma->vm_start);
 		end = min3(base + win, vma->vm_end,
@@ -481,6 +556,7 @@ static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 	/* Locked before map_lock goes: a punch waits until it is mapped. */
 	lock_page(page);
 	up_read(&r->map_lock);
+	kfree(batch);
 	atomic64_add(mapped, &r->wdev->stats.devmem_pages_mapped);
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
@@ -492,18 +568,12 @@ static const struct vm_operations_struct wd_region_vm_ops = {
 
 /* --- File operations ------------------------------------------------ */
 
-/* Scratch arrays for batches of WD_REGION_BATCH pages. */
-static struct page **wd_region_batch_alloc(void)
-{
-	return kmalloc_array(2 * WD_REGION_BATCH, sizeof(struct page *),
-			     GFP_KERNEL);
-}
+static int wd_region_reserve(struct wd_region *r, pgoff_t first,
+			     unsigned long n);
 
 static int wd_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct wd_region *r = file->private_data;
-	unsigned long mapped = 0, addr, stop, end;
-	struct page **batch = NULL;
 	int ret = 0;
 
 	/* Device memory is shared; private copies of it are not offered. */
@@ -512,40 +582,26 @@ static int wd_region_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_pgoff >= r->nr_pages ||
 	    vma_pages(vma) > r->nr_pages - vma->vm_pgoff)
 		return -EINVAL;
-	if (r->flags & WD_REGION_MAP_ADVANCE) {
-		batch = wd_region_batch_alloc();
-		if (!batch)
-			return -ENOMEM;
-	}
 
 	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
 	vma->vm_ops = &wd_region_vm_ops;
 
-	down_read(&r->map_lock);
-	if (r->dead) {
-		ret = -ENODEV;
-	} else if (batch) {
-		/* Map in advance; mmap_region() undoes a partial mapping. */
-		for (addr = vma->vm_start; addr < vma->vm_end; addr = end) {
-			stop = min(vma->vm_end,
-				   addr + (WD_REGION_BATCH << PAGE_SHIFT));
-			end = wd_region_map(r, vma, addr, stop, batch,
-					    batch + WD_REGION_BATCH,
-					    WD_REGION_BATCH, &mapped, &ret);
-			if (end < stop) {
-				ret = -ENOMEM;
-				break;
-			}
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			cond_resched();
-		}
+	if (r->flags & WD_REGION_MAP_ADVANCE) {
+		/*
+		 * Take the memory now, map it at the first fault: nothing may
+		 * be mapped before the VMA is in i_mmap (see the top).
+		 */
+		ret = wd_region_reserve(r, vma->vm_pgoff, vma_pages(vma));
+		if (ret == -ENOSPC || ret == -EDQUOT)
+			ret = -ENOMEM;
+		if (!ret)
+			vma->vm_private_data = WD_VMA_ADVANCE;
+	} else {
+		down_read(&r->map_lock);
+		if (r->dead)
+			ret = -ENODEV;
+		up_read(&r->map_lock);
 	}
-	up_read(&r->map_lock);
-	atomic64_add(mapped, &r->wdev->stats.devmem_pages_mapped);
-	kfree(batch);
 	return ret;
 }
 
@@ -688,15 +744,15 @@ static long wd_region_info(struct file *file,
 		.size = (u64)r->nr_pages << PAGE_SHIFT,
 		.flags = r->flags,
 		.fault_around = wd_region_window(r),
-		.ctx_quota = READ_ONCE(r->wdev->devmem_ctx_quota),
+		.user_quota = READ_ONCE(r->wdev->devmem_user_quota),
 	};
 	bool dead;
 
 	down_read(&r->map_lock);
 	dead = r->dead;
 	info.resident = (u64)atomic_long_read(&r->nr_resident) << PAGE_SHIFT;
-	info.ctx_charged = (u64)atomic_long_read(&r->charge->pages) <<
-			   PAGE_SHIFT;
+	info.user_charged = (u64)atomic_long_read(&r->charge->pages) <<
+			    PAGE_SHIFT;
 	up_read(&r->map_lock);
 	if (dead)
 		return -ENODEV;
@@ -745,6 +801,27 @@ static int wd_region_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * A region's size is fixed at creation: truncate() and ftruncate() to any
+ * other size fail with EPERM (as on a memfd sealed against it) and change
+ * nothing; to the same size they succeed. Other attributes are the
+ * default's business.
+ */
+static int wd_region_setattr(struct user_namespace *mnt_userns,
+			     struct dentry *dentry, struct iattr *attr)
+{
+	if (attr->ia_valid & ATTR_SIZE) {
+		if (attr->ia_size != i_size_read(d_inode(dentry)))
+			return -EPERM;
+		attr->ia_valid &= ~ATTR_SIZE;
+	}
+	return simple_setattr(mnt_userns, dentry, attr);
+}
+
+static const struct inode_operations wd_region_iops = {
+	.setattr = wd_region_setattr,
+};
+
 static const struct file_operations wd_region_fops = {
 	.owner = THIS_MODULE,
 	.release = wd_region_release,
@@ -756,7 +833,7 @@ static const struct file_operations wd_region_fops = {
 
 /**
  * wd_region_create() - WD_IOC_REGION_CREATE: a new region and its fd
- * @ctx: context asking; the region's pages are charged to it
+ * @ctx: context asking; the region's pages are charged to its user
  * @uarg: struct wd_region_create
  *
  * Context: the caller holds the device's state_lock for reading and the
@@ -808,6 +885,8 @@ long wd_region_create(struct wd_context *ctx,
 	/* A regular file to the VFS, so that fallocate() reaches us. */
 	inode->i_mode |= S_IFREG;
 	inode->i_size = req.size;
+	/* ... whose size stays what it is. */
+	inode->i_op = &wd_region_iops;
 
 	fd = get_unused_fd_flags(O_RDWR |
 				 (req.flags & WD_REGION_CLOEXEC ? O_CLOEXEC : 0));

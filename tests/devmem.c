@@ -101,6 +101,21 @@ static unsigned long long wait_used(unsigned long long want)
 	return used;
 }
 
+/* Wait (up to 5 s) for devmem_held_pages to be @want; returns it. */
+static unsigned long long wait_held(unsigned long long want)
+{
+	unsigned long long held = 0;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		held = stat_of("devmem_held_pages");
+		if (held == want)
+			break;
+		usleep(10000);
+	}
+	return held;
+}
+
 static int dev_open(void)
 {
 	return open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
@@ -240,14 +255,14 @@ FIXTURE(dm) {
 
 FIXTURE_SETUP(dm)
 {
-	write_str(SYSDEV "devmem_ctx_quota", "0");
+	write_str(SYSDEV "devmem_user_quota", "0");
 	write_str(FA_PARAM, "16");
 	wait_used(0);
 }
 
 FIXTURE_TEARDOWN(dm)
 {
-	write_str(SYSDEV "devmem_ctx_quota", "0");
+	write_str(SYSDEV "devmem_user_quota", "0");
 	write_str(FA_PARAM, "16");
 }
 
@@ -265,7 +280,7 @@ TEST_F(dm, sysfs_and_sparse_zeroed)
 	used0 = wait_used(0);
 	ASSERT_EQ(0, used0);
 	EXPECT_EQ(size, attr("devmem_free"));
-	EXPECT_EQ(0, attr("devmem_ctx_quota"));
+	EXPECT_EQ(0, attr("devmem_user_quota"));
 
 	fd = new_region(len, 0, 0);
 	ASSERT_LE(0, fd);
@@ -795,19 +810,24 @@ TEST_F(dm, map_in_advance)
 	EXPECT_EQ(0, i.resident);
 	f0 = stat_of("devmem_faults");
 	m0 = stat_of("devmem_pages_mapped");
+	/* mmap takes the memory; nothing is mapped before the VMA is linked. */
 	p = map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
+	EXPECT_EQ(0, stat_of("devmem_pages_mapped") - m0);
 	EXPECT_EQ(len, resident(fd));
+	/* The first touch maps the whole mapping, in one fault. */
 	flt0 = minflt();
+	EXPECT_TRUE(all(p + 300 * PG, PG, 0));
+	EXPECT_EQ(f0 + 1, stat_of("devmem_faults"));
+	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
 	EXPECT_TRUE(all(p, len, 0));
 	touch(p, len, 1);
-	EXPECT_EQ(f0, stat_of("devmem_faults"));
-	EXPECT_EQ(0, minflt() - flt0);
+	EXPECT_EQ(f0 + 1, stat_of("devmem_faults"));
+	EXPECT_EQ(1, minflt() - flt0);
 	/* A punched hole refills on fault, as for any region. */
 	ASSERT_EQ(0, punch(fd, 0, PG));
 	EXPECT_EQ(0, p[0]);
-	EXPECT_EQ(f0 + 1, stat_of("devmem_faults"));
+	EXPECT_EQ(f0 + 2, stat_of("devmem_faults"));
 	munmap(p, len);
 	close(fd);
 }
@@ -1242,10 +1262,17 @@ TEST_F(dm, pinned_pages_held_back)
 	EXPECT_TRUE(all(big, PG, 0));
 	EXPECT_TRUE(all(big + rest - PG, PG, 0));
 
-	/* Unpinned, they come back. */
+	/* Reading the figures (cheap now) changes nothing. */
+	for (int k = 0; k < 100; k++)
+		ASSERT_EQ(n, stat_of("devmem_held_pages"));
+	EXPECT_EQ(0, attr("devmem_free"));
+	EXPECT_EQ(size, attr("devmem_used"));
+
+	/* Unpinned, they come back (the pool looks at them on its own). */
 	ASSERT_EQ(0, dev_share(t.fd, p, len, 0, WD_IOC_UNSHARE));
+	EXPECT_EQ(0, wait_held(0));
 	EXPECT_EQ(len, attr("devmem_free"));
-	EXPECT_EQ(0, stat_of("devmem_held_pages"));
+	EXPECT_EQ(size - len, attr("devmem_used"));
 	ASSERT_EQ(0, populate(fd2, big + rest, len, &done));
 	EXPECT_EQ(len, done);
 	EXPECT_TRUE(all(big + rest, len, 0));
@@ -1359,25 +1386,59 @@ TEST_F(dm, exhaustion)
 
 static int write_quota(void *arg)
 {
-	return write_str(SYSDEV "devmem_ctx_quota", arg) == -EACCES ? 0 : 1;
+	return write_str(SYSDEV "devmem_user_quota", arg) == -EACCES ? 0 : 1;
 }
 
-TEST_F(dm, context_quota)
+/* As another user: a quota of its own, whatever root holds. */
+static int other_user_quota(void *arg)
+{
+	size_t q = *(size_t *)arg;
+	struct wd_region_info i;
+	int dev = dev_open(), fd;
+	uint64_t done = 0;
+	char *p;
+
+	if (dev < 0)
+		return 10;
+	fd = region_create(dev, 2 * q, 0, 1);
+	if (fd < 0)
+		return 11;
+	p = map_rw(fd, 2 * q);
+	if (!p)
+		return 12;
+	if (populate(fd, p, 2 * q, &done) || done != q)
+		return 13;
+	if (info(fd, &i) || i.user_charged != q || i.user_quota != q)
+		return 14;
+	/* Reopening does not help this user either. */
+	close(fd);
+	close(dev);
+	munmap(p, 2 * q);
+	/* The region is gone: its charge went with it. */
+	dev = dev_open();
+	fd = region_create(dev, q, 0, 1);
+	p = map_rw(fd, q);
+	if (dev < 0 || fd < 0 || !p || populate(fd, p, q, &done) || done != q)
+		return 15;
+	return 0;
+}
+
+TEST_F(dm, user_quota)
 {
 	size_t q = 64 * PG, len = 128 * PG;
-	int dev1 = dev_open(), dev2 = dev_open(), a, b, c;
+	int dev1 = dev_open(), dev2 = dev_open(), dev3, a, b, c, d;
 	struct wd_region_info i;
-	char buf[32], *pa, *pb, *pc;
+	char buf[32], *pa, *pb, *pc, *pd;
 	uint64_t done;
 
 	ASSERT_LE(0, dev1);
 	ASSERT_LE(0, dev2);
 	/* Only root sets it. */
 	EXPECT_EQ(0, wd_test_as_nobody(write_quota, "4096"));
-	EXPECT_EQ(-EINVAL, write_str(SYSDEV "devmem_ctx_quota", "lots"));
+	EXPECT_EQ(-EINVAL, write_str(SYSDEV "devmem_user_quota", "lots"));
 	snprintf(buf, sizeof(buf), "%zu", q);
-	ASSERT_EQ(0, write_str(SYSDEV "devmem_ctx_quota", buf));
-	EXPECT_EQ(q, attr("devmem_ctx_quota"));
+	ASSERT_EQ(0, write_str(SYSDEV "devmem_user_quota", buf));
+	EXPECT_EQ(q, attr("devmem_user_quota"));
 
 	a = region_create(dev1, len, 0, 1);
 	b = region_create(dev1, len, 0, 1);
@@ -1392,12 +1453,12 @@ TEST_F(dm, context_quota)
 	ASSERT_NE(NULL, pb);
 	ASSERT_NE(NULL, pc);
 
-	/* One context's regions share its quota. */
+	/* One user's regions share the quota, over all its opens. */
 	ASSERT_EQ(0, populate(a, pa, 48 * PG, &done));
 	EXPECT_EQ(48 * PG, done);
-	ASSERT_EQ(0, populate(b, pb, len, &done));
+	ASSERT_EQ(0, populate(c, pc, len, &done));
 	EXPECT_EQ(16 * PG, done);
-	EXPECT_EQ(-EDQUOT, populate(b, pb + 16 * PG, PG, &done));
+	EXPECT_EQ(-EDQUOT, populate(b, pb, PG, &done));
 	EXPECT_EQ(-EDQUOT, populate(a, pa + 48 * PG, PG, &done));
 	EXPECT_EQ(SIGBUS, try_access(pa + 100 * PG, 1, 1));
 	EXPECT_EQ(-1, madvise(pa + 100 * PG, PG, MADV_POPULATE_WRITE));
@@ -1405,36 +1466,174 @@ TEST_F(dm, context_quota)
 	EXPECT_EQ(-1, fallocate(a, 0, 100 * PG, PG));
 	EXPECT_EQ(EDQUOT, errno);
 	ASSERT_EQ(0, info(a, &i));
-	EXPECT_EQ(q, i.ctx_charged);
-	EXPECT_EQ(q, i.ctx_quota);
+	EXPECT_EQ(q, i.user_charged);
+	EXPECT_EQ(q, i.user_quota);
 	EXPECT_EQ(48 * PG, i.resident);
 
-	/* Another context has its own. */
-	ASSERT_EQ(0, populate(c, pc, len, &done));
-	EXPECT_EQ(q, done);
-
-	/* Giving back makes room, also after the context is closed. */
+	/* Closing and reopening the device gives no fresh quota. */
 	close(dev1);
+	close(dev2);
+	dev3 = dev_open();
+	ASSERT_LE(0, dev3);
+	d = region_create(dev3, len, 0, 1);
+	ASSERT_LE(0, d);
+	pd = map_rw(d, len);
+	ASSERT_NE(NULL, pd);
+	EXPECT_EQ(-EDQUOT, populate(d, pd, len, &done));
+	ASSERT_EQ(0, info(d, &i));
+	EXPECT_EQ(q, i.user_charged);
+
+	/* Another user has a quota of its own. */
+	ASSERT_EQ(0, chmod(WD_TEST_NODE, 0666));
+	EXPECT_EQ(0, wd_test_as_nobody(other_user_quota, &q));
+	ASSERT_EQ(0, chmod(WD_TEST_NODE, 0600));
+	ASSERT_EQ(0, info(d, &i));
+	EXPECT_EQ(q, i.user_charged);
+
+	/* Giving back makes room, also after the contexts are closed. */
 	ASSERT_EQ(0, punch(a, 0, 8 * PG));
-	ASSERT_EQ(0, populate(b, pb + 16 * PG, len - 16 * PG, &done));
+	ASSERT_EQ(0, populate(d, pd, len, &done));
 	EXPECT_EQ(8 * PG, done);
 	ASSERT_EQ(0, info(b, &i));
-	EXPECT_EQ(q, i.ctx_charged);
+	EXPECT_EQ(q, i.user_charged);
 
 	/* 0 lifts the limit. */
-	ASSERT_EQ(0, write_str(SYSDEV "devmem_ctx_quota", "0"));
+	ASSERT_EQ(0, write_str(SYSDEV "devmem_user_quota", "0"));
 	ASSERT_EQ(0, populate(b, pb, len, &done));
 	EXPECT_EQ(len, done);
 	ASSERT_EQ(0, info(b, &i));
-	EXPECT_EQ(48 * PG - 8 * PG + len, i.ctx_charged);
-	EXPECT_EQ(0, i.ctx_quota);
+	EXPECT_EQ(q + len, i.user_charged);
+	EXPECT_EQ(0, i.user_quota);
 	munmap(pa, len);
 	munmap(pb, len);
 	munmap(pc, len);
+	munmap(pd, len);
 	close(a);
 	close(b);
 	close(c);
-	close(dev2);
+	close(d);
+	close(dev3);
+	EXPECT_EQ(0, wait_used(0));
+}
+
+/* A region's size is fixed: truncating it fails and changes nothing. */
+TEST_F(dm, truncate_refused)
+{
+	size_t len = 16 * PG;
+	int fd = new_region(len, 0, 0), other;
+	char path[64], *p;
+	struct stat st;
+
+	ASSERT_LE(0, fd);
+	p = map_rw(fd, len);
+	ASSERT_NE(NULL, p);
+	memset(p, 'T', len);
+
+	EXPECT_EQ(-1, ftruncate(fd, 2 * len));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, ftruncate(fd, len / 2));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, ftruncate(fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, ftruncate(fd, len));
+	/* Through the path too. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	EXPECT_EQ(-1, truncate(path, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, truncate(path, 3 * len));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, truncate(path, len));
+	/* Also on a second open of the file (O_TRUNC included). */
+	other = open(path, O_RDWR | O_TRUNC);
+	if (other >= 0) {
+		EXPECT_EQ(-1, ftruncate(other, 0));
+		EXPECT_EQ(EPERM, errno);
+		close(other);
+	} else {
+		EXPECT_EQ(EPERM, errno);
+	}
+
+	/* Nothing changed: size, resident memory, the data, the mapping. */
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(len, st.st_size);
+	EXPECT_EQ(len, resident(fd));
+	EXPECT_TRUE(all(p, len, 'T'));
+	munmap(p, len);
+	close(fd);
+}
+
+struct adv_racer {
+	int fd;
+	size_t len;
+	volatile int seq;
+	volatile int done;
+	volatile int stop;
+};
+
+static void *adv_puncher(void *arg)
+{
+	struct adv_racer *r = arg;
+	int seen = 0;
+
+	for (;;) {
+		while (r->seq == seen && !r->stop)
+			;
+		if (r->stop)
+			break;
+		seen = r->seq;
+		punch(r->fd, 0, r->len);
+		__atomic_store_n(&r->done, seen, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/*
+ * A map-in-advance mmap racing a punch of the whole region: once both
+ * are over, every page of the new mapping (and of the old one) reads
+ * zero, never the punched data.
+ */
+TEST_F_TIMEOUT(dm, map_advance_races_punch, 300)
+{
+	struct adv_racer r = { .len = 4 * PG };
+	int round, stale = 0, mapfail = 0;
+	struct timespec t0, t;
+	pthread_t th;
+	char *w, *m;
+	size_t off;
+
+	r.fd = new_region(r.len, WD_REGION_MAP_ADVANCE, 0);
+	ASSERT_LE(0, r.fd);
+	w = map_rw(r.fd, r.len);
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, pthread_create(&th, NULL, adv_puncher, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (round = 1; round <= 3000; round++) {
+		memset(w, 0x5a, r.len);
+		__atomic_store_n(&r.seq, round, __ATOMIC_RELEASE);
+		m = mmap(NULL, r.len, PROT_READ, MAP_SHARED, r.fd, 0);
+		while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) != round)
+			;
+		if (m == MAP_FAILED) {
+			mapfail++;
+			continue;
+		}
+		for (off = 0; off < r.len; off += PG)
+			if (m[off] || w[off])
+				stale++;
+		munmap(m, r.len);
+		if (stale)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 30)
+			break;
+	}
+	r.stop = 1;
+	pthread_join(th, NULL);
+	TH_LOG("%d rounds, %d stale pages, %d mmap failures", round, stale, mapfail);
+	EXPECT_EQ(0, stale);
+	EXPECT_EQ(0, mapfail);
+	munmap(w, r.len);
+	close(r.fd);
 	EXPECT_EQ(0, wait_used(0));
 }
 

@@ -744,6 +744,151 @@ TEST(eviction_races_engine)
 	ASSERT_EQ(0, reload(NULL));
 }
 
+/*
+ * Only private anonymous memory moves: file-backed mappings (a private
+ * mapping of a file, a shared shmem mapping) are skipped up front and
+ * reported as failed, without taking (or evicting) device memory and
+ * without disturbing a process reading the file meanwhile.
+ */
+TEST(file_backed_not_migrated)
+{
+	size_t n = 64, len = n * PG, full = 512 * PG;
+	unsigned long long ev0, to_dev0;
+	char *fill, *priv, *shared, *ref;
+	struct wd_migrate m;
+	uint64_t hf, hfile;
+	int fd, mfd, i, status;
+	volatile int *stop;
+	pid_t reader;
+
+	ASSERT_EQ(0, reload("devpriv_mb=2"));
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* The device is full: taking a page for anything would evict. */
+	fill = anon(full);
+	ASSERT_NE(NULL, fill);
+	pattern(fill, full, 40);
+	hf = sum(fill, full);
+	ASSERT_EQ(0, migrate(fd, fill, full, WD_MIGRATE_TO_DEVICE, &m));
+	ASSERT_EQ(512, m.moved);
+	ASSERT_EQ(512, on_device());
+
+	mfd = memfd_create("wd_devpriv_file", 0);
+	ASSERT_LE(0, mfd);
+	ref = anon(len);
+	ASSERT_NE(NULL, ref);
+	pattern(ref, len, 41);
+	hfile = sum(ref, len);
+	ASSERT_EQ((ssize_t)len, pwrite(mfd, ref, len, 0));
+	priv = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
+	shared = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	ASSERT_NE(MAP_FAILED, shared);
+	/* Page-cache pages mapped in both; a few private copies too. */
+	ASSERT_EQ(hfile, sum(priv, len));
+	ASSERT_EQ(hfile, sum(shared, len));
+	memcpy(priv, ref, 4 * PG);
+
+	/* Another process reads the file all along. */
+	stop = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, stop);
+	*stop = 0;
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (reader == 0) {
+		char *mine = mmap(NULL, len, PROT_READ, MAP_SHARED, mfd, 0);
+		char *buf = malloc(len);
+		int bad = 0, reads = 0;
+
+		if (mine == MAP_FAILED || !buf)
+			_exit(2);
+		while (!*stop || reads < 2) {
+			if (sum(mine, len) != hfile)
+				bad++;
+			if (pread(mfd, buf, len, 0) != (ssize_t)len || sum(buf, len) != hfile)
+				bad++;
+			reads++;
+		}
+		_exit(bad ? 1 : 0);
+	}
+
+	ev0 = stat_of("evicted_pages");
+	to_dev0 = stat_of("migrated_to_device");
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, migrate(fd, priv, len, WD_MIGRATE_TO_DEVICE, &m));
+		EXPECT_EQ(0, m.moved);
+		EXPECT_EQ(n, m.failed);
+		ASSERT_EQ(0, migrate(fd, shared, len, WD_MIGRATE_TO_DEVICE, &m));
+		EXPECT_EQ(0, m.moved);
+		EXPECT_EQ(n, m.failed);
+		ASSERT_EQ(0, migrate(fd, shared, len, WD_MIGRATE_TO_SYSTEM, &m));
+		EXPECT_EQ(0, m.moved);
+		EXPECT_EQ(0, m.failed);
+	}
+	*stop = 1;
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Nothing was taken from the device for them, so nothing was evicted. */
+	EXPECT_EQ(ev0, stat_of("evicted_pages"));
+	EXPECT_EQ(to_dev0, stat_of("migrated_to_device"));
+	EXPECT_EQ(512, on_device());
+	EXPECT_EQ(hfile, sum(priv, len));
+	EXPECT_EQ(hfile, sum(shared, len));
+	EXPECT_EQ(hf, sum(fill, full));
+	munmap(priv, len);
+	munmap(shared, len);
+	munmap(ref, len);
+	munmap(fill, full);
+	munmap((void *)stop, PG);
+	close(mfd);
+	close(fd);
+	ASSERT_EQ(0, reload(NULL));
+}
+
+/*
+ * A range twice the size of the device, eviction on: moved + failed is
+ * exactly the range (the call never evicts what it moved itself).
+ */
+TEST(oversubscribed_range_counts)
+{
+	size_t n = 1024, len = n * PG;
+	struct wd_migrate m;
+	char *buf;
+	uint64_t h;
+	int fd;
+
+	ASSERT_EQ(0, reload("devpriv_mb=2"));
+	buf = anon(len);
+	ASSERT_NE(NULL, buf);
+	pattern(buf, len, 50);
+	h = sum(buf, len);
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, migrate(fd, buf, len, WD_MIGRATE_TO_DEVICE, &m));
+	TH_LOG("first: moved %llu, failed %llu", (unsigned long long)m.moved,
+	       (unsigned long long)m.failed);
+	EXPECT_EQ(n, m.moved + m.failed);
+	EXPECT_LT(0, m.moved);
+	EXPECT_GE(512, m.moved);
+	EXPECT_EQ(m.moved, on_device());
+	/* Again: what is there already counts as neither. */
+	ASSERT_EQ(0, migrate(fd, buf, len, WD_MIGRATE_TO_DEVICE, &m));
+	TH_LOG("again: moved %llu, failed %llu", (unsigned long long)m.moved,
+	       (unsigned long long)m.failed);
+	EXPECT_GE(n, m.moved + m.failed);
+	EXPECT_EQ(n, m.moved + m.failed + (on_device() - m.moved));
+	EXPECT_EQ(h, sum(buf, len));
+	/* And back: every page on the device moves, nothing fails. */
+	ASSERT_EQ(0, migrate(fd, buf, len, WD_MIGRATE_TO_SYSTEM, &m));
+	EXPECT_EQ(0, m.failed);
+	EXPECT_EQ(0, on_device());
+	EXPECT_EQ(h, sum(buf, len));
+	close(fd);
+	munmap(buf, len);
+	ASSERT_EQ(0, reload(NULL));
+}
+
 /* Unload and device removal with pages on the device: they come back. */
 TEST(unload_and_remove_with_pages_on_device)
 {
@@ -906,6 +1051,69 @@ TEST(compat_nodes)
 	munmap(buf, len);
 	munmap(mirror, len);
 	ASSERT_EQ(0, reload(NULL));
+}
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+
+/* In a child: WD_IOC_MIGRATE over a memfd_secret mapping. */
+static int secret_migrate(void)
+{
+	size_t len = 16 * PG, i;
+	struct wd_migrate m;
+	int sfd, fd;
+	char *p;
+
+	sfd = syscall(SYS_memfd_secret, 0);
+	if (sfd < 0)
+		return 10;
+	if (ftruncate(sfd, len))
+		return 11;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	if (p == MAP_FAILED)
+		return 12;
+	memset(p, 0x77, len);
+	fd = open(WD_TEST_NODE, O_RDWR);
+	if (fd < 0)
+		return 13;
+	if (migrate(fd, p, len, WD_MIGRATE_TO_DEVICE, &m))
+		return 14;
+	if (m.moved || m.failed != len / PG)
+		return 15;
+	if (migrate(fd, p, len, WD_MIGRATE_TO_SYSTEM, &m) || m.moved || m.failed)
+		return 16;
+	for (i = 0; i < len; i++)
+		if (p[i] != 0x77)
+			return 17;
+	return 0;
+}
+
+/*
+ * Pages of memfd_secret are not in the kernel's direct map: migration
+ * must leave them alone (reported as failed), not copy them. Last in the
+ * file: on a kernel that oopses here, the child is left stuck.
+ */
+TEST(secretmem_not_migrated)
+{
+	int status = 0, i;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(secret_migrate());
+	for (i = 0; i < 2000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	if (i == 2000) {
+		kill(pid, SIGKILL);
+		ASSERT_TRUE(0) TH_LOG("the migration did not come back");
+	}
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child died of signal %d", WTERMSIG(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN

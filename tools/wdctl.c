@@ -32,7 +32,7 @@ static const char *const stat_names[] = {
 
 /* Device memory figures (bytes) in sysfs, next to devmem_size. */
 static const char *const mem_names[] = {
-	"devmem_free", "devmem_used", "devmem_ctx_quota",
+	"devmem_free", "devmem_used", "devmem_user_quota",
 };
 
 #define NR_MEM		(sizeof(mem_names) / sizeof(mem_names[0]))
@@ -244,9 +244,9 @@ static int cmd_show(const char *name, int json)
 		printf(": %s used, %s free", size_str(mem[1], b2, sizeof(b2)),
 		       size_str(mem[0], b3, sizeof(b3)));
 	if (mok[2] && mem[2])
-		printf("; per-context quota %s", size_str(mem[2], b1, sizeof(b1)));
+		printf("; per-user quota %s", size_str(mem[2], b1, sizeof(b1)));
 	else if (mok[2])
-		printf("; no per-context quota");
+		printf("; no per-user quota");
 	printf("\n");
 	if (info.devpriv_size)
 		printf("device-private: %llu MiB (HMM)\n",

@@ -367,8 +367,9 @@ int wd_unshare(struct wd_dev *dev, void *addr, size_t len);
  * @flags: WD_REGION_MAP_ADVANCE, WD_REGION_CLOEXEC
  * @fd: where the region's file descriptor goes (-1 on failure)
  *
- * No memory is taken yet. The pages are charged to @dev's context, which
- * may be bounded by the device's devmem_ctx_quota.
+ * No memory is taken yet. The pages are charged to the user who opened
+ * @dev (all of that user's regions on the device together), which may be
+ * bounded by the device's devmem_user_quota.
  */
 int wd_region_create(struct wd_dev *dev, size_t size, uint32_t flags, int *fd);
 
@@ -435,7 +436,7 @@ struct wd_devmem_usage {
 	uint64_t size;		/* the pool */
 	uint64_t free;		/* can be handed out now */
 	uint64_t used;		/* in regions, or held by pins */
-	uint64_t ctx_quota;	/* per-context limit, 0 for none */
+	uint64_t user_quota;	/* per-user limit, 0 for none */
 };
 
 /** wd_devmem_usage() - pool usage of the device called @name. */

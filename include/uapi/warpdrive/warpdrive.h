@@ -295,7 +295,9 @@ struct wd_share_req {
  *                     fault maps a window of fault_around pages around it;
  *   eagerly           mmap(MAP_POPULATE), madvise(MADV_POPULATE_READ or
  *                     MADV_POPULATE_WRITE), WD_REGION_IOC_POPULATE;
- *   at mmap           regions created with WD_REGION_MAP_ADVANCE.
+ *   at mmap           regions created with WD_REGION_MAP_ADVANCE: the
+ *                     memory is taken at mmap(), the first fault maps
+ *                     the whole mapping.
  *
  * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on the region fd
  * unmaps a range from every mapping and gives its pages back to the pool;
@@ -303,14 +305,19 @@ struct wd_share_req {
  * without mapping them. Offsets and lengths are page-aligned and within
  * the region (EINVAL); other modes fail with EOPNOTSUPP.
  *
- * An empty pool (or an exhausted per-context quota, sysfs
- * devmem_ctx_quota) makes a fault raise SIGBUS and MADV_POPULATE_* fail
+ * An empty pool (or an exhausted per-user quota, sysfs
+ * devmem_user_quota) makes a fault raise SIGBUS and MADV_POPULATE_* fail
  * with EFAULT; WD_REGION_IOC_POPULATE and fallocate() report ENOSPC
- * (EDQUOT for the quota).
+ * (EDQUOT for the quota). The pages are charged to the user (effective
+ * uid) that opened the device the region was created on, all of that
+ * user's regions on the device together.
+ *
+ * The size of a region is fixed: truncate()/ftruncate() to another size
+ * fail with EPERM (the same size succeeds and changes nothing).
  */
 
 /* struct wd_region_create.flags */
-#define WD_REGION_MAP_ADVANCE	(1U << 0)	/* mmap() maps the whole range at once */
+#define WD_REGION_MAP_ADVANCE	(1U << 0)	/* mmap() takes the memory, the first fault maps it all */
 #define WD_REGION_CLOEXEC	(1U << 1)	/* the new fd is close-on-exec */
 
 /* Largest fault-around window, in pages. */
@@ -371,9 +378,9 @@ struct wd_region_populate {
  * @resident: bytes of device memory the region holds now.
  * @flags: WD_REGION_* it was created with (WD_REGION_CLOEXEC excluded).
  * @fault_around: pages one fault maps now.
- * @ctx_charged: bytes charged to the context that created the region (all
- *               its regions).
- * @ctx_quota: that context's quota in bytes, 0 for none.
+ * @user_charged: bytes charged to the user the region is charged to (all
+ *                that user's regions on the device).
+ * @user_quota: the per-user quota in bytes, 0 for none.
  * @reserved: zero.
  */
 struct wd_region_info {
@@ -381,8 +388,8 @@ struct wd_region_info {
 	__u64 resident;
 	__u32 flags;
 	__u32 fault_around;
-	__u64 ctx_charged;
-	__u64 ctx_quota;
+	__u64 user_charged;
+	__u64 user_quota;
 	__u64 reserved[4];
 };
 

@@ -18,6 +18,7 @@
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/atomic.h>
+#include <linux/xarray.h>
 #include <uapi/warpdrive/warpdrive.h>
 
 struct dev_pagemap;
@@ -100,8 +101,11 @@ struct wd_device_ops {
  * @pool: device memory pool (see wd_pool.c), or NULL without device memory.
  * @region_lock: protects @regions.
  * @regions: device memory regions still open (&struct wd_region.node).
- * @devmem_ctx_quota: bytes of the pool one context may hold, 0 for no
- *                    limit (sysfs devmem_ctx_quota).
+ * @devmem_user_quota: bytes of the pool the regions of one user (the
+ *                     effective uid that opened the device) may hold, 0 for
+ *                     no limit (sysfs devmem_user_quota).
+ * @charge_lock: protects @charges; taken by the last put of a charge.
+ * @charges: per-user charges against @devmem_user_quota, by kuid value.
  * @devpriv: the framework's state of the device-private memory.
  * @hmm_compat: test_hmm compatible node, see wd_hmm_compat_add().
  * @stats: counters shown in sysfs stats/.
@@ -141,7 +145,9 @@ struct wd_device {
 	struct wd_pool *pool;
 	struct mutex region_lock;
 	struct list_head regions;
-	u64 devmem_ctx_quota;
+	u64 devmem_user_quota;
+	struct mutex charge_lock;
+	struct xarray charges;
 
 	struct {
 		atomic64_t completed;
