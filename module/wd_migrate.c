@@ -542,14 +542,21 @@ static int wd_mig_to_sys(struct wd_mig *m, struct migrate_vma *args)
  * file, and the copy would read through the direct map pages that are not
  * in it (memfd_secret, which is file-backed too: checked by name as well,
  * because vma_is_secretmem() is not exported to modules).
+ *
+ * @strict (the test_hmm compatible nodes, a test interface) follows
+ * test_hmm instead for private file mappings: their copied-on-write pages
+ * move, as the upstream selftest (migrate_file_private) expects. Shared
+ * and secret mappings are refused there too.
  */
-static bool wd_vma_migratable(struct vm_area_struct *vma)
+static bool wd_vma_migratable(struct vm_area_struct *vma, bool strict)
 {
 	struct file *file = vma->vm_file;
 
 	if (file && file_inode(file)->i_sb->s_magic == SECRETMEM_MAGIC)
 		return false;
-	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED);
+	if (vma->vm_flags & VM_SHARED)
+		return false;
+	return vma_is_anonymous(vma) || strict;
 }
 
 /**
@@ -562,8 +569,8 @@ static bool wd_vma_migratable(struct vm_area_struct *vma)
  * @strict: test_hmm's rules: a range not fully covered by readable VMAs
  *          fails with -EINVAL; else holes fail with -EFAULT and pages of
  *          unreadable or unmigratable VMAs are left where they are
- *          (either way, VMAs other than private anonymous ones, secretmem
- *          included, are never handed to migrate_vma_setup())
+ *          (either way, shared and secretmem VMAs are never handed to
+ *          migrate_vma_setup(), nor, unless @strict, file-backed ones)
  * @moved: set to the pages moved, also on error
  *
  * Return: 0, -EFAULT/-EINVAL as above, -ENOMEM when the device memory is
@@ -620,7 +627,7 @@ int wd_devpriv_migrate(struct wd_device *wdev, struct mm_struct *mm,
 		args.vma = vma;
 		args.start = addr;
 		args.end = next;
-		if (!wd_vma_migratable(vma))
+		if (!wd_vma_migratable(vma, strict))
 			ret = 0;	/* left in place, reported as failed */
 		else if (to_dev && !(vma->vm_flags & VM_READ))
 			ret = 0;	/* left in place, reported as failed */
