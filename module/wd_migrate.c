@@ -621,7 +621,8 @@ int wd_devpriv_unshare_locked(struct wd_device *wdev,
 }
 
 /* WD_IOC_MIGRATE */
-long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
+long wd_ioctl_migrate(struct wd_context *ctx, struct wd_migrate *kreq,
+		      bool *report)
 {
 	struct wd_device *wdev = ctx->wdev;
 	unsigned long pfns[WD_FAULT_MAX];
@@ -630,8 +631,7 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 	bool to_dev, map;
 	int ret, n;
 
-	if (copy_from_user(&req, uarg, sizeof(req)))
-		return -EFAULT;
+	req = *kreq;
 	if (req.flags || memchr_inv(req.reserved, 0, sizeof(req.reserved)))
 		return -EINVAL;
 	if (req.direction != WD_MIGRATE_TO_DEVICE &&
@@ -673,8 +673,8 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 	}
 	req.failed = to_dev ? (req.len >> PAGE_SHIFT) - here : here;
 out:
-	if (copy_to_user(uarg, &req, sizeof(req)))
-		return -EFAULT;
+	*kreq = req;		/* the caller copies it out */
+	*report = true;
 	return ret;
 }
 

@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/atomic.h>
 #include <uapi/warpdrive/warpdrive.h>
 
@@ -87,9 +88,13 @@ struct wd_device_ops {
  *                 evicts the least recently used pages back to system
  *                 memory; if false, the migration fails with -ENOMEM.
  * @id: number in the device's name.
- * @state_lock: protects @registered against concurrent unregistration;
- *              user entry points hold it for reading while they use @ops.
- * @registered: true between register and unregister.
+ * @srcu: user entry points that reach the device (calls of @ops, its
+ *        queues, pool and device-private memory) run in a read section of
+ *        it (wd_device_enter()); unregistration clears @registered and
+ *        waits only for the sections already running. Nothing in a section
+ *        waits on user memory, and every wait in one ends on removal.
+ * @registered: true between register and unregister; read in an @srcu
+ *              section, written only outside any.
  * @ctx_lock: protects @contexts.
  * @contexts: open contexts (&struct wd_context.node).
  * @q_lock: protects @qmap, @waiters and @queues_dead.
@@ -124,7 +129,7 @@ struct wd_device {
 	bool devpriv_evict;
 	int id;
 
-	struct rw_semaphore state_lock;
+	struct srcu_struct srcu;
 	bool registered;
 
 	struct mutex ctx_lock;
