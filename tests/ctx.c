@@ -15,6 +15,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +195,8 @@ static void removal_with_stuck_callers(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, pipe(go));
 	other = start_other(node, compat, ready[1], go[0]);
 	ASSERT_LT(0, other);
+	close(ready[1]);
+	close(go[0]);
 	ASSERT_EQ(1, read(ready[0], &b, 1));
 
 	for (i = 0; i < n; i++)
@@ -211,8 +214,8 @@ static void removal_with_stuck_callers(struct __test_metadata *_metadata,
 	ASSERT_LT(0, rm);
 	usleep(300000);
 	ASSERT_EQ(1, write(go[1], &b, 1));
-	other_ret = wait_child(other, 15000);
-	rm_ret = wait_child(rm, 15000);
+	other_ret = wait_child(other, 8000);
+	rm_ret = wait_child(rm, 8000);
 	EXPECT_EQ(0, other_ret);
 	EXPECT_EQ(0, rm_ret);
 	TH_LOG("other process: %d, removal: %d (-ETIMEDOUT: %d)", other_ret,
@@ -223,17 +226,15 @@ static void removal_with_stuck_callers(struct __test_metadata *_metadata,
 	/* Nobody serves the faults: the stuck calls end with an error. */
 	close(u->uffd);
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, join_stuck(th[i], &s[i], 15000));
+		ASSERT_EQ(0, join_stuck(th[i], &s[i], 8000));
 		EXPECT_TRUE(s[i].err == ENODEV || s[i].err == EFAULT);
 		TH_LOG("stuck call %d ended with %s", i, strerror(s[i].err));
 	}
 	if (other_ret == -ETIMEDOUT)
-		EXPECT_EQ(0, wait_child(other, 15000));
+		EXPECT_EQ(0, wait_child(other, 8000));
 	if (rm_ret == -ETIMEDOUT)
-		EXPECT_EQ(0, wait_child(rm, 15000));
+		EXPECT_EQ(0, wait_child(rm, 8000));
 	close(ready[0]);
-	close(ready[1]);
-	close(go[0]);
 	close(go[1]);
 }
 
@@ -300,6 +301,116 @@ TEST(uffd_buffer_does_not_block_compat_removal)
 	munmap(u.base, u.len);
 	munmap(mirror, mlen);
 	ASSERT_EQ(0, reload(NULL));
+}
+
+static unsigned long queues_free(void)
+{
+	char buf[32];
+
+	if (wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/queues_free",
+			      buf, sizeof(buf)))
+		return ~0UL;
+	return strtoul(buf, NULL, 0);
+}
+
+/* The lowest free descriptor number (what the next fd would get). */
+static int lowest_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/*
+ * Results are copied out after the call: a result that cannot be written
+ * gives EFAULT and leaves nothing behind (no queue bound, no fd, no
+ * region).
+ */
+TEST(result_not_writable)
+{
+	struct wd_region_create rc = { .size = PG };
+	struct wd_queue_info qi = { 0 };
+	unsigned long total;
+	char *ro;
+	int fd, low;
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	total = queues_free();
+	ro = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+
+	/* QUEUE_GET: the queue goes back, the context may ask again. */
+	memcpy(ro, &qi, sizeof(qi));
+	ASSERT_EQ(0, mprotect(ro, PG, PROT_READ));
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, ro));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(total, queues_free());
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &qi));
+	EXPECT_EQ(total - 1, queues_free());
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
+
+	/* REGION_CREATE: no descriptor is installed or leaked. */
+	ASSERT_EQ(0, mprotect(ro, PG, PROT_READ | PROT_WRITE));
+	memcpy(ro, &rc, sizeof(rc));
+	ASSERT_EQ(0, mprotect(ro, PG, PROT_READ));
+	low = lowest_fd();
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_REGION_CREATE, ro));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(low, lowest_fd());
+	EXPECT_EQ(-1, fcntl(low, F_GETFD));
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_REGION_CREATE, &rc));
+	EXPECT_EQ(low, rc.fd);
+	close(rc.fd);
+	munmap(ro, PG);
+	close(fd);
+}
+
+/* REGION_CREATE with no descriptor left: EMFILE, nothing created. */
+TEST(region_create_no_fd_left)
+{
+	struct wd_region_create rc = { .size = PG };
+	struct rlimit old, lim;
+	int fd, low;
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	low = lowest_fd();
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	lim = old;
+	lim.rlim_cur = low;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_REGION_CREATE, &rc));
+	EXPECT_EQ(EMFILE, errno);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	EXPECT_EQ(0, ioctl(fd, WD_IOC_REGION_CREATE, &rc));
+	close(rc.fd);
+	close(fd);
+}
+
+/* Unsupported in the current mode is EOPNOTSUPP: UNSHARE in SVA mode. */
+TEST(unshare_in_sva_mode)
+{
+	struct wd_mmu_mode m = { 0 };
+	struct wd_share_req r = { .len = PG };
+	char *a;
+	int fd;
+
+	a = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	r.addr = (unsigned long)a;
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, WD_IOC_MMU_MODE, &m));
+	ASSERT_EQ(WD_MMU_SVA, m.mode);
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_UNSHARE, &r));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(fd);
+	munmap(a, PG);
 }
 
 TEST_HARNESS_MAIN
