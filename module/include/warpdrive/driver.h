@@ -198,8 +198,11 @@ int wd_device_register(struct wd_device *wdev);
  * wd_device_unregister() - take a device away from user space
  * @wdev: registered device
  *
- * Removes the device node, waits for user calls into the driver to drain
- * and marks every open context dead: later calls on it fail with -ENODEV.
+ * Removes the device node, fails every later user call with -ENODEV,
+ * wakes the callers waiting for a queue, waits for the user calls already
+ * inside the device (an SRCU grace period: they hold no user copy and no
+ * wait on user memory, so this is bounded) and marks every open context
+ * dead.
  * Every mapping of the device's memory regions is revoked (a later access
  * raises SIGBUS) and the pool is given back to the system, except pages
  * something still holds a reference on (they go when it drops it).
