@@ -25,6 +25,8 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WFLAGS := -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
+# The test_hmm compatible ABI is a test interface, not installed uapi.
+HMM_COMPAT_INC := -Imodule/soft
 LDLIBS_USER := -lz -lpthread
 
 LIB_SRCS := $(wildcard lib/*.c)
@@ -76,11 +78,11 @@ $(U)/lib/pkgconfig/libwd.pc: lib/libwd.pc.in
 # Tools and tests run inside the guest: link them statically.
 $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(HMM_TESTS): | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
  * it; a process that inherited the descriptor (fork) or received it cannot
  * use it and gets -EPERM.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/poll.h>
@@ -19,7 +20,7 @@
 int wd_context_open(struct wd_device *wdev, struct file *filp)
 {
 	struct wd_context *ctx;
-	int ret;
+	int ret, idx;
 
 	if (!current->mm)
 		return -EPERM;
@@ -33,44 +34,41 @@ int wd_context_open(struct wd_device *wdev, struct file *filp)
 		kfree(ctx);
 		return -ENOMEM;
 	}
-
-	down_read(&wdev->state_lock);
-	if (!wdev->registered) {
-		ret = -ENODEV;
-		goto err_unlock;
-	}
-	if (!try_module_get(wdev->ops->owner)) {
-		ret = -ENODEV;
-		goto err_unlock;
-	}
-	get_device(&wdev->dev);
 	ctx->wdev = wdev;
 	ctx->mm = current->mm;
-	mmgrab(ctx->mm);
-	ctx->pid = get_pid(task_tgid(current));
 	ctx->mapping = filp->f_mapping;
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->hwq_lock);
 	init_waitqueue_head(&ctx->wq);
+	/* Outside the device section: it takes the mmap lock for writing. */
 	ret = wd_mmu_init(&ctx->mmu, wdev, ctx->mm);
 	if (ret)
-		goto err_put;
+		goto err_free;
 
+	ret = wd_device_enter(wdev, &idx);
+	if (ret)
+		goto err_mmu;
+	if (!try_module_get(wdev->ops->owner)) {
+		ret = -ENODEV;
+		goto err_leave;
+	}
+	get_device(&wdev->dev);
+	mmgrab(ctx->mm);
+	ctx->pid = get_pid(task_tgid(current));
+	/* On the list before the section ends: unregistration will see it. */
 	mutex_lock(&wdev->ctx_lock);
 	list_add_tail(&ctx->node, &wdev->contexts);
 	mutex_unlock(&wdev->ctx_lock);
-	up_read(&wdev->state_lock);
+	wd_device_leave(wdev, idx);
 
 	filp->private_data = ctx;
 	return 0;
 
-err_put:
-	put_pid(ctx->pid);
-	mmdrop(ctx->mm);
-	put_device(&wdev->dev);
-	module_put(wdev->ops->owner);
-err_unlock:
-	up_read(&wdev->state_lock);
+err_leave:
+	wd_device_leave(wdev, idx);
+err_mmu:
+	wd_mmu_fini(&ctx->mmu);
+err_free:
 	wd_charge_put(ctx->charge);
 	kfree(ctx);
 	return ret;
@@ -89,10 +87,17 @@ int wd_context_release(struct file *filp)
 {
 	struct wd_context *ctx = filp->private_data;
 	struct wd_device *wdev = ctx->wdev;
+	int idx;
 
-	down_read(&wdev->state_lock);
+	/*
+	 * Registered or not: a section begun before unregistration cleared
+	 * @registered ends before the queues are killed; one begun after finds
+	 * ours killed, or runs before the kill (serialised by ctx->lock) while
+	 * unregistration still waits for it: no @ops call after it returns.
+	 */
+	idx = srcu_read_lock(&wdev->srcu);
 	wd_queue_put(ctx);
-	up_read(&wdev->state_lock);
+	srcu_read_unlock(&wdev->srcu, idx);
 	wd_mmu_fini(&ctx->mmu);
 
 	mutex_lock(&wdev->ctx_lock);
@@ -113,10 +118,12 @@ static int wd_release(struct inode *inode, struct file *filp)
 	return wd_context_release(filp);
 }
 
-static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
+static long wd_ioctl_info(struct wd_context *ctx, struct wd_info *info)
 {
 	struct wd_device *wdev = ctx->wdev;
-	struct wd_info info = {
+
+	memset(info, 0, sizeof(*info));
+	*info = (struct wd_info) {
 		.api_version = WD_API_VERSION,
 		.flags = wdev->flags,
 		.algorithms = wdev->algorithms,
@@ -125,66 +132,56 @@ static long wd_ioctl_info(struct wd_context *ctx, void __user *uarg)
 		.devmem_size = wdev->devmem_size,
 		.devpriv_size = (u64)wd_devpriv_pages(wdev) << PAGE_SHIFT,
 	};
-
-	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+	return 0;
 }
 
-static long wd_ioctl_mmu_mode(struct wd_context *ctx, void __user *uarg)
+static long wd_ioctl_mmu_mode(struct wd_context *ctx, struct wd_mmu_mode *m)
 {
-	struct wd_mmu_mode m;
 	long ret = 0;
 
-	if (copy_from_user(&m, uarg, sizeof(m)))
-		return -EFAULT;
-	if (m.pad || m.reserved[0] || m.reserved[1])
+	if (m->pad || m->reserved[0] || m->reserved[1])
 		return -EINVAL;
-	if (m.mode) {
+	if (m->mode) {
 		mutex_lock(&ctx->lock);
 		if (ctx->hwq || ctx->getting)
 			ret = -EBUSY;
 		else
-			ret = wd_mmu_set_mode(&ctx->mmu, m.mode);
+			ret = wd_mmu_set_mode(&ctx->mmu, m->mode);
 		mutex_unlock(&ctx->lock);
 		if (ret)
 			return ret;
 	}
-	m.mode = ctx->mmu.mode;
-	return copy_to_user(uarg, &m, sizeof(m)) ? -EFAULT : 0;
+	m->mode = ctx->mmu.mode;
+	return 0;
 }
 
-static long wd_ioctl_share(struct wd_context *ctx, void __user *uarg,
-			   bool share)
-{
-	struct wd_share_req req;
+/* Every argument of a device node ioctl, copied in before the call. */
+union wd_ioctl_arg {
+	struct wd_info info;
+	struct wd_queue_info queue;
+	struct wd_mmu_mode mode;
+	struct wd_share_req share;
+	struct wd_region_create region;
+	struct wd_migrate migrate;
+};
 
-	if (copy_from_user(&req, uarg, sizeof(req)))
-		return -EFAULT;
-	return share ? wd_mmu_share(&ctx->mmu, &req) :
-		       wd_mmu_unshare(&ctx->mmu, &req);
-}
-
-static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+/*
+ * The call proper, on the kernel copy of the argument, in the device's
+ * read section. *@report says whether the argument goes back to user space.
+ */
+static long wd_ioctl_call(struct file *filp, unsigned int cmd,
+			  union wd_ioctl_arg *a, struct file **region,
+			  bool *report)
 {
 	struct wd_context *ctx = filp->private_data;
-	struct wd_device *wdev = ctx->wdev;
-	void __user *uarg = (void __user *)arg;
 	long ret;
-
-	if (current->mm != ctx->mm)
-		return -EPERM;
-
-	down_read(&wdev->state_lock);
-	if (!wdev->registered) {
-		ret = -ENODEV;
-		goto out;
-	}
 
 	switch (cmd) {
 	case WD_IOC_INFO:
-		ret = wd_ioctl_info(ctx, uarg);
+		ret = wd_ioctl_info(ctx, &a->info);
 		break;
 	case WD_IOC_QUEUE_GET:
-		ret = wd_queue_get(ctx, uarg, filp->f_flags & O_NONBLOCK);
+		ret = wd_queue_get(ctx, &a->queue, filp->f_flags & O_NONBLOCK);
 		break;
 	case WD_IOC_QUEUE_PUT:
 		ret = wd_queue_put(ctx);	/* _IO: the argument is unused */
@@ -193,26 +190,102 @@ static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		ret = wd_queue_kick(ctx);
 		break;
 	case WD_IOC_MMU_MODE:
-		ret = wd_ioctl_mmu_mode(ctx, uarg);
-		break;
-	case WD_IOC_SHARE:
-		ret = wd_ioctl_share(ctx, uarg, true);
-		break;
-	case WD_IOC_UNSHARE:
-		ret = wd_ioctl_share(ctx, uarg, false);
+		ret = wd_ioctl_mmu_mode(ctx, &a->mode);
 		break;
 	case WD_IOC_REGION_CREATE:
-		ret = wd_region_create(ctx, uarg);
+		ret = wd_region_create(ctx, &a->region, region);
 		break;
+	default:	/* WD_IOC_MIGRATE */
+		return wd_ioctl_migrate(ctx, &a->migrate, report);
+	}
+	*report = !ret && (_IOC_DIR(cmd) & _IOC_READ);
+	return ret;
+}
+
+/*
+ * User memory is touched only outside the device's read section: the
+ * argument is copied in before it and the result out after it, so that a
+ * caller whose argument never faults in (userfaultfd, FUSE) holds up
+ * neither unregistration nor anyone else.
+ */
+static long wd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct wd_context *ctx = filp->private_data;
+	struct wd_device *wdev = ctx->wdev;
+	void __user *uarg = (void __user *)arg;
+	struct file *region = NULL;
+	union wd_ioctl_arg a;
+	bool report = false;
+	long ret;
+	int idx;
+
+	if (current->mm != ctx->mm)
+		return -EPERM;
+
+	switch (cmd) {
+	case WD_IOC_INFO:
+	case WD_IOC_QUEUE_GET:
+	case WD_IOC_QUEUE_PUT:
+	case WD_IOC_KICK:
+	case WD_IOC_MMU_MODE:
+	case WD_IOC_SHARE:
+	case WD_IOC_UNSHARE:
+	case WD_IOC_REGION_CREATE:
 	case WD_IOC_MIGRATE:
-		ret = wd_ioctl_migrate(ctx, uarg);
 		break;
 	default:
-		ret = -ENOTTY;
-		break;
+		return -ENOTTY;
 	}
-out:
-	up_read(&wdev->state_lock);
+	/* The command's size field is the exact size of its struct. */
+	BUILD_BUG_ON(sizeof(a) > _IOC_SIZEMASK);
+	if (_IOC_DIR(cmd) & _IOC_WRITE) {
+		if (copy_from_user(&a, uarg, _IOC_SIZE(cmd)))
+			return -EFAULT;
+	}
+
+	if (cmd == WD_IOC_SHARE || cmd == WD_IOC_UNSHARE) {
+		/*
+		 * Pinning and unpinning the caller's own pages in its context
+		 * does not reach the device; pinning may wait on the caller's
+		 * memory, so it runs outside the section.
+		 */
+		if (!READ_ONCE(wdev->registered))
+			return -ENODEV;
+		if (cmd == WD_IOC_UNSHARE)
+			return wd_mmu_unshare(&ctx->mmu, &a.share);
+		ret = wd_mmu_share(&ctx->mmu, &a.share);
+		if (!ret && !READ_ONCE(wdev->registered)) {
+			/* Removed while pinning: no share on a dead device. */
+			wd_mmu_unshare(&ctx->mmu, &a.share);
+			ret = -ENODEV;
+		}
+		return ret;
+	}
+
+	ret = wd_device_enter(wdev, &idx);
+	if (ret)
+		return ret;
+	ret = wd_ioctl_call(filp, cmd, &a, &region, &report);
+	wd_device_leave(wdev, idx);
+
+	if (report && copy_to_user(uarg, &a, _IOC_SIZE(cmd))) {
+		if (cmd == WD_IOC_QUEUE_GET) {
+			/* Nobody learnt where the rings are: give it back. */
+			idx = srcu_read_lock(&wdev->srcu);
+			wd_queue_put(ctx);
+			srcu_read_unlock(&wdev->srcu, idx);
+		}
+		ret = -EFAULT;
+	}
+	if (region) {
+		/* The fd is installed only once the caller has its number. */
+		if (ret) {
+			put_unused_fd(a.region.fd);
+			fput(region);	/* its release frees the region */
+		} else {
+			fd_install(a.region.fd, region);
+		}
+	}
 	return ret;
 }
 

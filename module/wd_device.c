@@ -272,6 +272,7 @@ static void wd_device_release(struct device *dev)
 	struct wd_device *wdev = to_wd_device(dev);
 
 	ida_free(&wd_ida, wdev->id);
+	cleanup_srcu_struct(&wdev->srcu);
 	bitmap_free(wdev->qmap);
 	wd_pool_destroy(wdev->pool);
 	/* Every charge went with the last region or context. */
@@ -293,8 +294,14 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	if (!wdev)
 		return ERR_PTR(-ENOMEM);
 
+	ret = init_srcu_struct(&wdev->srcu);
+	if (ret) {
+		kfree(wdev);
+		return ERR_PTR(ret);
+	}
 	ret = ida_alloc_max(&wd_ida, WD_MAX_DEVICES - 1, GFP_KERNEL);
 	if (ret < 0) {
+		cleanup_srcu_struct(&wdev->srcu);
 		kfree(wdev);
 		return ERR_PTR(ret);
 	}
@@ -302,7 +309,6 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	wdev->ops = ops;
 	wdev->priv = priv;
 	wdev->api = "";
-	init_rwsem(&wdev->state_lock);
 	mutex_init(&wdev->ctx_lock);
 	INIT_LIST_HEAD(&wdev->contexts);
 	spin_lock_init(&wdev->q_lock);
@@ -346,15 +352,13 @@ int wd_device_register(struct wd_device *wdev)
 	if (ret)
 		return ret;
 
-	down_write(&wdev->state_lock);
-	wdev->registered = true;
-	up_write(&wdev->state_lock);
+	WRITE_ONCE(wdev->registered, true);
 
 	ret = cdev_device_add(&wdev->cdev, &wdev->dev);
 	if (ret) {
-		down_write(&wdev->state_lock);
-		wdev->registered = false;
-		up_write(&wdev->state_lock);
+		/* An open that raced in is still on its way out. */
+		WRITE_ONCE(wdev->registered, false);
+		synchronize_srcu(&wdev->srcu);
 		wd_devpriv_teardown(wdev);
 		return ret;
 	}
@@ -374,10 +378,18 @@ void wd_device_unregister(struct wd_device *wdev)
 	wd_hmm_compat_remove(wdev);
 	cdev_device_del(&wdev->cdev, &wdev->dev);
 
-	/* Waits for every user call that is inside the driver to leave. */
-	down_write(&wdev->state_lock);
-	wdev->registered = false;
+	/*
+	 * Revoke: calls that begin from now on fail with -ENODEV, waiters for
+	 * a queue are woken with it, and only the calls already inside the
+	 * device are waited for. They copy nothing from or to user space
+	 * there and wait on nothing that outlives removal, so a caller stuck
+	 * on its own memory (an argument in a userfaultfd range that is never
+	 * served) is stuck outside them and holds up neither this nor anyone.
+	 */
+	WRITE_ONCE(wdev->registered, false);
 	wd_queue_wake_waiters(wdev);
+	synchronize_srcu(&wdev->srcu);
+
 	mutex_lock(&wdev->ctx_lock);
 	list_for_each_entry(ctx, &wdev->contexts, node) {
 		mutex_lock(&ctx->lock);
@@ -385,7 +397,6 @@ void wd_device_unregister(struct wd_device *wdev)
 		mutex_unlock(&ctx->lock);
 	}
 	mutex_unlock(&wdev->ctx_lock);
-	up_write(&wdev->state_lock);
 
 	/* No region can be created any more: revoke them, free the pool. */
 	if (wdev->pool) {

@@ -3,7 +3,7 @@
  * WarpDrive framework: test_hmm compatible nodes (/dev/hmm_dmirrorN).
  *
  * The kernel's test_hmm module is the reference HMM "device" its selftest
- * drives. These nodes implement the same ABI (uapi/warpdrive/hmm_compat.h)
+ * drives. These nodes implement the same ABI (soft/hmm_compat.h)
  * with WarpDrive's own machinery, so that the unmodified selftest checks
  * it: every open file is a context of the device with its SVA mirror
  * (wd_mmu.c), READ and WRITE are device accesses through that mirror
@@ -20,7 +20,7 @@
 #include <linux/rmap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <uapi/warpdrive/hmm_compat.h>
+#include "soft/hmm_compat.h"
 
 #include "wd_internal.h"
 
@@ -110,6 +110,8 @@ static unsigned long wd_compat_copy(struct wd_mmu *mmu, u64 addr, u64 end,
  * mirror, and writes or reads the user buffer at ptr, which it pins (as a
  * device would for DMA). At a miss it faults the whole rest of the range
  * in (one fault). With @fault false (after a migration), a miss is -ENOENT.
+ * The pinning may wait on the caller's memory: it happens outside the
+ * device's read section, which each chunk's copy enters.
  */
 static int wd_compat_rw(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 			bool write, bool fault)
@@ -119,7 +121,7 @@ static int wd_compat_rw(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 	u64 uptr = cmd->ptr;
 	unsigned long chunk = min_t(u64, cmd->npages, WD_COMPAT_CHUNK);
 	struct page **upages;
-	int ret = 0;
+	int ret = 0, idx;
 
 	if (uptr + (cmd->npages << PAGE_SHIFT) < uptr)
 		return -EFAULT;
@@ -142,6 +144,11 @@ static int wd_compat_rw(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 			ret = got < 0 ? got : -EFAULT;
 			break;
 		}
+		ret = wd_device_enter(ctx->wdev, &idx);
+		if (ret) {
+			unpin_user_pages(upages, nr);
+			break;
+		}
 		for (;;) {
 			done += wd_compat_copy(mmu, addr, cend, upages,
 					       offset_in_page(uptr), done, write);
@@ -157,6 +164,7 @@ static int wd_compat_rw(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 				break;
 			cmd->faults++;
 		}
+		wd_device_leave(ctx->wdev, idx);
 		unpin_user_pages_dirty_lock(upages, nr, !write);
 		if (ret)
 			break;
@@ -189,10 +197,16 @@ static int wd_compat_migrate(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 			     bool to_dev)
 {
 	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), moved;
-	int ret;
+	int ret, idx;
 
+	ret = wd_device_enter(ctx->wdev, &idx);
+	if (ret)
+		return ret;
 	ret = wd_devpriv_migrate(ctx->wdev, ctx->mm, cmd->addr, end, to_dev,
 				 true, &moved);
+	if (!ret && to_dev)
+		ret = wd_compat_map_local(&ctx->mmu, cmd->addr, end);
+	wd_device_leave(ctx->wdev, idx);
 	if (ret)
 		return ret;
 	if (!to_dev) {
@@ -200,8 +214,7 @@ static int wd_compat_migrate(struct wd_context *ctx, struct wd_hmm_cmd *cmd,
 		return 0;
 	}
 	/* As test_hmm: hand back what the device now holds, without faults. */
-	ret = wd_compat_map_local(&ctx->mmu, cmd->addr, end);
-	return ret ? ret : wd_compat_rw(ctx, cmd, false, false);
+	return wd_compat_rw(ctx, cmd, false, false);
 }
 
 static u8 wd_compat_prot(struct wd_device *wdev, unsigned long hmm_pfn)
@@ -240,16 +253,21 @@ static int wd_compat_snapshot(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 	unsigned long pfns[WD_FAULT_MAX];
 	u8 perm[WD_FAULT_MAX];
 	unsigned long i, n;
-	int ret;
+	int ret, idx;
 
 	for (addr = cmd->addr; addr < end; addr = next) {
 		next = min_t(u64, end, addr + (WD_FAULT_MAX << PAGE_SHIFT));
 		n = (next - addr) >> PAGE_SHIFT;
+		ret = wd_device_enter(ctx->wdev, &idx);
+		if (ret)
+			return ret;
 		ret = wd_mmu_snapshot(&ctx->mmu, addr, next, pfns, false);
+		wd_device_leave(ctx->wdev, idx);
 		if (ret < 0)
 			return ret;
 		for (i = 0; i < n; i++)
 			perm[i] = wd_compat_prot(ctx->wdev, pfns[i]);
+		/* Outside the section: the buffer may never fault in. */
 		if (copy_to_user(uptr, perm, n))
 			return -EFAULT;
 		uptr += n;
@@ -269,8 +287,11 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next;
 	struct page *pages[WD_FAULT_MAX];
 	unsigned long seq, i, n;
-	int ret = 0, got;
+	int ret, got, idx;
 
+	ret = wd_device_enter(ctx->wdev, &idx);
+	if (ret)
+		return ret;
 	for (addr = cmd->addr; addr < end && !ret; addr = next) {
 		next = min_t(u64, end, addr + (WD_FAULT_MAX << PAGE_SHIFT));
 		n = (next - addr) >> PAGE_SHIFT;
@@ -284,8 +305,10 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 		mmap_read_lock(mm);
 		got = make_device_exclusive_range(mm, addr, next, pages, mmu);
 		mmap_read_unlock(mm);
-		if (got < 0)
-			return got;
+		if (got < 0) {
+			ret = got;
+			break;
+		}
 
 		mutex_lock(&mmu->lock);
 		if (got != n || mmu_interval_read_retry(&mmu->notifier, seq))
@@ -309,6 +332,7 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 			}
 		}
 	}
+	wd_device_leave(ctx->wdev, idx);
 	if (ret)
 		return ret;
 	/* Hand back what the device sees, as test_hmm does. */
@@ -343,6 +367,7 @@ static long wd_compat_ioctl(struct file *filp, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 	struct wd_hmm_cmd c;
 	long ret;
+	int idx;
 
 	if (current->mm != ctx->mm)
 		return -EPERM;
@@ -359,6 +384,7 @@ static long wd_compat_ioctl(struct file *filp, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
+	/* Only the kernel copy is used in the device's read sections. */
 	if (copy_from_user(&c, uarg, sizeof(c)))
 		return -EFAULT;
 	if (!PAGE_ALIGNED(c.addr) || !c.npages ||
@@ -368,11 +394,10 @@ static long wd_compat_ioctl(struct file *filp, unsigned int cmd,
 	c.cpages = 0;
 	c.faults = 0;
 
-	down_read(&wdev->state_lock);
-	if (!wdev->registered) {
-		ret = -ENODEV;
-		goto out;
-	}
+	/*
+	 * Each call enters the section for its device work only, and leaves
+	 * it around what touches the caller's buffers (pinning, copies).
+	 */
 	switch (cmd) {
 	case WD_HMM_READ:
 		ret = wd_compat_rw(ctx, &c, false, true);
@@ -392,16 +417,17 @@ static long wd_compat_ioctl(struct file *filp, unsigned int cmd,
 	case WD_HMM_EXCLUSIVE:
 		ret = wd_compat_exclusive(ctx, &c);
 		break;
-	case WD_HMM_CHECK_EXCLUSIVE:
-		ret = wd_compat_check_exclusive(ctx, &c);
-		break;
-	default:	/* WD_HMM_RELEASE: give the device memory back */
-		wd_devpriv_evict_all(wdev, false);
-		ret = 0;
+	default:	/* CHECK_EXCLUSIVE; RELEASE gives the device memory back */
+		ret = wd_device_enter(wdev, &idx);
+		if (ret)
+			break;
+		if (cmd == WD_HMM_CHECK_EXCLUSIVE)
+			ret = wd_compat_check_exclusive(ctx, &c);
+		else
+			wd_devpriv_evict_all(wdev, false);
+		wd_device_leave(wdev, idx);
 		break;
 	}
-out:
-	up_read(&wdev->state_lock);
 	if (!ret && copy_to_user(uarg, &c, sizeof(c)))
 		ret = -EFAULT;
 	return ret;

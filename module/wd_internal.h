@@ -232,7 +232,7 @@ extern const struct file_operations wd_fops;
 extern const struct attribute_group *wd_device_groups[];
 
 /* wd_queue.c */
-long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
+long wd_queue_get(struct wd_context *ctx, struct wd_queue_info *kinfo,
 		  bool nonblock);
 int wd_queue_put(struct wd_context *ctx);
 int wd_queue_kick(struct wd_context *ctx);
@@ -243,6 +243,31 @@ void wd_queue_wake_waiters(struct wd_device *wdev);
 u32 wd_queues_free(struct wd_device *wdev);
 
 /* wd_context.c */
+/**
+ * wd_device_enter() - start a user call that reaches the device
+ * @wdev: device
+ * @idx: set for wd_device_leave()
+ *
+ * Opens a read section of @wdev->srcu. Copy user arguments in before and
+ * results out after the section: nothing in it may wait on user memory.
+ *
+ * Return: 0 in the section, or -ENODEV (unregistered; not in a section).
+ */
+static inline int wd_device_enter(struct wd_device *wdev, int *idx)
+{
+	*idx = srcu_read_lock(&wdev->srcu);
+	if (READ_ONCE(wdev->registered))
+		return 0;
+	srcu_read_unlock(&wdev->srcu, *idx);
+	return -ENODEV;
+}
+
+/* End the section wd_device_enter() opened. */
+static inline void wd_device_leave(struct wd_device *wdev, int idx)
+{
+	srcu_read_unlock(&wdev->srcu, idx);
+}
+
 int wd_context_open(struct wd_device *wdev, struct file *filp);
 int wd_context_release(struct file *filp);
 
@@ -279,8 +304,8 @@ void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
 /* wd_region.c */
 int wd_region_fs_init(void);
 void wd_region_fs_exit(void);
-long wd_region_create(struct wd_context *ctx,
-		      struct wd_region_create __user *uarg);
+long wd_region_create(struct wd_context *ctx, struct wd_region_create *kreq,
+		      struct file **filep);
 void wd_region_revoke_all(struct wd_device *wdev);
 struct wd_charge *wd_charge_get(struct wd_device *wdev, kuid_t uid);
 void wd_charge_put(struct wd_charge *charge);
@@ -302,7 +327,8 @@ int wd_devpriv_migrate(struct wd_device *wdev, struct mm_struct *mm,
 /* Bring the device page at @addr of @vma back; mmap lock held (read). */
 int wd_devpriv_unshare_locked(struct wd_device *wdev,
 			      struct vm_area_struct *vma, unsigned long addr);
-long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg);
+long wd_ioctl_migrate(struct wd_context *ctx, struct wd_migrate *kreq,
+		      bool *report);
 
 /* wd_hmm_compat.c */
 void wd_hmm_compat_remove(struct wd_device *wdev);

@@ -677,7 +677,8 @@ int wd_devpriv_unshare_locked(struct wd_device *wdev,
 }
 
 /* WD_IOC_MIGRATE */
-long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
+long wd_ioctl_migrate(struct wd_context *ctx, struct wd_migrate *kreq,
+		      bool *report)
 {
 	struct wd_device *wdev = ctx->wdev;
 	unsigned long pfns[WD_FAULT_MAX];
@@ -686,8 +687,7 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 	bool to_dev, map;
 	int ret, n;
 
-	if (copy_from_user(&req, uarg, sizeof(req)))
-		return -EFAULT;
+	req = *kreq;
 	if (req.flags || memchr_inv(req.reserved, 0, sizeof(req.reserved)))
 		return -EINVAL;
 	if (req.direction != WD_MIGRATE_TO_DEVICE &&
@@ -736,8 +736,8 @@ long wd_ioctl_migrate(struct wd_context *ctx, void __user *uarg)
 	else
 		req.failed = min(here, (req.len >> PAGE_SHIFT) - moved);
 out:
-	if (copy_to_user(uarg, &req, sizeof(req)))
-		return -EFAULT;
+	*kreq = req;		/* the caller copies it out */
+	*report = true;
 	return ret;
 }
 

@@ -475,7 +475,7 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 	int ret;
 
 	if (mmu->mode != WD_MMU_PINNED)
-		return -EINVAL;
+		return -EOPNOTSUPP;	/* nothing is shared in SVA mode */
 	ret = wd_share_check(mmu, req);
 	if (ret)
 		return ret;

@@ -237,7 +237,7 @@ static void wd_queue_unbind(struct wd_context *ctx)
 	wd_hwq_put(hwq);
 }
 
-long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
+long wd_queue_get(struct wd_context *ctx, struct wd_queue_info *kinfo,
 		  bool nonblock)
 {
 	struct wd_device *wdev = ctx->wdev;
@@ -245,8 +245,7 @@ long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
 	struct wd_hwq *hwq;
 	int id, ret, i;
 
-	if (copy_from_user(&info, uinfo, sizeof(info)))
-		return -EFAULT;
+	info = *kinfo;
 	if (info.flags & ~WD_QF_NONBLOCK || info.queue_id || info.ctrl_offset ||
 	    info.sq_offset || info.cq_offset || info.ctrl_size ||
 	    info.sq_size || info.cq_size)
@@ -276,10 +275,8 @@ long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
 		goto out_getting;
 	}
 
-	/* Wait for a queue without holding any lock of the device. */
-	up_read(&wdev->state_lock);
+	/* Wait for a queue without holding any lock; removal ends the wait. */
 	id = wd_hw_acquire(wdev, nonblock);
-	down_read(&wdev->state_lock);
 	if (id < 0) {
 		ret = id;
 		goto out_free;
@@ -313,10 +310,7 @@ long wd_queue_get(struct wd_context *ctx, struct wd_queue_info __user *uinfo,
 	ctx->mapped = 0;
 	spin_unlock(&ctx->hwq_lock);
 
-	if (copy_to_user(uinfo, &info, sizeof(info))) {
-		wd_queue_unbind(ctx);
-		ret = -EFAULT;
-	}
+	*kinfo = info;		/* the caller copies it out */
 	ctx->getting = false;
 	mutex_unlock(&ctx->lock);
 	return ret;

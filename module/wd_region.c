@@ -834,14 +834,16 @@ static const struct file_operations wd_region_fops = {
 /**
  * wd_region_create() - WD_IOC_REGION_CREATE: a new region and its fd
  * @ctx: context asking; the region's pages are charged to its user
- * @uarg: struct wd_region_create
+ * @kreq: struct wd_region_create, copied in; on success its fd is set
+ * @filep: on success, the region's file for the caller to install in
+ *         @kreq->fd once it has copied @kreq out (or to fput with
+ *         put_unused_fd() if that fails)
  *
- * Context: the caller holds the device's state_lock for reading and the
- * device is registered.
+ * Context: in the device's read section (wd_device_enter()).
  * Return: 0 or a negative errno.
  */
-long wd_region_create(struct wd_context *ctx,
-		      struct wd_region_create __user *uarg)
+long wd_region_create(struct wd_context *ctx, struct wd_region_create *kreq,
+		      struct file **filep)
 {
 	struct wd_device *wdev = ctx->wdev;
 	struct wd_region_create req;
@@ -850,8 +852,7 @@ long wd_region_create(struct wd_context *ctx,
 	struct file *file;
 	int fd, ret, i;
 
-	if (copy_from_user(&req, uarg, sizeof(req)))
-		return -EFAULT;
+	req = *kreq;
 	if (req.flags & ~(WD_REGION_MAP_ADVANCE | WD_REGION_CLOEXEC) ||
 	    req.fd || req.pad)
 		return -EINVAL;
@@ -918,12 +919,8 @@ long wd_region_create(struct wd_context *ctx,
 	mutex_unlock(&wdev->region_lock);
 
 	req.fd = fd;
-	if (copy_to_user(uarg, &req, sizeof(req))) {
-		put_unused_fd(fd);
-		fput(file);		/* its release frees the region */
-		return -EFAULT;
-	}
-	fd_install(fd, file);
+	*kreq = req;
+	*filep = file;
 	return 0;
 
 err_owner:

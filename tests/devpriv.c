@@ -25,7 +25,7 @@
 #include "kselftest_harness.h"
 #include "libwd.h"
 #include "wd_test.h"
-#include <warpdrive/hmm_compat.h>
+#include "hmm_compat.h"
 
 #define PG	4096UL
 #define WINDOW	16	/* wd_soft's default migrate_window */

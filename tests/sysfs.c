@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -115,6 +116,53 @@ TEST(wdctl_lists_device)
 	buf[n] = '\0';
 	EXPECT_NE(0, pclose(p));
 	EXPECT_NE(NULL, strstr(buf, "no such device"));
+}
+
+/* As user nobody, who may not open the node: wdctl show reads sysfs only. */
+static int wdctl_show_unprivileged(void *unused)
+{
+	char buf[8192], want[64], free_q[16];
+	struct stat st;
+	size_t n;
+	FILE *p;
+
+	/* The node is the default 0600 root's: nobody cannot open it. */
+	if (stat(WD_TEST_NODE, &st) || (st.st_mode & 0006))
+		return 2;
+	if (open(WD_TEST_NODE, O_RDONLY) >= 0 || errno != EACCES)
+		return 3;
+	if (wd_test_read_file(ATTR("queues_free"), free_q, sizeof(free_q)))
+		return 4;
+	p = popen("/wd/bin/wdctl show " WD_TEST_DEV " 2>&1", "r");
+	if (!p)
+		return 5;
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	if (pclose(p)) {
+		fprintf(stderr, "wdctl show failed: %s\n", buf);
+		return 6;
+	}
+	snprintf(want, sizeof(want), "queues:       %s free of ", free_q);
+	if (!strstr(buf, want) || !strstr(buf, "device mem:   ") ||
+	    !strstr(buf, "commands_completed"))
+		return 7;
+	p = popen("/wd/bin/wdctl show --json " WD_TEST_DEV " 2>&1", "r");
+	if (!p)
+		return 8;
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	if (pclose(p))
+		return 9;
+	snprintf(want, sizeof(want), "\"queues_free\": %s", free_q);
+	if (!strstr(buf, want) || !strstr(buf, "\"devpriv_size\": ") ||
+	    !strstr(buf, "\"stats\": {"))
+		return 10;
+	return 0;
+}
+
+TEST(wdctl_show_without_opening_node)
+{
+	EXPECT_EQ(0, wd_test_as_nobody(wdctl_show_unprivileged, NULL));
 }
 
 TEST_HARNESS_MAIN

@@ -46,7 +46,7 @@
 #include <zlib.h>
 
 #include "libwd.h"
-#include <warpdrive/hmm_compat.h>
+#include "hmm_compat.h"	/* test ABI: module/soft/, not installed */
 
 #define MIB		(1UL << 20)
 #define SLOT		64		/* bytes per roundtrip COPY */

@@ -3,7 +3,10 @@
  * wdctl: list WarpDrive devices and what they offer.
  *
  *   wdctl [--json]            every device
- *   wdctl show NAME [--json]  one device, with live figures from the kernel
+ *   wdctl show NAME [--json]  one device, with its live figures and stats
+ *
+ * Everything comes from sysfs: neither command opens the device node, so
+ * they work for users who may not open it.
  *
  * Attributes a module may not have (queues_free, devmem_free/used, stats/)
  * show as "-" (null in JSON).
@@ -102,10 +105,9 @@ static void print_algs(uint32_t algs, int json)
 		printf("-");
 }
 
-/* @info: live figures, or NULL to take queues_free from sysfs. */
-static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
+static void print_json(const struct wd_dev_desc *d)
 {
-	uint64_t stats[NR_STATS], mem[NR_MEM], free_q;
+	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
 	int ok[NR_STATS], mok[NR_MEM];
 	size_t i;
 
@@ -117,10 +119,11 @@ static void print_json(const struct wd_dev_desc *d, const struct wd_info *info)
 	print_algs(d->algorithms, 1);
 	printf("], \"queues_total\": %u, \"devmem_size\": %llu",
 	       d->queues_total, (unsigned long long)d->devmem_size);
-	if (info)
-		printf(", \"devpriv_size\": %llu, \"queues_free\": %u",
-		       (unsigned long long)info->devpriv_size, info->queues_free);
-	else if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
+	if (!wd_dev_attr_u64(d->name, "devpriv_size", &devpriv))
+		printf(", \"devpriv_size\": %llu", (unsigned long long)devpriv);
+	else
+		printf(", \"devpriv_size\": null");
+	if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
 		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
 	else
 		printf(", \"queues_free\": null");
@@ -184,7 +187,7 @@ static int cmd_list(int json)
 		printf("[");
 		for (i = 0; i < n; i++) {
 			printf(i ? ",\n " : "");
-			print_json(&descs[i], NULL);
+			print_json(&descs[i]);
 		}
 		printf("]\n");
 		return 0;
@@ -202,12 +205,10 @@ static int cmd_list(int json)
 
 static int cmd_show(const char *name, int json)
 {
-	uint64_t stats[NR_STATS], mem[NR_MEM];
+	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
 	int ok[NR_STATS], mok[NR_MEM];
 	char b1[32], b2[32], b3[32];
 	struct wd_dev_desc d;
-	struct wd_info info;
-	struct wd_dev *dev;
 	size_t i;
 	int ret;
 
@@ -217,17 +218,8 @@ static int cmd_show(const char *name, int json)
 			ret == -ENOENT ? "no such device" : wd_strerror(ret));
 		return 1;
 	}
-	ret = wd_open(name, &dev);
-	if (!ret) {
-		ret = wd_get_info(dev, &info);
-		wd_close(dev);
-	}
-	if (ret) {
-		fprintf(stderr, "wdctl: %s: %s\n", name, wd_strerror(ret));
-		return 1;
-	}
 	if (json) {
-		print_json(&d, &info);
+		print_json(&d);
 		printf("\n");
 		return 0;
 	}
@@ -237,7 +229,11 @@ static int cmd_show(const char *name, int json)
 	print_flags(d.flags, 0);
 	printf("\nalgorithms:   ");
 	print_algs(d.algorithms, 0);
-	printf("\nqueues:       %u free of %u\n", info.queues_free, info.queues_total);
+	if (!wd_dev_attr_u64(name, "queues_free", &free_q))
+		printf("\nqueues:       %llu free of %u\n",
+		       (unsigned long long)free_q, d.queues_total);
+	else
+		printf("\nqueues:       - free of %u\n", d.queues_total);
 	read_mem(name, mem, mok);
 	printf("device mem:   %s", size_str(d.devmem_size, b1, sizeof(b1)));
 	if (mok[0] && mok[1])
@@ -248,9 +244,9 @@ static int cmd_show(const char *name, int json)
 	else if (mok[2])
 		printf("; no per-user quota");
 	printf("\n");
-	if (info.devpriv_size)
+	if (!wd_dev_attr_u64(name, "devpriv_size", &devpriv) && devpriv)
 		printf("device-private: %llu MiB (HMM)\n",
-		       (unsigned long long)(info.devpriv_size >> 20));
+		       (unsigned long long)(devpriv >> 20));
 	printf("stats:\n");
 	read_stats(name, stats, ok);
 	for (i = 0; i < NR_STATS; i++) {

@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/atomic.h>
 #include <linux/xarray.h>
 #include <uapi/warpdrive/warpdrive.h>
@@ -88,9 +89,13 @@ struct wd_device_ops {
  *                 evicts the least recently used pages back to system
  *                 memory; if false, the migration fails with -ENOMEM.
  * @id: number in the device's name.
- * @state_lock: protects @registered against concurrent unregistration;
- *              user entry points hold it for reading while they use @ops.
- * @registered: true between register and unregister.
+ * @srcu: user entry points that reach the device (calls of @ops, its
+ *        queues, pool and device-private memory) run in a read section of
+ *        it (wd_device_enter()); unregistration clears @registered and
+ *        waits only for the sections already running. Nothing in a section
+ *        waits on user memory, and every wait in one ends on removal.
+ * @registered: true between register and unregister; read in an @srcu
+ *              section, written only outside any.
  * @ctx_lock: protects @contexts.
  * @contexts: open contexts (&struct wd_context.node).
  * @q_lock: protects @qmap, @waiters and @queues_dead.
@@ -128,7 +133,7 @@ struct wd_device {
 	bool devpriv_evict;
 	int id;
 
-	struct rw_semaphore state_lock;
+	struct srcu_struct srcu;
 	bool registered;
 
 	struct mutex ctx_lock;
@@ -199,8 +204,11 @@ int wd_device_register(struct wd_device *wdev);
  * wd_device_unregister() - take a device away from user space
  * @wdev: registered device
  *
- * Removes the device node, waits for user calls into the driver to drain
- * and marks every open context dead: later calls on it fail with -ENODEV.
+ * Removes the device node, fails every later user call with -ENODEV,
+ * wakes the callers waiting for a queue, waits for the user calls already
+ * inside the device (an SRCU grace period: they hold no user copy and no
+ * wait on user memory, so this is bounded) and marks every open context
+ * dead.
  * Every mapping of the device's memory regions is revoked (a later access
  * raises SIGBUS) and the pool is given back to the system, except pages
  * something still holds a reference on (they go when it drops it).

@@ -2,6 +2,10 @@
 /*
  * The test_hmm ABI as WarpDrive implements it.
  *
+ * A test interface, not public uapi: it lives beside the driver, is not
+ * installed by `make install`, and only the test suite and wdbench (built
+ * from this tree, with -Imodule/soft) include it.
+ *
  * wd_soft's /dev/hmm_dmirrorN nodes (module parameter hmm_compat=1) answer
  * the ioctls of the kernel's test_hmm module, as defined by its private
  * header lib/test_hmm_uapi.h in the 6.1 tree, so that the kernel's own
@@ -10,8 +14,8 @@
  * snapshot byte values - under WarpDrive names; it must stay binary
  * identical to the kernel's.
  */
-#ifndef _UAPI_WARPDRIVE_HMM_COMPAT_H
-#define _UAPI_WARPDRIVE_HMM_COMPAT_H
+#ifndef _WD_HMM_COMPAT_H
+#define _WD_HMM_COMPAT_H
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
@@ -55,4 +59,4 @@ struct wd_hmm_cmd {
 #define WD_HMM_PROT_DEV_COHERENT_LOCAL	0x40
 #define WD_HMM_PROT_DEV_COHERENT_REMOTE	0x50
 
-#endif /* _UAPI_WARPDRIVE_HMM_COMPAT_H */
+#endif /* _WD_HMM_COMPAT_H */
