@@ -500,6 +500,7 @@ static void *mode_loop(void *arg)
 	while (!r->stop) {
 		if (set_mode(r->fd, WD_MMU_SVA) == WD_MMU_SVA)
 			r->switches++;
+		usleep(300);
 		set_mode(r->fd, WD_MMU_PINNED);
 		usleep(300);
 	}
