@@ -268,7 +268,8 @@ static bool wd_mmu_own_devpriv(struct wd_mmu *mmu, unsigned long hmm_pfn)
 /*
  * Fault [@start, @end) in (at most WD_FAULT_MAX pages, not past the VMA of
  * @start) and enter the pages in the device page table, in a fault window.
- * Gives up after WD_FAULT_TRIES attempts (-EBUSY), when *@stop becomes
+ * Each attempt counts in *@tries, which the caller may share between
+ * calls. Gives up at WD_FAULT_TRIES attempts (-EBUSY), when *@stop becomes
  * true or the kthread must stop (-ECANCELED), or on a fatal signal
  * (-EINTR). On success returns the hmm flags of each page in @pfns, *@nr
  * pages entered (at least one) and in *@gen the generation they were
@@ -276,8 +277,8 @@ static bool wd_mmu_own_devpriv(struct wd_mmu *mmu, unsigned long hmm_pfn)
  */
 static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 			       bool write, const bool *stop,
-			       unsigned long *pfns, unsigned long *nr,
-			       unsigned long *gen)
+			       unsigned int *tries, unsigned long *pfns,
+			       unsigned long *nr, unsigned long *gen)
 {
 	struct hmm_range range = {
 		.hmm_pfns = pfns,
@@ -288,7 +289,6 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 	struct mm_struct *mm = mmu->mm;
 	struct vm_area_struct *vma;
 	struct wd_mmu_window win;
-	unsigned int tries;
 	unsigned long i, n;
 	int ret;
 
@@ -300,8 +300,8 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 		return ret;
 	range.notifier = &win.mni;
 
-	for (tries = 0; ; tries++) {
-		ret = wd_fault_check_stop(stop, tries);
+	for (;;) {
+		ret = wd_fault_check_stop(stop, (*tries)++);
 		if (ret)
 			goto out;
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
@@ -372,7 +372,8 @@ out:
  * a lookup that a storm of invalidations could make miss for ever.
  */
 static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
-			const bool *stop, unsigned long *pfn, bool *locked)
+			const bool *stop, unsigned int *tries,
+			unsigned long *pfn, bool *locked)
 {
 	unsigned long pfns[WD_FAULT_MAX];
 	unsigned int window = clamp_t(unsigned int, READ_ONCE(fault_around),
@@ -386,7 +387,7 @@ static int wd_mmu_fault(struct wd_mmu *mmu, u64 addr, u64 end, bool write,
 	ret = wd_mmu_fault_window(mmu, addr,
 				  min_t(u64, end, (addr & PAGE_MASK) +
 					((u64)window << PAGE_SHIFT)),
-				  write, stop, pfns, &n, &gen);
+				  write, stop, tries, pfns, &n, &gen);
 	if (ret)
 		return ret;
 	/*
@@ -412,14 +413,16 @@ int wd_mmu_fault_range(struct wd_mmu *mmu, u64 start, u64 end, bool write)
 {
 	unsigned long pfns[WD_FAULT_MAX];
 	unsigned long n, gen, total = 0;
+	unsigned int tries;
 	u64 addr;
 	int ret = 0;
 
 	atomic64_inc(&mmu->faults);
 	atomic64_inc(&mmu->wdev->stats.faults);
 	for (addr = start; addr < end; addr += (u64)n << PAGE_SHIFT) {
-		ret = wd_mmu_fault_window(mmu, addr, end, write, NULL, pfns,
-					  &n, &gen);
+		tries = 0;
+		ret = wd_mmu_fault_window(mmu, addr, end, write, NULL, &tries,
+					  pfns, &n, &gen);
 		if (ret)
 			break;
 		total += n;
@@ -970,7 +973,7 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 
 	if (!cur->left)
 		return 0;
-	if (READ_ONCE(*stop))
+	if (READ_ONCE(to_hwq(job->q)->stopping))
 		return -ECANCELED;
 	if (!wd_job_acquire(job))
 		others_valid = false;
@@ -983,11 +986,12 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 				break;
 			/* Device fault: never wait for mmap_lock holding access. */
 			wd_job_release(job);
-			ret = wd_fault_check_stop(stop, tries++);
+			/* One budget of tries for all the faults of this page. */
+			ret = wd_fault_check_stop(stop, tries);
 			if (!ret)
 				ret = wd_mmu_fault(mmu, cur->addr, cur->end,
-						   cur->write, stop, &pfn,
-						   &locked);
+						   cur->write, stop, &tries,
+						   &pfn, &locked);
 			if (!ret && locked) {
 				/* Held since the entries were good: use them. */
 				job->access_held = true;

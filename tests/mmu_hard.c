@@ -269,6 +269,9 @@ static void *stop_storm_later(void *arg)
 	return NULL;
 }
 
+/* More storm threads than CPUs: the engine gets little CPU, the storm a lot. */
+#define STORM_THREADS	6
+
 /*
  * Sibling threads drop an unrelated page in a tight loop. Device faults
  * elsewhere must not retry because of it: commands on fresh memory
@@ -281,7 +284,7 @@ TEST(unrelated_invalidation_storm)
 	size_t len = 64 * PG, big = 16 << 20;
 	char *src = anon(big), *dst = anon(big);
 	struct storm s = { .page = anon(PG), .len = PG };
-	pthread_t th, th2, dog;
+	pthread_t th[STORM_THREADS], dog;
 	struct wd_cqe cqe;
 	struct tq t;
 	double t0, put_time;
@@ -294,8 +297,8 @@ TEST(unrelated_invalidation_storm)
 	wd_test_read_file(fault_around_param, old_fa, sizeof(old_fa));
 	set_fault_around("64");
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	ASSERT_EQ(0, pthread_create(&th, NULL, storm_loop, &s));
-	ASSERT_EQ(0, pthread_create(&th2, NULL, storm_loop, &s));
+	for (i = 0; i < STORM_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, storm_loop, &s));
 	ASSERT_EQ(0, pthread_create(&dog, NULL, stop_storm_later, &s));
 	while (s.rounds < 100)
 		usleep(1000);
@@ -344,8 +347,8 @@ TEST(unrelated_invalidation_storm)
 	EXPECT_EQ(0, s.stop);
 	EXPECT_GT(3.0, put_time);
 	s.stop = 1;
-	pthread_join(th, NULL);
-	pthread_join(th2, NULL);
+	for (i = 0; i < STORM_THREADS; i++)
+		pthread_join(th[i], NULL);
 	pthread_join(dog, NULL);
 	set_fault_around(old_fa);
 	tq_close(&t);
@@ -391,9 +394,11 @@ TEST(overlapping_invalidation_storm_bounded)
 			.dst = (uintptr_t)dst, .dst_len = len,
 		};
 
+		t0 = now();
 		ASSERT_EQ(0, tq_submit(&t, &c));
 		if (tq_reap(&t, &cqe, 4000))
 			break;
+		TH_LOG("command %d: status %u in %.3f s", i, cqe.status, now() - t0);
 		done++;
 		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_FAULT)
 			other++;
