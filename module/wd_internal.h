@@ -125,6 +125,8 @@ struct wd_hwq {
  * @faults: device faults taken.
  * @pages_faulted: pages those faults mapped.
  * @invalidations: invalidations that removed entries.
+ * @fault_retries: device fault attempts started again because their
+ *                 window changed (or a device page had to come back).
  * @pinned_pages: pages pinned by shares now.
  */
 struct wd_mmu {
@@ -141,6 +143,7 @@ struct wd_mmu {
 	atomic64_t faults;
 	atomic64_t pages_faulted;
 	atomic64_t invalidations;
+	atomic64_t fault_retries;
 	atomic64_t pinned_pages;
 };
 

@@ -326,8 +326,10 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 				ret = -EBUSY;
 		}
 		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
+		if (ret == -EBUSY) {
+			atomic64_inc(&mmu->fault_retries);
 			continue;
+		}
 		if (ret)
 			goto out;
 
@@ -336,6 +338,7 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 					     range.notifier_seq))
 			break;
 		mutex_unlock(&mmu->lock);
+		atomic64_inc(&mmu->fault_retries);
 	}
 
 	n = (range.end - range.start) >> PAGE_SHIFT;

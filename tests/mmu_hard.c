@@ -227,6 +227,25 @@ TEST(share_spans_chunks)
 	munmap(b, len);
 }
 
+/* fault_retries of this process's context in debugfs, or -1. */
+static long long ctx_fault_retries(void)
+{
+	char line[256];
+	long long v[5], retries = -1;
+	int pid, queue;
+	char mode[16];
+	FILE *f = fopen("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/contexts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %15s %d %lld %lld %lld %lld %lld", &pid, mode,
+			   &queue, &v[0], &v[1], &v[2], &v[3], &v[4]) == 8 &&
+		    pid == getpid() && queue >= 0)
+			retries = v[4];
+	if (f)
+		fclose(f);
+	return retries;
+}
+
 static const char fault_around_param[] = "/sys/module/warpdrive/parameters/fault_around";
 
 static void set_fault_around(const char *val)
@@ -290,6 +309,7 @@ TEST(unrelated_invalidation_storm)
 	double t0, put_time;
 	int i, ok = 0, timeout = 0;
 	char old_fa[16] = "16";
+	long long retries;
 
 	ASSERT_NE(NULL, src);
 	ASSERT_NE(NULL, dst);
@@ -303,6 +323,7 @@ TEST(unrelated_invalidation_storm)
 	while (s.rounds < 100)
 		usleep(1000);
 
+	retries = ctx_fault_retries();
 	for (i = 0; i < 4; i++) {
 		struct wd_cmd c = {
 			.opcode = WD_OP_COPY, .tag = i,
@@ -322,9 +343,13 @@ TEST(unrelated_invalidation_storm)
 		if (cqe.status == WD_ST_OK && !memcmp(src, dst, len))
 			ok++;
 	}
-	TH_LOG("storm rounds so far %lu, commands ok %d, timed out %d", s.rounds, ok, timeout);
+	retries = ctx_fault_retries() - retries;
+	TH_LOG("storm rounds so far %lu, commands ok %d, timed out %d, fault retries %lld",
+	       s.rounds, ok, timeout, retries);
 	EXPECT_EQ(0, timeout);
 	EXPECT_EQ(4, ok);
+	/* Nothing else touches src and dst meanwhile: no fault starts again. */
+	EXPECT_EQ(0, retries);
 
 	/* A long command on never-touched memory, then stop the queue under it. */
 	if (!timeout) {
@@ -622,7 +647,7 @@ TEST(share_in_sva_mode_unsupported)
  * the fix this oopses the engine): device accesses to them
  * complete with WD_ST_FAULT (no oops), and they cannot be shared.
  */
-TEST(secretmem_refused)
+TEST_F(slow, secretmem_refused)
 {
 	size_t len = 4 * PG;
 	char *sec, *buf = anon(len);
