@@ -286,6 +286,7 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 	struct mm_struct *mm = ctx->mm;
 	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next;
 	struct page *pages[WD_FAULT_MAX];
+	struct wd_mmu_window win;
 	unsigned long seq, i, n;
 	int ret, got, idx;
 
@@ -297,21 +298,25 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 		n = (next - addr) >> PAGE_SHIFT;
 
 		/*
-		 * The notifier ignores our own exclusive conversions (they do
+		 * The window ignores our own exclusive conversions (they do
 		 * not change the pages), so any other invalidation of the
 		 * range before the entries are in shows up as a retry.
 		 */
-		seq = mmu_interval_read_begin(&mmu->notifier);
+		ret = wd_mmu_window_begin(mmu, &win, addr, next);
+		if (ret)
+			break;
+		seq = mmu_interval_read_begin(&win.mni);
 		mmap_read_lock(mm);
 		got = make_device_exclusive_range(mm, addr, next, pages, mmu);
 		mmap_read_unlock(mm);
 		if (got < 0) {
+			wd_mmu_window_end(&win);
 			ret = got;
 			break;
 		}
 
 		mutex_lock(&mmu->lock);
-		if (got != n || mmu_interval_read_retry(&mmu->notifier, seq))
+		if (got != n || mmu_interval_read_retry(&win.mni, seq))
 			ret = -EBUSY;
 		for (i = 0; i < n && !ret; i++) {
 			if (!pages[i]) {
@@ -331,6 +336,7 @@ static int wd_compat_exclusive(struct wd_context *ctx, struct wd_hmm_cmd *cmd)
 				put_page(pages[i]);
 			}
 		}
+		wd_mmu_window_end(&win);
 	}
 	wd_device_leave(ctx->wdev, idx);
 	if (ret)

@@ -46,6 +46,9 @@ static inline unsigned long wd_pt_flags(void *entry)
 	return xa_to_value(entry) & (WD_PT_WRITE | WD_PT_ATOMIC);
 }
 
+/* Magic of the file system of device memory regions (wd_region.c). */
+#define WD_REGION_FS_MAGIC	0x57445247	/* "WDRG" */
+
 /* Most pages one device fault or snapshot handles. */
 #define WD_FAULT_MAX		64
 
@@ -108,18 +111,23 @@ struct wd_hwq {
  * struct wd_mmu - the device MMU of a context (see wd_mmu.c)
  * @wdev: device.
  * @mm: the context's address space.
- * @mode: WD_MMU_SVA or WD_MMU_PINNED; changed only with no queue bound.
+ * @mode: WD_MMU_SVA or WD_MMU_PINNED; changed only with no queue bound,
+ *        with both @share_lock and @lock held (either keeps it still).
  * @access: engines hold it for reading while they use translated pages;
  *          what removes translations takes it for writing to wait for them.
  * @lock: protects @pt, @shares and @gen.
- * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps).
+ * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps) and mode
+ *              switches; taken before @lock.
  * @gen: bumped whenever translations are removed.
- * @notifier: SVA invalidations, over the whole address space.
+ * @notifier: SVA invalidations, over the whole address space; it only
+ *            removes entries (faults use a &struct wd_mmu_window).
  * @pt: SVA device page table: page index -> pfn << 1 | writable.
  * @shares: pinned mode: interval tree of &struct wd_share.
  * @faults: device faults taken.
  * @pages_faulted: pages those faults mapped.
  * @invalidations: invalidations that removed entries.
+ * @fault_retries: device fault attempts started again because their
+ *                 window changed (or a device page had to come back).
  * @pinned_pages: pages pinned by shares now.
  */
 struct wd_mmu {
@@ -136,7 +144,28 @@ struct wd_mmu {
 	atomic64_t faults;
 	atomic64_t pages_faulted;
 	atomic64_t invalidations;
+	atomic64_t fault_retries;
 	atomic64_t pinned_pages;
+};
+
+/**
+ * struct wd_mmu_window - an interval notifier over one device fault
+ * @mni: the notifier, alive from wd_mmu_window_begin() to _end().
+ * @mmu: the device MMU the fault fills.
+ * @first: first page index of the window.
+ * @last: last page index of the window.
+ *
+ * Code that reads the CPU page table and then enters pages in @mmu->pt
+ * does it in a window: mmu_interval_read_begin()/read_retry() on @mni,
+ * checking the retry and storing under @mmu->lock. An invalidation of
+ * the window advances its sequence and removes the window's entries, so
+ * only invalidations that overlap the window make the reader retry.
+ */
+struct wd_mmu_window {
+	struct mmu_interval_notifier mni;
+	struct wd_mmu *mmu;
+	unsigned long first;
+	unsigned long last;
 };
 
 /**
@@ -286,6 +315,10 @@ int wd_mmu_snapshot(struct wd_mmu *mmu, u64 start, u64 end,
 		    unsigned long *pfns, bool map);
 /* Kernel address of a translated pfn (device-private: its backing). */
 void *wd_mmu_pfn_kaddr(struct wd_mmu *mmu, unsigned long pfn, bool touch);
+/* Insert a fault window over [start, end) (no locks held); remove it. */
+int wd_mmu_window_begin(struct wd_mmu *mmu, struct wd_mmu_window *win,
+			u64 start, u64 end);
+void wd_mmu_window_end(struct wd_mmu_window *win);
 void wd_mmu_fini(struct wd_mmu *mmu);
 int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode);
 int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);

@@ -77,7 +77,6 @@
 
 #include "wd_internal.h"
 
-#define WD_REGION_FS_MAGIC	0x57445247	/* "WDRG" */
 
 /* Pages made present and mapped in one go: one page table's worth. */
 #define WD_REGION_BATCH		512

@@ -473,7 +473,7 @@ TEST(pinned_bad_arguments)
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
 	/* Sharing is for pinned mode. */
-	EXPECT_EQ(-EINVAL, dev_share(fd, a, len, WD_SHARE_READ));
+	EXPECT_EQ(-EOPNOTSUPP, dev_share(fd, a, len, WD_SHARE_READ));
 	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
 
 	EXPECT_EQ(-EINVAL, dev_share(fd, a, 0, WD_SHARE_READ));

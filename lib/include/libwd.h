@@ -342,11 +342,13 @@ int wd_get_mmu_mode(struct wd_dev *dev);
  *
  * Charged to RLIMIT_MEMLOCK (-ENOMEM beyond it without CAP_IPC_LOCK);
  * -EEXIST if it overlaps a shared range; -EFAULT if not mapped with the
- * access asked for.
+ * access asked for (or memfd_secret memory); -EOPNOTSUPP for
+ * WD_SHARE_WRITE on a shared mapping of a file that is not shmem, hugetlbfs
+ * or a device memory region, and in SVA mode.
  */
 int wd_share(struct wd_dev *dev, void *addr, size_t len, uint32_t access);
 
-/** wd_unshare() - unpin exactly a range given to wd_share() */
+/** wd_unshare() - unpin exactly a range given to wd_share() (-EOPNOTSUPP in SVA mode) */
 int wd_unshare(struct wd_dev *dev, void *addr, size_t len);
 
 /*
