@@ -669,11 +669,14 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
 		return -EFAULT;
 	if (WARN_ON_ONCE(job->nr >= ARRAY_SIZE(job->cursors)))
 		return -EINVAL;
-	if (!job->mm_held) {
-		if (!mmget_not_zero(mmu->mm))
-			return -ESRCH;
-		job->mm_held = true;
-	}
+	/*
+	 * No reference on the address space is kept for the command: a
+	 * process that dies mid-command tears its memory down at once (the
+	 * invalidation waits for the access in flight), which releases the
+	 * rings and so cancels the command. Device faults take one briefly.
+	 */
+	if (!atomic_read(&mmu->mm->mm_users))
+		return -ESRCH;
 	job->cursors[job->nr++] = cur;
 	cur->addr = addr;
 	cur->left = len;
@@ -707,8 +710,16 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 				break;
 			/* Device fault: never wait for mmap_lock holding access. */
 			wd_job_release(job);
+			/* The owner is gone: nobody waits for the result. */
+			if (!mmget_not_zero(mmu->mm))
+				return -ECANCELED;
 			ret = wd_mmu_fault(mmu, cur->addr, cur->end, cur->write,
 					   &pfn, &locked);
+			/*
+			 * If that was the last user, the teardown (exit_mmap)
+			 * runs in a worker, not in the engine.
+			 */
+			mmput_async(mmu->mm);
 			if (!ret && locked) {
 				/* Held since the entries were good: use them. */
 				job->access_held = true;
@@ -764,9 +775,6 @@ EXPORT_SYMBOL_GPL(wd_mem_finish);
 void wd_mem_job_end(struct wd_mem_job *job)
 {
 	wd_job_release(job);
-	if (job->mm_held)
-		mmput(wd_job_mmu(job)->mm);
-	job->mm_held = false;
 	job->nr = 0;
 }
 EXPORT_SYMBOL_GPL(wd_mem_job_end);
