@@ -329,8 +329,9 @@ static struct wd_cmd deflate9_cmd(void *dst, const void *src, size_t len)
 
 /*
  * A long command for this machine: a level-9 DEFLATE that takes at least
- * 3 s here (its size is doubled until it does, once per program run).
- * Returns its length and its measured duration in *secs.
+ * 3 s here (1 MiB is timed, then a size scaled from it, doubled while it
+ * is still too short). Returns its length and its measured duration in
+ * *secs.
  */
 static char *long_src, *long_dst;
 static size_t long_len;
@@ -353,7 +354,7 @@ static int long_command(struct __test_metadata *_metadata, size_t *len, double *
 	fill_words(long_src, 64UL << 20, 42);
 	if (tq_open(&t, 16, 0))
 		return -1;
-	for (n = 1UL << 20; n <= 64UL << 20; n *= 2) {
+	for (n = 1UL << 20; n <= 64UL << 20;) {
 		c = deflate9_cmd(long_dst, long_src, n);
 		t0 = now_s();
 		if (tq_submit(&t, &c) || tq_reap(&t, &cqe, 600000) ||
@@ -363,6 +364,10 @@ static int long_command(struct __test_metadata *_metadata, size_t *len, double *
 		long_len = n;
 		if (long_secs >= 3)
 			break;
+		/* Aim at 4 s in one step; double at least. */
+		do
+			n *= 2;
+		while (n < (64UL << 20) && long_secs * n / long_len < 4);
 	}
 	tq_close(&t);
 	if (!long_len)
@@ -388,7 +393,19 @@ static void wait_fetched(struct tq *t)
  * its queue, all before A's command ends; A's QUEUE_PUT in the middle of
  * the command returns, and the command ends failed (CANCELLED), not done.
  */
-TEST(long_command_stalls_no_other_queue)
+/* The tests below time a long command first: more than the default 30 s. */
+FIXTURE(slow) {
+};
+
+FIXTURE_SETUP(slow)
+{
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
 {
 	uint64_t done0, failed0, done1, failed1;
 	double secs, t0, t_b, t_put;
@@ -464,7 +481,7 @@ TEST(long_command_stalls_no_other_queue)
  * not when the command would have ended: the command's memory is no reason
  * to keep the dead process's queue.
  */
-TEST(killed_owner_frees_queue_at_once)
+TEST_F_TIMEOUT(slow, killed_owner_frees_queue_at_once, 180)
 {
 	double secs, t_kill, t_free = -1, t0;
 	char total[16], buf[16];

@@ -257,9 +257,10 @@ static int write_member(FILE *f, const unsigned char *data, size_t len,
  * commands. The limit is lowered to 1 MiB for the test (wd_soft
  * max_cmd_len), as a 1 GiB member takes minutes under emulation; the
  * member is 3 MiB + 4 KiB, followed by a second member with every
- * optional header field, then zero padding.
+ * optional header field, then zero padding. (A fixture only for the
+ * longer time limit.)
  */
-TEST(wdzip_member_over_command_limit)
+TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 {
 	size_t len = (3UL << 20) + 4096, small = 100000, i;
 	unsigned char *data = malloc(len);
