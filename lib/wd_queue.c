@@ -380,6 +380,8 @@ const char *wd_status_str(uint32_t status)
 		return "device removed";
 	case WD_ST_CANCELLED:
 		return "cancelled";
+	case WD_ST_MORE:
+		return "stream continues";
 	default:
 		return "unknown status";
 	}

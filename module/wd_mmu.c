@@ -949,11 +949,14 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
 		return -EFAULT;
 	if (WARN_ON_ONCE(job->nr >= ARRAY_SIZE(job->cursors)))
 		return -EINVAL;
-	if (!job->mm_held) {
-		if (!mmget_not_zero(mmu->mm))
-			return -ESRCH;
-		job->mm_held = true;
-	}
+	/*
+	 * No reference on the address space is kept for the command: a
+	 * process that dies mid-command tears its memory down at once (the
+	 * invalidation waits for the access in flight), which releases the
+	 * rings and so cancels the command. Device faults take one briefly.
+	 */
+	if (!atomic_read(&mmu->mm->mm_users))
+		return -ESRCH;
 	job->cursors[job->nr++] = cur;
 	cur->addr = addr;
 	cur->left = len;
@@ -991,10 +994,19 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 			wd_job_release(job);
 			/* One budget of tries for all the faults of this page. */
 			ret = wd_fault_check_stop(stop, tries);
-			if (!ret)
+			if (!ret) {
+				/* The owner is gone: nobody waits for it. */
+				if (!mmget_not_zero(mmu->mm))
+					return -ECANCELED;
 				ret = wd_mmu_fault(mmu, cur->addr, cur->end,
 						   cur->write, stop, &tries,
 						   &pfn, &locked);
+				/*
+				 * If that was the last user, the teardown
+				 * (exit_mmap) runs in a worker, not here.
+				 */
+				mmput_async(mmu->mm);
+			}
 			if (!ret && locked) {
 				/* Held since the entries were good: use them. */
 				job->access_held = true;
@@ -1050,9 +1062,6 @@ EXPORT_SYMBOL_GPL(wd_mem_finish);
 void wd_mem_job_end(struct wd_mem_job *job)
 {
 	wd_job_release(job);
-	if (job->mm_held)
-		mmput(wd_job_mmu(job)->mm);
-	job->mm_held = false;
 	job->nr = 0;
 }
 EXPORT_SYMBOL_GPL(wd_mem_job_end);

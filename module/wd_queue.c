@@ -562,7 +562,8 @@ void wd_queue_complete(struct wd_queue *q, const struct wd_cqe *cqe)
 	/* The entry is written before user space can see the new tail. */
 	smp_store_release(&hwq->cqh->cq_tail, hwq->cq_tail);
 
-	if (cqe->status == WD_ST_OK) {
+	/* A stream's MORE is a step done, not a failure. */
+	if (cqe->status == WD_ST_OK || cqe->status == WD_ST_MORE) {
 		atomic64_inc(&wdev->stats.completed);
 		atomic64_add(cqe->consumed, &wdev->stats.bytes_read);
 		if (cqe->opcode != WD_OP_CRC32C)

@@ -257,6 +257,169 @@ TEST_F(eng, inflate_zlib_and_gzip_output)
 	free(back);
 }
 
+/* Compress with user-space zlib: wbits -15 raw, 15 zlib, 31 gzip. */
+static size_t zlib_compress_any(const void *src, size_t len, void *dst,
+				size_t cap, int wbits)
+{
+	z_stream zs = { 0 };
+	size_t out;
+
+	if (deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return 0;
+	zs.next_in = (Bytef *)src;
+	zs.avail_in = len;
+	zs.next_out = dst;
+	zs.avail_out = cap;
+	out = deflate(&zs, Z_FINISH) == Z_STREAM_END ? zs.total_out : 0;
+	deflateEnd(&zs);
+	return out;
+}
+
+static const struct { uint32_t fmt; int wbits; const char *name; } framings[] = {
+	{ WD_FMT_RAW, -15, "raw" }, { WD_FMT_ZLIB, 15, "zlib" },
+	{ WD_FMT_GZIP, 31, "gzip" },
+};
+
+/*
+ * A truncated stream is CORRUPT whatever the room, also when the
+ * destination holds exactly what the truncated input decodes to (where
+ * zlib is stuck both for input and for room); a complete stream one byte
+ * short of room is NOSPACE.
+ */
+TEST_F(eng, inflate_truncated_with_exact_room_is_corrupt)
+{
+	size_t len = 65536, cap = 2 * len, zlen, cut, n;
+	char *src = malloc(len), *z = malloc(cap), *back = malloc(cap);
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	unsigned int f;
+
+	fill_text(src, len, 11);
+	for (f = 0; f < 3; f++) {
+		zlen = zlib_compress_any(src, len, z, cap, framings[f].wbits);
+		ASSERT_LT(100, zlen);
+		for (cut = zlen / 4; cut < zlen; cut += cut < zlen - 16 ? zlen / 4 : 1) {
+			c = cmd(WD_OP_INFLATE, z, cut, back, cap);
+			c.format = framings[f].fmt;
+			ASSERT_EQ(WD_ST_CORRUPT, run(&self->t, c, &cqe))
+				TH_LOG("%s cut at %zu of %zu", framings[f].name, cut, zlen);
+			n = cqe.result;
+			if (!n)
+				continue;
+			c.dst_len = n;
+			EXPECT_EQ(WD_ST_CORRUPT, run(&self->t, c, &cqe))
+				TH_LOG("%s cut at %zu of %zu, dst_len %zu: status %u",
+				       framings[f].name, cut, zlen, n, cqe.status);
+			EXPECT_EQ(n, cqe.result);
+			EXPECT_EQ(0, memcmp(src, back, n));
+		}
+		/* The whole stream: one byte short of room, then exact. */
+		c = cmd(WD_OP_INFLATE, z, zlen, back, len - 1);
+		c.format = framings[f].fmt;
+		EXPECT_EQ(WD_ST_NOSPACE, run(&self->t, c, NULL)) TH_LOG("%s", framings[f].name);
+		c.dst_len = len;
+		EXPECT_EQ(WD_ST_OK, run(&self->t, c, &cqe)) TH_LOG("%s", framings[f].name);
+		EXPECT_EQ(len, cqe.result);
+	}
+	free(src);
+	free(z);
+	free(back);
+}
+
+/*
+ * WD_CMD_F_STREAM: one stream inflated over many commands, each with a
+ * small piece of source and room, in raw and zlib framing; the output is
+ * zlib's input and the statuses say MORE until the end.
+ */
+TEST_F(eng, inflate_stream_across_commands)
+{
+	size_t len = 300000, cap = compressBound(len) + 64, zlen;
+	char *src = malloc(len), *z = malloc(cap), *back = malloc(len + 4096);
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	unsigned int f, steps;
+
+	fill_text(src, len, 13);
+	for (f = 0; f < 2; f++) {
+		size_t in = 0, out = 0, inchunk = 777 + f * 3000, outchunk = 4000 - f * 1500;
+		uint32_t st = WD_ST_MORE;
+
+		zlen = zlib_compress_any(src, len, z, cap, framings[f].wbits);
+		ASSERT_LT(100, zlen);
+		memset(back, 0, len + 4096);
+		for (steps = 0; st == WD_ST_MORE && steps < 100000; steps++) {
+			size_t sl = zlen - in < inchunk ? zlen - in : inchunk;
+
+			c = cmd(WD_OP_INFLATE, z + in, sl, back + out, outchunk);
+			c.format = framings[f].fmt;
+			c.flags = WD_CMD_F_STREAM | (steps ? WD_CMD_F_CONTINUE : 0);
+			st = run(&self->t, c, &cqe);
+			ASSERT_TRUE(st == WD_ST_MORE || st == WD_ST_OK)
+				TH_LOG("%s step %u: status %u", framings[f].name, steps, st);
+			ASSERT_LE(cqe.consumed, sl);
+			ASSERT_LE(cqe.result, outchunk);
+			in += cqe.consumed;
+			out += cqe.result;
+			ASSERT_LE(out, len);
+		}
+		EXPECT_EQ(WD_ST_OK, st);
+		EXPECT_EQ(zlen, in);
+		EXPECT_EQ(len, out);
+		EXPECT_EQ(0, memcmp(src, back, len));
+		TH_LOG("%s: %u commands", framings[f].name, steps);
+
+		/* The stream ended: continuing it is refused. */
+		c = cmd(WD_OP_INFLATE, z, zlen, back, len);
+		c.format = framings[f].fmt;
+		c.flags = WD_CMD_F_STREAM | WD_CMD_F_CONTINUE;
+		EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+
+		/* A truncated stream never completes OK: MORE, source used up. */
+		c = cmd(WD_OP_INFLATE, z, zlen / 2, back, len + 4096);
+		c.format = framings[f].fmt;
+		c.flags = WD_CMD_F_STREAM;
+		EXPECT_EQ(WD_ST_MORE, run(&self->t, c, &cqe));
+		EXPECT_EQ(zlen / 2, cqe.consumed);
+		/* Another command between the two halves does not disturb it. */
+		c = cmd(WD_OP_INFLATE, z, zlen, back + len, 10);
+		c.format = framings[f].fmt;
+		EXPECT_EQ(WD_ST_NOSPACE, run(&self->t, c, NULL));
+		out = cqe.result;
+		c = cmd(WD_OP_INFLATE, z + zlen / 2, zlen - zlen / 2, back + out, len + 4096 - out);
+		c.format = framings[f].fmt;
+		c.flags = WD_CMD_F_STREAM | WD_CMD_F_CONTINUE;
+		EXPECT_EQ(WD_ST_OK, run(&self->t, c, &cqe));
+		EXPECT_EQ(len, out + cqe.result);
+		EXPECT_EQ(0, memcmp(src, back, len));
+	}
+
+	/* Flags elsewhere, gzip streams, CONTINUE alone, another format. */
+	c = cmd(WD_OP_INFLATE, z, zlen, back, len);
+	c.format = WD_FMT_GZIP;
+	c.flags = WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.format = WD_FMT_RAW;
+	c.flags = WD_CMD_F_CONTINUE;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.flags = 4 | WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c = cmd(WD_OP_DEFLATE, src, 100, back, 1000);
+	c.flags = WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	zlen = zlib_compress_any(src, len, z, cap, 15);
+	c = cmd(WD_OP_INFLATE, z, 100, back, len);
+	c.format = WD_FMT_ZLIB;
+	c.flags = WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_MORE, run(&self->t, c, &cqe));
+	c = cmd(WD_OP_INFLATE, z + cqe.consumed, zlen - cqe.consumed, back, len);
+	c.format = WD_FMT_RAW;
+	c.flags = WD_CMD_F_STREAM | WD_CMD_F_CONTINUE;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	free(src);
+	free(z);
+	free(back);
+}
+
 TEST_F(eng, corrupt_input)
 {
 	size_t len = 100000, cap = 200000;

@@ -2,7 +2,8 @@
 /*
  * Lifetimes: a device unregistered (hot-removed) while processes use it, a
  * process killed in the middle of a command, a buffer unmapped under a
- * running command, the module unloaded after all of it.
+ * running command, one tenant's long command against everyone else's
+ * queues, the module unloaded after all of it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -283,6 +285,252 @@ TEST(buffer_unmapped_under_command)
 	tq_close(&t);
 	munmap(u.buf, BIG);
 	free(src);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Text-like data that level 9 DEFLATE works hard on. */
+static void fill_words(char *buf, size_t len, unsigned int seed)
+{
+	static const char *const words[] = {
+		"accelerator ", "queue ", "memory ", "page ", "fault ",
+		"kernel ", "mirror ", "device ", "ring ", "zlib ", "tenant ",
+		"stall ", "engine ", "cancel ", "lock ", "thread ",
+	};
+	size_t i = 0;
+
+	while (i < len) {
+		const char *w = words[(seed = seed * 1103515245 + 12345) >> 16 & 15];
+		size_t n = strlen(w);
+
+		if (n > len - i)
+			n = len - i;
+		memcpy(buf + i, w, n);
+		i += n;
+	}
+}
+
+static struct wd_cmd deflate9_cmd(void *dst, const void *src, size_t len)
+{
+	struct wd_cmd c = {
+		.opcode = WD_OP_DEFLATE, .tag = 0x10e9, .param = 9,
+		.src = (unsigned long)src, .src_len = len,
+		.dst = (unsigned long)dst, .dst_len = len + len / 8 + 4096,
+	};
+
+	return c;
+}
+
+/*
+ * A long command for this machine: a level-9 DEFLATE that takes at least
+ * 3 s here (1 MiB is timed, then a size scaled from it, doubled while it
+ * is still too short). Returns its length and its measured duration in
+ * *secs.
+ */
+static char *long_src, *long_dst;
+static size_t long_len;
+static double long_secs;
+
+static int long_command(struct __test_metadata *_metadata, size_t *len, double *secs)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	size_t n;
+	double t0;
+
+	if (long_len)
+		goto out;
+	long_src = malloc(64UL << 20);
+	long_dst = malloc((64UL << 20) + (8UL << 20) + 4096);
+	if (!long_src || !long_dst)
+		return -1;
+	fill_words(long_src, 64UL << 20, 42);
+	if (tq_open(&t, 16, 0))
+		return -1;
+	for (n = 1UL << 20; n <= 64UL << 20;) {
+		c = deflate9_cmd(long_dst, long_src, n);
+		t0 = now_s();
+		if (tq_submit(&t, &c) || tq_reap(&t, &cqe, 600000) ||
+		    cqe.status != WD_ST_OK)
+			break;
+		long_secs = now_s() - t0;
+		long_len = n;
+		if (long_secs >= 3)
+			break;
+		/* Aim at 4 s in one step; double at least. */
+		do
+			n *= 2;
+		while (n < (64UL << 20) && long_secs * n / long_len < 4);
+	}
+	tq_close(&t);
+	if (!long_len)
+		return -1;
+	TH_LOG("long command: level-9 DEFLATE of %zu MiB, %.2f s", long_len >> 20,
+	       long_secs);
+out:
+	*len = long_len;
+	*secs = long_secs;
+	return 0;
+}
+
+/* Wait until the engine took the first command of @t. */
+static void wait_fetched(struct tq *t)
+{
+	while (!__atomic_load_n(&t->cqh->sq_head, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+/*
+ * One tenant's long command stalls nobody else: while process A runs a
+ * level-9 DEFLATE, process B gets a queue, runs NOPs and COPYs and puts
+ * its queue, all before A's command ends; A's QUEUE_PUT in the middle of
+ * the command returns, and the command ends failed (CANCELLED), not done.
+ */
+/* The tests below time a long command first: more than the default 30 s. */
+FIXTURE(slow) {
+};
+
+FIXTURE_SETUP(slow)
+{
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
+{
+	uint64_t done0, failed0, done1, failed1;
+	double secs, t0, t_b, t_put;
+	int status, stalled;
+	struct wd_cmd c;
+	struct tq a;
+	size_t len;
+	pid_t pid;
+
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, tq_open(&a, 16, 0));
+	c = deflate9_cmd(long_dst, long_src, len);
+	t0 = now_s();
+	ASSERT_EQ(0, tq_submit(&a, &c));
+	wait_fetched(&a);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		static char src[65536], dst[65536];
+		struct wd_cqe cqe;
+		struct tq b;
+		int i;
+
+		memset(src, 0x3c, sizeof(src));
+		if (tq_open(&b, 16, 0))
+			_exit(10);
+		for (i = 0; i < 64; i++) {
+			struct wd_cmd n = { .opcode = WD_OP_NOP, .tag = i };
+
+			if (tq_run(&b, &n, &cqe) || cqe.status != WD_ST_OK)
+				_exit(11);
+		}
+		for (i = 0; i < 16; i++) {
+			c = copy_cmd(dst, src, sizeof(dst), i);
+			if (tq_run(&b, &c, &cqe) || cqe.status != WD_ST_OK ||
+			    memcmp(src, dst, sizeof(dst)))
+				_exit(12);
+		}
+		if (ioctl(b.fd, WD_IOC_QUEUE_PUT, 0))
+			_exit(13);
+		tq_close(&b);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	t_b = now_s() - t0;
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* A's command is still running: no completion yet. */
+	stalled = __atomic_load_n(&a.cqh->cq_tail, __ATOMIC_ACQUIRE) != 0;
+	EXPECT_FALSE(stalled) TH_LOG("B had to wait for A's command to end");
+
+	ASSERT_EQ(0, wd_dev_attr_u64(WD_TEST_DEV, "stats/commands_completed", &done0));
+	ASSERT_EQ(0, wd_dev_attr_u64(WD_TEST_DEV, "stats/commands_failed", &failed0));
+	t0 = now_s();
+	EXPECT_EQ(0, ioctl(a.fd, WD_IOC_QUEUE_PUT, 0));
+	t_put = now_s() - t0;
+	ASSERT_EQ(0, wd_dev_attr_u64(WD_TEST_DEV, "stats/commands_completed", &done1));
+	ASSERT_EQ(0, wd_dev_attr_u64(WD_TEST_DEV, "stats/commands_failed", &failed1));
+	/* The command ended at the PUT, cancelled: it never completed OK. */
+	EXPECT_EQ(done0, done1);
+	EXPECT_EQ(failed0 + 1, failed1);
+	TH_LOG("B done %.3f s into A's %.2f s command; A's PUT took %.3f s",
+	       t_b, secs, t_put);
+	a.ctrl = NULL;	/* revoked by the PUT */
+	a.sq = NULL;
+	a.cqh = NULL;
+	tq_close(&a);
+}
+
+/*
+ * A process killed in the middle of a long command frees its queue at once,
+ * not when the command would have ended: the command's memory is no reason
+ * to keep the dead process's queue.
+ */
+TEST_F_TIMEOUT(slow, killed_owner_frees_queue_at_once, 180)
+{
+	double secs, t_kill, t_free = -1, t0;
+	char total[16], buf[16];
+	int sync[2], status;
+	size_t len;
+	pid_t pid;
+
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/queues_total",
+				       total, sizeof(total)));
+	ASSERT_EQ(0, pipe(sync));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct wd_cmd c = deflate9_cmd(long_dst, long_src, len);
+		struct tq t;
+
+		if (tq_open(&t, 16, 0) || tq_submit(&t, &c))
+			_exit(1);
+		wait_fetched(&t);
+		if (write(sync[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(sync[1]);
+	ASSERT_EQ(1, read(sync[0], buf, 1));
+	close(sync[0]);
+	t0 = now_s();
+	sleep(1);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	t_kill = now_s() - t0;
+	EXPECT_TRUE(WIFSIGNALED(status));
+	/* Poll for the queue to come back, at most until twice the command. */
+	while (now_s() - t0 < 2 * secs + 5) {
+		ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV
+					       "/queues_free", buf, sizeof(buf)));
+		if (!strcmp(buf, total)) {
+			t_free = now_s() - t0;
+			break;
+		}
+		usleep(10000);
+	}
+	ASSERT_LE(0, t_free) TH_LOG("the queue never came back");
+	TH_LOG("killed %.2f s into a %.2f s command; queue free %.3f s after the kill",
+	       t_kill, secs, t_free - t_kill);
+	/* Long before the command would have ended. */
+	EXPECT_LT(t_free - t_kill, (secs - t_kill) / 2);
 }
 
 TEST_HARNESS_MAIN

@@ -7,9 +7,13 @@
  * Compression cuts the input into blocks (1 MiB by default) and makes each
  * an independent gzip member, so the output is a multi-member gzip file
  * that gunzip accepts. Decompression walks the members of any gzip file
- * (one big member from gzip included), using the input length the device
- * reports for each. A file's output goes to a temporary file in the same
- * directory, renamed into place only once everything worked.
+ * (one big member from gzip included, whatever it expands to) with bounded
+ * memory: it reads the file and writes the output in chunks, the device
+ * inflates each member's deflate data as a stream continued from command
+ * to command (WD_CMD_F_STREAM), and wdzip parses the gzip framing and
+ * checks the CRC-32 and length itself. A file's output goes to a temporary
+ * file in the same directory, renamed into place only once everything
+ * worked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +26,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "libwd.h"
 
 #define DEFAULT_BLOCK	(1UL << 20)
 #define MAX_BLOCK	(512UL << 20)	/* its output bound stays < WD_CMD_MAX_LEN */
-#define MIN_OUT_GUESS	(64UL << 10)
-#define MAX_OUT_GUESS	(64UL << 20)	/* first guess only; doubled as needed */
+#define IN_CHUNK	(1UL << 20)	/* decompression: input read at a time */
+#define OUT_CHUNK	(1UL << 20)	/* decompression: output per command */
 
 static struct {
 	int decompress;
@@ -108,43 +113,6 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* The whole of @fd in a malloc()ed buffer. */
-static int read_all(int fd, unsigned char **out, size_t *out_len)
-{
-	size_t cap = 1 << 20, len = 0;
-	unsigned char *buf, *nbuf;
-	struct stat st;
-	ssize_t n;
-
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
-		cap = (size_t)st.st_size + 1;	/* + 1: EOF seen in one read */
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			nbuf = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-			if (!nbuf) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-		n = read_full(fd, buf + len, cap - len);
-		if (n < 0) {
-			free(buf);
-			return n;
-		}
-		len += n;
-		if (len < cap)
-			break;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 /* Room for the gzip member of @len bytes, with margin: grown on -ENOSPC. */
 static size_t deflate_bound(size_t len)
 {
@@ -216,112 +184,299 @@ out:
 	return ret;
 }
 
-static int all_zero(const unsigned char *p, size_t len)
+/* Input of a decompression, read IN_CHUNK at a time. */
+struct input {
+	int fd;
+	const char *name;
+	unsigned char *buf;
+	size_t off;		/* first byte not consumed */
+	size_t len;		/* bytes in buf */
+	int eof;
+};
+
+static size_t in_avail(const struct input *in)
 {
-	while (len--)
-		if (*p++)
+	return in->len - in->off;
+}
+
+/* Move what is left to the front and read until full or end of file. */
+static int in_fill(struct input *in)
+{
+	ssize_t n;
+
+	memmove(in->buf, in->buf + in->off, in_avail(in));
+	in->len -= in->off;
+	in->off = 0;
+	if (in->eof)
+		return 0;
+	n = read_full(in->fd, in->buf + in->len, IN_CHUNK - in->len);
+	if (n < 0) {
+		error(in->name, "%s", strerror(-n));
+		return -1;
+	}
+	in->len += n;
+	if (in->len < IN_CHUNK)
+		in->eof = 1;
+	return 0;
+}
+
+/* Make @n (at most IN_CHUNK) bytes available: 1, 0 at end of file, -1. */
+static int in_need(struct input *in, size_t n)
+{
+	if (in_avail(in) < n && in_fill(in))
+		return -1;
+	return in_avail(in) >= n;
+}
+
+/* Consume @n available bytes, adding them to *@crc if not NULL. */
+static void in_take(struct input *in, size_t n, uLong *crc)
+{
+	if (crc)
+		*crc = crc32(*crc, in->buf + in->off, n);
+	in->off += n;
+}
+
+static int truncated(const struct input *in)
+{
+	error(in->name, "unexpected end of file");
+	return -1;
+}
+
+/* Skip @n header bytes. */
+static int in_skip(struct input *in, size_t n, uLong *crc)
+{
+	while (n) {
+		size_t k;
+		int r = in_need(in, 1);
+
+		if (r <= 0)
+			return r ? -1 : truncated(in);
+		k = in_avail(in) < n ? in_avail(in) : n;
+		in_take(in, k, crc);
+		n -= k;
+	}
+	return 0;
+}
+
+/* Skip a zero-terminated header string. */
+static int in_skip_string(struct input *in, uLong *crc)
+{
+	for (;;) {
+		const unsigned char *nul;
+		int r = in_need(in, 1);
+
+		if (r <= 0)
+			return r ? -1 : truncated(in);
+		nul = memchr(in->buf + in->off, 0, in_avail(in));
+		if (nul) {
+			in_take(in, nul - (in->buf + in->off) + 1, crc);
 			return 0;
-	return 1;
+		}
+		in_take(in, in_avail(in), crc);
+	}
 }
 
-/* First guess at the output room one member needs. */
-static size_t inflate_guess(const unsigned char *in, size_t len)
+/* A gzip member header (RFC 1952), up to the deflate data. */
+static int gzip_header(struct input *in)
 {
-	size_t guess = len < MAX_OUT_GUESS / 4 ? len * 4 : MAX_OUT_GUESS;
-	uint32_t isize;
+	const unsigned char *h;
+	uLong crc = crc32(0, NULL, 0);
+	unsigned int flg;
+	int r;
 
-	/* The last member's ISIZE (its length mod 2^32) ends the file. */
-	if (len >= 18) {
-		isize = in[len - 4] | in[len - 3] << 8 | in[len - 2] << 16 |
-			(uint32_t)in[len - 1] << 24;
-		if (isize > guess)
-			guess = isize;
+	r = in_need(in, 10);
+	if (r <= 0)
+		return r ? -1 : truncated(in);
+	h = in->buf + in->off;
+	if (h[2] != 8 || (h[3] & 0xe0)) {
+		error(in->name, "unsupported gzip header (method %u, flags 0x%x)",
+		      h[2], h[3]);
+		return -1;
 	}
-	if (guess < MIN_OUT_GUESS)
-		guess = MIN_OUT_GUESS;
-	return guess < WD_CMD_MAX_LEN ? guess : WD_CMD_MAX_LEN;
+	flg = h[3];
+	in_take(in, 10, &crc);
+	if (flg & 4) {			/* FEXTRA */
+		r = in_need(in, 2);
+		if (r <= 0)
+			return r ? -1 : truncated(in);
+		h = in->buf + in->off;
+		r = h[0] | h[1] << 8;
+		in_take(in, 2, &crc);
+		if (in_skip(in, r, &crc))
+			return -1;
+	}
+	if ((flg & 8) && in_skip_string(in, &crc))	/* FNAME */
+		return -1;
+	if ((flg & 16) && in_skip_string(in, &crc))	/* FCOMMENT */
+		return -1;
+	if (flg & 2) {			/* FHCRC */
+		r = in_need(in, 2);
+		if (r <= 0)
+			return r ? -1 : truncated(in);
+		h = in->buf + in->off;
+		if ((unsigned int)(h[0] | h[1] << 8) != (crc & 0xffff)) {
+			error(in->name, "invalid compressed data (header crc error)");
+			return -1;
+		}
+		in_take(in, 2, NULL);
+	}
+	return 0;
 }
 
-/* Inflate every gzip member of @in[0..len) onto @out. */
-static int decompress_buf(const unsigned char *in, size_t len, int out,
-			  const char *in_name, const char *out_name)
+/* Run one command alone on the queue and take its completion. */
+static int run_cmd(struct wd_cmd *cmd, struct wd_cqe *cqe)
 {
-	size_t cap = inflate_guess(in, len), off = 0, olen = 0, used = 0;
-	unsigned char *obuf;
-	int ret = -1, err;
+	static uint64_t tag;
+	int ret;
 
-	if (len == 0) {
-		error(in_name, "unexpected end of file");
-		return -1;
+	cmd->tag = ++tag;
+	ret = wd_submit(queue, cmd);
+	while (!ret && !(ret = wd_reap(queue, cqe, 1))) {
+		ret = wd_wait(queue, -1);
+		if (ret == -EINTR)
+			ret = 0;
 	}
-	obuf = malloc(cap);
-	if (!obuf) {
-		error(in_name, "out of memory");
-		return -1;
-	}
-	while (off < len) {
-		size_t rem = len - off;
+	if (ret < 0)
+		return ret;
+	return cqe->tag == cmd->tag ? 0 : -EPROTO;
+}
 
-		if (rem < 2 || in[off] != 0x1f || in[off + 1] != 0x8b) {
-			if (off && all_zero(in + off, rem))
-				break;	/* padding, as gzip allows */
-			error(in_name, off ? "trailing garbage after gzip data" :
-			      "not in gzip format");
-			goto out;
+/*
+ * The deflate data of one member, inflated by the device as one stream
+ * continued over as many commands as it takes, OUT_CHUNK of output each.
+ * Adds the output to *@crc and *@isize and writes it to @out.
+ */
+static int inflate_member(struct input *in, unsigned char *obuf, int out,
+			  const char *out_name, uLong *crc, uint64_t *isize)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd cmd;
+	int first = 1, err;
+
+	for (;;) {
+		if (!in_avail(in)) {
+			if (in_fill(in))
+				return -1;
+			if (!in_avail(in))
+				return truncated(in);
 		}
-		for (;;) {
-			err = wd_decompress(queue, WD_FMT_GZIP, in + off,
-					    rem < WD_CMD_MAX_LEN ? rem : WD_CMD_MAX_LEN,
-					    obuf, cap, &olen, &used);
-			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
-				break;
-			obuf = grow_output(obuf, &cap);
-			if (!obuf) {
-				error(in_name, "out of memory");
-				goto out;
-			}
-		}
-		if (err == -ENOSPC) {
-			error(in_name, "a gzip member expands beyond %llu bytes, more "
-			      "than the device handles",
-			      (unsigned long long)WD_CMD_MAX_LEN);
-			goto out;
-		}
-		if (err == -EBADMSG) {
-			error(in_name, "invalid compressed data (corrupt or truncated)");
-			goto out;
-		}
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opcode = WD_OP_INFLATE;
+		cmd.format = WD_FMT_RAW;
+		cmd.flags = WD_CMD_F_STREAM | (first ? 0 : WD_CMD_F_CONTINUE);
+		cmd.src = (uintptr_t)(in->buf + in->off);
+		cmd.src_len = in_avail(in);
+		cmd.dst = (uintptr_t)obuf;
+		cmd.dst_len = OUT_CHUNK;
+		err = run_cmd(&cmd, &cqe);
 		if (err) {
-			error(in_name, "decompression failed: %s", wd_strerror(err));
-			goto out;
+			error(in->name, "decompression failed: %s", wd_strerror(err));
+			return -1;
 		}
-		err = write_full(out, obuf, olen);
+		first = 0;
+		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_MORE) {
+			if (cqe.status == WD_ST_CORRUPT)
+				error(in->name, "invalid compressed data (corrupt)");
+			else
+				error(in->name, "decompression failed: %s",
+				      wd_strerror(wd_status_to_errno(cqe.status)));
+			return -1;
+		}
+		if (cqe.consumed > cmd.src_len || cqe.result > cmd.dst_len) {
+			error(in->name, "decompression failed: %s",
+			      wd_strerror(-EPROTO));
+			return -1;
+		}
+		in_take(in, cqe.consumed, NULL);
+		*crc = crc32(*crc, obuf, cqe.result);
+		*isize += cqe.result;
+		err = write_full(out, obuf, cqe.result);
 		if (err) {
 			error(out_name, "%s", strerror(-err));
+			return -1;
+		}
+		if (cqe.status == WD_ST_OK)
+			return 0;
+		/* MORE: it used up the input or the room; never neither. */
+		if (!cqe.consumed && !cqe.result && in_avail(in)) {
+			error(in->name, "decompression failed: %s",
+			      wd_strerror(-EPROTO));
+			return -1;
+		}
+	}
+}
+
+/* Is the rest of the input zeros (padding, as gzip allows)? */
+static int rest_is_zero(struct input *in)
+{
+	for (;;) {
+		int r = in_need(in, 1);
+
+		if (r <= 0)
+			return r == 0;
+		while (in_avail(in))
+			if (in->buf[in->off++])
+				return 0;
+	}
+}
+
+/* Inflate every gzip member of @fd onto @out. */
+static int decompress_fd(int fd, int out, const char *in_name,
+			 const char *out_name)
+{
+	struct input in = { .fd = fd, .name = in_name };
+	unsigned char *obuf = malloc(OUT_CHUNK);
+	int members = 0, ret = -1, r;
+
+	in.buf = malloc(IN_CHUNK);
+	if (!in.buf || !obuf) {
+		error(in_name, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		const unsigned char *t;
+		uint64_t isize = 0;
+		uLong crc = crc32(0, NULL, 0);
+
+		r = in_need(&in, 2);
+		if (r < 0)
+			goto out;
+		if (!in_avail(&in) && members)
+			break;
+		if (!r || in.buf[in.off] != 0x1f || in.buf[in.off + 1] != 0x8b) {
+			if (members && rest_is_zero(&in))
+				break;
+			if (!in_avail(&in) && !members)
+				error(in_name, "unexpected end of file");
+			else
+				error(in_name, members ? "trailing garbage after gzip data" :
+				      "not in gzip format");
 			goto out;
 		}
-		off += used;
+		if (gzip_header(&in) ||
+		    inflate_member(&in, obuf, out, out_name, &crc, &isize))
+			goto out;
+		r = in_need(&in, 8);
+		if (r <= 0) {
+			if (!r)
+				truncated(&in);
+			goto out;
+		}
+		t = in.buf + in.off;
+		if ((uint32_t)(t[0] | t[1] << 8 | t[2] << 16 | (uint32_t)t[3] << 24) !=
+		    (uint32_t)crc ||
+		    (uint32_t)(t[4] | t[5] << 8 | t[6] << 16 | (uint32_t)t[7] << 24) !=
+		    (uint32_t)isize) {
+			error(in_name, "invalid compressed data (crc or length error)");
+			goto out;
+		}
+		in_take(&in, 8, NULL);
+		members++;
 	}
 	ret = 0;
 out:
+	free(in.buf);
 	free(obuf);
-	return ret;
-}
-
-static int decompress_fd(int in, int out, const char *in_name,
-			 const char *out_name)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int ret;
-
-	ret = read_all(in, &buf, &len);
-	if (ret) {
-		error(in_name, "%s", strerror(-ret));
-		return -1;
-	}
-	ret = decompress_buf(buf, len, out, in_name, out_name);
-	free(buf);
 	return ret;
 }
 

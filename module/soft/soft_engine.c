@@ -51,6 +51,7 @@
 
 /**
  * struct soft_job - one command being run
+ * @eng: the engine running it
  * @cmd: the command
  * @src: cursor over its source
  * @dst: cursor over its destination
@@ -60,6 +61,7 @@
  * Helpers return a WD_ST_* status; @in and @out say how far they got.
  */
 struct soft_job {
+	struct soft_engine *eng;
 	const struct wd_cmd *cmd;
 	struct wd_mem_cursor *src;
 	struct wd_mem_cursor *dst;
@@ -67,16 +69,28 @@ struct soft_job {
 	u64 out;
 };
 
+/* The queue is stopping: end the command now. */
+static bool soft_cancelled(const struct soft_job *job)
+{
+	return READ_ONCE(job->eng->cancel);
+}
+
 /*
  * Map the next piece of a cursor. -ECANCELED: the queue is being released
- * (or the device removed), stop now. -EAGAIN means the pieces of the other
- * cursor were lost too (a device fault let an invalidation through): the
- * caller maps everything again from the cursors' positions. Any other
- * error is reported to the process as a fault.
+ * (or the device removed, or its process exited), stop now. -EAGAIN means
+ * the pieces of the other cursor were lost too (a device fault let an
+ * invalidation through): the caller maps everything again from the
+ * cursors' positions. Any other error is reported to the process as a
+ * fault.
  */
-static ssize_t soft_map(struct wd_mem_cursor *cur, void **kaddr)
+static ssize_t soft_map(struct soft_job *job, struct wd_mem_cursor *cur,
+			void **kaddr)
 {
-	ssize_t n = wd_mem_map(cur, kaddr);
+	ssize_t n;
+
+	if (soft_cancelled(job))
+		return -ECANCELED;
+	n = wd_mem_map(cur, kaddr);
 
 	if (n == -EAGAIN || n == -ECANCELED)
 		return n;
@@ -114,7 +128,7 @@ static u32 soft_read(struct soft_job *job, u8 *buf, size_t len, u32 *crc)
 {
 	while (len) {
 		void *p;
-		ssize_t n = soft_map(job->src, &p);
+		ssize_t n = soft_map(job, job->src, &p);
 
 		if (n == -EAGAIN)
 			continue;
@@ -142,7 +156,7 @@ static u32 soft_skip_string(struct soft_job *job, u32 *crc)
 	for (;;) {
 		void *p;
 		const u8 *nul;
-		ssize_t n = soft_map(job->src, &p);
+		ssize_t n = soft_map(job, job->src, &p);
 
 		if (n == -EAGAIN)
 			continue;
@@ -166,7 +180,7 @@ static u32 soft_write(struct soft_job *job, const u8 *buf, size_t len)
 {
 	while (len) {
 		void *p;
-		ssize_t n = soft_map(job->dst, &p);
+		ssize_t n = soft_map(job, job->dst, &p);
 
 		if (n == -EAGAIN)
 			continue;
@@ -193,12 +207,12 @@ static u32 soft_copy(struct soft_job *job)
 		ssize_t ns, nd;
 		size_t n;
 
-		ns = soft_map(job->src, &s);
+		ns = soft_map(job, job->src, &s);
 		if (ns == -EAGAIN)
 			continue;
 		if (ns <= 0)
 			return ns ? soft_fail(ns) : WD_ST_OK;
-		nd = soft_map(job->dst, &d);
+		nd = soft_map(job, job->dst, &d);
 		if (nd == -EAGAIN)
 			continue;
 		if (nd < 0)
@@ -218,7 +232,7 @@ static u32 soft_fill(struct soft_job *job)
 {
 	for (;;) {
 		void *d;
-		ssize_t n = soft_map(job->dst, &d);
+		ssize_t n = soft_map(job, job->dst, &d);
 
 		if (n == -EAGAIN)
 			continue;
@@ -237,7 +251,7 @@ static u32 soft_crc32c(struct soft_job *job, u32 *result)
 
 	for (;;) {
 		void *s;
-		ssize_t n = soft_map(job->src, &s);
+		ssize_t n = soft_map(job, job->src, &s);
 
 		if (n == -EAGAIN)
 			continue;
@@ -265,7 +279,7 @@ static ssize_t soft_feed_input(struct soft_job *job, z_stream *zs,
 
 	if (zs->avail_in || *src_end)
 		return 0;
-	n = soft_map(job->src, &p);
+	n = soft_map(job, job->src, &p);
 	if (n < 0)
 		return n;
 	*src_end = !n;
@@ -292,13 +306,16 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		ssize_t n;
 		int ret;
 
+		/* Each zlib call takes at most a page in and a page out. */
+		if (soft_cancelled(job))
+			return WD_ST_CANCELLED;
 		n = soft_feed_input(job, zs, &src_end);
 		if (n == -EAGAIN)
 			goto remap;
 		if (n < 0)
 			return soft_fail(n);
 		if (!zs->avail_out) {
-			n = soft_map(job->dst, &p);
+			n = soft_map(job, job->dst, &p);
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
@@ -457,28 +474,52 @@ static u32 soft_gz_header(struct soft_job *job)
 }
 
 /*
+ * Inflate is stuck (no progress) with the destination full. Room is what
+ * it lacks if input is left, or if, given room, it would write more; if
+ * not, it lacks input: the stream is truncated.
+ */
+static u32 soft_inflate_full(struct soft_engine *eng, z_stream *zs)
+{
+	if (zs->avail_in)
+		return WD_ST_NOSPACE;
+	zs->next_out = eng->spill;
+	zs->avail_out = sizeof(eng->spill);
+	zlib_inflate(zs, Z_SYNC_FLUSH);
+	return zs->avail_out < sizeof(eng->spill) ? WD_ST_NOSPACE :
+						    WD_ST_CORRUPT;
+}
+
+/*
  * Run inflate until the end of the deflate stream, one piece of each buffer
- * at a time. *@crc accumulates the gzip CRC-32 of the output.
+ * at a time. *@crc accumulates the gzip CRC-32 of the output. With
+ * @stream, running out of source or room is not an error: WD_ST_MORE, and
+ * @zs is left ready to go on from there in a later command.
  */
 static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
-			       z_stream *zs, u32 *crc)
+			       z_stream *zs, u32 *crc, bool stream)
 {
 	bool src_end = false;
 	bool dst_end = false;
 
+	/* Nothing of an earlier command's pieces may be used. */
+	zs->avail_in = 0;
+	zs->avail_out = 0;
 	for (;;) {
 		size_t avail_in, avail_out, used, made;
 		void *p;
 		ssize_t n;
 		int ret;
 
+		/* Each zlib call takes at most a page in and a page out. */
+		if (soft_cancelled(job))
+			return WD_ST_CANCELLED;
 		n = soft_feed_input(job, zs, &src_end);
 		if (n == -EAGAIN)
 			goto remap;
 		if (n < 0)
 			return soft_fail(n);
 		if (!zs->avail_out && !dst_end) {
-			n = soft_map(job->dst, &p);
+			n = soft_map(job, job->dst, &p);
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
@@ -516,10 +557,12 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 		case Z_BUF_ERROR:
 			/*
 			 * Stuck: out of room, or out of input (a truncated
-			 * stream). When both, the stream may be valid and
-			 * just need more room, so NOSPACE wins.
+			 * stream), or both.
 			 */
-			return dst_end ? WD_ST_NOSPACE : WD_ST_CORRUPT;
+			if (stream)
+				return WD_ST_MORE;
+			return dst_end ? soft_inflate_full(eng, zs) :
+					 WD_ST_CORRUPT;
 		default:
 			/* Z_DATA_ERROR, or Z_NEED_DICT: we have no dictionary */
 			return WD_ST_CORRUPT;
@@ -532,6 +575,39 @@ remap:
 	}
 }
 
+/* Forget the INFLATE stream kept between commands, if any. */
+static void soft_stream_drop(struct soft_engine *eng)
+{
+	if (eng->stream_open)
+		zlib_inflateEnd(&eng->stream);
+	eng->stream_open = false;
+}
+
+/* INFLATE with WD_CMD_F_STREAM: start or continue the queue's stream. */
+static u32 soft_inflate_more(struct soft_engine *eng, struct soft_job *job)
+{
+	const struct wd_cmd *cmd = job->cmd;
+	z_stream *zs = &eng->stream;
+	u32 crc = 0;
+
+	if (cmd->flags & WD_CMD_F_CONTINUE) {
+		if (!eng->stream_open || eng->stream_format != cmd->format)
+			return WD_ST_INVALID;
+	} else {
+		soft_stream_drop(eng);
+		memset(zs, 0, sizeof(*zs));
+		zs->workspace = eng->stream_ws;
+		if (WARN_ON_ONCE(zlib_inflateInit2(zs, cmd->format ==
+						   WD_FMT_ZLIB ? MAX_WBITS :
+						   -MAX_WBITS) != Z_OK))
+			return WD_ST_INVALID;
+		eng->stream_open = true;
+		eng->stream_format = cmd->format;
+	}
+	/* The caller drops the stream unless this returns WD_ST_MORE. */
+	return soft_inflate_stream(eng, job, zs, &crc, true);
+}
+
 static u32 soft_inflate(struct soft_engine *eng, struct soft_job *job)
 {
 	const struct wd_cmd *cmd = job->cmd;
@@ -539,6 +615,9 @@ static u32 soft_inflate(struct soft_engine *eng, struct soft_job *job)
 	u32 crc = ~0U;
 	z_stream zs;
 	u32 st;
+
+	if (cmd->flags & WD_CMD_F_STREAM)
+		return soft_inflate_more(eng, job);
 
 	if (gzip) {
 		st = soft_gz_header(job);
@@ -551,7 +630,7 @@ static u32 soft_inflate(struct soft_engine *eng, struct soft_job *job)
 	if (WARN_ON_ONCE(zlib_inflateInit2(&zs, cmd->format == WD_FMT_ZLIB ?
 					   MAX_WBITS : -MAX_WBITS) != Z_OK))
 		return WD_ST_INVALID;
-	st = soft_inflate_stream(eng, job, &zs, &crc);
+	st = soft_inflate_stream(eng, job, &zs, &crc, false);
 	zlib_inflateEnd(&zs);
 
 	/*
@@ -572,13 +651,19 @@ static u32 soft_inflate(struct soft_engine *eng, struct soft_job *job)
 }
 
 /* Field checks that need no memory access. */
-static u32 soft_check(const struct wd_cmd *cmd)
+static u32 soft_check(const struct soft_engine *eng, const struct wd_cmd *cmd)
 {
-	if (cmd->flags || cmd->reserved)
+	if (cmd->reserved)
+		return WD_ST_INVALID;
+	/* Only INFLATE streams have flags, and not in gzip framing. */
+	if (cmd->flags &&
+	    (cmd->opcode != WD_OP_INFLATE || cmd->format == WD_FMT_GZIP ||
+	     cmd->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE) ||
+	     !(cmd->flags & WD_CMD_F_STREAM)))
 		return WD_ST_INVALID;
 	if (cmd->opcode > WD_OP_INFLATE)
 		return WD_ST_INVALID;
-	if (cmd->src_len > WD_CMD_MAX_LEN || cmd->dst_len > WD_CMD_MAX_LEN)
+	if (cmd->src_len > eng->max_len || cmd->dst_len > eng->max_len)
 		return WD_ST_TOO_BIG;
 
 	switch (cmd->opcode) {
@@ -668,15 +753,17 @@ static u32 soft_dispatch(struct soft_engine *eng, struct soft_job *job,
 	return st;
 }
 
-int soft_engine_init(struct soft_engine *eng)
+int soft_engine_init(struct soft_engine *eng, u64 max_len)
 {
 	int dsize = zlib_deflate_workspacesize(MAX_WBITS, SOFT_MEM_LEVEL);
 
 	memset(eng, 0, sizeof(*eng));
+	eng->max_len = max_len;
 	/* Large (hundreds of KiB for deflate): allow vmalloc fallback. */
 	eng->deflate_ws = kvmalloc(dsize, GFP_KERNEL);
 	eng->inflate_ws = kvmalloc(zlib_inflate_workspacesize(), GFP_KERNEL);
-	if (!eng->deflate_ws || !eng->inflate_ws) {
+	eng->stream_ws = kvmalloc(zlib_inflate_workspacesize(), GFP_KERNEL);
+	if (!eng->deflate_ws || !eng->inflate_ws || !eng->stream_ws) {
 		soft_engine_fini(eng);
 		return -ENOMEM;
 	}
@@ -685,21 +772,32 @@ int soft_engine_init(struct soft_engine *eng)
 
 void soft_engine_fini(struct soft_engine *eng)
 {
+	soft_stream_drop(eng);
 	kvfree(eng->deflate_ws);
 	kvfree(eng->inflate_ws);
+	kvfree(eng->stream_ws);
 	eng->deflate_ws = NULL;
 	eng->inflate_ws = NULL;
+	eng->stream_ws = NULL;
+}
+
+void soft_engine_reset(struct soft_engine *eng)
+{
+	soft_stream_drop(eng);
+	WRITE_ONCE(eng->cancel, false);
 }
 
 void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 		     const struct wd_cmd *cmd, struct wd_cqe *cqe)
 {
-	struct soft_job job = { .cmd = cmd, .src = &eng->src, .dst = &eng->dst };
+	struct soft_job job = {
+		.eng = eng, .cmd = cmd, .src = &eng->src, .dst = &eng->dst,
+	};
 	bool use_src, use_dst;
 	u64 result = 0;
 	u32 st;
 
-	st = soft_check(cmd);
+	st = soft_check(eng, cmd);
 	if (st || cmd->opcode == WD_OP_NOP)
 		goto out;
 
@@ -727,6 +825,9 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 	wd_mem_job_end(&eng->job);
 
 out:
+	/* A stream lives on only through WD_ST_MORE. */
+	if ((cmd->flags & WD_CMD_F_STREAM) && st != WD_ST_MORE)
+		soft_stream_drop(eng);
 	cqe->status = st;
 	cqe->result = result;
 	cqe->consumed = job.in;

@@ -8,6 +8,7 @@
 #define _SOFT_ENGINE_H
 
 #include <linux/types.h>
+#include <linux/zlib.h>
 
 #include <warpdrive/driver.h>
 
@@ -19,6 +20,15 @@
  * @deflate_ws: zlib deflate workspace, sized for the largest window and
  *              memory level the engine uses.
  * @inflate_ws: zlib inflate workspace (zlib_inflate_workspacesize()).
+ * @stream_ws: zlib inflate workspace of @stream.
+ * @stream: INFLATE stream kept between commands (WD_CMD_F_STREAM); its
+ *          workspace is separate, so other commands may run in between.
+ * @stream_open: @stream holds a stream that WD_CMD_F_CONTINUE resumes.
+ * @stream_format: WD_FMT_* of the open stream.
+ * @max_len: largest src_len or dst_len of a command (WD_ST_TOO_BIG above).
+ * @cancel: set (by another thread) when the queue stops: the command in
+ *          flight ends with WD_ST_CANCELLED at the engine's next check,
+ *          which comes at least once per page of input or output.
  * @job: memory accesses of the command being run.
  * @src: cursor over the source buffer of the command being run.
  * @dst: cursor over the destination buffer of the command being run.
@@ -28,8 +38,14 @@
  * The cursors live here rather than on the stack because they are large.
  */
 struct soft_engine {
+	u64 max_len;
 	void *deflate_ws;
 	void *inflate_ws;
+	void *stream_ws;
+	z_stream stream;
+	bool stream_open;
+	u32 stream_format;
+	bool cancel;
 	struct wd_mem_job job;
 	struct wd_mem_cursor src;
 	struct wd_mem_cursor dst;
@@ -39,19 +55,29 @@ struct soft_engine {
 /**
  * soft_engine_init() - prepare an engine
  * @eng: engine to initialise
+ * @max_len: largest src_len or dst_len it accepts
  *
  * Allocates the zlib workspaces, so no command ever allocates memory.
  *
  * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
-int soft_engine_init(struct soft_engine *eng);
+int soft_engine_init(struct soft_engine *eng, u64 max_len);
 
 /**
  * soft_engine_fini() - release what soft_engine_init() allocated
  * @eng: engine; may be one whose soft_engine_init() failed
  */
 void soft_engine_fini(struct soft_engine *eng);
+
+/**
+ * soft_engine_reset() - forget what the previous binding left
+ * @eng: engine, idle
+ *
+ * Drops a kept INFLATE stream and clears @eng->cancel, before the engine
+ * serves a new binding of its queue.
+ */
+void soft_engine_reset(struct soft_engine *eng);
 
 /**
  * soft_engine_run() - execute one command
@@ -61,7 +87,8 @@ void soft_engine_fini(struct soft_engine *eng);
  * @cqe: completion to fill in: status, result and consumed (the caller
  *       sets tag and opcode)
  *
- * Context: kernel thread, may sleep; reschedules on long commands.
+ * Context: kernel thread, may sleep; reschedules on long commands and
+ * stops early (WD_ST_CANCELLED) once @eng->cancel is set.
  */
 void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 		     const struct wd_cmd *cmd, struct wd_cqe *cqe);

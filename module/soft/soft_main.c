@@ -3,7 +3,11 @@
  * wd_soft: the WarpDrive reference driver, a software accelerator.
  *
  * Each device it registers executes commands on the CPU: copy, fill,
- * CRC32C, deflate and inflate.
+ * CRC32C, deflate and inflate. Every bound queue has its own engine
+ * thread, so queues progress independently: a long command delays only
+ * the commands behind it in its own queue, and stopping a queue waits for
+ * nothing but that queue's engine, which checks for it at least once per
+ * page of a command's input or output.
  *
  * Device-private memory (devpriv_mb) is emulated: a free physical range
  * (never backed by RAM) provides the ZONE_DEVICE struct pages, and one
@@ -68,19 +72,20 @@ static unsigned int poll_us = 2000;
 module_param(poll_us, uint, 0644);
 MODULE_PARM_DESC(poll_us, "how long an idle engine polls before it sleeps (us, default 2000)");
 
-/* Commands taken from one queue before the engine moves to the next. */
+static unsigned long long max_cmd_len = WD_CMD_MAX_LEN;
+module_param(max_cmd_len, ullong, 0444);
+MODULE_PARM_DESC(max_cmd_len,
+		 "largest src_len or dst_len of one command, bytes (4096 up to and default 1 GiB)");
+
+/* Commands an engine runs before it lets other threads have the CPU. */
 #define SOFT_BATCH		16
 
 /**
  * struct soft_dev - one software accelerator
  * @wdev: the framework's view of it
- * @worker: the engine thread
- * @exec_lock: held by the engine while it works on its queues; protects
- *             @active, so a queue taken off the list is no longer used
- * @active: started queues (&struct soft_queue.node)
- * @wq: where the idle engine sleeps
- * @kicked: a doorbell rang or a queue started since the engine last looked
- * @eng: engine state (zlib workspaces)
+ * @engines: engine state (zlib workspaces) of each hardware queue,
+ *           allocated when the queue first starts; a queue starts again
+ *           only after it stopped, so each is used by one thread at a time
  * @pgmap: device-private memory, if any
  * @res: the physical range reserved for @pgmap
  * @backing: one kernel page per device-private page: the emulated memory
@@ -88,23 +93,27 @@ MODULE_PARM_DESC(poll_us, "how long an idle engine polls before it sleeps (us, d
  */
 struct soft_dev {
 	struct wd_device *wdev;
-	struct task_struct *worker;
-	struct mutex exec_lock;
-	struct list_head active;
-	wait_queue_head_t wq;
-	bool kicked;
-	struct soft_engine eng;
+	struct soft_engine **engines;
 	struct dev_pagemap pgmap;
 	struct resource *res;
 	struct page **backing;
 	unsigned long nr_backing;
 };
 
-/* A started hardware queue. */
+/**
+ * struct soft_queue - a started hardware queue
+ * @q: the framework's queue
+ * @eng: its engine state
+ * @worker: its engine thread, the only one that fetches and completes
+ * @wq: where the idle engine sleeps
+ * @kicked: a doorbell rang since the engine last looked
+ */
 struct soft_queue {
 	struct wd_queue *q;
-	struct list_head node;
-	bool stopping;		/* the engine takes no more of its commands */
+	struct soft_engine *eng;
+	struct task_struct *worker;
+	wait_queue_head_t wq;
+	bool kicked;
 };
 
 /* Serialises the remove knob against module unload. */
@@ -114,42 +123,63 @@ static struct dentry *soft_debugfs;
 
 static void soft_kick(struct wd_queue *q)
 {
-	struct soft_dev *sdev = wd_device_priv(q->wdev);
+	struct soft_queue *sq = q->drv_priv;
 
-	WRITE_ONCE(sdev->kicked, true);
-	wake_up(&sdev->wq);
+	WRITE_ONCE(sq->kicked, true);
+	wake_up(&sq->wq);
 }
+
+static int soft_worker(void *data);
 
 static int soft_queue_start(struct wd_queue *q)
 {
 	struct soft_dev *sdev = wd_device_priv(q->wdev);
+	struct soft_engine *eng = sdev->engines[q->hw_id];
 	struct soft_queue *sq;
+	int ret;
+
+	if (!eng) {
+		eng = kzalloc(sizeof(*eng), GFP_KERNEL);
+		if (!eng)
+			return -ENOMEM;
+		ret = soft_engine_init(eng, max_cmd_len);
+		if (ret) {
+			kfree(eng);
+			return ret;
+		}
+		sdev->engines[q->hw_id] = eng;
+	}
+	soft_engine_reset(eng);
 
 	sq = kzalloc(sizeof(*sq), GFP_KERNEL);
 	if (!sq)
 		return -ENOMEM;
 	sq->q = q;
+	sq->eng = eng;
+	init_waitqueue_head(&sq->wq);
 	q->drv_priv = sq;
-	mutex_lock(&sdev->exec_lock);
-	list_add_tail(&sq->node, &sdev->active);
-	mutex_unlock(&sdev->exec_lock);
-	soft_kick(q);
+	sq->worker = kthread_run(soft_worker, sq, "%s/q%u",
+				 dev_name(&q->wdev->dev), q->hw_id);
+	if (IS_ERR(sq->worker)) {
+		ret = PTR_ERR(sq->worker);
+		q->drv_priv = NULL;
+		kfree(sq);
+		return ret;
+	}
 	return 0;
 }
 
+/*
+ * Waits only for this queue's engine, which ends the command in flight at
+ * its next check (WD_ST_CANCELLED) and takes no other; nothing of another
+ * queue, and no lock, is held meanwhile.
+ */
 static void soft_queue_stop(struct wd_queue *q)
 {
-	struct soft_dev *sdev = wd_device_priv(q->wdev);
 	struct soft_queue *sq = q->drv_priv;
 
-	/*
-	 * Taking exec_lock waits for the command in flight, if any; the flag
-	 * keeps the engine from starting another one of this queue first.
-	 */
-	WRITE_ONCE(sq->stopping, true);
-	mutex_lock(&sdev->exec_lock);
-	list_del(&sq->node);
-	mutex_unlock(&sdev->exec_lock);
+	WRITE_ONCE(sq->eng->cancel, true);
+	kthread_stop(sq->worker);
 	q->drv_priv = NULL;
 	kfree(sq);
 }
@@ -225,104 +255,84 @@ err:
 	return -ENOMEM;
 }
 
-/* One round over the queues; returns how many commands ran. */
-static unsigned int soft_round(struct soft_dev *sdev)
+/* The queue is stopping: fetch nothing more. */
+static bool soft_stopping(struct soft_queue *sq)
 {
-	struct soft_queue *sq;
-	unsigned int done = 0, n;
+	return READ_ONCE(sq->eng->cancel) || kthread_should_stop();
+}
+
+/* Run up to SOFT_BATCH commands of @sq; returns how many ran. */
+static unsigned int soft_batch(struct soft_queue *sq)
+{
+	unsigned int n;
 	struct wd_cmd cmd;
 	struct wd_cqe cqe;
 
-	lockdep_assert_held(&sdev->exec_lock);
-	list_for_each_entry(sq, &sdev->active, node) {
-		for (n = 0; n < SOFT_BATCH && !READ_ONCE(sq->stopping) &&
-			    wd_queue_fetch(sq->q, &cmd); n++) {
-			memset(&cqe, 0, sizeof(cqe));
-			soft_engine_run(&sdev->eng, sq->q, &cmd, &cqe);
-			cqe.tag = cmd.tag;
-			cqe.opcode = cmd.opcode;
-			wd_queue_complete(sq->q, &cqe);
-		}
-		done += n;
+	for (n = 0; n < SOFT_BATCH && !soft_stopping(sq) &&
+		    wd_queue_fetch(sq->q, &cmd); n++) {
+		memset(&cqe, 0, sizeof(cqe));
+		soft_engine_run(sq->eng, sq->q, &cmd, &cqe);
+		cqe.tag = cmd.tag;
+		cqe.opcode = cmd.opcode;
+		wd_queue_complete(sq->q, &cqe);
 	}
-	/* Rotate so no queue is always served first. */
-	if (!list_empty(&sdev->active))
-		list_rotate_left(&sdev->active);
-	return done;
-}
-
-static void soft_set_need_wakeup(struct soft_dev *sdev, bool on)
-{
-	struct soft_queue *sq;
-
-	lockdep_assert_held(&sdev->exec_lock);
-	list_for_each_entry(sq, &sdev->active, node)
-		wd_queue_set_need_wakeup(sq->q, on);
-}
-
-static bool soft_any_work(struct soft_dev *sdev)
-{
-	struct soft_queue *sq;
-
-	lockdep_assert_held(&sdev->exec_lock);
-	list_for_each_entry(sq, &sdev->active, node)
-		if (wd_queue_has_work(sq->q))
-			return true;
-	return false;
+	return n;
 }
 
 /*
- * The engine: serves the queues round robin while there is work, polls
- * for poll_us once the rings are empty, then publishes NEED_WAKEUP and
+ * The engine of one queue: runs its commands while there are some, polls
+ * for poll_us once the ring is empty, then publishes NEED_WAKEUP and
  * sleeps until a doorbell. User space that sees the flag clear needs no
- * system call to submit.
+ * system call to submit. It ends when the queue stops (kthread_stop()).
  */
 static int soft_worker(void *data)
 {
-	struct soft_dev *sdev = data;
+	struct soft_queue *sq = data;
 	unsigned long idle_since = jiffies;
-	bool sleep;
 
 	while (!kthread_should_stop()) {
-		mutex_lock(&sdev->exec_lock);
-		if (soft_round(sdev)) {
+		if (soft_batch(sq)) {
 			idle_since = jiffies;
-			mutex_unlock(&sdev->exec_lock);
 			cond_resched();
 			continue;
 		}
-		sleep = false;
-		if (time_after(jiffies, idle_since +
-			       usecs_to_jiffies(READ_ONCE(poll_us)))) {
-			soft_set_need_wakeup(sdev, true);
-			/* A submission that raced with the flag is seen here. */
-			sleep = !soft_any_work(sdev);
-			if (!sleep)
-				soft_set_need_wakeup(sdev, false);
-		}
-		mutex_unlock(&sdev->exec_lock);
-
-		if (!sleep) {
+		if (!time_after(jiffies, idle_since +
+				usecs_to_jiffies(READ_ONCE(poll_us)))) {
 			cond_resched();
 			continue;
 		}
-		wait_event_interruptible(sdev->wq, READ_ONCE(sdev->kicked) ||
-					 kthread_should_stop());
-		WRITE_ONCE(sdev->kicked, false);
+		wd_queue_set_need_wakeup(sq->q, true);
+		/* A submission that raced with the flag is seen here. */
+		if (!wd_queue_has_work(sq->q))
+			wait_event_interruptible(sq->wq,
+						 READ_ONCE(sq->kicked) ||
+						 kthread_should_stop());
+		WRITE_ONCE(sq->kicked, false);
 		idle_since = jiffies;
-		mutex_lock(&sdev->exec_lock);
-		soft_set_need_wakeup(sdev, false);
-		mutex_unlock(&sdev->exec_lock);
+		wd_queue_set_need_wakeup(sq->q, false);
 	}
 	return 0;
 }
 
+static void soft_engines_free(struct soft_dev *sdev)
+{
+	unsigned int i;
+
+	for (i = 0; sdev->engines && i < queues; i++) {
+		if (!sdev->engines[i])
+			continue;
+		soft_engine_fini(sdev->engines[i]);
+		kfree(sdev->engines[i]);
+	}
+	kfree(sdev->engines);
+	sdev->engines = NULL;
+}
+
 static void soft_dev_destroy(struct soft_dev *sdev)
 {
-	/* Stops every bound queue, so the engine's list empties. */
+	/* Stops every bound queue and with it every engine thread. */
 	wd_device_unregister(sdev->wdev);
-	kthread_stop(sdev->worker);
-	soft_engine_fini(&sdev->eng);
+	soft_engines_free(sdev);
 	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
 	kfree(sdev);
@@ -336,13 +346,11 @@ static struct soft_dev *soft_dev_create(void)
 	sdev = kzalloc(sizeof(*sdev), GFP_KERNEL);
 	if (!sdev)
 		return ERR_PTR(-ENOMEM);
-	mutex_init(&sdev->exec_lock);
-	INIT_LIST_HEAD(&sdev->active);
-	init_waitqueue_head(&sdev->wq);
-
-	ret = soft_engine_init(&sdev->eng);
-	if (ret)
+	sdev->engines = kcalloc(queues, sizeof(*sdev->engines), GFP_KERNEL);
+	if (!sdev->engines) {
+		ret = -ENOMEM;
 		goto err_free;
+	}
 
 	sdev->wdev = wd_device_alloc(NULL, "wd_soft", &soft_ops, sdev);
 	if (IS_ERR(sdev->wdev)) {
@@ -360,25 +368,16 @@ static struct soft_dev *soft_dev_create(void)
 	if (ret)
 		goto err_put;
 
-	sdev->worker = kthread_run(soft_worker, sdev, "%s",
-				   dev_name(&sdev->wdev->dev));
-	if (IS_ERR(sdev->worker)) {
-		ret = PTR_ERR(sdev->worker);
-		goto err_put;
-	}
-
 	ret = wd_device_register(sdev->wdev);
 	if (ret)
-		goto err_thread;
+		goto err_put;
 	return sdev;
 
-err_thread:
-	kthread_stop(sdev->worker);
 err_put:
 	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
 err_engine:
-	soft_engine_fini(&sdev->eng);
+	soft_engines_free(sdev);
 err_free:
 	kfree(sdev);
 	return ERR_PTR(ret);
@@ -445,6 +444,11 @@ static int __init soft_init(void)
 	    !migrate_window || migrate_window > SOFT_WINDOW_MAX) {
 		pr_err("devpriv_mb must be even, 0-%d; migrate_window 1-%d\n",
 		       SOFT_MAX_DEVPRIV_MB, SOFT_WINDOW_MAX);
+		return -EINVAL;
+	}
+	if (max_cmd_len < PAGE_SIZE || max_cmd_len > WD_CMD_MAX_LEN) {
+		pr_err("max_cmd_len must be %lu-%llu\n", PAGE_SIZE,
+		       WD_CMD_MAX_LEN);
 		return -EINVAL;
 	}
 	if (hmm_compat && (num_devices < 2 || !devpriv_mb)) {

@@ -131,7 +131,7 @@ struct wd_cq_hdr {
 /**
  * struct wd_cmd - one submission entry (64 bytes)
  * @opcode: WD_OP_*.
- * @flags: zero (no command flags are defined yet).
+ * @flags: WD_CMD_F_* (INFLATE only), else zero.
  * @tag: returned unchanged in the completion.
  * @src: source virtual address in the submitting process.
  * @src_len: source length in bytes.
@@ -155,6 +155,18 @@ struct wd_cmd {
 	__u64 reserved;
 };
 
+/*
+ * struct wd_cmd.flags, INFLATE with WD_FMT_RAW or WD_FMT_ZLIB only: a
+ * stream decompressed over several commands. WD_CMD_F_STREAM starts one:
+ * when the command uses up its source or fills its destination before the
+ * end of the stream it completes with WD_ST_MORE and the queue keeps the
+ * stream; the next command with WD_CMD_F_STREAM | WD_CMD_F_CONTINUE (and
+ * the same format) resumes it, its source starting at the first byte not
+ * consumed. Any other status ends the stream. A queue keeps one stream.
+ */
+#define WD_CMD_F_STREAM		(1U << 0)
+#define WD_CMD_F_CONTINUE	(1U << 1)
+
 /* Completion status (struct wd_cqe.status) */
 #define WD_ST_OK		0	/* done */
 #define WD_ST_INVALID		1	/* bad opcode, flags, reserved field or parameter */
@@ -164,7 +176,8 @@ struct wd_cmd {
 #define WD_ST_TOO_BIG		5	/* length above WD_CMD_MAX_LEN */
 #define WD_ST_OVERLAP		6	/* source and destination overlap */
 #define WD_ST_NODEV		7	/* device removed before the command ran */
-#define WD_ST_CANCELLED		8	/* queue released before the command ran */
+#define WD_ST_CANCELLED		8	/* queue released before or while the command ran */
+#define WD_ST_MORE		9	/* INFLATE stream: not ended, continue it */
 
 /* Largest src_len or dst_len one command may name. */
 #define WD_CMD_MAX_LEN		(1ULL << 30)

@@ -324,7 +324,6 @@ struct wd_mem_job {
 	struct wd_mem_cursor *cursors[2];
 	int nr;
 	bool access_held;
-	bool mm_held;
 	unsigned long gen;
 };
 
@@ -377,7 +376,9 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
  * Return: its length (> 0), 0 at the end of the buffer, -EFAULT if the
  * page is not mapped with the access needed, or -EAGAIN: the translation
  * of another cursor's piece changed, every piece of the job must be
- * mapped again (the cursors' positions are unchanged).
+ * mapped again (the cursors' positions are unchanged), or -ECANCELED: the
+ * queue is being stopped or the process that owns the memory exited; the
+ * engine ends the command (WD_ST_CANCELLED) without further access.
  */
 ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
 
