@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -702,6 +703,191 @@ TEST(statistics_count)
 	EXPECT_EQ(before + 10, sysfs_uint("stats/commands_completed"));
 	EXPECT_LE(1, sysfs_uint("stats/commands_failed"));
 	tq_close(&t);
+}
+
+static void submit_in_child(void *arg)
+{
+	struct tq *t = arg;
+	unsigned int tail = t->ctrl->sq_tail;
+
+	t->sq[tail & (t->info.sq_entries - 1)] = nop(0xc41d);
+	__atomic_store_n(&t->ctrl->sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * MADV_DOFORK clears VM_DONTCOPY: whatever it says, a child must not get
+ * the rings (and so cannot submit on the parent's queue).
+ */
+TEST(madv_dofork_cannot_share_rings)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int r[3], e[3];
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	r[0] = madvise(t.ctrl, t.info.ctrl_size, MADV_DOFORK);
+	e[0] = errno;
+	r[1] = madvise(t.sq, t.info.sq_size, MADV_DOFORK);
+	e[1] = errno;
+	r[2] = madvise(t.cqh, t.info.cq_size, MADV_DOFORK);
+	e[2] = errno;
+	TH_LOG("MADV_DOFORK: ctrl %d, sq %d, cq %d", r[0], r[1], r[2]);
+	EXPECT_EQ(SIGSEGV, child_signal(submit_in_child, &t));
+	EXPECT_EQ(SIGSEGV, child_signal(touch_ring_in_child, &t));
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	usleep(200000);
+	/* Nothing ran on the parent's queue. */
+	EXPECT_EQ(0, t.cqh->sq_head);
+	EXPECT_EQ(0, t.cqh->cq_tail);
+	EXPECT_EQ(0, t.ctrl->sq_tail);
+	/* Refused outright, and the queue still works. */
+	EXPECT_EQ(-1, r[0]);
+	EXPECT_EQ(EINVAL, e[0]);
+	EXPECT_EQ(-1, r[1]);
+	EXPECT_EQ(EINVAL, e[1]);
+	EXPECT_EQ(-1, r[2]);
+	EXPECT_EQ(EINVAL, e[2]);
+	c = nop(5);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(5, cqe.tag);
+	tq_close(&t);
+}
+
+struct racer {
+	int fd;
+	unsigned long long off;
+	size_t size;
+	volatile int go;
+	volatile int done;
+	volatile int quit;
+	void *p;
+};
+
+static void spin(unsigned int n)
+{
+	while (n--)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+static void *mmap_racer(void *arg)
+{
+	struct racer *r = arg;
+	int seen = 0;
+
+	for (;;) {
+		while (r->go == seen && !r->quit)
+			;
+		if (r->quit)
+			return NULL;
+		seen = r->go;
+		spin((seen * 7919) % 20000);
+		r->p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    r->fd, r->off);
+		r->done = seen;
+	}
+}
+
+static void write_word(void *arg)
+{
+	*(volatile unsigned int *)arg = 0x5eed;
+}
+
+/*
+ * A ring mmap racing QUEUE_PUT (and a new QUEUE_GET): whatever the mmap
+ * returned, touching it afterwards must raise SIGBUS (the binding it was
+ * made for is gone), never reach the revoked ring.
+ */
+TEST(ring_mmap_races_put)
+{
+	struct racer r = { 0 };
+	int i, mapped = 0, stale = 0, sig;
+	struct wd_queue_info info;
+	struct timespec t0, t1;
+	pthread_t th;
+
+	r.fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, r.fd);
+	ASSERT_EQ(0, pthread_create(&th, NULL, mmap_racer, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 1; i <= 3000; i++) {
+		memset(&info, 0, sizeof(info));
+		info.sq_entries = 4096;
+		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_GET, &info));
+		r.off = info.sq_offset;
+		r.size = info.sq_size;
+		r.go = i;
+		spin((i * 104729) % 20000);
+		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+		while (r.done != i)
+			;
+		if (i & 1) {
+			memset(&info, 0, sizeof(info));
+			info.sq_entries = 4096;
+			ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_GET, &info));
+		}
+		if (r.p != MAP_FAILED) {
+			mapped++;
+			sig = fault_of(write_word, (char *)r.p + 4096);
+			if (sig != SIGBUS)
+				stale++;
+			munmap(r.p, r.size);
+		}
+		if (i & 1)
+			ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 40)
+			break;
+	}
+	r.quit = 1;
+	pthread_join(th, NULL);
+	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped",
+	       i - 1, mapped, stale);
+	EXPECT_EQ(0, stale);
+	close(r.fd);
+}
+
+/*
+ * A failed doorbell after the command was published must not make
+ * wd_submit() report failure: the command is queued, and a caller that
+ * retried would run it twice.
+ */
+TEST(submit_reports_queued_when_kick_fails)
+{
+	struct wd_cmd c = nop(77);
+	struct wd_queue *q;
+	struct wd_dev *dev;
+	struct wd_cqe cqe;
+	int fd, saved, null, i, n;
+
+	ASSERT_EQ(0, wd_open(WD_TEST_DEV, &dev));
+	ASSERT_EQ(0, wd_queue_get(dev, NULL, &q));
+	fd = wd_dev_fd(dev);
+	saved = dup(fd);
+	null = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, saved);
+	ASSERT_LE(0, null);
+	/* Let the engine go to sleep: the next submission must kick. */
+	usleep(200000);
+	/* The doorbell now fails (ENOTTY); the rings stay mapped. */
+	ASSERT_EQ(fd, dup2(null, fd));
+	EXPECT_EQ(0, wd_submit(q, &c));
+	c.tag = 78;
+	EXPECT_EQ(1, wd_submit_batch(q, &c, 1));
+	EXPECT_EQ(2, wd_queue_inflight(q));
+	ASSERT_EQ(fd, dup2(saved, fd));
+	EXPECT_EQ(0, wd_kick(q));
+	for (i = 0, n = 0; i < 100 && n < 2; i++) {
+		if (wd_wait(q, 100) == 0 && wd_reap(q, &cqe, 1) == 1) {
+			EXPECT_EQ(77 + n, cqe.tag);
+			n++;
+		}
+	}
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(0, wd_reap(q, &cqe, 1));
+	close(saved);
+	close(null);
+	wd_close(dev);
 }
 
 TEST_HARNESS_MAIN
