@@ -63,7 +63,7 @@ TEST(get_put_and_info)
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(total, sysfs_uint("queues_free"));
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 	EXPECT_EQ(256, info.sq_entries);
 	EXPECT_EQ(512, info.cq_entries);
 	EXPECT_LT(info.queue_id, total);
@@ -76,7 +76,7 @@ TEST(get_put_and_info)
 
 	/* One queue per context. */
 	memset(&info, 0, sizeof(info));
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EBUSY, errno);
 
 	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
@@ -97,6 +97,7 @@ TEST(get_bad_arguments)
 	ASSERT_LE(0, fd);
 #define BAD(field, value, err) do {					\
 		memset(&info, 0, sizeof(info));				\
+		info.api_version = WD_API_VERSION;			\
 		info.field = value;					\
 		EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));	\
 		EXPECT_EQ(err, errno) TH_LOG(#field " = " #value);	\
@@ -111,7 +112,13 @@ TEST(get_bad_arguments)
 	BAD(queue_id, 1, EINVAL);
 	BAD(sq_offset, 4096, EINVAL);
 	BAD(cq_size, 1, EINVAL);
-	BAD(reserved[3], 1, EINVAL);
+	BAD(pad, 1, EINVAL);
+	BAD(reserved[2], 1, EINVAL);
+	/* Another ABI version (an old binary leaves the field zero). */
+	BAD(api_version, 0, EPROTONOSUPPORT);
+	BAD(api_version, 1, EPROTONOSUPPORT);
+	BAD(api_version, WD_API_VERSION + 1, EPROTONOSUPPORT);
+	BAD(api_version, 0xffffffffU, EPROTONOSUPPORT);
 #undef BAD
 	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, NULL));
 	EXPECT_EQ(EFAULT, errno);
@@ -124,7 +131,7 @@ TEST(get_bad_arguments)
 	memset(&info, 0, sizeof(info));
 	info.sq_entries = 2;
 	info.cq_entries = 4096;
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 	EXPECT_EQ(2, info.sq_entries);
 	EXPECT_EQ(4096, info.cq_entries);
 	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
@@ -142,7 +149,7 @@ TEST(mmap_rules)
 	/* No queue yet. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
 	EXPECT_EQ(ENXIO, errno);
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 
 	/* Wrong sizes, offsets, private mappings, a writable CQ. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -187,7 +194,7 @@ TEST(mmap_rules)
 	EXPECT_EQ(-1, mprotect(q, info.cq_size, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(EACCES, errno);
 
-	/* Mappings of an earlier binding's window are refused. */
+	/* Every binding gets the same offsets. */
 	EXPECT_EQ(0, munmap(p, info.sq_size));
 	EXPECT_EQ(0, munmap(q, info.cq_size));
 	{
@@ -195,11 +202,13 @@ TEST(mmap_rules)
 
 		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
-		EXPECT_NE(old.sq_offset, info.sq_offset);
-		EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-					   MAP_SHARED, fd, old.ctrl_offset));
-		EXPECT_EQ(EINVAL, errno);
+		ASSERT_EQ(0, tq_get(fd, &info));
+		EXPECT_EQ(old.ctrl_offset, info.ctrl_offset);
+		EXPECT_EQ(old.sq_offset, info.sq_offset);
+		EXPECT_EQ(old.cq_offset, info.cq_offset);
+		EXPECT_EQ(4ULL << 20, info.ctrl_offset);
+		EXPECT_EQ(5ULL << 20, info.sq_offset);
+		EXPECT_EQ(6ULL << 20, info.cq_offset);
 	}
 	close(fd);
 }
@@ -266,13 +275,60 @@ TEST(ring_protection)
 	tq_close(&t);
 }
 
-TEST(rings_mapped_in_advance)
+/* The first touch of a region maps all of it: no fault after that. */
+/*
+ * The offsets are the same for every binding, but a mapping belongs to
+ * the binding it was made for: after PUT and a new GET, the old mapping
+ * still raises SIGBUS, a new mapping at the same offset reaches the new
+ * rings.
+ */
+TEST(old_mapping_stays_revoked_after_rebind)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t, old;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	t.ctrl->pad1[0] = 0;		/* mapped now */
+	old = t;
+	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_PUT, 0));
+	ASSERT_EQ(0, tq_get(t.fd, &t.info));
+	t.ctrl = mmap(NULL, t.info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      t.fd, t.info.ctrl_offset);
+	t.sq = mmap(NULL, t.info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    t.fd, t.info.sq_offset);
+	t.cqh = mmap(NULL, t.info.cq_size, PROT_READ, MAP_SHARED, t.fd,
+		     t.info.cq_offset);
+	ASSERT_NE(MAP_FAILED, t.ctrl);
+	ASSERT_NE(MAP_FAILED, t.sq);
+	ASSERT_NE(MAP_FAILED, t.cqh);
+	t.cq = (struct wd_cqe *)((char *)t.cqh + WD_CQ_HDR_SIZE);
+	EXPECT_EQ(old.info.ctrl_offset, t.info.ctrl_offset);
+	EXPECT_EQ(SIGBUS, fault_of(write_ctrl, &old));
+	EXPECT_EQ(0, fault_of(write_ctrl, &t));
+	c = nop(9);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(9, cqe.tag);
+	EXPECT_EQ(SIGBUS, fault_of(write_ctrl, &old));
+	munmap(old.ctrl, old.info.ctrl_size);
+	munmap(old.sq, old.info.sq_size);
+	munmap(old.cqh, old.info.cq_size);
+	tq_close(&t);
+}
+
+TEST(rings_mapped_at_first_touch)
 {
 	struct rusage before, after;
 	unsigned int i, sum = 0;
 	struct tq t;
 
 	ASSERT_EQ(0, tq_open(&t, 4096, 0));
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &before));
+	sum += *(volatile char *)t.sq;
+	sum += *(volatile char *)t.cqh;
+	sum += *(volatile char *)t.ctrl;
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &after));
+	EXPECT_EQ(3, after.ru_minflt - before.ru_minflt);
 	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &before));
 	for (i = 0; i < t.info.sq_size; i += 4096)
 		((volatile char *)t.sq)[i] = 0;
@@ -401,7 +457,7 @@ TEST(full_completion_ring_backpressure)
 	memset(&t, 0, sizeof(t));
 	t.fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, t.fd);
-	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(t.fd, &info));
 	t.info = info;
 	t.ctrl = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.ctrl_offset);
 	t.sq = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.sq_offset);
@@ -446,14 +502,14 @@ TEST(nonblocking_get)
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		ASSERT_LE(0, fds[i]);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	EXPECT_EQ(0, sysfs_uint("queues_free"));
 
 	fd = open(WD_TEST_NODE, O_RDWR | O_NONBLOCK);
 	ASSERT_LE(0, fd);
 	memset(&info, 0, sizeof(info));
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EAGAIN, errno);
 	close(fd);
 
@@ -461,14 +517,14 @@ TEST(nonblocking_get)
 	ASSERT_LE(0, fd);
 	memset(&info, 0, sizeof(info));
 	info.flags = WD_QF_NONBLOCK;
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EAGAIN, errno);
 
 	/* Closing one context frees its queue. */
 	close(fds[0]);
 	memset(&info, 0, sizeof(info));
 	info.flags = WD_QF_NONBLOCK;
-	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(0, tq_get(fd, &info));
 	close(fd);
 	for (i = 1; i < total; i++)
 		close(fds[i]);
@@ -489,13 +545,13 @@ TEST(blocked_get_interrupted_by_signal)
 	for (i = 0; i < total; i++) {
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	sigaction(SIGALRM, &sa, NULL);
 	fd = open(WD_TEST_NODE, O_RDWR);
 	memset(&info, 0, sizeof(info));
 	alarm(1);
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EINTR, errno);
 	/* Having left the line, it does not steal the next free queue. */
 	close(fds[0]);
@@ -522,7 +578,7 @@ TEST(fifo_order)
 	for (i = 0; i < total; i++) {
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	for (i = 0; i < 3; i++) {
 		kids[i] = fork();
@@ -537,7 +593,7 @@ TEST(fifo_order)
 				close(fds[j]);
 			fd = open(WD_TEST_NODE, O_RDWR);
 			memset(&info, 0, sizeof(info));
-			if (ioctl(fd, WD_IOC_QUEUE_GET, &info))
+			if (tq_get(fd, &info))
 				_exit(1);
 			if (write(pipefd[1], &c, 1) != 1)
 				_exit(2);
@@ -670,7 +726,7 @@ TEST(forked_child_cannot_use_queue)
 			_exit(1);
 		if (ioctl(t.fd, WD_IOC_QUEUE_PUT, 0) == 0 || errno != EPERM)
 			_exit(2);
-		if (ioctl(t.fd, WD_IOC_QUEUE_GET, &info) == 0 || errno != EPERM)
+		if (tq_get(t.fd, &info) == 0 || errno != EPERM)
 			_exit(3);
 		if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, t.fd,
 			 t.info.ctrl_offset) != MAP_FAILED || errno != EPERM)
@@ -781,7 +837,7 @@ static void *mmap_racer(void *arg)
 		if (r->quit)
 			return NULL;
 		seen = r->go;
-		spin((seen * 7919) % 20000);
+		spin((seen * 7919) % 500);
 		r->p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			    r->fd, r->off);
 		r->done = seen;
@@ -802,6 +858,7 @@ TEST(ring_mmap_races_put)
 {
 	struct racer r = { 0 };
 	int i, mapped = 0, stale = 0, sig;
+	unsigned int delay = 0;
 	struct wd_queue_info info;
 	struct timespec t0, t1;
 	pthread_t th;
@@ -813,18 +870,26 @@ TEST(ring_mmap_races_put)
 	for (i = 1; i <= 3000; i++) {
 		memset(&info, 0, sizeof(info));
 		info.sq_entries = 4096;
-		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(r.fd, &info));
 		r.off = info.sq_offset;
 		r.size = info.sq_size;
 		r.go = i;
-		spin((i * 104729) % 20000);
+		spin(delay);
 		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
 		while (r.done != i)
 			;
+		/*
+		 * Steer the PUT towards the mmap: later when the mmap came
+		 * too late to find the binding, earlier when it made it.
+		 */
+		if (r.p == MAP_FAILED)
+			delay += 300;
+		else
+			delay = delay > 300 ? delay - 300 : 0;
 		if (i & 1) {
 			memset(&info, 0, sizeof(info));
 			info.sq_entries = 4096;
-			ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_GET, &info));
+			ASSERT_EQ(0, tq_get(r.fd, &info));
 		}
 		if (r.p != MAP_FAILED) {
 			mapped++;
@@ -836,13 +901,13 @@ TEST(ring_mmap_races_put)
 		if (i & 1)
 			ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (t1.tv_sec - t0.tv_sec > 40)
+		if (t1.tv_sec - t0.tv_sec > 15)
 			break;
 	}
 	r.quit = 1;
 	pthread_join(th, NULL);
-	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped",
-	       i - 1, mapped, stale);
+	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped (delay %u)",
+	       i - 1, mapped, stale, delay);
 	EXPECT_EQ(0, stale);
 	close(r.fd);
 }

@@ -26,7 +26,7 @@
 #include "libwd.h"
 
 #define DEFAULT_BLOCK	(1UL << 20)
-#define MAX_BLOCK	(512UL << 20)	/* its output bound stays < WD_CMD_MAX_LEN */
+#define MAX_BLOCK	(512UL << 20)	/* at most half the device's max_cmd_len */
 #define MIN_OUT_GUESS	(64UL << 10)
 #define MAX_OUT_GUESS	(64UL << 20)	/* first guess only; doubled as needed */
 
@@ -45,6 +45,8 @@ static struct {
 
 static struct wd_dev *dev;
 static struct wd_queue *queue;
+/* The most one command may name on the device (struct wd_info). */
+static uint64_t cmd_max_len;
 
 /* The temporary output file, removed if a signal ends us. */
 static char tmp_path[PATH_MAX];
@@ -157,7 +159,7 @@ static size_t deflate_bound(size_t len)
  */
 static unsigned char *grow_output(unsigned char *buf, size_t *cap)
 {
-	*cap = *cap * 2 < WD_CMD_MAX_LEN ? *cap * 2 : WD_CMD_MAX_LEN;
+	*cap = *cap * 2 < cmd_max_len ? *cap * 2 : cmd_max_len;
 	free(buf);
 	return malloc(*cap);
 }
@@ -188,7 +190,7 @@ static int compress_fd(int in, int out, const char *in_name,
 		for (;;) {
 			err = wd_compress(queue, WD_FMT_GZIP, opt.level, ibuf, n,
 					  obuf, cap, &olen);
-			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
+			if (err != -ENOSPC || cap >= cmd_max_len)
 				break;
 			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
@@ -239,7 +241,7 @@ static size_t inflate_guess(const unsigned char *in, size_t len)
 	}
 	if (guess < MIN_OUT_GUESS)
 		guess = MIN_OUT_GUESS;
-	return guess < WD_CMD_MAX_LEN ? guess : WD_CMD_MAX_LEN;
+	return guess < cmd_max_len ? guess : cmd_max_len;
 }
 
 /* Inflate every gzip member of @in[0..len) onto @out. */
@@ -271,9 +273,9 @@ static int decompress_buf(const unsigned char *in, size_t len, int out,
 		}
 		for (;;) {
 			err = wd_decompress(queue, WD_FMT_GZIP, in + off,
-					    rem < WD_CMD_MAX_LEN ? rem : WD_CMD_MAX_LEN,
+					    rem < cmd_max_len ? rem : cmd_max_len,
 					    obuf, cap, &olen, &used);
-			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
+			if (err != -ENOSPC || cap >= cmd_max_len)
 				break;
 			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
@@ -284,7 +286,7 @@ static int decompress_buf(const unsigned char *in, size_t len, int out,
 		if (err == -ENOSPC) {
 			error(in_name, "a gzip member expands beyond %llu bytes, more "
 			      "than the device handles",
-			      (unsigned long long)WD_CMD_MAX_LEN);
+			      (unsigned long long)cmd_max_len);
 			goto out;
 		}
 		if (err == -EBADMSG) {
@@ -611,6 +613,17 @@ int main(int argc, char **argv)
 	ret = opt.device ? wd_open(opt.device, &dev) : wd_open_alg(algs, &dev);
 	if (!ret)
 		ret = wd_queue_get(dev, NULL, &queue);
+	if (!ret) {
+		struct wd_info info = { 0 };
+
+		ret = wd_get_info(dev, &info);
+		cmd_max_len = info.max_cmd_len;
+		if (!ret && !cmd_max_len)
+			ret = -EPROTO;
+		/* Keep a block's output bound within one command. */
+		if (opt.block > cmd_max_len / 2)
+			opt.block = cmd_max_len / 2;
+	}
 	if (ret) {
 		error(opt.device, "%s", wd_strerror(ret));
 		wd_close(dev);

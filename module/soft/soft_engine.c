@@ -578,7 +578,7 @@ static u32 soft_check(const struct wd_cmd *cmd)
 		return WD_ST_INVALID;
 	if (cmd->opcode > WD_OP_INFLATE)
 		return WD_ST_INVALID;
-	if (cmd->src_len > WD_CMD_MAX_LEN || cmd->dst_len > WD_CMD_MAX_LEN)
+	if (cmd->src_len > SOFT_CMD_MAX_LEN || cmd->dst_len > SOFT_CMD_MAX_LEN)
 		return WD_ST_TOO_BIG;
 
 	switch (cmd->opcode) {

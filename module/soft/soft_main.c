@@ -355,6 +355,7 @@ static struct soft_dev *soft_dev_create(void)
 	sdev->wdev->algorithms = WD_ALG_COPY | WD_ALG_FILL | WD_ALG_CRC32C |
 				 WD_ALG_DEFLATE | WD_ALG_INFLATE;
 	sdev->wdev->queues_total = queues;
+	sdev->wdev->max_cmd_len = SOFT_CMD_MAX_LEN;
 	sdev->wdev->devmem_size = (u64)devmem_mb << 20;
 	ret = soft_devpriv_init(sdev);
 	if (ret)
