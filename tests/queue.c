@@ -292,6 +292,8 @@ TEST(old_mapping_stays_revoked_after_rebind)
 	t.ctrl->pad1[0] = 0;		/* mapped now */
 	old = t;
 	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_PUT, 0));
+	memset(&t.info, 0, sizeof(t.info));
+	t.info.sq_entries = 8;
 	ASSERT_EQ(0, tq_get(t.fd, &t.info));
 	t.ctrl = mmap(NULL, t.info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      t.fd, t.info.ctrl_offset);
@@ -818,6 +820,7 @@ struct racer {
 	volatile int done;
 	volatile int quit;
 	void *p;
+	int err;
 };
 
 static void spin(unsigned int n)
@@ -840,6 +843,8 @@ static void *mmap_racer(void *arg)
 		spin((seen * 7919) % 500);
 		r->p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			    r->fd, r->off);
+		if (r->p == MAP_FAILED)
+			r->err = errno;
 		r->done = seen;
 	}
 }
@@ -883,9 +888,9 @@ TEST(ring_mmap_races_put)
 		 * too late to find the binding, earlier when it made it.
 		 */
 		if (r.p == MAP_FAILED)
-			delay += 300;
+			delay = delay + delay / 4 + 200;
 		else
-			delay = delay > 300 ? delay - 300 : 0;
+			delay -= delay / 4;
 		if (i & 1) {
 			memset(&info, 0, sizeof(info));
 			info.sq_entries = 4096;
@@ -906,8 +911,8 @@ TEST(ring_mmap_races_put)
 	}
 	r.quit = 1;
 	pthread_join(th, NULL);
-	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped (delay %u)",
-	       i - 1, mapped, stale, delay);
+	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped (delay %u, last error %d)",
+	       i - 1, mapped, stale, delay, r.err);
 	EXPECT_EQ(0, stale);
 	close(r.fd);
 }
