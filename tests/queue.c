@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -812,42 +813,20 @@ TEST(madv_dofork_cannot_share_rings)
 	tq_close(&t);
 }
 
-struct racer {
-	int fd;
-	unsigned long long off;
-	size_t size;
-	volatile int go;
-	volatile int done;
-	volatile int quit;
-	void *p;
-	int err;
-};
-
 static void spin(unsigned int n)
 {
 	while (n--)
 		__asm__ __volatile__("" ::: "memory");
 }
 
-static void *mmap_racer(void *arg)
-{
-	struct racer *r = arg;
-	int seen = 0;
-
-	for (;;) {
-		while (r->go == seen && !r->quit)
-			;
-		if (r->quit)
-			return NULL;
-		seen = r->go;
-		spin((seen * 7919) % 500);
-		r->p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    r->fd, r->off);
-		if (r->p == MAP_FAILED)
-			r->err = errno;
-		r->done = seen;
-	}
-}
+struct racer {
+	int fd;
+	volatile unsigned long long off;
+	volatile size_t size;
+	volatile unsigned int puts;	/* PUTs completed by the main thread */
+	volatile int quit;
+	int mapped, stale, sigbus;
+};
 
 static void write_word(void *arg)
 {
@@ -855,65 +834,80 @@ static void write_word(void *arg)
 }
 
 /*
- * A ring mmap racing QUEUE_PUT (and a new QUEUE_GET): whatever the mmap
- * returned, touching it afterwards must raise SIGBUS (the binding it was
- * made for is gone), never reach the revoked ring.
+ * Map the submission ring of whatever binding is current, again and
+ * again. Once a PUT has completed after an mmap() returned, the binding
+ * that mapping belongs to is over, so a touch must raise SIGBUS.
+ */
+static void *mmap_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!r->quit) {
+		size_t size = r->size;
+		unsigned int puts;
+		void *p;
+
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+			 r->off);
+		if (p == MAP_FAILED)
+			continue;
+		puts = r->puts;
+		r->mapped++;
+		while (r->puts == puts && !r->quit)
+			sched_yield();
+		if (r->puts != puts) {
+			if (fault_of(write_word, (char *)p + 4096) == SIGBUS)
+				r->sigbus++;
+			else
+				r->stale++;
+		}
+		munmap(p, size);
+	}
+	return NULL;
+}
+
+/*
+ * A ring mmap racing QUEUE_PUT and the next QUEUE_GET: whatever the mmap
+ * returned, once its binding was put, touching it raises SIGBUS; it never
+ * keeps reaching the revoked ring.
  */
 TEST(ring_mmap_races_put)
 {
-	struct racer r = { 0 };
-	int i, mapped = 0, stale = 0, sig;
-	unsigned int delay = 0;
 	struct wd_queue_info info;
 	struct timespec t0, t1;
+	struct racer r = { 0 };
 	pthread_t th;
+	int i;
 
 	r.fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, r.fd);
+	memset(&info, 0, sizeof(info));
+	info.sq_entries = 4096;
+	ASSERT_EQ(0, tq_get(r.fd, &info));
+	r.off = info.sq_offset;
+	r.size = info.sq_size;
 	ASSERT_EQ(0, pthread_create(&th, NULL, mmap_racer, &r));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 1; i <= 3000; i++) {
+	for (i = 1; i <= 5000; i++) {
+		spin((i * 7919) % 3000);
+		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+		r.puts++;
 		memset(&info, 0, sizeof(info));
 		info.sq_entries = 4096;
 		ASSERT_EQ(0, tq_get(r.fd, &info));
 		r.off = info.sq_offset;
-		r.size = info.sq_size;
-		r.go = i;
-		spin(delay);
-		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
-		while (r.done != i)
-			;
-		/*
-		 * Steer the PUT towards the mmap: later when the mmap came
-		 * too late to find the binding, earlier when it made it.
-		 */
-		if (r.p == MAP_FAILED)
-			delay = delay + delay / 4 + 200;
-		else
-			delay -= delay / 4;
-		if (i & 1) {
-			memset(&info, 0, sizeof(info));
-			info.sq_entries = 4096;
-			ASSERT_EQ(0, tq_get(r.fd, &info));
-		}
-		if (r.p != MAP_FAILED) {
-			mapped++;
-			sig = fault_of(write_word, (char *)r.p + 4096);
-			if (sig != SIGBUS)
-				stale++;
-			munmap(r.p, r.size);
-		}
-		if (i & 1)
-			ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (t1.tv_sec - t0.tv_sec > 15)
+		if (t1.tv_sec - t0.tv_sec > 12)
 			break;
 	}
+	ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+	r.puts++;
 	r.quit = 1;
 	pthread_join(th, NULL);
-	TH_LOG("%d rounds, %d mmaps succeeded, %d left a stale ring mapped (delay %u, last error %d)",
-	       i - 1, mapped, stale, delay, r.err);
-	EXPECT_EQ(0, stale);
+	TH_LOG("%d bindings, %d mmaps succeeded, %d touched after their PUT: %d SIGBUS, %d stale",
+	       i, r.mapped, r.sigbus + r.stale, r.sigbus, r.stale);
+	EXPECT_EQ(0, r.stale);
+	EXPECT_LT(0, r.sigbus);
 	close(r.fd);
 }
 
