@@ -395,7 +395,7 @@ static bool wd_hwq_index_bad(struct wd_hwq *hwq, u32 sq_tail, u32 cq_head);
 void wd_queue_kill(struct wd_context *ctx)
 {
 	struct wd_hwq *hwq = ctx->hwq;
-	u32 sq_tail, cq_head, pending, room, n;
+	u32 sq_tail, cq_head, pending, room, used, n;
 
 	lockdep_assert_held(&ctx->lock);
 	ctx->dead = true;
@@ -407,9 +407,10 @@ void wd_queue_kill(struct wd_context *ctx)
 		room = 0;
 		/* Out of range: which slots hold commands is unknown. */
 		if (!wd_hwq_index_bad(hwq, sq_tail, cq_head)) {
+			used = hwq->cq_tail + hwq->cq_reserved - cq_head;
 			pending = sq_tail - hwq->sq_head;
-			room = hwq->cq_entries -
-			       (hwq->cq_tail + hwq->cq_reserved - cq_head);
+			if (used < hwq->cq_entries)
+				room = hwq->cq_entries - used;
 		}
 		for (n = 0; n < min(pending, room); n++) {
 			struct wd_cmd *slot =

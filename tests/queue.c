@@ -824,6 +824,8 @@ struct racer {
 	volatile unsigned long long off;
 	volatile size_t size;
 	volatile unsigned int puts;	/* PUTs completed by the main thread */
+	volatile unsigned int gen;	/* binding @off belongs to */
+	volatile unsigned int attempt;	/* binding the racer is mapping */
 	volatile int quit;
 	int mapped, stale, sigbus;
 };
@@ -847,6 +849,7 @@ static void *mmap_racer(void *arg)
 		unsigned int puts;
 		void *p;
 
+		r->attempt = r->gen;
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
 			 r->off);
 		if (p == MAP_FAILED)
@@ -889,13 +892,19 @@ TEST(ring_mmap_races_put)
 	ASSERT_EQ(0, pthread_create(&th, NULL, mmap_racer, &r));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 1; i <= 5000; i++) {
-		spin((i * 7919) % 3000);
+		int wait;
+
+		/* PUT just after the racer has begun mapping this binding. */
+		for (wait = 0; wait < 1000 && r.attempt != r.gen; wait++)
+			sched_yield();
+		spin((i * 7919) % 30000);
 		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
 		r.puts++;
 		memset(&info, 0, sizeof(info));
 		info.sq_entries = 4096;
 		ASSERT_EQ(0, tq_get(r.fd, &info));
 		r.off = info.sq_offset;
+		r.gen = i;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (t1.tv_sec - t0.tv_sec > 12)
 			break;
