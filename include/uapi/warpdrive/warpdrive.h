@@ -80,7 +80,9 @@ struct wd_info {
  * same for every binding of every context: one context binds at most one
  * queue at a time); a mapping belongs to the binding it was made for and
  * raises SIGBUS once that binding ends, even if the context binds again.
- * Pages are mapped on first touch, a whole region per fault.
+ * Pages are mapped on first touch, a whole region per fault. The mappings
+ * are never inherited by fork(): madvise(MADV_DOFORK) fails with EINVAL
+ * on them.
  *
  *   control page     read/write  struct wd_ctrl: indices user space owns
  *   submission ring  read/write  sq_entries x struct wd_cmd
