@@ -34,6 +34,7 @@ struct wd_queue {
 	size_t cq_size;
 	uint32_t sq_tail;
 	uint32_t cq_head;
+	uint32_t untaken_done;		/* after removal: NODEV reported by us */
 	uint64_t kicks;
 	uint64_t next_tag;		/* for the blocking helpers */
 };

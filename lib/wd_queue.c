@@ -20,7 +20,7 @@
 #include "libwd_internal.h"
 
 _Static_assert(sizeof(struct wd_cmd) == 64, "struct wd_cmd is 64 bytes");
-_Static_assert(sizeof(struct wd_cqe) == 32, "struct wd_cqe is 32 bytes");
+_Static_assert(sizeof(struct wd_cqe) == 64, "struct wd_cqe is 64 bytes");
 _Static_assert(sizeof(struct wd_cq_hdr) <= WD_CQ_HDR_SIZE,
 	       "struct wd_cq_hdr fits before the completion entries");
 
@@ -110,6 +110,15 @@ static int map_region(int fd, uint64_t off, uint64_t size, int prot,
 	return 0;
 }
 
+/*
+ * The kernel maps a ring region at its first touch (the whole region at
+ * once): touch each now, so that submitting and reaping never fault.
+ */
+static void touch_region(const void *p)
+{
+	(void)*(const volatile unsigned char *)p;
+}
+
 static void unmap_queue(struct wd_queue *q)
 {
 	if (q->ctrl)
@@ -128,6 +137,7 @@ int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 		 struct wd_queue **out)
 {
 	struct wd_queue_info info;
+	struct wd_info winfo;
 	struct wd_queue *q;
 	void *p = NULL;
 	int ret;
@@ -140,7 +150,15 @@ int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 	if (dev->queue)
 		return -EBUSY;
 
+	/* A module of another ABI version would refuse the queue anyway. */
+	ret = wd_get_info(dev, &winfo);
+	if (ret)
+		return ret;
+	if (winfo.api_version != WD_API_VERSION)
+		return -EPROTONOSUPPORT;
+
 	memset(&info, 0, sizeof(info));
+	info.api_version = WD_API_VERSION;
 	if (opts) {
 		info.sq_entries = opts->sq_entries;
 		info.cq_entries = opts->cq_entries;
@@ -190,6 +208,9 @@ int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 	q->cq_hdr = p;
 	q->cq_size = info.cq_size;
 	q->cqes = (const struct wd_cqe *)((const char *)p + WD_CQ_HDR_SIZE);
+	touch_region(q->ctrl);
+	touch_region(q->sq);
+	touch_region(q->cq_hdr);
 
 	/* A fresh queue is empty: start from the indices the kernel set. */
 	q->sq_tail = __atomic_load_n(&q->ctrl->sq_tail, __ATOMIC_RELAXED);
@@ -232,7 +253,7 @@ uint32_t wd_queue_cq_entries(const struct wd_queue *q)
 
 uint32_t wd_queue_inflight(const struct wd_queue *q)
 {
-	return q->sq_tail - q->cq_head;
+	return q->sq_tail - q->cq_head - q->untaken_done;
 }
 
 uint64_t wd_queue_kicks(const struct wd_queue *q)
@@ -264,7 +285,14 @@ int wd_submit(struct wd_queue *q, const struct wd_cmd *cmd)
 	q->sq_tail++;
 	/* Release: the command is in its slot before the tail says so. */
 	__atomic_store_n(&q->ctrl->sq_tail, q->sq_tail, __ATOMIC_RELEASE);
-	return kick_if_needed(q);
+	/*
+	 * The command is queued now, whatever the doorbell says: reporting
+	 * a failure would make a caller that retries submit it twice. A
+	 * doorbell fails only when the device is gone (or the descriptor
+	 * was taken away); the next call reports that.
+	 */
+	(void)kick_if_needed(q);
+	return 0;
 }
 
 int wd_submit_batch(struct wd_queue *q, const struct wd_cmd *cmds, int n)
@@ -288,8 +316,41 @@ int wd_submit_batch(struct wd_queue *q, const struct wd_cmd *cmds, int n)
 		q->sq[(q->sq_tail + i) & (q->sq_entries - 1)] = cmds[i];
 	q->sq_tail += n;
 	__atomic_store_n(&q->ctrl->sq_tail, q->sq_tail, __ATOMIC_RELEASE);
-	ret = kick_if_needed(q);
-	return ret ? ret : n;
+	/* Queued: report them, as wd_submit() does, whatever the doorbell. */
+	(void)kick_if_needed(q);
+	return n;
+}
+
+/*
+ * After the device was removed and every completion it posted was taken:
+ * the commands from the kernel's sq_head to our tail were never taken
+ * (no room for their completion, or submitted after the removal; the
+ * kernel counts the first kind in cq_hdr->dropped). Report each as a
+ * WD_ST_NODEV completion, from its slot, which nothing overwrote: we only
+ * write slots the kernel has taken.
+ */
+static int reap_untaken(struct wd_queue *q, struct wd_cqe *out, int max)
+{
+	uint32_t head = __atomic_load_n(&q->cq_hdr->sq_head, __ATOMIC_ACQUIRE);
+	uint32_t left = q->sq_tail - head, n, i;
+
+	if (left > q->sq_entries || q->untaken_done > left)
+		return -EPROTO;
+	left -= q->untaken_done;
+	if (!left)
+		return -ENODEV;
+	n = left < (uint32_t)max ? left : (uint32_t)max;
+	for (i = 0; i < n; i++) {
+		const struct wd_cmd *c =
+			&q->sq[(head + q->untaken_done + i) & (q->sq_entries - 1)];
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].tag = c->tag;
+		out[i].opcode = c->opcode;
+		out[i].status = WD_ST_NODEV;
+	}
+	q->untaken_done += n;
+	return n;
 }
 
 int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max)
@@ -304,8 +365,11 @@ int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max)
 	ready = cq_ready(q);
 	if (ready > q->cq_entries)
 		return -EPROTO;
-	if (!ready)
-		return (flags & WD_CQ_F_DEAD) ? -ENODEV : 0;
+	if (!ready) {
+		if (!(flags & WD_CQ_F_DEAD))
+			return 0;
+		return max ? reap_untaken(q, out, max) : -ENODEV;
+	}
 
 	n = ready < (uint32_t)max ? ready : (uint32_t)max;
 	for (i = 0; i < n; i++)
@@ -326,6 +390,18 @@ int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max)
 	return n;
 }
 
+/* Device gone, and commands it never took are still to be reported? */
+static int dead_untaken(const struct wd_queue *q)
+{
+	uint32_t flags = __atomic_load_n(&q->cq_hdr->flags, __ATOMIC_ACQUIRE);
+	uint32_t left;
+
+	if (!(flags & WD_CQ_F_DEAD) || (flags & WD_CQ_F_BAD_INDEX))
+		return 0;
+	left = q->sq_tail - __atomic_load_n(&q->cq_hdr->sq_head, __ATOMIC_ACQUIRE);
+	return left <= q->sq_entries && left > q->untaken_done;
+}
+
 int wd_wait(struct wd_queue *q, int timeout_ms)
 {
 	struct pollfd pfd;
@@ -333,7 +409,7 @@ int wd_wait(struct wd_queue *q, int timeout_ms)
 
 	if (!q)
 		return -EINVAL;
-	if (cq_ready(q))
+	if (cq_ready(q) || dead_untaken(q))
 		return 0;
 	ret = queue_check(q);
 	if (ret)
@@ -345,7 +421,7 @@ int wd_wait(struct wd_queue *q, int timeout_ms)
 	ret = poll(&pfd, 1, timeout_ms);
 	if (ret < 0)
 		return -errno;
-	if (cq_ready(q))
+	if (cq_ready(q) || dead_untaken(q))
 		return 0;
 	ret = queue_check(q);
 	if (ret)

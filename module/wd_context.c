@@ -129,6 +129,7 @@ static long wd_ioctl_info(struct wd_context *ctx, struct wd_info *info)
 		.algorithms = wdev->algorithms,
 		.queues_total = wdev->queues_total,
 		.queues_free = wd_queues_free(wdev),
+		.max_cmd_len = wdev->max_cmd_len,
 		.devmem_size = wdev->devmem_size,
 		.devpriv_size = (u64)wd_devpriv_pages(wdev) << PAGE_SHIFT,
 	};

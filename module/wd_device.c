@@ -72,6 +72,13 @@ static ssize_t queues_free_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(queues_free);
 
+static ssize_t max_cmd_len_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", to_wd_device(dev)->max_cmd_len);
+}
+static DEVICE_ATTR_RO(max_cmd_len);
+
 static ssize_t devmem_size_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
@@ -145,6 +152,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_algorithms.attr,
 	&dev_attr_queues_total.attr,
 	&dev_attr_queues_free.attr,
+	&dev_attr_max_cmd_len.attr,
 	&dev_attr_devmem_size.attr,
 	&dev_attr_devmem_free.attr,
 	&dev_attr_devmem_used.attr,
@@ -340,7 +348,7 @@ int wd_device_register(struct wd_device *wdev)
 {
 	int ret;
 
-	if (!wdev->queues_total)
+	if (!wdev->queues_total || !wdev->max_cmd_len)
 		return -EINVAL;
 	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
 	if (!wdev->qmap)

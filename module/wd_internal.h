@@ -14,9 +14,15 @@
 
 #define WD_MAX_DEVICES		64
 
-/* mmap layout: each queue binding gets its own window of offsets. */
+/*
+ * mmap layout of a device file: one fixed window of offsets, used by every
+ * binding of the context (a context binds one queue at a time). A ring
+ * mapping belongs to the binding it was made for (vm_private_data), so a
+ * window reused by the next binding never reaches an earlier one's pages.
+ */
 #define WD_MAP_REGION_SHIFT	20	/* 1 MiB per region */
-#define WD_MAP_WINDOW_SHIFT	22	/* 4 MiB per binding */
+#define WD_MAP_WINDOW_SHIFT	22	/* 4 MiB: the window's size */
+#define WD_MAP_BASE		(1ULL << WD_MAP_WINDOW_SHIFT)
 #define WD_REGION_CTRL		0
 #define WD_REGION_SQ		1
 #define WD_REGION_CQ		2
@@ -58,11 +64,10 @@ static inline unsigned long wd_pt_flags(void *entry)
 /**
  * struct wd_hwq - the framework's side of a bound hardware queue
  * @q: what the driver sees.
- * @ref: held by the context while bound and by each mmap() call in progress.
+ * @ref: held by the context while bound and by each ring mapping (VMA).
  * @ctx: owning context.
  * @sq_entries: submission ring size (power of two).
  * @cq_entries: completion ring size (power of two).
- * @map_base: first mmap offset of this binding's window.
  * @pages: all ring pages: control, submission, completion.
  * @nr_pages: number of @pages.
  * @sq_pages: pages of the submission ring.
@@ -81,6 +86,10 @@ static inline unsigned long wd_pt_flags(void *entry)
  * @started: queue_start succeeded and queue_stop has not been called.
  * @stopping: the binding is ending: a command in flight stops at its next
  *            memory access (WD_ST_CANCELLED) instead of running to its end.
+ * @map_lock: protects @revoked; ring faults hold it for reading while
+ *            they insert pages, unbinding takes it for writing.
+ * @revoked: the binding ended: its mappings are zapped and never filled
+ *           again (a touch raises SIGBUS).
  */
 struct wd_hwq {
 	struct wd_queue q;
@@ -88,7 +97,6 @@ struct wd_hwq {
 	struct wd_context *ctx;
 	u32 sq_entries;
 	u32 cq_entries;
-	u64 map_base;
 	struct page **pages;
 	unsigned int nr_pages;
 	unsigned int sq_pages;
@@ -105,6 +113,8 @@ struct wd_hwq {
 	u32 flags;
 	bool started;
 	bool stopping;
+	struct rw_semaphore map_lock;
+	bool revoked;
 };
 
 /**

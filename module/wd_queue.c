@@ -5,9 +5,12 @@
  * A context binds one hardware queue at a time. Queues are handed out first
  * come, first served: a context that finds none free waits in a FIFO and
  * gets the next queue released, directly. The rings live in pages the
- * framework allocates; mmap() inserts them all at once, so user space never
- * faults on them, and each mapping holds its own page references, so the
- * pages outlive the binding for as long as anything maps them.
+ * framework allocates. A ring mapping belongs to one binding (it holds a
+ * reference on it); its pages are inserted at the first touch, a whole
+ * region at once, under the binding's map_lock. Pages are never inserted
+ * in ->mmap: the VMA is not in the file's i_mmap yet there, so a binding
+ * ending meanwhile could not zap them. Ending a binding marks it revoked
+ * under map_lock and then zaps the window: no fault can map it again.
  */
 #include <linux/bitmap.h>
 #include <linux/fs.h>
@@ -142,6 +145,7 @@ static struct wd_hwq *wd_hwq_alloc(struct wd_context *ctx, u32 sq_entries,
 		return NULL;
 	kref_init(&hwq->ref);
 	spin_lock_init(&hwq->flags_lock);
+	init_rwsem(&hwq->map_lock);
 	hwq->ctx = ctx;
 	hwq->q.wdev = ctx->wdev;
 	hwq->sq_entries = sq_entries;
@@ -170,8 +174,6 @@ static struct wd_hwq *wd_hwq_alloc(struct wd_context *ctx, u32 sq_entries,
 	hwq->sq = hwq->vaddr + PAGE_SIZE;
 	hwq->cqh = hwq->vaddr + (1 + hwq->sq_pages) * PAGE_SIZE;
 	hwq->cq = (void *)hwq->cqh + WD_CQ_HDR_SIZE;
-	hwq->map_base = (u64)atomic64_inc_return(&ctx->wdev->map_seq) <<
-			WD_MAP_WINDOW_SHIFT;
 	return hwq;
 
 err_pages:
@@ -229,8 +231,16 @@ static void wd_queue_unbind(struct wd_context *ctx)
 	ctx->mapped = 0;
 	spin_unlock(&ctx->hwq_lock);
 
-	/* Revoke this binding's user mappings; the pages die with them. */
-	unmap_mapping_range(ctx->mapping, hwq->map_base,
+	/*
+	 * Revoke this binding's user mappings: once @revoked is set no fault
+	 * inserts a page, and the zap removes what faults inserted before.
+	 * Every ring mapping of this file is in the window, so the zap also
+	 * sees VMAs whose ->mmap ran while the binding ended.
+	 */
+	down_write(&hwq->map_lock);
+	hwq->revoked = true;
+	up_write(&hwq->map_lock);
+	unmap_mapping_range(ctx->mapping, WD_MAP_BASE,
 			    1ULL << WD_MAP_WINDOW_SHIFT, 1);
 	if (!ctx->dead)
 		wd_hw_release(ctx->wdev, hwq->q.hw_id);
@@ -246,9 +256,12 @@ long wd_queue_get(struct wd_context *ctx, struct wd_queue_info *kinfo,
 	int id, ret, i;
 
 	info = *kinfo;
+	/* Another layout of the rings (an older binary says 0): refuse. */
+	if (info.api_version != WD_API_VERSION)
+		return -EPROTONOSUPPORT;
 	if (info.flags & ~WD_QF_NONBLOCK || info.queue_id || info.ctrl_offset ||
 	    info.sq_offset || info.cq_offset || info.ctrl_size ||
-	    info.sq_size || info.cq_size)
+	    info.sq_size || info.cq_size || info.pad)
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(info.reserved); i++)
 		if (info.reserved[i])
@@ -295,11 +308,11 @@ long wd_queue_get(struct wd_context *ctx, struct wd_queue_info *kinfo,
 	hwq->started = true;
 
 	info.queue_id = id;
-	info.ctrl_offset = hwq->map_base +
+	info.ctrl_offset = WD_MAP_BASE +
 			   ((u64)WD_REGION_CTRL << WD_MAP_REGION_SHIFT);
-	info.sq_offset = hwq->map_base +
+	info.sq_offset = WD_MAP_BASE +
 			 ((u64)WD_REGION_SQ << WD_MAP_REGION_SHIFT);
-	info.cq_offset = hwq->map_base +
+	info.cq_offset = WD_MAP_BASE +
 			 ((u64)WD_REGION_CQ << WD_MAP_REGION_SHIFT);
 	info.ctrl_size = PAGE_SIZE;
 	info.sq_size = (u64)hwq->sq_pages << PAGE_SHIFT;
@@ -356,33 +369,61 @@ int wd_queue_kick(struct wd_context *ctx)
 	return ret;
 }
 
+static bool wd_hwq_index_bad(struct wd_hwq *hwq, u32 sq_tail, u32 cq_head);
+
 /**
  * wd_queue_kill() - end the queue of a context whose device is going away
  * @ctx: context
  *
- * Stops the driver, fails the commands still in the submission ring with
+ * Stops the driver, fails the commands waiting in the submission ring with
  * WD_ST_NODEV and marks the queue dead. The rings stay mapped (they are
  * the framework's memory, not the device's), so user space reads the
  * statuses and the flag instead of taking a SIGBUS.
+ *
+ * The indices user space owns are read once: the drain is bounded by that
+ * snapshot and by the free completion slots, whatever user space keeps
+ * writing (the caller holds locks every other user of the device needs).
+ * Commands that find no free completion slot are left untaken in the
+ * submission ring and counted in the completion header's dropped field.
  */
 void wd_queue_kill(struct wd_context *ctx)
 {
 	struct wd_hwq *hwq = ctx->hwq;
-	struct wd_cmd cmd;
+	u32 sq_tail, cq_head, pending, room, used, n;
 
 	lockdep_assert_held(&ctx->lock);
 	ctx->dead = true;
 	if (hwq) {
 		wd_hwq_stop(ctx, hwq);
-		while (wd_queue_fetch(&hwq->q, &cmd)) {
+		sq_tail = READ_ONCE(hwq->ctrl->sq_tail);
+		cq_head = READ_ONCE(hwq->ctrl->cq_head);
+		pending = 0;
+		room = 0;
+		/* Out of range: which slots hold commands is unknown. */
+		if (!wd_hwq_index_bad(hwq, sq_tail, cq_head)) {
+			used = hwq->cq_tail + hwq->cq_reserved - cq_head;
+			pending = sq_tail - hwq->sq_head;
+			if (used < hwq->cq_entries)
+				room = hwq->cq_entries - used;
+		}
+		for (n = 0; n < min(pending, room); n++) {
+			struct wd_cmd *slot =
+				&hwq->sq[hwq->sq_head & (hwq->sq_entries - 1)];
 			struct wd_cqe cqe = {
-				.tag = cmd.tag,
-				.opcode = cmd.opcode,
+				.tag = READ_ONCE(slot->tag),
+				.opcode = READ_ONCE(slot->opcode),
 				.status = WD_ST_NODEV,
 			};
 
+			hwq->sq_head++;
+			hwq->cq_reserved++;
 			wd_queue_complete(&hwq->q, &cqe);
 		}
+		/* The slots before sq_head may be reused by user space now. */
+		smp_store_release(&hwq->cqh->sq_head, hwq->sq_head);
+		WRITE_ONCE(hwq->cqh->dropped, pending - n);
+		/* The indices and the count are visible before the flag. */
+		smp_wmb();
 		wd_hwq_set_flag(hwq, WD_CQ_F_DEAD, true);
 		wd_hwq_set_flag(hwq, WD_CQ_F_NEED_WAKEUP, false);
 	}
@@ -404,10 +445,79 @@ __poll_t wd_queue_poll(struct wd_context *ctx)
 	return mask;
 }
 
+/* Which region of @hwq @vma maps: its first page in @hwq->pages, its size. */
+static int wd_ring_region(struct wd_hwq *hwq, struct vm_area_struct *vma,
+			  unsigned int *first, unsigned int *count)
+{
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	int region = (off - WD_MAP_BASE) >> WD_MAP_REGION_SHIFT;
+
+	switch (region) {
+	case WD_REGION_CTRL:
+		*first = 0;
+		*count = 1;
+		break;
+	case WD_REGION_SQ:
+		*first = 1;
+		*count = hwq->sq_pages;
+		break;
+	default:
+		*first = 1 + hwq->sq_pages;
+		*count = hwq->cq_pages;
+		break;
+	}
+	return region;
+}
+
+/*
+ * The first touch of a ring mapping maps its whole region. The VMA is in
+ * the file's i_mmap by now, so unbinding either finds @revoked set before
+ * we look (SIGBUS) or zaps what we insert after it has set it.
+ */
 static vm_fault_t wd_ring_fault(struct vm_fault *vmf)
 {
-	/* Every page was inserted at mmap time: a fault means revoked. */
-	return VM_FAULT_SIGBUS;
+	struct vm_area_struct *vma = vmf->vma;
+	struct wd_hwq *hwq = vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_NOPAGE;
+	unsigned int first, count, i;
+	int err;
+
+	/* Never in another process (the mappings are not inherited). */
+	if (vma->vm_mm != hwq->ctx->mm)
+		return VM_FAULT_SIGBUS;
+	wd_ring_region(hwq, vma, &first, &count);
+	count = min_t(unsigned long, count, vma_pages(vma));
+
+	down_read(&hwq->map_lock);
+	if (hwq->revoked) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		err = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     hwq->pages[first + i]);
+		/* -EBUSY: mapped already (a concurrent fault). */
+		if (err && err != -EBUSY) {
+			ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+			break;
+		}
+	}
+out:
+	up_read(&hwq->map_lock);
+	return ret;
+}
+
+/* A copy of a ring VMA (mremap moving it) holds the binding too. */
+static void wd_ring_open(struct vm_area_struct *vma)
+{
+	struct wd_hwq *hwq = vma->vm_private_data;
+
+	kref_get(&hwq->ref);
+}
+
+static void wd_ring_close(struct vm_area_struct *vma)
+{
+	wd_hwq_put(vma->vm_private_data);
 }
 
 static int wd_ring_may_split(struct vm_area_struct *vma, unsigned long addr)
@@ -416,17 +526,25 @@ static int wd_ring_may_split(struct vm_area_struct *vma, unsigned long addr)
 }
 
 static const struct vm_operations_struct wd_ring_vm_ops = {
+	.open = wd_ring_open,
+	.close = wd_ring_close,
 	.fault = wd_ring_fault,
 	.may_split = wd_ring_may_split,
 };
 
+/*
+ * Map a region of the bound queue. Nothing is inserted here (see the top
+ * of this file); the VMA holds a reference on the binding it was made for.
+ *
+ * VM_IO makes madvise(MADV_DOFORK) fail, so VM_DONTCOPY stays: a child
+ * never inherits the rings. VM_IO also keeps GUP (and so MAP_POPULATE,
+ * MADV_POPULATE_*, process_vm_readv, /proc/PID/mem) away from them.
+ */
 int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 {
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
-	unsigned long want = vma_pages(vma);
 	unsigned int first, count;
 	struct wd_hwq *hwq;
-	unsigned long num;
 	int region, ret;
 
 	if (!(vma->vm_flags & VM_SHARED))
@@ -438,12 +556,12 @@ int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 		spin_unlock(&ctx->hwq_lock);
 		return -ENXIO;
 	}
-	if (off < hwq->map_base || (off & ((1ULL << WD_MAP_REGION_SHIFT) - 1)) ||
-	    off - hwq->map_base >= (u64)WD_NR_REGIONS << WD_MAP_REGION_SHIFT) {
+	if (off < WD_MAP_BASE || (off & ((1ULL << WD_MAP_REGION_SHIFT) - 1)) ||
+	    off - WD_MAP_BASE >= (u64)WD_NR_REGIONS << WD_MAP_REGION_SHIFT) {
 		spin_unlock(&ctx->hwq_lock);
 		return -EINVAL;
 	}
-	region = (off - hwq->map_base) >> WD_MAP_REGION_SHIFT;
+	region = (off - WD_MAP_BASE) >> WD_MAP_REGION_SHIFT;
 	if (test_and_set_bit(region, &ctx->mapped)) {
 		spin_unlock(&ctx->hwq_lock);
 		return -EBUSY;
@@ -451,23 +569,9 @@ int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 	kref_get(&hwq->ref);
 	spin_unlock(&ctx->hwq_lock);
 
-	switch (region) {
-	case WD_REGION_CTRL:
-		first = 0;
-		count = 1;
-		break;
-	case WD_REGION_SQ:
-		first = 1;
-		count = hwq->sq_pages;
-		break;
-	default:
-		first = 1 + hwq->sq_pages;
-		count = hwq->cq_pages;
-		break;
-	}
-
+	wd_ring_region(hwq, vma, &first, &count);
 	ret = -EINVAL;
-	if (want != count)
+	if (vma_pages(vma) != count)
 		goto err;
 	if (region == WD_REGION_CQ) {
 		ret = -EPERM;
@@ -475,14 +579,10 @@ int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 			goto err;
 		vma->vm_flags &= ~VM_MAYWRITE;
 	}
-	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags |= VM_IO | VM_MIXEDMAP | VM_DONTCOPY | VM_DONTEXPAND |
+			 VM_DONTDUMP;
 	vma->vm_ops = &wd_ring_vm_ops;
-
-	num = count;
-	ret = vm_insert_pages(vma, vma->vm_start, hwq->pages + first, &num);
-	if (ret)
-		goto err;
-	wd_hwq_put(hwq);
+	vma->vm_private_data = hwq;	/* the reference taken above */
 	return 0;
 
 err:

@@ -1231,7 +1231,7 @@ TEST_F(dm, pinned_pages_held_back)
 	ASSERT_EQ(WD_MMU_PINNED, set_mode(t.fd, WD_MMU_PINNED));
 	ASSERT_EQ(0, dev_share(t.fd, p, len, WD_SHARE_READ | WD_SHARE_WRITE, WD_IOC_SHARE));
 	ASSERT_EQ(0, dev_share(t.fd, src, len, WD_SHARE_READ, WD_IOC_SHARE));
-	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_GET, &qi));
+	ASSERT_EQ(0, tq_get(t.fd, &qi));
 	t.info = qi;
 	t.ctrl = (void *)map(t.fd, qi.ctrl_size, PROT_READ | PROT_WRITE, 0, qi.ctrl_offset);
 	t.sq = (void *)map(t.fd, qi.sq_size, PROT_READ | PROT_WRITE, 0, qi.sq_offset);

@@ -108,7 +108,7 @@ TEST(unregister_with_queue_in_use)
 	EXPECT_EQ(-1, ioctl(t.fd, WD_IOC_INFO, &info));
 	EXPECT_EQ(ENODEV, errno);
 	memset(&info, 0, sizeof(info));
-	EXPECT_EQ(-1, ioctl(other, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(other, &info));
 	EXPECT_EQ(ENODEV, errno);
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, other, 0));
 	EXPECT_EQ(ENODEV, errno);
@@ -134,7 +134,7 @@ static void *blocked_getter(void *arg)
 	struct wd_queue_info info = { 0 };
 	int fd = *(int *)arg;
 
-	waiter_result = ioctl(fd, WD_IOC_QUEUE_GET, &info) ? errno : 0;
+	waiter_result = tq_get(fd, &info) ? errno : 0;
 	return NULL;
 }
 
@@ -151,7 +151,7 @@ TEST(unregister_wakes_waiters)
 	for (i = 0; i < total; i++) {
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	fd = open(WD_TEST_NODE, O_RDWR);
 	waiter_result = -1;
@@ -531,6 +531,209 @@ TEST_F_TIMEOUT(slow, killed_owner_frees_queue_at_once, 180)
 	       t_kill, secs, t_free - t_kill);
 	/* Long before the command would have ended. */
 	EXPECT_LT(t_free - t_kill, (secs - t_kill) / 2);
+}
+
+/* Map the rings of a queue with the given ring sizes (raw ABI). */
+static int tq_open_sizes(struct tq *t, unsigned int sq, unsigned int cq)
+{
+	void *p;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
+	if (t->fd < 0)
+		return -errno;
+	t->info.sq_entries = sq;
+	t->info.cq_entries = cq;
+	if (tq_get(t->fd, &t->info))
+		return -errno;
+	p = mmap(NULL, t->info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 t->fd, t->info.ctrl_offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->ctrl = p;
+	p = mmap(NULL, t->info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 t->fd, t->info.sq_offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->sq = p;
+	p = mmap(NULL, t->info.cq_size, PROT_READ, MAP_SHARED, t->fd,
+		 t->info.cq_offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	t->cqh = p;
+	t->cq = (struct wd_cqe *)((char *)p + WD_CQ_HDR_SIZE);
+	return 0;
+}
+
+struct mover {
+	struct tq *t;
+	volatile int stop;
+	pthread_mutex_t lock;
+	unsigned long nodev;	/* NODEV completions consumed */
+};
+
+/*
+ * Keep the submission ring full (every slot is a zeroed command: a NOP)
+ * and consume every completion as soon as it is posted; both indices stay
+ * in range. Two threads do it, each moving both indices, so the rings keep
+ * moving while either of them runs.
+ */
+static void *mover(void *arg)
+{
+	struct mover *m = arg;
+	struct tq *t = m->t;
+
+	while (!m->stop) {
+		unsigned int head = __atomic_load_n(&t->cqh->sq_head, __ATOMIC_ACQUIRE);
+		unsigned int cq_head, cq_tail;
+
+		__atomic_store_n(&t->ctrl->sq_tail, head + t->info.sq_entries,
+				 __ATOMIC_RELEASE);
+		if (pthread_mutex_trylock(&m->lock))
+			continue;
+		cq_head = t->ctrl->cq_head;
+		cq_tail = __atomic_load_n(&t->cqh->cq_tail, __ATOMIC_ACQUIRE);
+		for (; cq_head != cq_tail; cq_head++)
+			if (t->cq[cq_head & (t->info.cq_entries - 1)].status == WD_ST_NODEV)
+				m->nodev++;
+		__atomic_store_n(&t->ctrl->cq_head, cq_tail, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+static volatile int remove_done;
+
+static void *remover(void *arg)
+{
+	remove_done = wd_test_remove_device(0) ? -1 : 1;
+	return NULL;
+}
+
+/*
+ * Two threads keep moving sq_tail and cq_head forward (always in range)
+ * while the device is removed: the removal must end on its own, in
+ * bounded time, however long they keep at it.
+ */
+TEST(remove_while_indices_move)
+{
+	struct mover m = { 0 };
+	pthread_t sq_th, cq_th, rm_th;
+	struct tq t;
+	int waited;
+
+	ASSERT_EQ(0, tq_open_sizes(&t, 4096, 4096));
+	m.t = &t;
+	pthread_mutex_init(&m.lock, NULL);
+	ASSERT_EQ(0, pthread_create(&sq_th, NULL, mover, &m));
+	ASSERT_EQ(0, pthread_create(&cq_th, NULL, mover, &m));
+	usleep(200000);
+	remove_done = 0;
+	ASSERT_EQ(0, pthread_create(&rm_th, NULL, remover, NULL));
+	/* 8 s: far more than a bounded drain of 4096 commands needs. */
+	for (waited = 0; waited < 80 && !remove_done; waited++)
+		usleep(100000);
+	EXPECT_EQ(1, remove_done) TH_LOG("removal still running after %d ms with the indices moving",
+					 waited * 100);
+	/* Let an unbounded drain end too, so the run can go on. */
+	m.stop = 1;
+	pthread_join(sq_th, NULL);
+	pthread_join(cq_th, NULL);
+	pthread_join(rm_th, NULL);
+	EXPECT_EQ(1, remove_done);
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_DEAD);
+	/*
+	 * The drain took at most what the indices said when it began (one
+	 * ring's worth), not whatever the movers kept adding.
+	 */
+	TH_LOG("removal failed %lu commands with NODEV", m.nodev);
+	EXPECT_LE(m.nodev, t.info.sq_entries);
+	tq_close(&t);
+	reload(_metadata);
+}
+
+/*
+ * Removal with more commands queued than free completion slots: as many
+ * as fit complete with NODEV, the rest stay untaken in the submission ring
+ * and are counted in cq_hdr.dropped, so every command is accounted for.
+ */
+TEST(remove_accounts_commands_beyond_free_slots)
+{
+	struct wd_cmd c = { .opcode = WD_OP_NOP };
+	struct wd_cqe cqe;
+	struct tq t;
+	int i;
+
+	ASSERT_EQ(0, tq_open_sizes(&t, 16, 4));
+	for (i = 0; i < 16; i++) {
+		c.tag = i;
+		ASSERT_EQ(0, tq_submit(&t, &c));
+	}
+	/* 4 complete, then the full completion ring holds the engine back. */
+	for (i = 0; i < 50 && t.cqh->cq_tail != 4; i++)
+		usleep(20000);
+	usleep(200000);
+	ASSERT_EQ(4, t.cqh->cq_tail);
+	ASSERT_EQ(4, t.cqh->sq_head);
+	/* Make room for one completion, without waking the engine. */
+	cqe = t.cq[0];
+	EXPECT_EQ(0, cqe.tag);
+	__atomic_store_n(&t.ctrl->cq_head, 1, __ATOMIC_RELEASE);
+
+	ASSERT_EQ(0, wd_test_remove_device(0));
+	EXPECT_TRUE(t.cqh->flags & WD_CQ_F_DEAD);
+	ASSERT_EQ(5, t.cqh->cq_tail);
+	EXPECT_EQ(WD_ST_NODEV, t.cq[4 & 3].status);
+	EXPECT_EQ(4, t.cq[4 & 3].tag);
+	EXPECT_EQ(5, t.cqh->sq_head);
+	/* The other 11 were never taken, and are counted. */
+	EXPECT_EQ(11, t.cqh->dropped);
+	EXPECT_EQ(16, t.cqh->sq_head + t.cqh->dropped);
+	tq_close(&t);
+	reload(_metadata);
+}
+
+/* The same through libwd: every command submitted gets one completion. */
+TEST(remove_libwd_completes_every_command)
+{
+	struct wd_queue_opts opts = { .sq_entries = 16, .cq_entries = 4 };
+	struct wd_cmd cmds[16];
+	struct wd_cqe cqe[4];
+	int i, n, got = 0, ok = 0, nodev = 0, order = 1;
+	struct wd_queue *q;
+	struct wd_dev *dev;
+
+	ASSERT_EQ(0, wd_open(WD_TEST_DEV, &dev));
+	ASSERT_EQ(0, wd_queue_get(dev, &opts, &q));
+	memset(cmds, 0, sizeof(cmds));
+	for (i = 0; i < 16; i++) {
+		cmds[i].opcode = WD_OP_NOP;
+		cmds[i].tag = 100 + i;
+	}
+	ASSERT_EQ(16, wd_submit_batch(q, cmds, 16));
+	usleep(300000);
+	ASSERT_EQ(0, wd_test_remove_device(0));
+	for (;;) {
+		n = wd_reap(q, cqe, 4);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++, got++) {
+			if (cqe[i].tag != 100 + (unsigned int)got)
+				order = 0;
+			if (cqe[i].status == WD_ST_OK)
+				ok++;
+			else if (cqe[i].status == WD_ST_NODEV)
+				nodev++;
+		}
+	}
+	EXPECT_EQ(-ENODEV, n);
+	EXPECT_EQ(16, got);
+	EXPECT_EQ(4, ok);
+	EXPECT_EQ(12, nodev);
+	EXPECT_TRUE(order);
+	EXPECT_EQ(0, wd_queue_inflight(q));
+	wd_close(dev);
+	reload(_metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -83,7 +83,7 @@ static int tq_open_mode(struct tq *t, uint32_t mode)
 	t->fd = open(WD_TEST_NODE, O_RDWR);
 	if (t->fd < 0 || set_mode(t->fd, mode) != (int)mode)
 		return -1;
-	if (ioctl(t->fd, WD_IOC_QUEUE_GET, &info))
+	if (tq_get(t->fd, &info))
 		return -1;
 	t->info = info;
 	p = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.ctrl_offset);

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -62,7 +64,7 @@ TEST(get_put_and_info)
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(total, sysfs_uint("queues_free"));
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 	EXPECT_EQ(256, info.sq_entries);
 	EXPECT_EQ(512, info.cq_entries);
 	EXPECT_LT(info.queue_id, total);
@@ -75,7 +77,7 @@ TEST(get_put_and_info)
 
 	/* One queue per context. */
 	memset(&info, 0, sizeof(info));
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EBUSY, errno);
 
 	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
@@ -96,6 +98,7 @@ TEST(get_bad_arguments)
 	ASSERT_LE(0, fd);
 #define BAD(field, value, err) do {					\
 		memset(&info, 0, sizeof(info));				\
+		info.api_version = WD_API_VERSION;			\
 		info.field = value;					\
 		EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));	\
 		EXPECT_EQ(err, errno) TH_LOG(#field " = " #value);	\
@@ -110,7 +113,13 @@ TEST(get_bad_arguments)
 	BAD(queue_id, 1, EINVAL);
 	BAD(sq_offset, 4096, EINVAL);
 	BAD(cq_size, 1, EINVAL);
-	BAD(reserved[3], 1, EINVAL);
+	BAD(pad, 1, EINVAL);
+	BAD(reserved[2], 1, EINVAL);
+	/* Another ABI version (an old binary leaves the field zero). */
+	BAD(api_version, 0, EPROTONOSUPPORT);
+	BAD(api_version, 1, EPROTONOSUPPORT);
+	BAD(api_version, WD_API_VERSION + 1, EPROTONOSUPPORT);
+	BAD(api_version, 0xffffffffU, EPROTONOSUPPORT);
 #undef BAD
 	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, NULL));
 	EXPECT_EQ(EFAULT, errno);
@@ -123,7 +132,7 @@ TEST(get_bad_arguments)
 	memset(&info, 0, sizeof(info));
 	info.sq_entries = 2;
 	info.cq_entries = 4096;
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 	EXPECT_EQ(2, info.sq_entries);
 	EXPECT_EQ(4096, info.cq_entries);
 	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
@@ -141,7 +150,7 @@ TEST(mmap_rules)
 	/* No queue yet. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
 	EXPECT_EQ(ENXIO, errno);
-	ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(fd, &info));
 
 	/* Wrong sizes, offsets, private mappings, a writable CQ. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -186,7 +195,7 @@ TEST(mmap_rules)
 	EXPECT_EQ(-1, mprotect(q, info.cq_size, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(EACCES, errno);
 
-	/* Mappings of an earlier binding's window are refused. */
+	/* Every binding gets the same offsets. */
 	EXPECT_EQ(0, munmap(p, info.sq_size));
 	EXPECT_EQ(0, munmap(q, info.cq_size));
 	{
@@ -194,11 +203,13 @@ TEST(mmap_rules)
 
 		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_PUT, 0));
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
-		EXPECT_NE(old.sq_offset, info.sq_offset);
-		EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-					   MAP_SHARED, fd, old.ctrl_offset));
-		EXPECT_EQ(EINVAL, errno);
+		ASSERT_EQ(0, tq_get(fd, &info));
+		EXPECT_EQ(old.ctrl_offset, info.ctrl_offset);
+		EXPECT_EQ(old.sq_offset, info.sq_offset);
+		EXPECT_EQ(old.cq_offset, info.cq_offset);
+		EXPECT_EQ(4ULL << 20, info.ctrl_offset);
+		EXPECT_EQ(5ULL << 20, info.sq_offset);
+		EXPECT_EQ(6ULL << 20, info.cq_offset);
 	}
 	close(fd);
 }
@@ -265,13 +276,62 @@ TEST(ring_protection)
 	tq_close(&t);
 }
 
-TEST(rings_mapped_in_advance)
+/* The first touch of a region maps all of it: no fault after that. */
+/*
+ * The offsets are the same for every binding, but a mapping belongs to
+ * the binding it was made for: after PUT and a new GET, the old mapping
+ * still raises SIGBUS, a new mapping at the same offset reaches the new
+ * rings.
+ */
+TEST(old_mapping_stays_revoked_after_rebind)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t, old;
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	t.ctrl->pad1[0] = 0;		/* mapped now */
+	old = t;
+	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_PUT, 0));
+	memset(&t.info, 0, sizeof(t.info));
+	t.info.sq_entries = 8;
+	ASSERT_EQ(0, tq_get(t.fd, &t.info));
+	t.ctrl = mmap(NULL, t.info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      t.fd, t.info.ctrl_offset);
+	t.sq = mmap(NULL, t.info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    t.fd, t.info.sq_offset);
+	t.cqh = mmap(NULL, t.info.cq_size, PROT_READ, MAP_SHARED, t.fd,
+		     t.info.cq_offset);
+	ASSERT_NE(MAP_FAILED, t.ctrl);
+	ASSERT_NE(MAP_FAILED, t.sq);
+	ASSERT_NE(MAP_FAILED, t.cqh);
+	t.cq = (struct wd_cqe *)((char *)t.cqh + WD_CQ_HDR_SIZE);
+	EXPECT_EQ(old.info.ctrl_offset, t.info.ctrl_offset);
+	EXPECT_EQ(SIGBUS, fault_of(write_ctrl, &old));
+	EXPECT_EQ(0, fault_of(write_ctrl, &t));
+	c = nop(9);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(9, cqe.tag);
+	EXPECT_EQ(SIGBUS, fault_of(write_ctrl, &old));
+	munmap(old.ctrl, old.info.ctrl_size);
+	munmap(old.sq, old.info.sq_size);
+	munmap(old.cqh, old.info.cq_size);
+	tq_close(&t);
+}
+
+TEST(rings_mapped_at_first_touch)
 {
 	struct rusage before, after;
 	unsigned int i, sum = 0;
 	struct tq t;
 
 	ASSERT_EQ(0, tq_open(&t, 4096, 0));
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &before));
+	sum += *(volatile char *)t.sq;
+	sum += *(volatile char *)t.cqh;
+	sum += *(volatile char *)t.ctrl;
+	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &after));
+	EXPECT_EQ(3, after.ru_minflt - before.ru_minflt);
 	ASSERT_EQ(0, getrusage(RUSAGE_SELF, &before));
 	for (i = 0; i < t.info.sq_size; i += 4096)
 		((volatile char *)t.sq)[i] = 0;
@@ -400,7 +460,7 @@ TEST(full_completion_ring_backpressure)
 	memset(&t, 0, sizeof(t));
 	t.fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, t.fd);
-	ASSERT_EQ(0, ioctl(t.fd, WD_IOC_QUEUE_GET, &info));
+	ASSERT_EQ(0, tq_get(t.fd, &info));
 	t.info = info;
 	t.ctrl = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.ctrl_offset);
 	t.sq = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t.fd, info.sq_offset);
@@ -445,14 +505,14 @@ TEST(nonblocking_get)
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		ASSERT_LE(0, fds[i]);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	EXPECT_EQ(0, sysfs_uint("queues_free"));
 
 	fd = open(WD_TEST_NODE, O_RDWR | O_NONBLOCK);
 	ASSERT_LE(0, fd);
 	memset(&info, 0, sizeof(info));
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EAGAIN, errno);
 	close(fd);
 
@@ -460,14 +520,14 @@ TEST(nonblocking_get)
 	ASSERT_LE(0, fd);
 	memset(&info, 0, sizeof(info));
 	info.flags = WD_QF_NONBLOCK;
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EAGAIN, errno);
 
 	/* Closing one context frees its queue. */
 	close(fds[0]);
 	memset(&info, 0, sizeof(info));
 	info.flags = WD_QF_NONBLOCK;
-	EXPECT_EQ(0, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(0, tq_get(fd, &info));
 	close(fd);
 	for (i = 1; i < total; i++)
 		close(fds[i]);
@@ -488,13 +548,13 @@ TEST(blocked_get_interrupted_by_signal)
 	for (i = 0; i < total; i++) {
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	sigaction(SIGALRM, &sa, NULL);
 	fd = open(WD_TEST_NODE, O_RDWR);
 	memset(&info, 0, sizeof(info));
 	alarm(1);
-	EXPECT_EQ(-1, ioctl(fd, WD_IOC_QUEUE_GET, &info));
+	EXPECT_EQ(-1, tq_get(fd, &info));
 	EXPECT_EQ(EINTR, errno);
 	/* Having left the line, it does not steal the next free queue. */
 	close(fds[0]);
@@ -521,7 +581,7 @@ TEST(fifo_order)
 	for (i = 0; i < total; i++) {
 		fds[i] = open(WD_TEST_NODE, O_RDWR);
 		memset(&info, 0, sizeof(info));
-		ASSERT_EQ(0, ioctl(fds[i], WD_IOC_QUEUE_GET, &info));
+		ASSERT_EQ(0, tq_get(fds[i], &info));
 	}
 	for (i = 0; i < 3; i++) {
 		kids[i] = fork();
@@ -536,7 +596,7 @@ TEST(fifo_order)
 				close(fds[j]);
 			fd = open(WD_TEST_NODE, O_RDWR);
 			memset(&info, 0, sizeof(info));
-			if (ioctl(fd, WD_IOC_QUEUE_GET, &info))
+			if (tq_get(fd, &info))
 				_exit(1);
 			if (write(pipefd[1], &c, 1) != 1)
 				_exit(2);
@@ -669,7 +729,7 @@ TEST(forked_child_cannot_use_queue)
 			_exit(1);
 		if (ioctl(t.fd, WD_IOC_QUEUE_PUT, 0) == 0 || errno != EPERM)
 			_exit(2);
-		if (ioctl(t.fd, WD_IOC_QUEUE_GET, &info) == 0 || errno != EPERM)
+		if (tq_get(t.fd, &info) == 0 || errno != EPERM)
 			_exit(3);
 		if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, t.fd,
 			 t.info.ctrl_offset) != MAP_FAILED || errno != EPERM)
@@ -702,6 +762,205 @@ TEST(statistics_count)
 	EXPECT_EQ(before + 10, sysfs_uint("stats/commands_completed"));
 	EXPECT_LE(1, sysfs_uint("stats/commands_failed"));
 	tq_close(&t);
+}
+
+static void submit_in_child(void *arg)
+{
+	struct tq *t = arg;
+	unsigned int tail = t->ctrl->sq_tail;
+
+	t->sq[tail & (t->info.sq_entries - 1)] = nop(0xc41d);
+	__atomic_store_n(&t->ctrl->sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * MADV_DOFORK clears VM_DONTCOPY: whatever it says, a child must not get
+ * the rings (and so cannot submit on the parent's queue).
+ */
+TEST(madv_dofork_cannot_share_rings)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int r[3], e[3];
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	r[0] = madvise(t.ctrl, t.info.ctrl_size, MADV_DOFORK);
+	e[0] = errno;
+	r[1] = madvise(t.sq, t.info.sq_size, MADV_DOFORK);
+	e[1] = errno;
+	r[2] = madvise(t.cqh, t.info.cq_size, MADV_DOFORK);
+	e[2] = errno;
+	TH_LOG("MADV_DOFORK: ctrl %d, sq %d, cq %d", r[0], r[1], r[2]);
+	EXPECT_EQ(SIGSEGV, child_signal(submit_in_child, &t));
+	EXPECT_EQ(SIGSEGV, child_signal(touch_ring_in_child, &t));
+	ioctl(t.fd, WD_IOC_KICK, 0);
+	usleep(200000);
+	/* Nothing ran on the parent's queue. */
+	EXPECT_EQ(0, t.cqh->sq_head);
+	EXPECT_EQ(0, t.cqh->cq_tail);
+	EXPECT_EQ(0, t.ctrl->sq_tail);
+	/* Refused outright, and the queue still works. */
+	EXPECT_EQ(-1, r[0]);
+	EXPECT_EQ(EINVAL, e[0]);
+	EXPECT_EQ(-1, r[1]);
+	EXPECT_EQ(EINVAL, e[1]);
+	EXPECT_EQ(-1, r[2]);
+	EXPECT_EQ(EINVAL, e[2]);
+	c = nop(5);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(5, cqe.tag);
+	tq_close(&t);
+}
+
+static void spin(unsigned int n)
+{
+	while (n--)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+struct racer {
+	int fd;
+	volatile unsigned long long off;
+	volatile size_t size;
+	volatile unsigned int puts;	/* PUTs completed by the main thread */
+	volatile unsigned int gen;	/* binding @off belongs to */
+	volatile unsigned int attempt;	/* binding the racer is mapping */
+	volatile int quit;
+	int mapped, stale, sigbus;
+};
+
+static void write_word(void *arg)
+{
+	*(volatile unsigned int *)arg = 0x5eed;
+}
+
+/*
+ * Map the submission ring of whatever binding is current, again and
+ * again. Once a PUT has completed after an mmap() returned, the binding
+ * that mapping belongs to is over, so a touch must raise SIGBUS.
+ */
+static void *mmap_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!r->quit) {
+		size_t size = r->size;
+		unsigned int puts;
+		void *p;
+
+		r->attempt = r->gen;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+			 r->off);
+		if (p == MAP_FAILED)
+			continue;
+		puts = r->puts;
+		r->mapped++;
+		while (r->puts == puts && !r->quit)
+			sched_yield();
+		if (r->puts != puts) {
+			if (fault_of(write_word, (char *)p + 4096) == SIGBUS)
+				r->sigbus++;
+			else
+				r->stale++;
+		}
+		munmap(p, size);
+	}
+	return NULL;
+}
+
+/*
+ * A ring mmap racing QUEUE_PUT and the next QUEUE_GET: whatever the mmap
+ * returned, once its binding was put, touching it raises SIGBUS; it never
+ * keeps reaching the revoked ring.
+ */
+TEST(ring_mmap_races_put)
+{
+	struct wd_queue_info info;
+	struct timespec t0, t1;
+	struct racer r = { 0 };
+	pthread_t th;
+	int i;
+
+	r.fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, r.fd);
+	memset(&info, 0, sizeof(info));
+	info.sq_entries = 4096;
+	ASSERT_EQ(0, tq_get(r.fd, &info));
+	r.off = info.sq_offset;
+	r.size = info.sq_size;
+	ASSERT_EQ(0, pthread_create(&th, NULL, mmap_racer, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 1; i <= 5000; i++) {
+		int wait;
+
+		/* PUT just after the racer has begun mapping this binding. */
+		for (wait = 0; wait < 1000 && r.attempt != r.gen; wait++)
+			sched_yield();
+		spin((i * 7919) % 30000);
+		ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+		r.puts++;
+		memset(&info, 0, sizeof(info));
+		info.sq_entries = 4096;
+		ASSERT_EQ(0, tq_get(r.fd, &info));
+		r.off = info.sq_offset;
+		r.gen = i;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 12)
+			break;
+	}
+	ASSERT_EQ(0, ioctl(r.fd, WD_IOC_QUEUE_PUT, 0));
+	r.puts++;
+	r.quit = 1;
+	pthread_join(th, NULL);
+	TH_LOG("%d bindings, %d mmaps succeeded, %d touched after their PUT: %d SIGBUS, %d stale",
+	       i, r.mapped, r.sigbus + r.stale, r.sigbus, r.stale);
+	EXPECT_EQ(0, r.stale);
+	EXPECT_LT(0, r.sigbus);
+	close(r.fd);
+}
+
+/*
+ * A failed doorbell after the command was published must not make
+ * wd_submit() report failure: the command is queued, and a caller that
+ * retried would run it twice.
+ */
+TEST(submit_reports_queued_when_kick_fails)
+{
+	struct wd_cmd c = nop(77);
+	struct wd_queue *q;
+	struct wd_dev *dev;
+	struct wd_cqe cqe;
+	int fd, saved, null, i, n;
+
+	ASSERT_EQ(0, wd_open(WD_TEST_DEV, &dev));
+	ASSERT_EQ(0, wd_queue_get(dev, NULL, &q));
+	fd = wd_dev_fd(dev);
+	saved = dup(fd);
+	null = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, saved);
+	ASSERT_LE(0, null);
+	/* Let the engine go to sleep: the next submission must kick. */
+	usleep(200000);
+	/* The doorbell now fails (ENOTTY); the rings stay mapped. */
+	ASSERT_EQ(fd, dup2(null, fd));
+	EXPECT_EQ(0, wd_submit(q, &c));
+	c.tag = 78;
+	EXPECT_EQ(1, wd_submit_batch(q, &c, 1));
+	EXPECT_EQ(2, wd_queue_inflight(q));
+	ASSERT_EQ(fd, dup2(saved, fd));
+	EXPECT_EQ(0, wd_kick(q));
+	for (i = 0, n = 0; i < 100 && n < 2; i++) {
+		if (wd_wait(q, 100) == 0 && wd_reap(q, &cqe, 1) == 1) {
+			EXPECT_EQ(77 + n, cqe.tag);
+			n++;
+		}
+	}
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(0, wd_reap(q, &cqe, 1));
+	close(saved);
+	close(null);
+	wd_close(dev);
 }
 
 TEST_HARNESS_MAIN

@@ -41,6 +41,8 @@ TEST(attributes)
 	EXPECT_EQ(param("queues"), strtoul(buf, NULL, 0));
 	ASSERT_EQ(0, wd_test_read_file(ATTR("devmem_size"), buf, sizeof(buf)));
 	EXPECT_EQ(param("devmem_mb") << 20, strtoull(buf, NULL, 0));
+	ASSERT_EQ(0, wd_test_read_file(ATTR("max_cmd_len"), buf, sizeof(buf)));
+	EXPECT_EQ(1ULL << 30, strtoull(buf, NULL, 0));
 }
 
 TEST(attributes_read_only)
@@ -48,6 +50,7 @@ TEST(attributes_read_only)
 	static const char *const attrs[] = {
 		ATTR("api"), ATTR("api_version"), ATTR("flags"),
 		ATTR("algorithms"), ATTR("queues_total"), ATTR("devmem_size"),
+		ATTR("max_cmd_len"),
 	};
 	size_t i;
 

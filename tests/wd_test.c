@@ -111,6 +111,12 @@ int wd_test_as_nobody(int (*fn)(void *), void *arg)
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+int tq_get(int fd, struct wd_queue_info *info)
+{
+	info->api_version = WD_API_VERSION;
+	return ioctl(fd, WD_IOC_QUEUE_GET, info);
+}
+
 int tq_open(struct tq *t, unsigned int sq_entries, int oflags)
 {
 	void *p;
@@ -120,7 +126,7 @@ int tq_open(struct tq *t, unsigned int sq_entries, int oflags)
 	if (t->fd < 0)
 		return -errno;
 	t->info.sq_entries = sq_entries;
-	if (ioctl(t->fd, WD_IOC_QUEUE_GET, &t->info))
+	if (tq_get(t->fd, &t->info))
 		goto err;
 	p = mmap(NULL, t->info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 t->fd, t->info.ctrl_offset);

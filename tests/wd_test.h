@@ -41,6 +41,8 @@ struct tq {
 	struct wd_cqe *cq;
 };
 
+/* WD_IOC_QUEUE_GET on @fd with @info, as this ABI version; 0 or -1/errno. */
+int tq_get(int fd, struct wd_queue_info *info);
 /* Open WD_TEST_NODE (with @oflags), bind a queue and map its rings. */
 int tq_open(struct tq *t, unsigned int sq_entries, int oflags);
 void tq_close(struct tq *t);

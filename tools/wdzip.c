@@ -31,7 +31,7 @@
 #include "libwd.h"
 
 #define DEFAULT_BLOCK	(1UL << 20)
-#define MAX_BLOCK	(512UL << 20)	/* its output bound stays < WD_CMD_MAX_LEN */
+#define MAX_BLOCK	(512UL << 20)	/* at most half the device's max_cmd_len */
 #define IN_CHUNK	(1UL << 20)	/* decompression: input read at a time */
 #define OUT_CHUNK	(1UL << 20)	/* decompression: output per command */
 
@@ -50,6 +50,8 @@ static struct {
 
 static struct wd_dev *dev;
 static struct wd_queue *queue;
+/* The most one command may name on the device (struct wd_info). */
+static uint64_t cmd_max_len;
 
 /* The temporary output file, removed if a signal ends us. */
 static char tmp_path[PATH_MAX];
@@ -125,7 +127,7 @@ static size_t deflate_bound(size_t len)
  */
 static unsigned char *grow_output(unsigned char *buf, size_t *cap)
 {
-	*cap = *cap * 2 < WD_CMD_MAX_LEN ? *cap * 2 : WD_CMD_MAX_LEN;
+	*cap = *cap * 2 < cmd_max_len ? *cap * 2 : cmd_max_len;
 	free(buf);
 	return malloc(*cap);
 }
@@ -156,7 +158,7 @@ static int compress_fd(int in, int out, const char *in_name,
 		for (;;) {
 			err = wd_compress(queue, WD_FMT_GZIP, opt.level, ibuf, n,
 					  obuf, cap, &olen);
-			if (err != -ENOSPC || cap >= WD_CMD_MAX_LEN)
+			if (err != -ENOSPC || cap >= cmd_max_len)
 				break;
 			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
@@ -365,9 +367,9 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 		cmd.format = WD_FMT_RAW;
 		cmd.flags = WD_CMD_F_STREAM | (first ? 0 : WD_CMD_F_CONTINUE);
 		cmd.src = (uintptr_t)(in->buf + in->off);
-		cmd.src_len = in_avail(in);
+		cmd.src_len = in_avail(in) < cmd_max_len ? in_avail(in) : cmd_max_len;
 		cmd.dst = (uintptr_t)obuf;
-		cmd.dst_len = OUT_CHUNK;
+		cmd.dst_len = OUT_CHUNK < cmd_max_len ? OUT_CHUNK : cmd_max_len;
 		err = run_cmd(&cmd, &cqe);
 		if (err) {
 			error(in->name, "decompression failed: %s", wd_strerror(err));
@@ -766,6 +768,17 @@ int main(int argc, char **argv)
 	ret = opt.device ? wd_open(opt.device, &dev) : wd_open_alg(algs, &dev);
 	if (!ret)
 		ret = wd_queue_get(dev, NULL, &queue);
+	if (!ret) {
+		struct wd_info info = { 0 };
+
+		ret = wd_get_info(dev, &info);
+		cmd_max_len = info.max_cmd_len;
+		if (!ret && !cmd_max_len)
+			ret = -EPROTO;
+		/* Keep a block's output bound within one command. */
+		if (opt.block > cmd_max_len / 2)
+			opt.block = cmd_max_len / 2;
+	}
 	if (ret) {
 		error(opt.device, "%s", wd_strerror(ret));
 		wd_close(dev);

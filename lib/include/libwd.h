@@ -144,9 +144,14 @@ struct wd_queue_opts {
  * Waits, first come first served, until a queue of the device is free,
  * unless @opts->nonblock is set or the device file was opened O_NONBLOCK.
  *
+ * The rings are made present before it returns (the kernel maps them on
+ * first touch), so submitting and reaping never fault.
+ *
  * Return: 0, -EBUSY if @dev already has a queue, -EAGAIN if none is free
  * and not waiting, -EINTR if a signal interrupted the wait, -EINVAL for
- * bad ring sizes, or another negative errno.
+ * bad ring sizes, -EPROTONOSUPPORT if the kernel module speaks another ABI
+ * version (WD_API_VERSION) than the library was built for, or another
+ * negative errno.
  */
 int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts,
 		 struct wd_queue **out);
@@ -188,10 +193,11 @@ uint64_t wd_queue_kicks(const struct wd_queue *q);
  *
  * Rings the doorbell (WD_IOC_KICK) only if the engine is asleep.
  *
- * Return: 0 when queued, -EAGAIN if the submission ring is full (reap
- * completions and retry), -ENODEV, -EPROTO. A negative errno other than
- * these comes from the doorbell: the command is queued but the engine may
- * not have been woken.
+ * Return: 0 when queued (then, and only then, the command gets a
+ * completion), -EAGAIN if the submission ring is full (reap completions
+ * and retry), -ENODEV, -EPROTO, -EINVAL: nothing was queued. A doorbell
+ * that fails after the command was queued does not change the result:
+ * it fails only when the device is gone, which the next call reports.
  */
 int wd_submit(struct wd_queue *q, const struct wd_cmd *cmd);
 
@@ -202,9 +208,9 @@ int wd_submit(struct wd_queue *q, const struct wd_cmd *cmd);
  * @n: how many
  *
  * Return: the number of commands queued from the start of @cmds (fewer
- * than @n, possibly 0, when the submission ring fills up), -EINVAL,
- * -ENODEV, -EPROTO, or a doorbell error as for wd_submit() (the commands
- * were then queued).
+ * than @n, possibly 0, when the submission ring fills up), whatever the
+ * doorbell says (as for wd_submit()), or -EINVAL, -ENODEV, -EPROTO when
+ * none was queued.
  */
 int wd_submit_batch(struct wd_queue *q, const struct wd_cmd *cmds, int n);
 
@@ -223,9 +229,13 @@ int wd_kick(struct wd_queue *q);
  * @max: room in @out
  *
  * Completions match commands by struct wd_cqe.tag (struct wd_cmd.tag).
+ * Every command queued gets exactly one completion: after the device was
+ * removed, the commands it never took (no room in the completion ring, or
+ * queued after the removal) are reported here as WD_ST_NODEV completions,
+ * in order, after the ones the kernel posted.
  *
  * Return: the number taken (0 if none is waiting), -ENODEV once the device
- * is gone and every completion it posted was taken, -EPROTO, -EINVAL.
+ * is gone and every command has had its completion, -EPROTO, -EINVAL.
  */
 int wd_reap(struct wd_queue *q, struct wd_cqe *out, int max);
 
@@ -250,7 +260,7 @@ int wd_wait(struct wd_queue *q, int timeout_ms);
  * from its submitter. A command the device fails returns
  * wd_status_to_errno() of its status (-ENOSPC: destination too small,
  * -EBADMSG: corrupt compressed input, -EFAULT: bad buffer, -E2BIG: length
- * above WD_CMD_MAX_LEN, ...).
+ * above the device's max_cmd_len (wd_get_info()), ...).
  */
 
 /** wd_copy() - dst[0..len) = src[0..len); the buffers must not overlap. */

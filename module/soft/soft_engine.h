@@ -15,6 +15,9 @@
 /* Bytes of the scratch buffer used to probe for output past the end of dst. */
 #define SOFT_ENGINE_SPILL_LEN	16
 
+/* Largest src_len or dst_len of one command (reported as max_cmd_len). */
+#define SOFT_CMD_MAX_LEN	(1ULL << 30)
+
 /**
  * struct soft_engine - per worker thread state of the execution engines
  * @deflate_ws: zlib deflate workspace, sized for the largest window and

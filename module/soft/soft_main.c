@@ -72,7 +72,7 @@ static unsigned int poll_us = 2000;
 module_param(poll_us, uint, 0644);
 MODULE_PARM_DESC(poll_us, "how long an idle engine polls before it sleeps (us, default 2000)");
 
-static unsigned long long max_cmd_len = WD_CMD_MAX_LEN;
+static unsigned long long max_cmd_len = SOFT_CMD_MAX_LEN;
 module_param(max_cmd_len, ullong, 0444);
 MODULE_PARM_DESC(max_cmd_len,
 		 "largest src_len or dst_len of one command, bytes (4096 up to and default 1 GiB)");
@@ -363,6 +363,7 @@ static struct soft_dev *soft_dev_create(void)
 	sdev->wdev->algorithms = WD_ALG_COPY | WD_ALG_FILL | WD_ALG_CRC32C |
 				 WD_ALG_DEFLATE | WD_ALG_INFLATE;
 	sdev->wdev->queues_total = queues;
+	sdev->wdev->max_cmd_len = max_cmd_len;
 	sdev->wdev->devmem_size = (u64)devmem_mb << 20;
 	ret = soft_devpriv_init(sdev);
 	if (ret)
@@ -446,9 +447,9 @@ static int __init soft_init(void)
 		       SOFT_MAX_DEVPRIV_MB, SOFT_WINDOW_MAX);
 		return -EINVAL;
 	}
-	if (max_cmd_len < PAGE_SIZE || max_cmd_len > WD_CMD_MAX_LEN) {
+	if (max_cmd_len < PAGE_SIZE || max_cmd_len > SOFT_CMD_MAX_LEN) {
 		pr_err("max_cmd_len must be %lu-%llu\n", PAGE_SIZE,
-		       WD_CMD_MAX_LEN);
+		       SOFT_CMD_MAX_LEN);
 		return -EINVAL;
 	}
 	if (hmm_compat && (num_devices < 2 || !devpriv_mb)) {

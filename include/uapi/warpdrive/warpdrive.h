@@ -12,8 +12,19 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-/* Version of this ABI; bumped only on incompatible changes. */
-#define WD_API_VERSION		1
+/*
+ * Version of this ABI; bumped only on incompatible changes.
+ *
+ * 2: struct wd_cqe grew to 64 bytes (@flags and reserved room added);
+ *    WD_IOC_QUEUE_GET takes the caller's version in
+ *    struct wd_queue_info.api_version and refuses any other (an older
+ *    binary leaves it zero) with EPROTONOSUPPORT; the largest command
+ *    length is reported per device (struct wd_info.max_cmd_len) instead
+ *    of the constant WD_CMD_MAX_LEN; queue mmap offsets are the same for
+ *    every binding; struct wd_cq_hdr.dropped counts the commands a device
+ *    removal left untaken.
+ */
+#define WD_API_VERSION		2
 
 /* Device capability flags, shown as "flags" in sysfs (hexadecimal). */
 #define WD_DEV_F_QUEUES		(1U << 0)	/* user-space command queues */
@@ -40,6 +51,10 @@
  * @devmem_size: bytes of device memory.
  * @devpriv_size: bytes of it given to device-private memory (HMM); 0
  *                without WD_DEV_F_DEVPRIV.
+ * @max_cmd_len: the largest src_len or dst_len one command may name on
+ *               this device; a command above it completes with
+ *               WD_ST_TOO_BIG (API version 2; it replaces the constant
+ *               WD_CMD_MAX_LEN of version 1).
  * @reserved: zero; room for later fields.
  */
 struct wd_info {
@@ -51,7 +66,8 @@ struct wd_info {
 	__u32 pad;
 	__u64 devmem_size;
 	__u64 devpriv_size;
-	__u64 reserved[7];
+	__u64 max_cmd_len;
+	__u64 reserved[6];
 };
 
 /*
@@ -60,7 +76,13 @@ struct wd_info {
  * A context (open file) binds at most one hardware queue at a time with
  * WD_IOC_QUEUE_GET and gives it back with WD_IOC_QUEUE_PUT (or close).
  * The queue has three regions, each mapped once with mmap() at the offset
- * WD_IOC_QUEUE_GET returned for it, MAP_SHARED:
+ * WD_IOC_QUEUE_GET returned for it, MAP_SHARED. The offsets are fixed (the
+ * same for every binding of every context: one context binds at most one
+ * queue at a time); a mapping belongs to the binding it was made for and
+ * raises SIGBUS once that binding ends, even if the context binds again.
+ * Pages are mapped on first touch, a whole region per fault. The mappings
+ * are never inherited by fork(): madvise(MADV_DOFORK) fails with EINVAL
+ * on them.
  *
  *   control page     read/write  struct wd_ctrl: indices user space owns
  *   submission ring  read/write  sq_entries x struct wd_cmd
@@ -100,8 +122,13 @@ struct wd_ctrl {
  * @pad0: zero.
  * @cq_tail: completions posted so far.
  * @flags: WD_CQ_F_*.
- * @dropped: commands refused because their slot was corrupt (counted, and
- *           each still gets a completion).
+ * @dropped: written once, when the device is removed (WD_CQ_F_DEAD): the
+ *           commands that were waiting in the submission ring but found
+ *           no free completion slot for their WD_ST_NODEV completion.
+ *           They were not taken: they are the @dropped slots from
+ *           @sq_head on, and never run. (Commands published after the
+ *           removal are not taken or counted either: everything from
+ *           @sq_head to user space's sq_tail never ran.) Zero otherwise.
  * @pad1: zero.
  */
 struct wd_cq_hdr {
@@ -173,17 +200,14 @@ struct wd_cmd {
 #define WD_ST_FAULT		2	/* an address is not mapped with the access needed */
 #define WD_ST_NOSPACE		3	/* destination too small */
 #define WD_ST_CORRUPT		4	/* INFLATE: input is not valid */
-#define WD_ST_TOO_BIG		5	/* length above WD_CMD_MAX_LEN */
+#define WD_ST_TOO_BIG		5	/* length above struct wd_info.max_cmd_len */
 #define WD_ST_OVERLAP		6	/* source and destination overlap */
 #define WD_ST_NODEV		7	/* device removed before the command ran */
 #define WD_ST_CANCELLED		8	/* queue released before or while the command ran */
 #define WD_ST_MORE		9	/* INFLATE stream: not ended, continue it */
 
-/* Largest src_len or dst_len one command may name. */
-#define WD_CMD_MAX_LEN		(1ULL << 30)
-
 /**
- * struct wd_cqe - one completion entry (32 bytes)
+ * struct wd_cqe - one completion entry (64 bytes since API version 2)
  * @tag: the command's tag.
  * @status: WD_ST_*.
  * @opcode: the command's opcode.
@@ -191,6 +215,9 @@ struct wd_cmd {
  *          CRC32C the checksum.
  * @consumed: bytes of src consumed (INFLATE: the end of the stream, so
  *            concatenated members can be walked), else src_len.
+ * @flags: zero (no completion flags are defined yet).
+ * @pad: zero.
+ * @reserved: zero; room for later fields.
  */
 struct wd_cqe {
 	__u64 tag;
@@ -198,6 +225,9 @@ struct wd_cqe {
 	__u32 opcode;
 	__u64 result;
 	__u64 consumed;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[3];
 };
 
 /* struct wd_queue_info.flags */
@@ -217,6 +247,11 @@ struct wd_cqe {
  * @ctrl_size: out: its length in bytes.
  * @sq_size: out: its length in bytes.
  * @cq_size: out: its length in bytes.
+ * @api_version: in: WD_API_VERSION the caller was built with. Any other
+ *               value (an older binary leaves it zero) fails with
+ *               EPROTONOSUPPORT, so a caller that would read completions
+ *               with another layout never gets a queue.
+ * @pad: zero.
  * @reserved: zero in and out.
  */
 struct wd_queue_info {
@@ -230,7 +265,9 @@ struct wd_queue_info {
 	__u64 ctrl_size;
 	__u64 sq_size;
 	__u64 cq_size;
-	__u64 reserved[4];
+	__u32 api_version;
+	__u32 pad;
+	__u64 reserved[3];
 };
 
 /*

@@ -69,6 +69,9 @@ struct wd_device_ops {
  * @flags: WD_DEV_F_* capabilities.
  * @algorithms: WD_ALG_* bits.
  * @queues_total: number of hardware queues.
+ * @max_cmd_len: the largest src_len or dst_len one command may name (not
+ *               0); reported to user space in &struct wd_info. The
+ *               driver completes a command above it with WD_ST_TOO_BIG.
  * @devmem_size: bytes of device memory. When it is not 0 the framework
  *               builds the device memory pool at registration (system RAM
  *               stands in for it) and offers regions on it; the driver sets
@@ -102,7 +105,6 @@ struct wd_device_ops {
  * @qmap: bitmap of hardware queues bound to a context.
  * @waiters: contexts waiting for a queue, first come first served.
  * @queues_dead: no queue will be handed out any more (unregistered).
- * @map_seq: source of unique mmap windows, one per queue binding.
  * @pool: device memory pool (see wd_pool.c), or NULL without device memory.
  * @region_lock: protects @regions.
  * @regions: device memory regions still open (&struct wd_region.node).
@@ -117,6 +119,8 @@ struct wd_device_ops {
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
  * The driver fills in @api to @devpriv_evict; the rest is the framework's.
+ * wd_device_register() fails with -EINVAL if @queues_total or
+ * @max_cmd_len is 0.
  */
 struct wd_device {
 	struct device dev;
@@ -127,6 +131,7 @@ struct wd_device {
 	u32 flags;
 	u32 algorithms;
 	u32 queues_total;
+	u64 max_cmd_len;
 	u64 devmem_size;
 	struct dev_pagemap *devpriv_pgmap;
 	unsigned int devpriv_window;
@@ -143,7 +148,6 @@ struct wd_device {
 	unsigned long *qmap;
 	struct list_head waiters;
 	bool queues_dead;
-	atomic64_t map_seq;
 	struct wd_devpriv *devpriv;
 	struct wd_hmm_compat *hmm_compat;
 
@@ -286,7 +290,8 @@ bool wd_queue_fetch(struct wd_queue *q, struct wd_cmd *cmd);
 /**
  * wd_queue_complete() - post a completion and wake pollers
  * @q: queue
- * @cqe: the completion; its slot was reserved by wd_queue_fetch()
+ * @cqe: the completion; its slot was reserved by wd_queue_fetch(). Its
+ *       flags, pad and reserved fields must be zero.
  */
 void wd_queue_complete(struct wd_queue *q, const struct wd_cqe *cqe);
 
