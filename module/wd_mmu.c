@@ -59,6 +59,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/userfaultfd_k.h>
 
 #include "wd_internal.h"
 #include "wd_trace.h"
@@ -96,6 +97,19 @@ static bool wd_vma_is_secret(struct vm_area_struct *vma)
 {
 	return vma->vm_file &&
 	       file_inode(vma->vm_file)->i_sb->s_magic == SECRETMEM_MAGIC;
+}
+
+/*
+ * Memory the device never reaches: memfd_secret pages, and ranges
+ * registered with userfaultfd, whose missing pages only their handler may
+ * provide. A device fault or a long-term pin cannot wait for that handler
+ * (they fault without FAULT_FLAG_ALLOW_RETRY, which userfaultfd refuses
+ * with a kernel stack dump on debug kernels), so such ranges are refused
+ * up front, whether or not their pages are present.
+ */
+static bool wd_vma_unreachable(struct vm_area_struct *vma)
+{
+	return wd_vma_is_secret(vma) || userfaultfd_armed(vma);
 }
 
 /*
@@ -307,7 +321,7 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, range.start);
-		if (!vma || wd_vma_is_secret(vma)) {
+		if (!vma || wd_vma_unreachable(vma)) {
 			mmap_read_unlock(mm);
 			ret = -EFAULT;
 			goto out;
@@ -593,7 +607,7 @@ static int wd_share_gup_flags(struct vm_area_struct *vma, bool writable,
 	struct file *file = vma->vm_file;
 
 	*gup = FOLL_LONGTERM;
-	if (wd_vma_is_secret(vma))
+	if (wd_vma_unreachable(vma))
 		return -EFAULT;
 	if (!writable) {
 		if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) == VM_WRITE)

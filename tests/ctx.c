@@ -331,7 +331,7 @@ static int lowest_fd(void)
 TEST(result_not_writable)
 {
 	struct wd_region_create rc = { .size = PG };
-	struct wd_queue_info qi = { 0 };
+	struct wd_queue_info qi = { .api_version = WD_API_VERSION };
 	unsigned long total;
 	char *ro;
 	int fd, low;

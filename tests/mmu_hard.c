@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,7 +86,7 @@ static void *anon(size_t len)
 /* Bind a queue on a context put in @mode first. */
 static int tq_open_mode(struct tq *t, uint32_t mode)
 {
-	struct wd_queue_info info = { .sq_entries = 16 };
+	struct wd_queue_info info = { .sq_entries = 16, .api_version = WD_API_VERSION };
 	void *p;
 
 	memset(t, 0, sizeof(*t));
@@ -647,6 +648,67 @@ TEST(share_in_sva_mode_unsupported)
  * the fix this oopses the engine): device accesses to them
  * complete with WD_ST_FAULT (no oops), and they cannot be shared.
  */
+/*
+ * Memory registered with userfaultfd: a device fault or a long-term pin
+ * cannot wait for its handler, so the device refuses it (FAULT, EFAULT),
+ * also where its pages are present, and the kernel prints nothing (a
+ * fault without FAULT_FLAG_ALLOW_RETRY there dumps a stack on this kernel).
+ */
+TEST(userfaultfd_range_refused)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_copy cp = { 0 };
+	size_t len = 4 * PG;
+	char *u, *buf = anon(len), *page = anon(PG);
+	long pin0 = vm_pin_kb();
+	uint32_t crc;
+	struct tq t;
+	int ufd, fd;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, page);
+	ufd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (ufd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(ufd, UFFDIO_API, &api));
+	u = anon(len);
+	ASSERT_NE(NULL, u);
+	reg.range.start = (uintptr_t)u;
+	reg.range.len = len;
+	ASSERT_EQ(0, ioctl(ufd, UFFDIO_REGISTER, &reg));
+	/* The first page is present (the handler's job, done here). */
+	memset(page, 'u', PG);
+	cp.dst = (uintptr_t)u;
+	cp.src = (uintptr_t)page;
+	cp.len = PG;
+	ASSERT_EQ(0, ioctl(ufd, UFFDIO_COPY, &cp));
+	memset(buf, 'b', len);
+
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, u, len));	/* missing pages */
+	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, u, PG));	/* present page */
+	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, u + PG, buf, PG));
+	EXPECT_EQ(WD_ST_FAULT, dev_crc(&t, u, PG, &crc));
+	EXPECT_EQ('b', buf[0]);
+	EXPECT_EQ('u', u[0]);
+	/* Ordinary memory still works on the same queue. */
+	EXPECT_EQ(WD_ST_OK, dev_copy(&t, buf + PG, buf, PG));
+	tq_close(&t);
+
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(-EFAULT, dev_share(fd, u, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, dev_share(fd, u, PG, WD_SHARE_WRITE));
+	EXPECT_EQ(pin0, vm_pin_kb());
+	close(fd);
+	close(ufd);
+	munmap(u, len);
+	munmap(page, PG);
+	munmap(buf, len);
+}
+
 TEST_F(slow, secretmem_refused)
 {
 	size_t len = 4 * PG;
