@@ -37,99 +37,6 @@ static unsigned long long stat_of(const char *name)
 	return strtoull(buf, NULL, 0);
 }
 
-/* VmPin of this process, in kB. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static int set_mode(int fd, uint32_t mode)
-{
-	struct wd_mmu_mode m = { .mode = mode };
-
-	return ioctl(fd, WD_IOC_MMU_MODE, &m) ? -errno : (int)m.mode;
-}
-
-static int dev_share(int fd, void *addr, size_t len, uint32_t access)
-{
-	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len, .access = access };
-
-	return ioctl(fd, WD_IOC_SHARE, &r) ? -errno : 0;
-}
-
-static int dev_unshare(int fd, void *addr, size_t len)
-{
-	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len };
-
-	return ioctl(fd, WD_IOC_UNSHARE, &r) ? -errno : 0;
-}
-
-/* Open a queue whose context is in @mode (the mode is set before binding). */
-static int tq_open_mode(struct tq *t, uint32_t mode)
-{
-	struct wd_queue_info info = { .sq_entries = 16 };
-	void *p;
-
-	memset(t, 0, sizeof(*t));
-	t->fd = open(WD_TEST_NODE, O_RDWR);
-	if (t->fd < 0 || set_mode(t->fd, mode) != (int)mode)
-		return -1;
-	if (tq_get(t->fd, &info))
-		return -1;
-	t->info = info;
-	p = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.ctrl_offset);
-	t->ctrl = p;
-	p = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.sq_offset);
-	t->sq = p;
-	p = mmap(NULL, info.cq_size, PROT_READ, MAP_SHARED, t->fd, info.cq_offset);
-	t->cqh = p;
-	t->cq = (struct wd_cqe *)((char *)p + WD_CQ_HDR_SIZE);
-	return (t->ctrl == MAP_FAILED || t->sq == MAP_FAILED || p == MAP_FAILED) ? -1 : 0;
-}
-
-static uint32_t dev_copy(struct tq *t, void *dst, const void *src, size_t len)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_COPY, .tag = 1,
-		.src = (uintptr_t)src, .src_len = len,
-		.dst = (uintptr_t)dst, .dst_len = len,
-	};
-	struct wd_cqe cqe;
-
-	return tq_run(t, &c, &cqe) ? 0xdead : cqe.status;
-}
-
-static uint32_t dev_crc(struct tq *t, const void *src, size_t len, uint32_t *crc)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_CRC32C, .tag = 2,
-		.src = (uintptr_t)src, .src_len = len,
-	};
-	struct wd_cqe cqe;
-
-	if (tq_run(t, &c, &cqe))
-		return 0xdead;
-	*crc = (uint32_t)cqe.result;
-	return cqe.status;
-}
-
-static void *anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 TEST(mode_switching)
 {
 	struct wd_mmu_mode m = { 0 };
@@ -138,12 +45,12 @@ TEST(mode_switching)
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(WD_MMU_SVA, set_mode(fd, 0));
-	EXPECT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
-	EXPECT_EQ(WD_MMU_PINNED, set_mode(fd, 0));
-	EXPECT_EQ(WD_MMU_SVA, set_mode(fd, WD_MMU_SVA));
-	EXPECT_EQ(-EINVAL, set_mode(fd, 3));
-	EXPECT_EQ(-EINVAL, set_mode(fd, 0xffffffff));
+	EXPECT_EQ(WD_MMU_SVA, wd_test_set_mode(fd, 0));
+	EXPECT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, 0));
+	EXPECT_EQ(WD_MMU_SVA, wd_test_set_mode(fd, WD_MMU_SVA));
+	EXPECT_EQ(-EINVAL, wd_test_set_mode(fd, 3));
+	EXPECT_EQ(-EINVAL, wd_test_set_mode(fd, 0xffffffff));
 	m.reserved[1] = 1;
 	EXPECT_EQ(-1, ioctl(fd, WD_IOC_MMU_MODE, &m));
 	EXPECT_EQ(EINVAL, errno);
@@ -153,8 +60,8 @@ TEST(mode_switching)
 
 	/* Not while a queue is bound. */
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	EXPECT_EQ(-EBUSY, set_mode(t.fd, WD_MMU_PINNED));
-	EXPECT_EQ(WD_MMU_SVA, set_mode(t.fd, 0));
+	EXPECT_EQ(-EBUSY, wd_test_set_mode(t.fd, WD_MMU_PINNED));
+	EXPECT_EQ(WD_MMU_SVA, wd_test_set_mode(t.fd, 0));
 	tq_close(&t);
 }
 
@@ -162,7 +69,7 @@ TEST(sva_fault_around)
 {
 	unsigned long long f0 = stat_of("device_faults"), p0 = stat_of("pages_faulted");
 	size_t len = 1 << 20;
-	char *src = anon(len), *dst = anon(len);
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len);
 	unsigned long long faults, pages;
 	struct tq t;
 
@@ -170,7 +77,7 @@ TEST(sva_fault_around)
 	ASSERT_NE(NULL, dst);
 	memset(src, 0x42, len);
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, dst, src, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, src, len));
 	EXPECT_EQ(0, memcmp(src, dst, len));
 	faults = stat_of("device_faults") - f0;
 	pages = stat_of("pages_faulted") - p0;
@@ -181,7 +88,7 @@ TEST(sva_fault_around)
 
 	/* Warm: a second copy takes no device fault at all. */
 	f0 = stat_of("device_faults");
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, dst, src, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, src, len));
 	EXPECT_EQ(f0, stat_of("device_faults"));
 	tq_close(&t);
 	munmap(src, len);
@@ -191,31 +98,31 @@ TEST(sva_fault_around)
 TEST(sva_sees_cpu_changes)
 {
 	size_t len = 64 * PG;
-	char *buf = anon(len), *dst = anon(len);
+	char *buf = wd_test_anon(len), *dst = wd_test_anon(len);
 	unsigned long long inv0 = stat_of("invalidations");
 	uint32_t crc;
 	struct tq t;
 
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
 	memset(buf, 1, len);
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, buf, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 
 	/* MADV_DONTNEED: the device must see the zero pages now there. */
 	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, buf, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 	EXPECT_EQ(0, buf[0]);
 	EXPECT_LT(inv0, stat_of("invalidations"));
 
 	/* mprotect read-only: the device may read but not write. */
 	memset(buf, 7, len);
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, dst, buf, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, buf, len));
 	ASSERT_EQ(0, mprotect(buf, len, PROT_READ));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, dst, len));
-	EXPECT_EQ(WD_ST_OK, dev_copy(&t, dst, buf, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, buf, dst, len));
+	EXPECT_EQ(WD_ST_OK, tq_copy(&t, dst, buf, len));
 	ASSERT_EQ(0, mprotect(buf, len, PROT_NONE));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, dst, buf, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, dst, buf, len));
 	ASSERT_EQ(0, mprotect(buf, len, PROT_READ | PROT_WRITE));
 
 	/* mremap moves the pages: old address faults, new one works. */
@@ -224,14 +131,14 @@ TEST(sva_sees_cpu_changes)
 
 		moved = mremap(buf, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, moved);
 		ASSERT_NE(MAP_FAILED, moved);
-		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, dst, buf, len));
-		ASSERT_EQ(WD_ST_OK, dev_crc(&t, moved, len, &crc));
+		EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, dst, buf, len));
+		ASSERT_EQ(WD_ST_OK, tq_crc(&t, moved, len, &crc));
 		EXPECT_EQ(wd_test_crc32c(0, moved, len), crc);
 		buf = moved;
 	}
 	/* munmap: the device faults. */
 	ASSERT_EQ(0, munmap(buf, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, dst, buf, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, dst, buf, len));
 	tq_close(&t);
 	munmap(dst, len);
 }
@@ -240,7 +147,7 @@ TEST(sva_sees_cpu_changes)
 TEST(sva_fork_cow)
 {
 	size_t len = 16 * PG;
-	char *buf = anon(len), *dst = anon(len);
+	char *buf = wd_test_anon(len), *dst = wd_test_anon(len);
 	int pipefd[2], status;
 	uint32_t crc;
 	struct tq t;
@@ -251,8 +158,8 @@ TEST(sva_fork_cow)
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
 	memset(buf, 'A', len);
 	/* The device has the pages mirrored, writable. */
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, dst, buf, len));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, buf, dst, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, buf, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, buf, dst, len));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -266,7 +173,7 @@ TEST(sva_fork_cow)
 	/* Parent: CPU write breaks COW for the first page; device writes all. */
 	buf[0] = 'B';
 	memset(dst, 'P', len);
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, buf, dst, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, buf, dst, len));
 	EXPECT_EQ('P', buf[0]);
 	EXPECT_EQ('P', buf[len - 1]);
 	ASSERT_EQ(1, write(pipefd[1], "x", 1));
@@ -274,7 +181,7 @@ TEST(sva_fork_cow)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child saw the parent's device write");
 	/* The child's writes never reach the parent's device view. */
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, dst, len, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, dst, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, dst, len), crc);
 	EXPECT_EQ('P', dst[0]);
 	tq_close(&t);
@@ -355,7 +262,7 @@ TEST_F_TIMEOUT(race, invalidations_race_commands, 400)
 {
 	static const char *const names[] = { "munmap", "mprotect", "madvise", "mremap", "fork" };
 	size_t len = 8 * PG;
-	char *stable = anon(len), *scratch = anon(len);
+	char *stable = wd_test_anon(len), *scratch = wd_test_anon(len);
 	uint32_t want, crc;
 	struct tq t;
 	int w, i;
@@ -370,11 +277,11 @@ TEST_F_TIMEOUT(race, invalidations_race_commands, 400)
 		unsigned long ok = 0, fault = 0, bad = 0, wrong = 0;
 		pthread_t th;
 
-		r.buf = anon(len);
+		r.buf = wd_test_anon(len);
 		ASSERT_NE(NULL, r.buf);
 		ASSERT_EQ(0, pthread_create(&th, NULL, race_loop, &r));
 		for (i = 0; i < 250; i++) {
-			uint32_t st = dev_copy(&t, r.buf, stable, len);
+			uint32_t st = tq_copy(&t, r.buf, stable, len);
 
 			if (st == WD_ST_OK)
 				ok++;
@@ -382,10 +289,10 @@ TEST_F_TIMEOUT(race, invalidations_race_commands, 400)
 				fault++;
 			else
 				bad++;
-			st = dev_copy(&t, scratch, r.buf, len);
+			st = tq_copy(&t, scratch, r.buf, len);
 			if (st != WD_ST_OK && st != WD_ST_FAULT)
 				bad++;
-			if (dev_crc(&t, stable, len, &crc) != WD_ST_OK || crc != want)
+			if (tq_crc(&t, stable, len, &crc) != WD_ST_OK || crc != want)
 				wrong++;
 		}
 		r.stop = 1;
@@ -402,7 +309,7 @@ TEST_F_TIMEOUT(race, invalidations_race_commands, 400)
 TEST_F_TIMEOUT(race, command_refaults_lost_pages, 300)
 {
 	size_t len = 8 << 20;
-	char *src = anon(len), *dst = anon(len);
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len);
 	struct racer r = { .len = len, .what = R_DONTNEED_PACED };
 	unsigned long long inv0 = stat_of("invalidations");
 	pthread_t th;
@@ -416,7 +323,7 @@ TEST_F_TIMEOUT(race, command_refaults_lost_pages, 300)
 
 		ASSERT_EQ(0, tq_open(&t, 8, 0));
 		for (i = 0; i < 3; i++)
-			if (dev_copy(&t, dst, src, len) == WD_ST_OK)
+			if (tq_copy(&t, dst, src, len) == WD_ST_OK)
 				ok++;
 		tq_close(&t);
 	}
@@ -431,60 +338,60 @@ TEST_F_TIMEOUT(race, command_refaults_lost_pages, 300)
 TEST(pinned_share_and_access)
 {
 	size_t len = 16 * PG;
-	char *base = anon(64 * PG);
+	char *base = wd_test_anon(64 * PG);
 	char *a = base, *b = base + 24 * PG, *c = base + 48 * PG;
-	long pin0 = vm_pin_kb();
+	long pin0 = wd_test_vm_pin_kb();
 	uint32_t crc;
 	struct tq t;
 
 	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_PINNED));
 	memset(a, 'a', len);
 	/* Nothing shared: every access faults. */
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, b, a, len));
-	ASSERT_EQ(0, dev_share(t.fd, a, len, WD_SHARE_READ));
-	ASSERT_EQ(0, dev_share(t.fd, b, len, WD_SHARE_READ | WD_SHARE_WRITE));
-	EXPECT_EQ(pin0 + 2 * (long)len / 1024, vm_pin_kb());
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, b, a, len));
+	ASSERT_EQ(0, wd_test_share(t.fd, a, len, WD_SHARE_READ));
+	ASSERT_EQ(0, wd_test_share(t.fd, b, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	EXPECT_EQ(pin0 + 2 * (long)len / 1024, wd_test_vm_pin_kb());
 	EXPECT_EQ(2 * len / PG, stat_of("pinned_pages"));
 
-	EXPECT_EQ(WD_ST_OK, dev_copy(&t, b, a, len));
+	EXPECT_EQ(WD_ST_OK, tq_copy(&t, b, a, len));
 	EXPECT_EQ(0, memcmp(a, b, len));
 	/* Read-only share is not a destination; unshared c is nothing. */
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, a, b, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, c, a, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, b, a, len + 1));
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, a + 100, len - 200, &crc));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, a, b, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, c, a, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, b, a, len + 1));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, a + 100, len - 200, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, a + 100, len - 200), crc);
 
-	EXPECT_EQ(0, dev_unshare(t.fd, a, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, b, a, len));
-	EXPECT_EQ(pin0 + (long)len / 1024, vm_pin_kb());
+	EXPECT_EQ(0, wd_test_unshare(t.fd, a, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, b, a, len));
+	EXPECT_EQ(pin0 + (long)len / 1024, wd_test_vm_pin_kb());
 	/* Close releases the rest. */
 	tq_close(&t);
-	EXPECT_EQ(pin0, vm_pin_kb());
+	EXPECT_EQ(pin0, wd_test_vm_pin_kb());
 	EXPECT_EQ(0, stat_of("pinned_pages"));
 }
 
 TEST(pinned_bad_arguments)
 {
 	size_t len = 4 * PG;
-	char *a = anon(len), *ro, *none;
+	char *a = wd_test_anon(len), *ro, *none;
 	int fd, mfd;
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
 	/* Sharing is for pinned mode. */
-	EXPECT_EQ(-EOPNOTSUPP, dev_share(fd, a, len, WD_SHARE_READ));
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(-EOPNOTSUPP, wd_test_share(fd, a, len, WD_SHARE_READ));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
 
-	EXPECT_EQ(-EINVAL, dev_share(fd, a, 0, WD_SHARE_READ));
-	EXPECT_EQ(-EINVAL, dev_share(fd, a + 1, len, WD_SHARE_READ));
-	EXPECT_EQ(-EINVAL, dev_share(fd, a, len - 1, WD_SHARE_READ));
-	EXPECT_EQ(-EINVAL, dev_share(fd, a, len, 0));
-	EXPECT_EQ(-EINVAL, dev_share(fd, a, len, 4));
-	EXPECT_EQ(-EFAULT, dev_share(fd, (void *)0xffff888000000000UL, len, WD_SHARE_READ));
-	EXPECT_EQ(-EFAULT, dev_share(fd, (void *)0x0000800000000000UL, len, WD_SHARE_READ));
-	EXPECT_EQ(-EFAULT, dev_share(fd, (void *)(~0UL & ~(PG - 1)), 2 * PG, WD_SHARE_READ));
-	EXPECT_EQ(-E2BIG, dev_share(fd, a, 1ULL << 41, WD_SHARE_READ));
+	EXPECT_EQ(-EINVAL, wd_test_share(fd, a, 0, WD_SHARE_READ));
+	EXPECT_EQ(-EINVAL, wd_test_share(fd, a + 1, len, WD_SHARE_READ));
+	EXPECT_EQ(-EINVAL, wd_test_share(fd, a, len - 1, WD_SHARE_READ));
+	EXPECT_EQ(-EINVAL, wd_test_share(fd, a, len, 0));
+	EXPECT_EQ(-EINVAL, wd_test_share(fd, a, len, 4));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, (void *)0xffff888000000000UL, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, (void *)0x0000800000000000UL, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, (void *)(~0UL & ~(PG - 1)), 2 * PG, WD_SHARE_READ));
+	EXPECT_EQ(-E2BIG, wd_test_share(fd, a, 1ULL << 41, WD_SHARE_READ));
 	{
 		struct wd_share_req r = { .addr = (uintptr_t)a, .len = len,
 					  .access = WD_SHARE_READ, .pad = 1 };
@@ -497,27 +404,27 @@ TEST(pinned_bad_arguments)
 
 	/* Unmapped, PROT_NONE, and a read-only file mapping shared writable. */
 	none = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	EXPECT_EQ(-EFAULT, dev_share(fd, none, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, none, len, WD_SHARE_READ));
 	munmap(none, len);
-	EXPECT_EQ(-EFAULT, dev_share(fd, none, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, none, len, WD_SHARE_READ));
 	mfd = memfd_create("ro", 0);
 	ASSERT_EQ(0, ftruncate(mfd, len));
 	ro = mmap(NULL, len, PROT_READ, MAP_SHARED, mfd, 0);
 	ASSERT_NE(MAP_FAILED, ro);
-	EXPECT_EQ(-EFAULT, dev_share(fd, ro, len, WD_SHARE_WRITE));
-	EXPECT_EQ(0, dev_share(fd, ro, len, WD_SHARE_READ));
-	EXPECT_EQ(0, dev_unshare(fd, ro, len));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, ro, len, WD_SHARE_WRITE));
+	EXPECT_EQ(0, wd_test_share(fd, ro, len, WD_SHARE_READ));
+	EXPECT_EQ(0, wd_test_unshare(fd, ro, len));
 
 	/* Overlaps, unshare of what was never shared, parts, twice. */
-	ASSERT_EQ(0, dev_share(fd, a, 2 * PG, WD_SHARE_READ));
-	EXPECT_EQ(-EEXIST, dev_share(fd, a + PG, 2 * PG, WD_SHARE_READ));
-	EXPECT_EQ(-EEXIST, dev_share(fd, a, PG, WD_SHARE_READ));
-	EXPECT_EQ(0, dev_share(fd, a + 2 * PG, 2 * PG, WD_SHARE_WRITE));
-	EXPECT_EQ(-ENOENT, dev_unshare(fd, a + len, PG));
-	EXPECT_EQ(-EINVAL, dev_unshare(fd, a, PG));
-	EXPECT_EQ(-EINVAL, dev_unshare(fd, a + PG, PG));
-	EXPECT_EQ(0, dev_unshare(fd, a, 2 * PG));
-	EXPECT_EQ(-ENOENT, dev_unshare(fd, a, 2 * PG));
+	ASSERT_EQ(0, wd_test_share(fd, a, 2 * PG, WD_SHARE_READ));
+	EXPECT_EQ(-EEXIST, wd_test_share(fd, a + PG, 2 * PG, WD_SHARE_READ));
+	EXPECT_EQ(-EEXIST, wd_test_share(fd, a, PG, WD_SHARE_READ));
+	EXPECT_EQ(0, wd_test_share(fd, a + 2 * PG, 2 * PG, WD_SHARE_WRITE));
+	EXPECT_EQ(-ENOENT, wd_test_unshare(fd, a + len, PG));
+	EXPECT_EQ(-EINVAL, wd_test_unshare(fd, a, PG));
+	EXPECT_EQ(-EINVAL, wd_test_unshare(fd, a + PG, PG));
+	EXPECT_EQ(0, wd_test_unshare(fd, a, 2 * PG));
+	EXPECT_EQ(-ENOENT, wd_test_unshare(fd, a, 2 * PG));
 	{
 		struct wd_share_req r = { .addr = (uintptr_t)(a + 2 * PG), .len = 2 * PG,
 					  .access = WD_SHARE_READ };
@@ -526,9 +433,9 @@ TEST(pinned_bad_arguments)
 		EXPECT_EQ(EINVAL, errno);
 	}
 	/* Mode cannot change while something is shared. */
-	EXPECT_EQ(-EBUSY, set_mode(fd, WD_MMU_SVA));
-	EXPECT_EQ(0, dev_unshare(fd, a + 2 * PG, 2 * PG));
-	EXPECT_EQ(WD_MMU_SVA, set_mode(fd, WD_MMU_SVA));
+	EXPECT_EQ(-EBUSY, wd_test_set_mode(fd, WD_MMU_SVA));
+	EXPECT_EQ(0, wd_test_unshare(fd, a + 2 * PG, 2 * PG));
+	EXPECT_EQ(WD_MMU_SVA, wd_test_set_mode(fd, WD_MMU_SVA));
 	EXPECT_EQ(0, stat_of("pinned_pages"));
 	close(fd);
 	close(mfd);
@@ -549,7 +456,7 @@ static int drop_ipc_lock(void)
 TEST(pinned_rlimit_memlock)
 {
 	size_t len = 64 * PG;
-	char *a = anon(len);
+	char *a = wd_test_anon(len);
 	int status;
 	pid_t pid;
 
@@ -563,26 +470,26 @@ TEST(pinned_rlimit_memlock)
 		if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
 		fd = open(WD_TEST_NODE, O_RDWR);
-		if (fd < 0 || set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)
+		if (fd < 0 || wd_test_set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)
 			_exit(11);
-		pin0 = vm_pin_kb();
+		pin0 = wd_test_vm_pin_kb();
 		/* Over the limit: refused, nothing charged or pinned. */
-		if (dev_share(fd, a, len, WD_SHARE_READ) != -ENOMEM)
+		if (wd_test_share(fd, a, len, WD_SHARE_READ) != -ENOMEM)
 			_exit(12);
-		if (vm_pin_kb() != pin0)
+		if (wd_test_vm_pin_kb() != pin0)
 			_exit(13);
 		/* Within it: fine, and charged. */
-		if (dev_share(fd, a, 16 * PG, WD_SHARE_READ) ||
-		    dev_share(fd, a + 16 * PG, 16 * PG, WD_SHARE_READ))
+		if (wd_test_share(fd, a, 16 * PG, WD_SHARE_READ) ||
+		    wd_test_share(fd, a + 16 * PG, 16 * PG, WD_SHARE_READ))
 			_exit(14);
-		if (vm_pin_kb() != pin0 + 32 * 4)
+		if (wd_test_vm_pin_kb() != pin0 + 32 * 4)
 			_exit(15);
-		if (dev_share(fd, a + 32 * PG, PG, WD_SHARE_READ) != -ENOMEM)
+		if (wd_test_share(fd, a + 32 * PG, PG, WD_SHARE_READ) != -ENOMEM)
 			_exit(16);
-		if (dev_unshare(fd, a, 16 * PG) || vm_pin_kb() != pin0 + 16 * 4)
+		if (wd_test_unshare(fd, a, 16 * PG) || wd_test_vm_pin_kb() != pin0 + 16 * 4)
 			_exit(17);
 		close(fd);
-		_exit(vm_pin_kb() == pin0 ? 0 : 18);
+		_exit(wd_test_vm_pin_kb() == pin0 ? 0 : 18);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
@@ -597,7 +504,7 @@ TEST(pinned_rlimit_memlock)
 TEST(pinned_fork_cow)
 {
 	size_t len = 8 * PG;
-	char *buf = anon(len), *src = anon(len);
+	char *buf = wd_test_anon(len), *src = wd_test_anon(len);
 	int pipefd[2], back[2], status;
 	uint32_t crc;
 	struct tq t;
@@ -608,8 +515,8 @@ TEST(pinned_fork_cow)
 	ASSERT_EQ(0, pipe(back));
 	memset(buf, 'A', len);
 	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_PINNED));
-	ASSERT_EQ(0, dev_share(t.fd, buf, len, WD_SHARE_READ | WD_SHARE_WRITE));
-	ASSERT_EQ(0, dev_share(t.fd, src, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	ASSERT_EQ(0, wd_test_share(t.fd, buf, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	ASSERT_EQ(0, wd_test_share(t.fd, src, len, WD_SHARE_READ | WD_SHARE_WRITE));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -621,13 +528,13 @@ TEST(pinned_fork_cow)
 	}
 	ASSERT_EQ(1, read(back[0], &c, 1));
 	/* The device reads the parent's data, not the child's. */
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, buf, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, buf, len), crc);
 	EXPECT_EQ('A', buf[0]);
 	/* The parent's CPU writes and the device's writes meet in one page. */
 	buf[1] = 'B';
 	memset(src, 'P', len);
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, buf, src, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, buf, src, len));
 	EXPECT_EQ('P', buf[0]);
 	EXPECT_EQ('P', buf[1]);
 	EXPECT_EQ('P', buf[len - 1]);
@@ -648,11 +555,11 @@ TEST(pinned_leaks_on_exit)
 		pid = fork();
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
-			char *a = anon(len);
+			char *a = wd_test_anon(len);
 			int fd = open(WD_TEST_NODE, O_RDWR);
 
-			set_mode(fd, WD_MMU_PINNED);
-			if (dev_share(fd, a, len, WD_SHARE_READ | WD_SHARE_WRITE))
+			wd_test_set_mode(fd, WD_MMU_PINNED);
+			if (wd_test_share(fd, a, len, WD_SHARE_READ | WD_SHARE_WRITE))
 				_exit(1);
 			if (i == 2)
 				kill(getpid(), SIGKILL);
@@ -666,14 +573,14 @@ TEST(pinned_leaks_on_exit)
 TEST(debugfs_context_stats)
 {
 	size_t len = 32 * PG;
-	char *src = anon(len), *dst = anon(len), buf[4096], want[64];
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len), buf[4096], want[64];
 	struct tq t;
 	FILE *f;
 	size_t n;
 
 	memset(src, 1, len);
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, dst, src, len));
+	ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, src, len));
 	f = fopen("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/contexts", "r");
 	ASSERT_NE(NULL, f);
 	n = fread(buf, 1, sizeof(buf) - 1, f);

@@ -32,104 +32,12 @@
 #define PG	4096UL
 #define NR_MEMFD_SECRET	447	/* x86_64 */
 
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
-static int set_mode(int fd, uint32_t mode)
-{
-	struct wd_mmu_mode m = { .mode = mode };
-
-	return ioctl(fd, WD_IOC_MMU_MODE, &m) ? -errno : (int)m.mode;
-}
-
-static int dev_share(int fd, void *addr, size_t len, uint32_t access)
-{
-	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len, .access = access };
-
-	return ioctl(fd, WD_IOC_SHARE, &r) ? -errno : 0;
-}
-
-static int dev_unshare(int fd, void *addr, size_t len)
-{
-	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len };
-
-	return ioctl(fd, WD_IOC_UNSHARE, &r) ? -errno : 0;
-}
-
 static double now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void *anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Bind a queue on a context put in @mode first. */
-static int tq_open_mode(struct tq *t, uint32_t mode)
-{
-	struct wd_queue_info info = { .sq_entries = 16, .api_version = WD_API_VERSION };
-	void *p;
-
-	memset(t, 0, sizeof(*t));
-	t->fd = open(WD_TEST_NODE, O_RDWR);
-	if (t->fd < 0 || set_mode(t->fd, mode) != (int)mode)
-		return -1;
-	if (ioctl(t->fd, WD_IOC_QUEUE_GET, &info))
-		return -1;
-	t->info = info;
-	p = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.ctrl_offset);
-	t->ctrl = p;
-	p = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.sq_offset);
-	t->sq = p;
-	p = mmap(NULL, info.cq_size, PROT_READ, MAP_SHARED, t->fd, info.cq_offset);
-	t->cqh = p;
-	t->cq = (struct wd_cqe *)((char *)p + WD_CQ_HDR_SIZE);
-	return (t->ctrl == MAP_FAILED || t->sq == MAP_FAILED || p == MAP_FAILED) ? -1 : 0;
-}
-
-static uint32_t dev_copy(struct tq *t, void *dst, const void *src, size_t len)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_COPY, .tag = 1,
-		.src = (uintptr_t)src, .src_len = len,
-		.dst = (uintptr_t)dst, .dst_len = len,
-	};
-	struct wd_cqe cqe;
-
-	return tq_run(t, &c, &cqe) ? 0xdead : cqe.status;
-}
-
-static uint32_t dev_crc(struct tq *t, const void *src, size_t len, uint32_t *crc)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_CRC32C, .tag = 2,
-		.src = (uintptr_t)src, .src_len = len,
-	};
-	struct wd_cqe cqe;
-
-	if (tq_run(t, &c, &cqe))
-		return 0xdead;
-	*crc = (uint32_t)cqe.result;
-	return cqe.status;
 }
 
 static int drop_ipc_lock(void)
@@ -157,19 +65,19 @@ TEST(share_huge_length_refused)
 	char *hole = (char *)0x200000000000UL;
 	const uint64_t lens[] = { 1ULL << 40, (uint64_t)(0x7fffffffUL / 8) * PG };
 	int fd, i, status;
-	long pin0 = vm_pin_kb();
+	long pin0 = wd_test_vm_pin_kb();
 	pid_t pid;
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
 	for (i = 0; i < 2; i++) {
 		double t0 = now();
 
-		EXPECT_EQ(-EFAULT, dev_share(fd, hole, lens[i], WD_SHARE_READ));
+		EXPECT_EQ(-EFAULT, wd_test_share(fd, hole, lens[i], WD_SHARE_READ));
 		TH_LOG("capable, %llu bytes: %.3f s", (unsigned long long)lens[i], now() - t0);
 		EXPECT_GT(2.0, now() - t0);
-		EXPECT_EQ(pin0, vm_pin_kb());
+		EXPECT_EQ(pin0, wd_test_vm_pin_kb());
 	}
 	close(fd);
 
@@ -181,17 +89,17 @@ TEST(share_huge_length_refused)
 		if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
 		fd = open(WD_TEST_NODE, O_RDWR);
-		if (fd < 0 || set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)
+		if (fd < 0 || wd_test_set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)
 			_exit(11);
 		for (i = 0; i < 2; i++) {
 			double t0 = now();
 
-			if (dev_share(fd, hole, lens[i], WD_SHARE_READ) != -ENOMEM)
+			if (wd_test_share(fd, hole, lens[i], WD_SHARE_READ) != -ENOMEM)
 				_exit(12 + i);
 			if (now() - t0 > 2.0)
 				_exit(14 + i);
 		}
-		_exit(vm_pin_kb() == pin0 ? 0 : 16);
+		_exit(wd_test_vm_pin_kb() == pin0 ? 0 : 16);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -202,8 +110,8 @@ TEST(share_huge_length_refused)
 TEST(share_spans_chunks)
 {
 	size_t len = 1100 * PG;
-	char *a = anon(len), *b = anon(len);
-	long pin0 = vm_pin_kb();
+	char *a = wd_test_anon(len), *b = wd_test_anon(len);
+	long pin0 = wd_test_vm_pin_kb();
 	uint32_t crc;
 	size_t i;
 	struct tq t;
@@ -213,16 +121,16 @@ TEST(share_spans_chunks)
 	for (i = 0; i < len; i++)
 		a[i] = (char)(i * 7 + (i >> 12));
 	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_PINNED));
-	ASSERT_EQ(0, dev_share(t.fd, a, len, WD_SHARE_READ));
-	ASSERT_EQ(0, dev_share(t.fd, b, len, WD_SHARE_WRITE));
-	EXPECT_EQ(pin0 + 2 * (long)len / 1024, vm_pin_kb());
-	EXPECT_EQ(WD_ST_OK, dev_copy(&t, b, a, len));
+	ASSERT_EQ(0, wd_test_share(t.fd, a, len, WD_SHARE_READ));
+	ASSERT_EQ(0, wd_test_share(t.fd, b, len, WD_SHARE_WRITE));
+	EXPECT_EQ(pin0 + 2 * (long)len / 1024, wd_test_vm_pin_kb());
+	EXPECT_EQ(WD_ST_OK, tq_copy(&t, b, a, len));
 	EXPECT_EQ(0, memcmp(a, b, len));
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, a + 511 * PG + 100, 3 * PG, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, a + 511 * PG + 100, 3 * PG, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, a + 511 * PG + 100, 3 * PG), crc);
-	EXPECT_EQ(0, dev_unshare(t.fd, a, len));
-	EXPECT_EQ(0, dev_unshare(t.fd, b, len));
-	EXPECT_EQ(pin0, vm_pin_kb());
+	EXPECT_EQ(0, wd_test_unshare(t.fd, a, len));
+	EXPECT_EQ(0, wd_test_unshare(t.fd, b, len));
+	EXPECT_EQ(pin0, wd_test_vm_pin_kb());
 	tq_close(&t);
 	munmap(a, len);
 	munmap(b, len);
@@ -302,8 +210,8 @@ static void *stop_storm_later(void *arg)
 TEST(unrelated_invalidation_storm)
 {
 	size_t len = 64 * PG, big = 16 << 20;
-	char *src = anon(big), *dst = anon(big);
-	struct storm s = { .page = anon(PG), .len = PG };
+	char *src = wd_test_anon(big), *dst = wd_test_anon(big);
+	struct storm s = { .page = wd_test_anon(PG), .len = PG };
 	pthread_t th[STORM_THREADS], dog;
 	struct wd_cqe cqe;
 	struct tq t;
@@ -392,7 +300,7 @@ TEST(unrelated_invalidation_storm)
 TEST(overlapping_invalidation_storm_bounded)
 {
 	size_t len = 64 * PG;
-	char *src = anon(len), *dst = anon(len);
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len);
 	struct storm s = { .page = dst, .len = len };
 	pthread_t th, th2, dog;
 	char old_fa[16] = "16";
@@ -494,17 +402,17 @@ TEST(share_file_backed_writable_refused)
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
-	EXPECT_EQ(-EOPNOTSUPP, dev_share(fd, shf, len, WD_SHARE_WRITE));
-	EXPECT_EQ(-EOPNOTSUPP, dev_share(fd, shf, len, WD_SHARE_READ | WD_SHARE_WRITE));
-	EXPECT_EQ(0, dev_share(fd, shf, len, WD_SHARE_READ));
-	EXPECT_EQ(0, dev_unshare(fd, shf, len));
-	EXPECT_EQ(0, dev_share(fd, prf, len, WD_SHARE_WRITE));
-	EXPECT_EQ(0, dev_unshare(fd, prf, len));
-	EXPECT_EQ(0, dev_share(fd, sha, len, WD_SHARE_WRITE));
-	EXPECT_EQ(0, dev_unshare(fd, sha, len));
-	EXPECT_EQ(0, dev_share(fd, mem, len, WD_SHARE_WRITE));
-	EXPECT_EQ(0, dev_unshare(fd, mem, len));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(-EOPNOTSUPP, wd_test_share(fd, shf, len, WD_SHARE_WRITE));
+	EXPECT_EQ(-EOPNOTSUPP, wd_test_share(fd, shf, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	EXPECT_EQ(0, wd_test_share(fd, shf, len, WD_SHARE_READ));
+	EXPECT_EQ(0, wd_test_unshare(fd, shf, len));
+	EXPECT_EQ(0, wd_test_share(fd, prf, len, WD_SHARE_WRITE));
+	EXPECT_EQ(0, wd_test_unshare(fd, prf, len));
+	EXPECT_EQ(0, wd_test_share(fd, sha, len, WD_SHARE_WRITE));
+	EXPECT_EQ(0, wd_test_unshare(fd, sha, len));
+	EXPECT_EQ(0, wd_test_share(fd, mem, len, WD_SHARE_WRITE));
+	EXPECT_EQ(0, wd_test_unshare(fd, mem, len));
 	close(fd);
 
 	munmap(shf, len);
@@ -529,10 +437,10 @@ static void *mode_loop(void *arg)
 	struct mode_racer *r = arg;
 
 	while (!r->stop) {
-		if (set_mode(r->fd, WD_MMU_SVA) == WD_MMU_SVA)
+		if (wd_test_set_mode(r->fd, WD_MMU_SVA) == WD_MMU_SVA)
 			r->switches++;
 		usleep(300);
-		set_mode(r->fd, WD_MMU_PINNED);
+		wd_test_set_mode(r->fd, WD_MMU_PINNED);
 		usleep(300);
 	}
 	return NULL;
@@ -558,10 +466,10 @@ FIXTURE_TEARDOWN(slow)
 TEST_F_TIMEOUT(slow, mode_switch_races_share, 120)
 {
 	size_t len = 256 * PG;
-	char *a = anon(len);
+	char *a = wd_test_anon(len);
 	struct mode_racer r = { 0 };
 	unsigned long shared = 0, refused = 0, stuck = 0;
-	long pin0 = vm_pin_kb();
+	long pin0 = wd_test_vm_pin_kb();
 	pthread_t th;
 	double t0;
 	int i, ret;
@@ -574,13 +482,13 @@ TEST_F_TIMEOUT(slow, mode_switch_races_share, 120)
 	for (i = 0; i < 300 && !stuck && now() - t0 < 45; i++) {
 		/* Pinning then faults every page in: a wide window. */
 		madvise(a, len, MADV_DONTNEED);
-		ret = dev_share(r.fd, a, len, WD_SHARE_READ | WD_SHARE_WRITE);
+		ret = wd_test_share(r.fd, a, len, WD_SHARE_READ | WD_SHARE_WRITE);
 		if (ret) {
 			refused++;
 			continue;
 		}
 		shared++;
-		if (dev_unshare(r.fd, a, len))
+		if (wd_test_unshare(r.fd, a, len))
 			stuck++;
 	}
 	r.stop = 1;
@@ -588,11 +496,11 @@ TEST_F_TIMEOUT(slow, mode_switch_races_share, 120)
 	TH_LOG("%lu shared, %lu refused, %lu stuck, %lu switches to SVA in %.1f s",
 	       shared, refused, stuck, r.switches, now() - t0);
 	EXPECT_EQ(0, stuck);
-	EXPECT_EQ(WD_MMU_PINNED, set_mode(r.fd, WD_MMU_PINNED));
+	EXPECT_EQ(WD_MMU_PINNED, wd_test_set_mode(r.fd, WD_MMU_PINNED));
 	if (stuck)
-		dev_unshare(r.fd, a, len);
-	EXPECT_EQ(pin0, vm_pin_kb());
-	EXPECT_EQ(WD_MMU_SVA, set_mode(r.fd, WD_MMU_SVA));
+		wd_test_unshare(r.fd, a, len);
+	EXPECT_EQ(pin0, wd_test_vm_pin_kb());
+	EXPECT_EQ(WD_MMU_SVA, wd_test_set_mode(r.fd, WD_MMU_SVA));
 	close(r.fd);
 	munmap(a, len);
 }
@@ -604,25 +512,25 @@ TEST_F_TIMEOUT(slow, mode_switch_races_share, 120)
 TEST(readonly_share_sees_later_writes)
 {
 	size_t len = 8 * PG;
-	char *a = anon(len), *ro;
+	char *a = wd_test_anon(len), *ro;
 	uint32_t crc;
 	struct tq t;
 
 	ASSERT_NE(NULL, a);
 	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_PINNED));
-	ASSERT_EQ(0, dev_share(t.fd, a, len, WD_SHARE_READ));
+	ASSERT_EQ(0, wd_test_share(t.fd, a, len, WD_SHARE_READ));
 	memset(a, 0x5a, len);
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, a, len, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, a, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, a, len), crc);
-	EXPECT_EQ(0, dev_unshare(t.fd, a, len));
+	EXPECT_EQ(0, wd_test_unshare(t.fd, a, len));
 
 	/* Never touched and read-only: zeros, and still zeros later. */
 	ro = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
-	ASSERT_EQ(0, dev_share(t.fd, ro, len, WD_SHARE_READ));
-	ASSERT_EQ(WD_ST_OK, dev_crc(&t, ro, len, &crc));
+	ASSERT_EQ(0, wd_test_share(t.fd, ro, len, WD_SHARE_READ));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, ro, len, &crc));
 	EXPECT_EQ(wd_test_crc32c(0, ro, len), crc);
-	EXPECT_EQ(0, dev_unshare(t.fd, ro, len));
+	EXPECT_EQ(0, wd_test_unshare(t.fd, ro, len));
 	tq_close(&t);
 	munmap(a, len);
 	munmap(ro, len);
@@ -632,13 +540,13 @@ TEST(readonly_share_sees_later_writes)
 TEST(share_in_sva_mode_unsupported)
 {
 	size_t len = 4 * PG;
-	char *a = anon(len);
+	char *a = wd_test_anon(len);
 	int fd = open(WD_TEST_NODE, O_RDWR);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(WD_MMU_SVA, set_mode(fd, WD_MMU_SVA));
-	EXPECT_EQ(-EOPNOTSUPP, dev_share(fd, a, len, WD_SHARE_READ));
-	EXPECT_EQ(-EOPNOTSUPP, dev_unshare(fd, a, len));
+	ASSERT_EQ(WD_MMU_SVA, wd_test_set_mode(fd, WD_MMU_SVA));
+	EXPECT_EQ(-EOPNOTSUPP, wd_test_share(fd, a, len, WD_SHARE_READ));
+	EXPECT_EQ(-EOPNOTSUPP, wd_test_unshare(fd, a, len));
 	close(fd);
 	munmap(a, len);
 }
@@ -660,8 +568,8 @@ TEST(userfaultfd_range_refused)
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct uffdio_copy cp = { 0 };
 	size_t len = 4 * PG;
-	char *u, *buf = anon(len), *page = anon(PG);
-	long pin0 = vm_pin_kb();
+	char *u, *buf = wd_test_anon(len), *page = wd_test_anon(PG);
+	long pin0 = wd_test_vm_pin_kb();
 	uint32_t crc;
 	struct tq t;
 	int ufd, fd;
@@ -672,7 +580,7 @@ TEST(userfaultfd_range_refused)
 	if (ufd < 0)
 		SKIP(return, "userfaultfd: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(ufd, UFFDIO_API, &api));
-	u = anon(len);
+	u = wd_test_anon(len);
 	ASSERT_NE(NULL, u);
 	reg.range.start = (uintptr_t)u;
 	reg.range.len = len;
@@ -686,22 +594,22 @@ TEST(userfaultfd_range_refused)
 	memset(buf, 'b', len);
 
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, u, len));	/* missing pages */
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, u, PG));	/* present page */
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, u + PG, buf, PG));
-	EXPECT_EQ(WD_ST_FAULT, dev_crc(&t, u, PG, &crc));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, buf, u, len));	/* missing pages */
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, buf, u, PG));	/* present page */
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, u + PG, buf, PG));
+	EXPECT_EQ(WD_ST_FAULT, tq_crc(&t, u, PG, &crc));
 	EXPECT_EQ('b', buf[0]);
 	EXPECT_EQ('u', u[0]);
 	/* Ordinary memory still works on the same queue. */
-	EXPECT_EQ(WD_ST_OK, dev_copy(&t, buf + PG, buf, PG));
+	EXPECT_EQ(WD_ST_OK, tq_copy(&t, buf + PG, buf, PG));
 	tq_close(&t);
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
-	EXPECT_EQ(-EFAULT, dev_share(fd, u, len, WD_SHARE_READ));
-	EXPECT_EQ(-EFAULT, dev_share(fd, u, PG, WD_SHARE_WRITE));
-	EXPECT_EQ(pin0, vm_pin_kb());
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, u, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, u, PG, WD_SHARE_WRITE));
+	EXPECT_EQ(pin0, wd_test_vm_pin_kb());
 	close(fd);
 	close(ufd);
 	munmap(u, len);
@@ -712,8 +620,8 @@ TEST(userfaultfd_range_refused)
 TEST_F(slow, secretmem_refused)
 {
 	size_t len = 4 * PG;
-	char *sec, *buf = anon(len);
-	long pin0 = vm_pin_kb();
+	char *sec, *buf = wd_test_anon(len);
+	long pin0 = wd_test_vm_pin_kb();
 	uint32_t crc;
 	int sfd, fd;
 	struct tq t;
@@ -728,21 +636,21 @@ TEST_F(slow, secretmem_refused)
 	memset(buf, 'b', len);
 
 	ASSERT_EQ(0, tq_open(&t, 8, 0));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, buf, sec, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, sec, buf, len));
-	EXPECT_EQ(WD_ST_FAULT, dev_crc(&t, sec, len, &crc));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, buf, sec, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_copy(&t, sec, buf, len));
+	EXPECT_EQ(WD_ST_FAULT, tq_crc(&t, sec, len, &crc));
 	EXPECT_EQ('s', sec[0]);
 	EXPECT_EQ('b', buf[0]);
 	/* Ordinary memory still works on the same queue. */
-	EXPECT_EQ(WD_ST_OK, dev_crc(&t, buf, len, &crc));
+	EXPECT_EQ(WD_ST_OK, tq_crc(&t, buf, len, &crc));
 	tq_close(&t);
 
 	fd = open(WD_TEST_NODE, O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(fd, WD_MMU_PINNED));
-	EXPECT_EQ(-EFAULT, dev_share(fd, sec, len, WD_SHARE_READ));
-	EXPECT_EQ(-EFAULT, dev_share(fd, sec, len, WD_SHARE_WRITE));
-	EXPECT_EQ(pin0, vm_pin_kb());
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(fd, WD_MMU_PINNED));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, sec, len, WD_SHARE_READ));
+	EXPECT_EQ(-EFAULT, wd_test_share(fd, sec, len, WD_SHARE_WRITE));
+	EXPECT_EQ(pin0, wd_test_vm_pin_kb());
 	close(fd);
 	munmap(sec, len);
 	close(sfd);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -250,4 +251,99 @@ int wd_test_remove_device(int idx)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/* Device MMU helpers shared by the mmu and mmu_hard tests. */
+
+/* VmPin of this process, in kB. */
+long wd_test_vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+int wd_test_set_mode(int fd, uint32_t mode)
+{
+	struct wd_mmu_mode m = { .mode = mode };
+
+	return ioctl(fd, WD_IOC_MMU_MODE, &m) ? -errno : (int)m.mode;
+}
+
+int wd_test_share(int fd, void *addr, size_t len, uint32_t access)
+{
+	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len, .access = access };
+
+	return ioctl(fd, WD_IOC_SHARE, &r) ? -errno : 0;
+}
+
+int wd_test_unshare(int fd, void *addr, size_t len)
+{
+	struct wd_share_req r = { .addr = (uintptr_t)addr, .len = len };
+
+	return ioctl(fd, WD_IOC_UNSHARE, &r) ? -errno : 0;
+}
+
+/* Open a queue whose context is in @mode (the mode is set before binding). */
+int tq_open_mode(struct tq *t, uint32_t mode)
+{
+	struct wd_queue_info info = { .sq_entries = 16 };
+	void *p;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = open(WD_TEST_NODE, O_RDWR);
+	if (t->fd < 0 || wd_test_set_mode(t->fd, mode) != (int)mode)
+		return -1;
+	if (tq_get(t->fd, &info))
+		return -1;
+	t->info = info;
+	p = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.ctrl_offset);
+	t->ctrl = p;
+	p = mmap(NULL, info.sq_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, info.sq_offset);
+	t->sq = p;
+	p = mmap(NULL, info.cq_size, PROT_READ, MAP_SHARED, t->fd, info.cq_offset);
+	t->cqh = p;
+	t->cq = (struct wd_cqe *)((char *)p + WD_CQ_HDR_SIZE);
+	return (t->ctrl == MAP_FAILED || t->sq == MAP_FAILED || p == MAP_FAILED) ? -1 : 0;
+}
+
+uint32_t tq_copy(struct tq *t, void *dst, const void *src, size_t len)
+{
+	struct wd_cmd c = {
+		.opcode = WD_OP_COPY, .tag = 1,
+		.src = (uintptr_t)src, .src_len = len,
+		.dst = (uintptr_t)dst, .dst_len = len,
+	};
+	struct wd_cqe cqe;
+
+	return tq_run(t, &c, &cqe) ? 0xdead : cqe.status;
+}
+
+uint32_t tq_crc(struct tq *t, const void *src, size_t len, uint32_t *crc)
+{
+	struct wd_cmd c = {
+		.opcode = WD_OP_CRC32C, .tag = 2,
+		.src = (uintptr_t)src, .src_len = len,
+	};
+	struct wd_cqe cqe;
+
+	if (tq_run(t, &c, &cqe))
+		return 0xdead;
+	*crc = (uint32_t)cqe.result;
+	return cqe.status;
+}
+
+void *wd_test_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }

@@ -53,5 +53,21 @@ int tq_reap(struct tq *t, struct wd_cqe *cqe, int timeout_ms);
 /* Submit one command and wait for its completion. */
 int tq_run(struct tq *t, const struct wd_cmd *cmd, struct wd_cqe *cqe);
 
+/* Device MMU helpers (mmu, mmu_hard). */
+/* VmPin of this process, in kB. */
+long wd_test_vm_pin_kb(void);
+/* WD_IOC_MMU_MODE: the mode now, or -errno. */
+int wd_test_set_mode(int fd, uint32_t mode);
+/* WD_IOC_SHARE / WD_IOC_UNSHARE: 0 or -errno. */
+int wd_test_share(int fd, void *addr, size_t len, uint32_t access);
+int wd_test_unshare(int fd, void *addr, size_t len);
+/* Like tq_open(), on a context switched to @mode before binding. */
+int tq_open_mode(struct tq *t, uint32_t mode);
+/* Run a COPY or a CRC32C; the completion status (0xdead if none came). */
+uint32_t tq_copy(struct tq *t, void *dst, const void *src, size_t len);
+uint32_t tq_crc(struct tq *t, const void *src, size_t len, uint32_t *crc);
+/* A private anonymous read-write mapping, or NULL. */
+void *wd_test_anon(size_t len);
+
 /* CRC-32C in software, chained like WD_OP_CRC32C (seed 0 to start). */
 uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
