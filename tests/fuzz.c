@@ -345,6 +345,9 @@ struct fz_tag {
 	uint64_t result;
 	bool check_consumed;
 	uint64_t consumed;
+	struct wd_cmd cmd;	/* as written */
+	uint32_t index;		/* submission index it was written at */
+	const void *ring;	/* and the ring */
 };
 
 struct fz_worker {
@@ -372,7 +375,9 @@ struct fz_worker {
 };
 
 static __thread struct fz_worker *fz_cur;
-static __thread sigjmp_buf *fz_jb;
+static __thread sigjmp_buf *volatile fz_jb;
+/* Keeps memory accesses between setting and clearing a guard. */
+#define FZ_BARRIER()	__asm__ volatile("" ::: "memory")
 
 static uint64_t rnd(struct fz_worker *w)
 {
@@ -440,6 +445,33 @@ static void fail(struct fz_worker *w, const char *fmt, ...)
 	w->failed++;
 }
 
+/* The /proc/self/maps line of @addr, for failure reports (signal-safe). */
+static void maps_line(uint64_t addr, char *buf, size_t len)
+{
+	static __thread char text[32768];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0, r;
+	char *line, *end;
+
+	snprintf(buf, len, "not mapped");
+	if (fd < 0)
+		return;
+	while (n < (ssize_t)sizeof(text) - 1 &&
+	       (r = read(fd, text + n, sizeof(text) - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	text[n] = 0;
+	for (line = text; line && *line; line = end ? end + 1 : NULL) {
+		unsigned long long lo, hi;
+
+		end = strchr(line, '\n');
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
+			snprintf(buf, len, "%.*s", end ? (int)(end - line) : (int)strlen(line), line);
+			return;
+		}
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Signals: accesses that may fault run under a guard                  */
 /* ------------------------------------------------------------------ */
@@ -450,8 +482,12 @@ static void fz_signal(int sig, siginfo_t *si, void *uc)
 
 	if (fz_jb)
 		siglongjmp(*fz_jb, sig);
-	out("# FUZZ FAILURE seed=%#" PRIx64 " worker=%d op=%ld: unexpected signal %d at %p\n",
-	    cfg.seed, w ? w->id : -1, w ? w->op : -1L, sig, si->si_addr);
+	char where[256];
+
+	maps_line((uintptr_t)si->si_addr, where, sizeof(where));
+	out("# FUZZ FAILURE seed=%#" PRIx64 " worker=%d%s op=%ld: unexpected signal %d code %d at %p (%s)\n",
+	    cfg.seed, w ? w->id : -1, w && w->child ? " (forked child)" : "", w ? w->op : -1L,
+	    sig, si->si_code, si->si_addr, where);
 	if (w) {
 		int i;
 
@@ -480,15 +516,17 @@ static int guarded(int how, void *dst, const void *src, int c, size_t len)
 
 	sig = sigsetjmp(jb, 1);
 	if (sig) {
+		FZ_BARRIER();
 		fz_jb = old;
 		return sig;
 	}
 	fz_jb = &jb;
+	FZ_BARRIER();
 	if (how == A_FILL)
 		memset(dst, c, len);
 	else
 		memcpy(dst, src, len);
-	__asm__ volatile("" ::: "memory");
+	FZ_BARRIER();
 	fz_jb = old;
 	return 0;
 }
@@ -784,7 +822,8 @@ static void gen_cmd(struct fz_worker *w, struct wd_cmd *c)
 	if (chance(w, 20))
 		c->src = rnd(w);
 	if (chance(w, 20))
-		c->dst = chance(w, 2) ? bad_addr(w) : c->src;
+		c->dst = chance(w, 2) || c->src < (uintptr_t)w->arena ||
+			 c->src >= (uintptr_t)w->arena + FZ_ARENA_PAGES * PG ? bad_addr(w) : c->src;
 	if (chance(w, 24)) {
 		/* Wrap around the end of the address space. */
 		c->src = ~0ULL - below(w, 4 * PG);
@@ -792,11 +831,12 @@ static void gen_cmd(struct fz_worker *w, struct wd_cmd *c)
 	}
 	if (chance(w, 32)) {
 		/* Complete garbage, but for the tag set below. */
-		uint64_t *p = (uint64_t *)c;
+		uint64_t junk[sizeof(*c) / 8];
 		size_t i;
 
 		for (i = 0; i < sizeof(*c) / 8; i++)
-			p[i] = rnd(w);
+			junk[i] = rnd(w);
+		memcpy(c, junk, sizeof(*c));
 	}
 }
 
@@ -842,7 +882,7 @@ static void tag_cmd(struct fz_worker *w, struct wd_cmd *c)
 	}
 }
 
-static void check_cqe(struct fz_worker *w, const struct wd_cqe *e)
+static void check_cqe(struct fz_worker *w, const struct wd_cqe *e, uint32_t at)
 {
 	struct fz_tag *t;
 	uint64_t s = e->tag & ((1ULL << 40) - 1);
@@ -866,9 +906,18 @@ static void check_cqe(struct fz_worker *w, const struct wd_cqe *e)
 	t = &w->tags[s % FZ_TAGS];
 	if (t->serial != s)
 		return;		/* too old to remember */
-	if (e->opcode != t->opcode)
-		fail(w, "completion %#" PRIx64 ": opcode %u, command had %u",
-		     (uint64_t)e->tag, e->opcode, t->opcode);
+	if (e->opcode != t->opcode) {
+		struct fz_tag *p = &w->tags[(s - 1) % FZ_TAGS];
+
+		out("#   serial %llu was: op %u src %#llx/%#llx dst %#llx/%#llx; serial %llu: op %u src %#llx/%#llx dst %#llx/%#llx at %u\n",
+		    (unsigned long long)s, t->cmd.opcode, (unsigned long long)t->cmd.src,
+		    (unsigned long long)t->cmd.src_len, (unsigned long long)t->cmd.dst,
+		    (unsigned long long)t->cmd.dst_len, (unsigned long long)p->serial, p->cmd.opcode,
+		    (unsigned long long)p->cmd.src, (unsigned long long)p->cmd.src_len,
+		    (unsigned long long)p->cmd.dst, (unsigned long long)p->cmd.dst_len, p->index);
+		fail(w, "completion %#" PRIx64 " (at %u): opcode %u, command had %u (written at index %u of ring %p)",
+		     (uint64_t)e->tag, at, e->opcode, t->opcode, t->index, t->ring);
+	}
 	if (!(t->mask & ST(e->status)))
 		fail(w, "completion %#" PRIx64 " (opcode %u): status %u, its fields allow only mask %#x",
 		     (uint64_t)e->tag, t->opcode, e->status, t->mask);
@@ -890,9 +939,19 @@ static void *fz_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 
 	/* Keep fresh mappings out of a hole an arena operation has open. */
 	pthread_mutex_lock(&fz_vm_lock);
+	int err;
+
 	p = mmap(addr, len, prot, flags, fd, off);
+	err = errno;
 	pthread_mutex_unlock(&fz_vm_lock);
+	errno = err;
 	return p;
+}
+
+/* Make [p, p + len) of the arena reserved again (never a hole for long). */
+static void arena_reserve(uint8_t *p, size_t len)
+{
+	mmap(p, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }
 
 static void q_forget(struct fz_queue *q)
@@ -936,6 +995,7 @@ static bool q_guard(struct fz_worker *w, struct fz_queue *q,
 
 	sig = sigsetjmp(jb, 1);
 	if (sig) {
+		FZ_BARRIER();
 		fz_jb = old;
 		if (!q->tainted)
 			fail(w, "signal %d on an intact ring mapping", sig);
@@ -943,7 +1003,9 @@ static bool q_guard(struct fz_worker *w, struct fz_queue *q,
 		return false;
 	}
 	fz_jb = &jb;
+	FZ_BARRIER();
 	fn(w, q, arg);
+	FZ_BARRIER();
 	fz_jb = old;
 	return true;
 }
@@ -965,7 +1027,7 @@ static void reap_fn(struct fz_worker *w, struct fz_queue *q, void *arg)
 	if (tail - q->cons <= q->info.cq_entries) {
 		while (q->cons != tail) {
 			memcpy(&e, q_cqe(q, q->cons), sizeof(e));
-			check_cqe(w, &e);
+			check_cqe(w, &e, q->cons);
 			q->cons++;
 		}
 	}
@@ -1006,6 +1068,9 @@ static void submit_fn(struct fz_worker *w, struct fz_queue *q, void *arg)
 		else
 			gen_cmd(w, &c);
 		tag_cmd(w, &c);
+		w->tags[w->serial % FZ_TAGS].index = q->pub;
+		w->tags[w->serial % FZ_TAGS].ring = q->sq;
+		w->tags[w->serial % FZ_TAGS].cmd = c;
 		memcpy(&q->sq[q->pub & (n - 1)], &c, sizeof(c));
 		q->pub++;
 		a->done++;
@@ -1069,6 +1134,7 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 			sigjmp_buf jb, *old = fz_jb;
 
 			if (sigsetjmp(jb, 1)) {
+				FZ_BARRIER();
 				fz_jb = old;
 				if (!q->tainted)
 					fail(w, "signal on an intact ring mapping");
@@ -1076,6 +1142,7 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 				return false;
 			}
 			fz_jb = &jb;
+			FZ_BARRIER();
 			tail = __atomic_load_n(&q->cqh->cq_tail, __ATOMIC_ACQUIRE);
 			if (tail - q->cons <= q->info.cq_entries)
 				for (i = q->cons; i != tail; i++) {
@@ -1087,6 +1154,7 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 						found = true;
 					}
 				}
+			FZ_BARRIER();
 			fz_jb = old;
 		}
 		q_reap(w, q);
@@ -1189,7 +1257,7 @@ static void op_get(struct fz_worker *w, struct fz_dev *d)
 {
 	struct wd_queue_info in = { 0 }, *p;
 	bool valid;
-	int cls, must = 0;
+	int cls, must = 0, err;
 	long ret;
 
 	/* Never wait for a queue: other workers may hold them all. */
@@ -1217,11 +1285,12 @@ static void op_get(struct fz_worker *w, struct fz_dev *d)
 	note(w, "QUEUE_GET fd %d sq %u cq %u flags %#x ptr %p cls %d", d->fd,
 	     in.sq_entries, in.cq_entries, in.flags, (void *)p, cls);
 	ret = ioctl(d->fd, WD_IOC_QUEUE_GET, p);
-	check_ret(w, C_QUEUE_GET, ret, errno, must, "bind");
+	err = errno;
+	check_ret(w, C_QUEUE_GET, ret, err, must, "bind");
 	/* A read-only argument: bound, then the copy out fails and unbinds. */
-	if (cls == P_RO && !must && (ret == 0 || (errno != EFAULT && errno != EAGAIN &&
-						    errno != ENOMEM)))
-		fail(w, "QUEUE_GET with a read-only argument: ret %ld errno %d", ret, errno);
+	if (cls == P_RO && !must && (ret == 0 || (err != EFAULT && err != EAGAIN &&
+						    err != ENOMEM)))
+		fail(w, "QUEUE_GET with a read-only argument: ret %ld errno %d", ret, err);
 	if (ret || cls != P_OK || d->q.bound)
 		return;
 	q_forget(&d->q);
@@ -1270,8 +1339,10 @@ static void op_put(struct fz_worker *w, struct fz_dev *d)
 		sig = sigsetjmp(jb, 1);
 		if (!sig) {
 			fz_jb = &jb;
+			FZ_BARRIER();
 			revoked_fn(w, &d->q, &v);
 		}
+		FZ_BARRIER();
 		fz_jb = old;
 		if (sig != SIGBUS)
 			fail(w, "touching the control page after QUEUE_PUT gave signal %d, not SIGBUS",
@@ -1559,7 +1630,10 @@ static void op_dev_mmap(struct fz_worker *w, struct fz_dev *d)
 		len = chance(w, 2) ? len + PG : PG * (1 + below(w, 8));
 	if (chance(w, 8))
 		flags |= MAP_POPULATE;
-	if (flags & MAP_PRIVATE)
+	/* The VFS refuses offsets and lengths that overflow first. */
+	if (off >= (1ULL << 40) || len >= (1ULL << 30))
+		must = 0;
+	else if (flags & MAP_PRIVATE)
 		must = EINVAL;
 	else if (!q->bound)
 		must = ENXIO;
@@ -1639,8 +1713,12 @@ static void op_ring_vm(struct fz_worker *w, struct fz_dev *d)
 		ret = mprotect(p, len > PG && chance(w, 2) ? PG : len, prot);
 		if (!ret && len > PG && prot != (r == 2 ? PROT_READ : 3))
 			q->tainted = true;
-		if (!ret && r == 2 && (prot & PROT_WRITE))
-			fail(w, "the completion ring was made writable");
+		if (!ret && r == 2 && (prot & PROT_WRITE)) {
+			char where[256];
+
+			maps_line((uintptr_t)p, where, sizeof(where));
+			fail(w, "the completion ring was made writable (%p: %s)", (void *)p, where);
+		}
 		if (!ret)
 			q->tainted = true;
 		return;
@@ -1652,15 +1730,20 @@ static void op_ring_vm(struct fz_worker *w, struct fz_dev *d)
 		to = mremap(p, len, len + PG, 0);
 		if (to != MAP_FAILED)
 			fail(w, "a ring mapping grew in place");
-		to = fz_mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (to == MAP_FAILED)
-			return;
-		p = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-		if (p == MAP_FAILED) {
-			munmap(to, len);
-			return;
+		/*
+		 * A failed MREMAP_FIXED may have unmapped the target already:
+		 * no other thread may map anything there before it is freed.
+		 */
+		pthread_mutex_lock(&fz_vm_lock);
+		to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (to != MAP_FAILED) {
+			p = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			if (p == MAP_FAILED)
+				munmap(to, len);
+			else
+				*slot = p;	/* moved: must keep working */
 		}
-		*slot = p;	/* moved: must keep working */
+		pthread_mutex_unlock(&fz_vm_lock);
 		return;
 	}
 	default:
@@ -2079,16 +2162,13 @@ static void op_region_mmap(struct fz_worker *w, struct fz_region *r)
 		must = EINVAL;
 	note(w, "mmap region fd %d off %#llx len %#llx prot %#x flags %#x at %p", r->fd,
 	     (unsigned long long)off, (unsigned long long)len, prot, flags, (void *)at);
-	if (fixed)
-		pthread_mutex_lock(&fz_vm_lock);
+	pthread_mutex_lock(&fz_vm_lock);
 	p = mmap(at, len, prot, flags, r->fd, off);
 	err = errno;
 	if (fixed && p == MAP_FAILED)
 		/* A failed MAP_FIXED may have unmapped the range: fill it again. */
-		mmap(at, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		     -1, 0);
-	if (fixed)
-		pthread_mutex_unlock(&fz_vm_lock);
+		arena_reserve(at, len);
+	pthread_mutex_unlock(&fz_vm_lock);
 	check_ret(w, C_REG_MMAP, p == MAP_FAILED ? -1 : 0, err, must, "map");
 	if (p == MAP_FAILED || fixed)
 		return;
@@ -2219,12 +2299,6 @@ static void op_clean(struct fz_worker *w, struct fz_region *r)
 /* The arena: mappings changing under the commands                     */
 /* ------------------------------------------------------------------ */
 
-/* Make [p, p + len) of the arena reserved again (never a hole for long). */
-static void arena_reserve(uint8_t *p, size_t len)
-{
-	mmap(p, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-}
-
 static void op_arena(struct fz_worker *w)
 {
 	static const int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_COLD, MADV_PAGEOUT,
@@ -2240,23 +2314,34 @@ static void op_arena(struct fz_worker *w)
 		n = FZ_ARENA_PAGES - pg;
 	p = w->arena + pg * PG;
 	len = n * PG;
+	/*
+	 * A failed MAP_FIXED or MREMAP_FIXED may leave a hole: it is filled
+	 * again before any other thread may map (fz_vm_lock), or a ring
+	 * could land in the arena and take the engine's writes.
+	 */
+	pthread_mutex_lock(&fz_vm_lock);
 	switch (kind) {
 	case 0:
 		note(w, "arena: anonymous private at page %zu+%zu", pg, n);
-		mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0) == MAP_FAILED)
+			arena_reserve(p, len);
 		break;
 	case 1:
 		note(w, "arena: anonymous shared at page %zu+%zu", pg, n);
-		mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0) == MAP_FAILED)
+			arena_reserve(p, len);
 		break;
 	case 2:
 		note(w, "arena: memfd at page %zu+%zu", pg, n);
 		fd = syscall(SYS_memfd_create, "fuzz", 0);
 		if (fd < 0)
 			break;
-		if (!ftruncate(fd, len))
-			mmap(p, len, chance(w, 3) ? PROT_READ : PROT_READ | PROT_WRITE,
-			     MAP_FIXED | MAP_SHARED, fd, 0);
+		if (ftruncate(fd, len) ||
+		    mmap(p, len, chance(w, 3) ? PROT_READ : PROT_READ | PROT_WRITE,
+			 MAP_FIXED | MAP_SHARED, fd, 0) == MAP_FAILED)
+			arena_reserve(p, len);
 		close(fd);
 		break;
 	case 3:
@@ -2264,23 +2349,18 @@ static void op_arena(struct fz_worker *w)
 		if (!r || len > r->size)
 			break;
 		note(w, "arena: region fd %d at page %zu+%zu", r->fd, pg, n);
-		pthread_mutex_lock(&fz_vm_lock);
 		if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_SHARED, r->fd,
 			 PG * below(w, r->size / PG - n + 1)) == MAP_FAILED)
 			arena_reserve(p, len);
-		pthread_mutex_unlock(&fz_vm_lock);
 		break;
 	case 4:
 		note(w, "arena: munmap page %zu+%zu", pg, n);
-		pthread_mutex_lock(&fz_vm_lock);
 		munmap(p, len);
 		arena_reserve(p, len);
-		pthread_mutex_unlock(&fz_vm_lock);
 		break;
 	case 5:
 		q = w->arena + PG * below(w, FZ_ARENA_PAGES - n + 1);
 		note(w, "arena: mremap page %zu+%zu to %p", pg, n, (void *)q);
-		pthread_mutex_lock(&fz_vm_lock);
 		if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, q) != MAP_FAILED) {
 			/* Reserve what the move left empty. */
 			if (q + len <= p || q >= p + len)
@@ -2289,8 +2369,10 @@ static void op_arena(struct fz_worker *w)
 				arena_reserve(p, q - p);
 			else
 				arena_reserve(q + len, p - q);
+		} else {
+			/* The target may be unmapped already. */
+			arena_reserve(q, len);
 		}
-		pthread_mutex_unlock(&fz_vm_lock);
 		break;
 	case 6:
 		note(w, "arena: mprotect page %zu+%zu", pg, n);
@@ -2308,6 +2390,7 @@ static void op_arena(struct fz_worker *w)
 		guarded(A_FILL, p, NULL, (int)rnd(w), len);
 		break;
 	}
+	pthread_mutex_unlock(&fz_vm_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2373,6 +2456,7 @@ static void op_region_ioctl_rand(struct fz_worker *w, struct fz_region *r)
 	uint8_t junk[128] = { 0 };
 	int cls;
 	void *p = arg_ptr(w, junk, sizeof(junk), &cls);
+	long ret;
 
 	if (chance(w, 3)) {
 		/* The device's own commands mean nothing on a region. */
@@ -2391,7 +2475,8 @@ static void op_region_ioctl_rand(struct fz_worker *w, struct fz_region *r)
 		return;
 	}
 	note(w, "ioctl region fd %d cmd %#lx", r->fd, cmd);
-	check_ret(w, C_REG_UNKNOWN, ioctl(r->fd, cmd, p), errno, ENOTTY, "random number");
+	ret = ioctl(r->fd, cmd, p);
+	check_ret(w, C_REG_UNKNOWN, ret, errno, ENOTTY, "random number");
 }
 
 /* Region commands on the device file are unknown there. */
@@ -2400,7 +2485,10 @@ static void op_dev_region_cmd(struct fz_worker *w, struct fz_dev *d)
 	unsigned long cmd = chance(w, 2) ? WD_REGION_IOC_POPULATE : WD_REGION_IOC_INFO;
 
 	note(w, "region ioctl %#lx on device fd %d", cmd, d->fd);
-	check_ret(w, C_DEV_UNKNOWN, ioctl(d->fd, cmd, w->argp), errno, ENOTTY, "region command");
+	long ret;
+
+	ret = ioctl(d->fd, cmd, w->argp);
+	check_ret(w, C_DEV_UNKNOWN, ret, errno, ENOTTY, "region command");
 }
 
 /* ------------------------------------------------------------------ */
@@ -2450,8 +2538,9 @@ static void child_checks(struct fz_worker *w)
 		struct wd_info info;
 
 		/* The device file works only in the process that opened it. */
-		check_ret(w, C_INFO, ioctl(d->fd, WD_IOC_INFO, &info), errno, EPERM,
-			  "inherited fd");
+		long ret = ioctl(d->fd, WD_IOC_INFO, &info);
+
+		check_ret(w, C_INFO, ret, errno, EPERM, "inherited fd");
 		if (d->q.bound) {
 			void *p = mmap(NULL, d->q.info.ctrl_size, PROT_READ | PROT_WRITE,
 				       MAP_SHARED, d->fd, d->q.info.ctrl_offset);
@@ -2697,17 +2786,11 @@ static void worker_end(struct fz_worker *w)
 	/* The arena stays reserved: a late engine write must land nowhere else. */
 }
 
-struct thread_arg {
-	int id;
-	uint64_t seed;
-	long ops;
-};
-
 static void *worker_thread(void *arg)
 {
-	struct thread_arg *a = arg;
-	struct fz_worker *w = worker_new(a->id, a->seed, a->ops);
+	struct fz_worker *w = arg;
 
+	fz_cur = w;
 	worker_loop(w);
 	worker_end(w);
 	return NULL;
@@ -2740,20 +2823,20 @@ static int run_fuzz(int procs, int threads, long ops, int test)
 		if (pids[p] < 0)
 			return -1;
 		if (pids[p] == 0) {
-			pthread_t tids[64];
-			struct thread_arg args[64];
-			int t, n = threads > 64 ? 64 : threads;
+			pthread_t tids[16];
+			struct fz_worker *ws[16];
+			int t, n = threads > 16 ? 16 : threads;
 
 			fz_signals();
+			/* All set up before any starts: no allocation races the fuzzing. */
 			for (t = 0; t < n; t++) {
 				uint64_t s = cfg.seed ^ ((uint64_t)test << 48) ^ ((uint64_t)(p * 16 + t) << 32);
 
-				args[t].id = p * 16 + t;
-				args[t].seed = splitmix(&s);
-				args[t].ops = per;
-				if (pthread_create(&tids[t], NULL, worker_thread, &args[t]))
-					_exit(2);
+				ws[t] = worker_new(p * 16 + t, splitmix(&s), per);
 			}
+			for (t = 0; t < n; t++)
+				if (pthread_create(&tids[t], NULL, worker_thread, ws[t]))
+					_exit(2);
 			for (t = 0; t < n; t++)
 				pthread_join(tids[t], NULL);
 			_exit(0);
