@@ -198,6 +198,7 @@ static struct fz_cfg cfg;
 struct fz_shared {
 	int failures;
 	int ops_done;
+	int cqes, syncs, clean_checks, forks, calls;
 	char first[1024];
 };
 static struct fz_shared *shared;
@@ -550,6 +551,7 @@ static void check_ret(struct fz_worker *w, enum fz_call c, long ret, int err,
 	const struct fz_errset *s = &fz_errsets[c];
 	int i;
 
+	__atomic_fetch_add(&shared->calls, 1, __ATOMIC_RELAXED);
 	if (ret != -1) {
 		if (ret != 0)
 			fail(w, "%s (%s) returned %ld", call_name(c), what, ret);
@@ -906,6 +908,7 @@ static void check_cqe(struct fz_worker *w, const struct wd_cqe *e, uint32_t at)
 	t = &w->tags[s % FZ_TAGS];
 	if (t->serial != s)
 		return;		/* too old to remember */
+	__atomic_fetch_add(&shared->cqes, 1, __ATOMIC_RELAXED);
 	if (e->opcode != t->opcode) {
 		struct fz_tag *p = &w->tags[(s - 1) % FZ_TAGS];
 
@@ -1088,6 +1091,24 @@ static void q_kick(struct fz_worker *w, struct fz_dev *d)
 	check_ret(w, C_KICK, ret, errno, d->q.bound ? 0 : ENXIO, "kick");
 }
 
+/* What the engine is busy with, for a failure report. */
+static void q_stuck(struct fz_worker *w, struct fz_queue *q)
+{
+	uint32_t head = __atomic_load_n(&q->cqh->sq_head, __ATOMIC_ACQUIRE);
+	struct wd_cmd c;
+	char where[256];
+
+	memcpy(&c, &q->sq[(head - 1) & (q->info.sq_entries - 1)], sizeof(c));
+	maps_line(c.src, where, sizeof(where));
+	out("#   queue: sq_head %u sq_tail %u pub %u cq_tail %u cq_head %u flags %#x\n", head,
+	    q->ctrl->sq_tail, q->pub, q->cqh->cq_tail, q->ctrl->cq_head, q->cqh->flags);
+	out("#   last command taken: opcode %u flags %#x src %#llx+%#llx (%s)\n", c.opcode, c.flags,
+	    (unsigned long long)c.src, (unsigned long long)c.src_len, where);
+	maps_line(c.dst, where, sizeof(where));
+	out("#     dst %#llx+%#llx (%s) param %u format %u\n", (unsigned long long)c.dst,
+	    (unsigned long long)c.dst_len, where, c.param, c.format);
+}
+
 /*
  * Put the indices right, submit @c and wait for its completion, checking
  * every completion on the way. Returns the completion, or false when the
@@ -1117,6 +1138,7 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms > FZ_WAIT_MS) {
+			q_stuck(w, q);
 			fail(w, "no free submission slot within %d ms", FZ_WAIT_MS);
 			return false;
 		}
@@ -1163,6 +1185,7 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms > FZ_WAIT_MS) {
+			q_stuck(w, q);
 			fail(w, "command %#" PRIx64 " (opcode %u) did not complete within %d ms",
 			     want, c->opcode, FZ_WAIT_MS);
 			return false;
@@ -1405,8 +1428,10 @@ static void op_mmu_mode(struct fz_worker *w, struct fz_dev *d)
 	p = arg_ptr(w, &in, sizeof(in), &cls);
 	if (cls == P_BAD)
 		must = EFAULT;
-	else if (in.pad || in.reserved[0] || in.reserved[1] || in.mode > WD_MMU_PINNED)
+	else if (in.pad || in.reserved[0] || in.reserved[1])
 		must = EINVAL;
+	else if (in.mode > WD_MMU_PINNED && !d->q.bound)
+		must = EINVAL;		/* with a queue bound, EBUSY may come first */
 	note(w, "MMU_MODE fd %d mode %u ptr cls %d", d->fd, in.mode, cls);
 	ret = ioctl(d->fd, WD_IOC_MMU_MODE, p);
 	check_ret(w, C_MMU_MODE, ret, errno, must, "mode");
@@ -1824,6 +1849,7 @@ static void op_sync(struct fz_worker *w, struct fz_dev *d)
 	note(w, "sync command opcode %u len %llu on fd %d", c.opcode, (unsigned long long)len, d->fd);
 	if (!q_run(w, d, &c, &e))
 		return;
+	__atomic_fetch_add(&shared->syncs, 1, __ATOMIC_RELAXED);
 	if (e.status != want) {
 		fail(w, "known command opcode %u src %#llx len %llu: status %u, expected %u",
 		     c.opcode, (unsigned long long)c.src, (unsigned long long)len, e.status, want);
@@ -1909,6 +1935,7 @@ static void clean_compare(struct fz_worker *w, struct fz_region *r, const char *
 
 	if (!r->verified)
 		return;
+	__atomic_fetch_add(&shared->clean_checks, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < 2; i++)
 		for (off = 0; off < r->size; off += n) {
 			n = r->size - off < FZ_VERIFY_LEN ? r->size - off : FZ_VERIFY_LEN;
@@ -1954,6 +1981,7 @@ static void region_clean_setup(struct fz_worker *w, struct fz_region *r)
 	clean_reserve(w, r, 0, r->size);
 	if (!r->verified)
 		return;
+	__atomic_fetch_add(&shared->clean_checks, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < 2; i++) {
 		r->m[i] = fz_mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 		if (r->m[i] == MAP_FAILED) {
@@ -2572,14 +2600,8 @@ static void child_checks(struct fz_worker *w)
 		if (r->fd >= 0 && r->verified)
 			clean_compare(w, r, "in a forked child");
 		/* The parent keeps checking its clean regions: leave them be. */
-		if (r->fd >= 0 && r->clean) {
-			if (r->m[0])
-				munmap(r->m[0], r->size);
-			if (r->m[1])
-				munmap(r->m[1], r->size);
-			close(r->fd);
-			r->fd = -1;
-		}
+		if (r->fd >= 0 && r->clean)
+			region_free(w, r);
 	}
 }
 
@@ -2591,6 +2613,7 @@ static void op_fork(struct fz_worker *w)
 	if (w->child)
 		return;
 	note(w, "fork");
+	__atomic_fetch_add(&shared->forks, 1, __ATOMIC_RELAXED);
 	pid = fork();
 	if (pid < 0) {
 		fail(w, "fork: %s", strerror(errno));
@@ -2809,6 +2832,7 @@ static int run_fuzz(int procs, int threads, long ops, int test)
 		procs = 64;
 	shared->failures = 0;
 	shared->ops_done = 0;
+	shared->cqes = shared->syncs = shared->clean_checks = shared->forks = shared->calls = 0;
 	shared->first[0] = 0;
 	out("# fuzz: seed=%#" PRIx64 " test=%d processes=%d threads=%d ops=%ld (replay: WD_FUZZ_SEED=%#"
 	    PRIx64 " or make fuzz FUZZ_SEED=%#" PRIx64 ")\n", cfg.seed, test, procs, threads,
@@ -2872,8 +2896,9 @@ static int run_fuzz(int procs, int threads, long ops, int test)
 		usleep(20000);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out("# fuzz: %d operations in %ld s, %d failure(s)%s%s\n", shared->ops_done,
-	    (long)(t1.tv_sec - t0.tv_sec), shared->failures,
+	out("# fuzz: %d operations in %ld s (%d calls checked, %d completions checked, %d known commands, %d region comparisons, %d forks), %d failure(s)%s%s\n",
+	    shared->ops_done, (long)(t1.tv_sec - t0.tv_sec), shared->calls, shared->cqes,
+	    shared->syncs, shared->clean_checks, shared->forks, shared->failures,
 	    shared->first[0] ? "; first: " : "", shared->first);
 	return shared->failures;
 }
