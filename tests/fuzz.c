@@ -69,7 +69,7 @@
 #define FZ_HIST		16
 #define FZ_WAIT_MS	60000		/* longest any command or child may take */
 #define FZ_DEFAULT_SEED	0x5eed12ULL
-#define FZ_DEFAULT_OPS	1200
+#define FZ_DEFAULT_OPS	6000
 #define FZ_TAG_MAGIC	0xf2ULL
 
 #ifndef MADV_POPULATE_READ
@@ -558,7 +558,7 @@ static void check_ret(struct fz_worker *w, enum fz_call c, long ret, int err,
 		else if (must)
 			fail(w, "%s (%s) succeeded; expected %s", call_name(c),
 			     what, strerror(must));
-		else if (!s->may_succeed && !(c == C_FTRUNCATE && fz_known[K_FTRUNCATE].avoid))
+		else if (!s->may_succeed)
 			fail(w, "%s (%s) succeeded", call_name(c), what);
 		return;
 	}
@@ -1091,6 +1091,25 @@ static void q_kick(struct fz_worker *w, struct fz_dev *d)
 	check_ret(w, C_KICK, ret, errno, d->q.bound ? 0 : ENXIO, "kick");
 }
 
+/* Kernel stacks of the device's engine threads, for a stall report. */
+static void engine_stacks(void)
+{
+	char path[64], comm[64], stack[4096];
+	int pid;
+
+	for (pid = 2; pid < 4096; pid++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (wd_test_read_file(path, comm, sizeof(comm)) || strncmp(comm, WD_TEST_DEV, 7))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+		if (wd_test_read_file(path, stack, sizeof(stack)))
+			continue;
+		out("#   kernel stack of %s (pid %d):\n", comm, pid);
+		for (char *l = strtok(stack, "\n"); l; l = strtok(NULL, "\n"))
+			out("#     %s\n", l);
+	}
+}
+
 /* What the engine is busy with, for a failure report. */
 static void q_stuck(struct fz_worker *w, struct fz_queue *q)
 {
@@ -1100,6 +1119,15 @@ static void q_stuck(struct fz_worker *w, struct fz_queue *q)
 
 	memcpy(&c, &q->sq[(head - 1) & (q->info.sq_entries - 1)], sizeof(c));
 	maps_line(c.src, where, sizeof(where));
+	char ctxs[4096];
+
+	engine_stacks();
+	if (!wd_test_read_file("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/contexts", ctxs,
+			       sizeof(ctxs)))
+		for (char *l = strtok(ctxs, "\n"); l; l = strtok(NULL, "\n"))
+			out("#   %s\n", l);
+	out("#   pid %d queue_id %u sq %u cq %u\n", getpid(), q->info.queue_id, q->info.sq_entries,
+	    q->info.cq_entries);
 	out("#   queue: sq_head %u sq_tail %u pub %u cq_tail %u cq_head %u flags %#x\n", head,
 	    q->ctrl->sq_tail, q->pub, q->cqh->cq_tail, q->ctrl->cq_head, q->cqh->flags);
 	out("#   last command taken: opcode %u flags %#x src %#llx+%#llx (%s)\n", c.opcode, c.flags,
@@ -2257,6 +2285,10 @@ static void op_ftruncate(struct fz_worker *w, struct fz_region *r)
 	note(w, "ftruncate region fd %d to %lld", r->fd, (long long)len);
 	ret = ftruncate(r->fd, len);
 	check_ret(w, C_FTRUNCATE, ret, errno, len < 0 ? EINVAL : 0, "size");
+	/* Issue 12 item 12: the size of a region does not change. */
+	if (!ret && len != (int64_t)r->size && !fz_known[K_FTRUNCATE].avoid)
+		fail(w, "ftruncate changed the size of a region fd (%llu to %lld)",
+		     (unsigned long long)r->size, (long long)len);
 }
 
 /* Operations on a clean region whose contents are known. */
@@ -2542,6 +2574,12 @@ static int wait_child(struct fz_worker *w, pid_t pid, const char *what)
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if ((t1.tv_sec - t0.tv_sec) * 1000 > FZ_WAIT_MS) {
+			int i;
+
+			engine_stacks();
+			for (i = 0; i < 2; i++)
+				if (q_usable(&w->dev[i].q) && !w->dev[i].q.tainted)
+					q_stuck(w, &w->dev[i].q);
 			fail(w, "%s did not finish within %d ms", what, FZ_WAIT_MS);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -2621,6 +2659,12 @@ static void op_fork(struct fz_worker *w)
 	}
 	if (pid == 0) {
 		pthread_mutex_init(&fz_vm_lock, NULL);
+		/*
+		 * MADV_DONTFORK left holes in the child's copy of the arena:
+		 * fill it again before a ring could be mapped into one.
+		 */
+		mmap(w->arena, FZ_ARENA_PAGES * PG, PROT_READ | PROT_WRITE,
+		     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		w->child = true;
 		w->nhist = 0;
 		child_checks(w);
