@@ -1482,6 +1482,14 @@ static void op_share(struct fz_worker *w, struct fz_dev *d)
 		in.len = (uint64_t)(uintptr_t)w->arena + FZ_ARENA_PAGES * PG - in.addr;
 	if (chance(w, 8))
 		in.len &= ~(PG - 1);
+	if (chance(w, 12)) {
+		/* Around the largest share, at an address where it fits. */
+		static const uint64_t big[] = { 1ULL << 40, (1ULL << 40) - PG, 1ULL << 39,
+						(1ULL << 40) + PG };
+
+		in.addr = 0x100000;
+		in.len = big[below(w, 4)];
+	}
 	in.access = chance(w, 8) ? (uint32_t)rnd(w) : 1 + below(w, 3);
 	if (chance(w, 12))
 		in.pad = 1;
