@@ -373,6 +373,9 @@ struct fz_worker {
 	struct fz_tag tags[FZ_TAGS];
 	char hist[FZ_HIST][160];
 	int nhist;
+	uint64_t want;		/* serial q_run waits for */
+	bool got;
+	struct wd_cqe want_cqe;
 };
 
 static __thread struct fz_worker *fz_cur;
@@ -1031,6 +1034,11 @@ static void reap_fn(struct fz_worker *w, struct fz_queue *q, void *arg)
 		while (q->cons != tail) {
 			memcpy(&e, q_cqe(q, q->cons), sizeof(e));
 			check_cqe(w, &e, q->cons);
+			if (w->want && e.tag >> 56 == FZ_TAG_MAGIC &&
+			    (e.tag & ((1ULL << 40) - 1)) == w->want) {
+				w->want_cqe = e;
+				w->got = true;
+			}
 			q->cons++;
 		}
 	}
@@ -1172,55 +1180,34 @@ static bool q_run(struct fz_worker *w, struct fz_dev *d, const struct wd_cmd *c,
 		}
 	}
 	want = w->serial;
+	w->want = want;
+	w->got = false;
 	q_kick(w, d);
 	for (;;) {
 		struct pollfd pfd = { .fd = d->fd, .events = POLLIN };
-		uint32_t tail, i;
-		bool found = false;
 
 		if (!q_usable(q))
-			return false;
-		{
-			sigjmp_buf jb, *old = fz_jb;
-
-			if (sigsetjmp(jb, 1)) {
-				FZ_BARRIER();
-				fz_jb = old;
-				if (!q->tainted)
-					fail(w, "signal on an intact ring mapping");
-				q->broken = true;
-				return false;
-			}
-			fz_jb = &jb;
-			FZ_BARRIER();
-			tail = __atomic_load_n(&q->cqh->cq_tail, __ATOMIC_ACQUIRE);
-			if (tail - q->cons <= q->info.cq_entries)
-				for (i = q->cons; i != tail; i++) {
-					struct wd_cqe *e = q_cqe(q, i);
-
-					if ((e->tag & ((1ULL << 40) - 1)) == want &&
-					    e->tag >> 56 == FZ_TAG_MAGIC) {
-						*res = *e;
-						found = true;
-					}
-				}
-			FZ_BARRIER();
-			fz_jb = old;
-		}
+			break;
+		/* Every completion is checked; ours is caught on the way. */
 		q_reap(w, q);
-		if (found)
+		if (w->got) {
+			*res = w->want_cqe;
+			w->want = 0;
 			return true;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms > FZ_WAIT_MS) {
 			q_stuck(w, q);
 			fail(w, "command %#" PRIx64 " (opcode %u) did not complete within %d ms",
 			     want, c->opcode, FZ_WAIT_MS);
-			return false;
+			break;
 		}
 		if (poll(&pfd, 1, 50) == 0)
 			q_kick(w, d);
 	}
+	w->want = 0;
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
