@@ -363,7 +363,6 @@ struct fz_worker {
 	uint8_t *guard;		/* a PROT_NONE page */
 	uint8_t *cbuf;		/* FZ_CONST_LEN pattern + zlib stream, read-only */
 	size_t zlen;
-	uint32_t ccrc;
 	uint8_t *vbuf;		/* verification destination */
 	uint8_t *argp;		/* argument page, followed by a PROT_NONE page */
 	uint8_t *rop;		/* read-only argument page */
