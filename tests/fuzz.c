@@ -134,7 +134,7 @@ static const struct fz_errset fz_errsets[C_NR] = {
 	[C_UNSHARE] = { "WD_IOC_UNSHARE", true,
 		{ EFAULT, EINVAL, ENOENT, E2BIG, EOPNOTSUPP } },
 	[C_REGION_CREATE] = { "WD_IOC_REGION_CREATE", true,
-		{ EFAULT, EINVAL, EOPNOTSUPP, E2BIG, ENOMEM, EMFILE } },
+		{ EFAULT, EINVAL, EOPNOTSUPP, E2BIG, ENOMEM, EMFILE, EDQUOT } },
 	[C_MIGRATE] = { "WD_IOC_MIGRATE", true,
 		{ EFAULT, EINVAL, EOPNOTSUPP, ENOMEM, EINTR, EBUSY } },
 	[C_DEV_UNKNOWN] = { "unknown ioctl (device)", false, { ENOTTY } },
@@ -145,7 +145,7 @@ static const struct fz_errset fz_errsets[C_NR] = {
 	[C_DEV_MMAP] = { "mmap (device)", true,
 		{ EINVAL, ENXIO, EBUSY, EPERM, EACCES, ENOMEM, EOVERFLOW } },
 	[C_REG_MMAP] = { "mmap (region)", true,
-		{ EINVAL, ENOMEM, EINTR, EACCES, EPERM, EOVERFLOW } },
+		{ EINVAL, ENOMEM, EINTR, EACCES, EPERM, EOVERFLOW, EDQUOT } },
 	[C_FALLOCATE] = { "fallocate (region)", true,
 		{ EOPNOTSUPP, EINVAL, ENOSPC, EDQUOT, EINTR, ENOMEM, EFBIG } },
 	/*
