@@ -5,6 +5,8 @@
 #   make run       the demo on the release kernel
 #   make shell     an interactive guest (developers)
 #   make bench     wdbench on the release kernel (BENCH_ARGS="--scenario mmu")
+#   make fuzz      only the fuzzer, long: FUZZ_OPS=N FUZZ_SEED=S (or random)
+#                  FUZZ_TIMEOUT=seconds FUZZ_PROCS= FUZZ_THREADS= FUZZ_KNOWN=all
 #   make selftest-runner  prove the runner catches kernel reports
 #   make check     checkpatch on module/ and include/
 #   make user      only the user-space library, tools and tests (host)
@@ -42,7 +44,7 @@ HMM_TESTS := $(U)/tests/hmm-tests
 
 GUEST := python3 vm/run.py --logdir $(BUILD)/logs
 
-.PHONY: all user deps test run shell bench selftest-runner check install clean \
+.PHONY: all user deps test fuzz run shell bench selftest-runner check install clean \
 	guest-debug guest-release
 
 all: user
@@ -95,6 +97,19 @@ guest-debug guest-release: guest-%: deps user
 test: guest-debug
 	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
 		$(if $(ONLY),--only $(ONLY))
+
+# The fuzzer alone on the debug kernel, as long as asked (README "Fuzzing").
+FUZZ_OPS ?= 20000
+FUZZ_SEED ?= random
+FUZZ_TIMEOUT ?= 3600
+fuzz: guest-debug
+	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
+		--only fuzz --timeout $$(( $(FUZZ_TIMEOUT) + 300 )) \
+		wd.fuzz_ops=$(FUZZ_OPS) wd.fuzz_seed=$(FUZZ_SEED) wd.step_timeout=$(FUZZ_TIMEOUT) \
+		$(if $(FUZZ_PROCS),wd.fuzz_procs=$(FUZZ_PROCS)) \
+		$(if $(FUZZ_THREADS),wd.fuzz_threads=$(FUZZ_THREADS)) \
+		$(if $(FUZZ_KNOWN),wd.fuzz_known=$(FUZZ_KNOWN)) \
+		$(if $(FUZZ_VERBOSE),wd.fuzz_verbose=1)
 
 selftest-runner: guest-debug
 	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode selftest
