@@ -163,7 +163,7 @@ static const struct fz_errset fz_errsets[C_NR] = {
 #define ST_MEM_CRC	(ST(WD_ST_OK) | ST(WD_ST_FAULT))
 #define ST_MEM_DEFLATE	(ST(WD_ST_OK) | ST(WD_ST_FAULT) | ST(WD_ST_NOSPACE) | ST(WD_ST_OVERLAP))
 #define ST_MEM_INFLATE	(ST_MEM_DEFLATE | ST(WD_ST_CORRUPT))
-#define ST_KNOWN_MAX	WD_ST_CANCELLED
+#define ST_KNOWN_MAX	WD_ST_MORE
 #define FZ_CQ_FLAGS	(WD_CQ_F_NEED_WAKEUP | WD_CQ_F_BAD_INDEX)
 #define FZ_DEFLATE_LEVEL_MAX	9
 
@@ -692,7 +692,9 @@ static uint32_t predict(const struct wd_cmd *c)
 	bool bad = false, big, maybe;
 	uint32_t mem;
 
-	if (c->flags || c->reserved || c->opcode > WD_OP_INFLATE)
+	if (c->reserved || c->opcode > WD_OP_INFLATE ||
+	    c->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE) ||
+	    (c->flags && c->opcode != WD_OP_INFLATE))
 		return ST(WD_ST_INVALID);
 	big = len_big(c->src_len) || len_big(c->dst_len);
 	maybe = len_maybe_big(c->src_len) || len_maybe_big(c->dst_len);
@@ -720,6 +722,12 @@ static uint32_t predict(const struct wd_cmd *c)
 	default:
 		bad = c->param || c->format > WD_FMT_GZIP;
 		mem = ST_MEM_INFLATE;
+		/*
+		 * An INFLATE stream: MORE, or INVALID for gzip framing or a
+		 * CONTINUE that does not match the queue's stream.
+		 */
+		if (c->flags)
+			mem |= ST(WD_ST_MORE) | ST(WD_ST_INVALID);
 		break;
 	}
 	if (big && bad)
@@ -1314,9 +1322,10 @@ static void op_get(struct fz_worker *w, struct fz_dev *d)
 	if (chance(w, 12))
 		in.cq_offset = rnd(w);
 	if (chance(w, 12))
-		in.reserved[below(w, 4)] = 1 + below(w, 100);
+		in.reserved[below(w, sizeof(in.reserved) / sizeof(in.reserved[0]))] =
+			1 + below(w, 100);
 	valid = !(in.flags & ~WD_QF_NONBLOCK) && !in.queue_id && !in.cq_offset &&
-		!in.reserved[0] && !in.reserved[1] && !in.reserved[2] && !in.reserved[3] &&
+		!in.reserved[0] && !in.reserved[1] && !in.reserved[2] &&
 		!in.pad && ring_size_ok(in.sq_entries) && ring_size_ok(in.cq_entries);
 	p = arg_ptr(w, &in, sizeof(in), &cls);
 	if (cls == P_BAD)
