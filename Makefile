@@ -19,12 +19,13 @@ export WD_CACHE
 SRC := $(WD_CACHE)/linux-source-6.1
 U := $(BUILD)/user
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
 VERSION := 0.1.0
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
 WFLAGS := -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
-CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
+WD_CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
 # The test_hmm compatible ABI is a test interface, not installed uapi.
 HMM_COMPAT_INC := -Imodule/soft
 LDLIBS_USER := -lz -lpthread
@@ -33,6 +34,9 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst lib/%.c,$(U)/lib/%.o,$(LIB_SRCS))
 LIB_PIC_OBJS := $(patsubst lib/%.c,$(U)/lib/pic/%.o,$(LIB_SRCS))
 TOOLS := $(patsubst tools/%.c,$(U)/tools/%,$(wildcard tools/*.c))
+# The same tools linked against the shared library, for `make install`.
+TOOLS_DYN := $(patsubst tools/%.c,$(U)/bin/%,$(wildcard tools/*.c))
+LIB_SO := $(U)/lib/libwd.so.$(VERSION)
 TEST_COMMON := tests/wd_test.c
 TESTS := $(patsubst tests/%.c,$(U)/tests/%,$(filter-out $(TEST_COMMON),$(wildcard tests/*.c)))
 HARNESS := $(SRC)/tools/testing/selftests
@@ -42,47 +46,54 @@ HMM_TESTS := $(U)/tests/hmm-tests
 
 GUEST := python3 vm/run.py --logdir $(BUILD)/logs
 
-.PHONY: all user deps test run shell bench selftest-runner check install clean \
-	guest-debug guest-release
+.PHONY: all user lib deps test run shell bench selftest-runner check install clean \
+	guest-debug guest-release deb dkms-check
 
 all: user
 
 deps:
 	@vm/deps.sh
 
-user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) $(TESTS) \
-	$(HMM_TESTS)
+# The library and the tools as installed (no kernel source needed).
+lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN)
+
+user: lib $(TOOLS) $(TESTS) $(HMM_TESTS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack >/dev/null
 
 $(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
 
 $(U)/lib/pic/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
 
 $(U)/lib/libwd.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(U)/lib/libwd.so.0: $(LIB_PIC_OBJS)
-	$(CC) -shared -Wl,-soname,libwd.so.0 -o $@ $^ $(LDLIBS_USER)
+$(LIB_SO): $(LIB_PIC_OBJS)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libwd.so.0 -o $@ $^ $(LDLIBS_USER)
+	ln -sf libwd.so.$(VERSION) $(U)/lib/libwd.so.0
 	ln -sf libwd.so.0 $(U)/lib/libwd.so
 
 $(U)/lib/pkgconfig/libwd.pc: lib/libwd.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(U)/bin/%: tools/%.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $< -L$(U)/lib -lwd $(LDLIBS_USER)
 
 # Tools and tests run inside the guest: link them statically.
 $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(HMM_TESTS): | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
@@ -112,15 +123,27 @@ check: $(SRC)/.wd-version
 	perl $(SRC)/scripts/checkpatch.pl --no-tree --terse -f \
 		$$(find module include -name '*.[ch]' | sort)
 
-install: user
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/warpdrive $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(U)/lib/libwd.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(U)/lib/libwd.so.0 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libwd.so.0 $(DESTDIR)$(PREFIX)/lib/libwd.so
-	install -m 644 $(U)/lib/pkgconfig/libwd.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/warpdrive $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(U)/lib/libwd.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libwd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwd.so.0
+	ln -sf libwd.so.0 $(DESTDIR)$(LIBDIR)/libwd.so
+	install -m 644 $(U)/lib/pkgconfig/libwd.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 lib/include/libwd.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/uapi/warpdrive/warpdrive.h $(DESTDIR)$(PREFIX)/include/warpdrive/
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(TOOLS_DYN) $(DESTDIR)$(PREFIX)/bin/
+
+# Debian packages (warpdrive-dkms, libwd0, libwd-dev, warpdrive-tools) in
+# $(BUILD)/deb, built by dpkg-buildpackage from a copy of the tracked files.
+deb:
+	@vm/deps.sh deb
+	vm/deb.sh $(BUILD)/deb $(VERSION)
+
+# Build the DKMS package's modules against Debian's stock kernel headers
+# (6.1 and 6.12, unpacked, not installed) in a private DKMS tree.
+dkms-check: deb
+	vm/dkms-check.sh $(BUILD)/deb $(VERSION)
 
 clean:
 	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/logs

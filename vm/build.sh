@@ -27,7 +27,7 @@ mkdir -p "$mods"
 done
 # Drop links whose source is gone.
 find "$mods" -xtype l -delete
-make -s -C "$kobj" M="$mods" WD_ROOT="$root" -j"$(nproc)" modules >&2
+make -s -C "$kobj" M="$mods" WD_ROOT="$root" WD_SELFTEST=m -j"$(nproc)" modules >&2
 
 # Initramfs, described as a gen_init_cpio list (no root needed).
 list=$out/initramfs.list

@@ -1,10 +1,17 @@
 #!/bin/bash
 # Install the Debian packages the build and the guest need, if any is missing.
+#
+#   vm/deps.sh         what `make test`, `make run` and `make bench` need
+#   vm/deps.sh deb     what `make deb` and `make dkms-check` need
 set -euo pipefail
 
 pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
 xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
 linux-source-6.1"
+if [ "${1:-}" = deb ]; then
+	pkgs="build-essential debhelper dh-dkms dkms lintian zlib1g-dev git
+libelf-dev"
+fi
 
 missing=""
 for p in $pkgs; do
