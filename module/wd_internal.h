@@ -12,6 +12,8 @@
 #include <linux/workqueue.h>
 #include <warpdrive/driver.h>
 
+#include "wd_compat.h"
+
 #define WD_MAX_DEVICES		64
 
 /* mmap layout: each queue binding gets its own window of offsets. */

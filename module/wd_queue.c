@@ -473,9 +473,9 @@ int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 		ret = -EPERM;
 		if (vma->vm_flags & VM_WRITE)
 			goto err;
-		vma->vm_flags &= ~VM_MAYWRITE;
+		vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wd_ring_vm_ops;
 
 	num = count;

@@ -413,7 +413,6 @@ static ssize_t soft_remove_write(struct file *file, const char __user *ubuf,
 static const struct file_operations soft_remove_fops = {
 	.owner = THIS_MODULE,
 	.write = soft_remove_write,
-	.llseek = no_llseek,
 };
 
 static void soft_destroy_all(void)
