@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,6 +72,21 @@ int wd_test_unload(void)
 	if (wd_test_module_loaded("warpdrive"))
 		return wd_test_rmmod("warpdrive");
 	return 0;
+}
+
+int wd_test_devpriv = -1;
+
+int wd_test_devpriv_probe(void)
+{
+	char buf[32];
+	int ret = wd_test_load(NULL);
+
+	if (!ret)
+		ret = wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/flags",
+					buf, sizeof(buf));
+	if (ret)
+		return ret;
+	return strtoul(buf, NULL, 0) & WD_DEV_F_DEVPRIV ? 1 : 0;
 }
 
 int wd_test_read_file(const char *path, char *buf, size_t len)

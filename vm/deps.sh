@@ -10,7 +10,7 @@ xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
 linux-source-6.1"
 if [ "${1:-}" = deb ]; then
 	pkgs="build-essential debhelper dh-dkms dkms lintian zlib1g-dev git
-libelf-dev"
+libelf-dev pahole"
 fi
 
 missing=""
