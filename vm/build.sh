@@ -3,6 +3,10 @@
 # initramfs. User-space programs must already be built by the Makefile.
 #
 #   vm/build.sh FLAVOUR BUILD_DIR
+#
+# FLAVOUR is debug or release (our own 6.1 kernels, vm/kernel.sh) or
+# stock-6.1 / stock-6.12: Debian's own kernel image, with the modules built
+# against Debian's headers for it (vm/stock.sh; nothing is installed).
 set -euo pipefail
 
 flavour=${1:?flavour}
@@ -13,9 +17,28 @@ build=$(cd "$build" && pwd)
 out=$build/$flavour
 user=$build/user
 
-kobj=$("$root/vm/kernel.sh" "$flavour")
 mkdir -p "$out"
-cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+case "$flavour" in
+stock-*)
+	series=${flavour#stock-}
+	kobj=$("$root/vm/stock.sh" headers "$series")
+	img=$("$root/vm/stock.sh" image "$series")
+	cp -u "$(ls "$img"/boot/vmlinuz-* | head -n 1)" "$out/bzImage"
+	# Debian ships no test_hmm.ko (it needs CONFIG_DEVICE_PRIVATE); take
+	# it if a kernel ever does.
+	extra=$(find "$img/lib/modules" -name test_hmm.ko | head -n 1)
+	# The headers have no gen_init_cpio: build it from the kernel source.
+	cpio_gen=$out/gen_init_cpio
+	src=${WD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warpdrive}/linux-source-6.1
+	[ -x "$cpio_gen" ] || cc -O2 -o "$cpio_gen" "$src/usr/gen_init_cpio.c"
+	;;
+*)
+	kobj=$("$root/vm/kernel.sh" "$flavour")
+	cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+	extra=$kobj/lib/test_hmm.ko
+	cpio_gen=$kobj/usr/gen_init_cpio
+	;;
+esac
 
 # Kbuild writes objects next to the sources; build in a mirror of module/
 # made of symlinks so the source tree stays clean.
@@ -44,7 +67,7 @@ list=$out/initramfs.list
 	for f in "$root"/vm/guest/wd-*; do
 		echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
-	for f in "$mods"/*.ko "$kobj"/lib/test_hmm.ko; do
+	for f in "$mods"/*.ko $extra; do
 		[ -f "$f" ] && echo "file /wd/modules/$(basename "$f") $f 0644 0 0"
 	done
 	for f in "$user"/tools/*; do
@@ -59,5 +82,5 @@ list=$out/initramfs.list
 	done
 	true
 } > "$list"
-"$kobj/usr/gen_init_cpio" "$list" | gzip -1 > "$out/initramfs.cpio.gz.tmp"
+"$cpio_gen" "$list" | gzip -1 > "$out/initramfs.cpio.gz.tmp"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"

@@ -3,12 +3,16 @@
 #
 #   vm/deps.sh         what `make test`, `make run` and `make bench` need
 #   vm/deps.sh deb     what `make deb` and `make dkms-check` need
+#   vm/deps.sh stock   what `make test-stock` needs besides the first set
+#                      (pahole: Debian's 6.12 headers build module BTF)
 set -euo pipefail
 
 pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
 xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
 linux-source-6.1"
-if [ "${1:-}" = deb ]; then
+if [ "${1:-}" = stock ]; then
+	pkgs="$pkgs pahole"
+elif [ "${1:-}" = deb ]; then
 	pkgs="build-essential debhelper dh-dkms dkms lintian zlib1g-dev git
 libelf-dev pahole"
 fi
