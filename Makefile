@@ -48,7 +48,17 @@ HARNESS := $(SRC)/tools/testing/selftests
 # tests/hmm_upstream runs it against test_hmm.ko and against WarpDrive.
 HMM_TESTS := $(U)/tests/hmm-tests
 
-GUEST := python3 vm/run.py --logdir $(BUILD)/logs
+# The guest kernels' series: 6.1 (default) or 6.12 (make test KERNEL=6.12).
+# 6.12's kernels, modules, initramfs and logs go to $(BUILD)/6.12-debug,
+# $(BUILD)/logs/6.12 and so on; 6.1 keeps $(BUILD)/debug and $(BUILD)/logs.
+KERNEL ?= 6.1
+export WD_KERNEL := $(KERNEL)
+KP := $(if $(filter 6.1,$(KERNEL)),,$(KERNEL)-)
+# The kernel's own HMM selftest of that series (its test_hmm.ko goes with it).
+SRC_K := $(WD_CACHE)/linux-source-$(KERNEL)
+HMM_TESTS_612 := $(U)/tests-6.12/hmm-tests
+
+GUEST := python3 vm/run.py --logdir $(BUILD)/logs$(if $(KP),/$(KERNEL))
 
 .PHONY: all user lib deps test run shell bench selftest-runner check install clean \
 	guest-debug guest-release deb dkms-check test-stock
@@ -104,11 +114,18 @@ $(HMM_TESTS): | $(SRC)/.wd-version
 	$(CC) -Wall -I$(SRC) -O2 -static -o $@ \
 		$(SRC)/tools/testing/selftests/vm/hmm-tests.c -lrt -lpthread
 
-guest-debug guest-release: guest-%: deps user
+guest-debug guest-release: guest-%: deps user $(if $(KP),$(HMM_TESTS_612))
 	vm/build.sh $* $(BUILD)
 
+# 6.12 moved the mm selftests from selftests/vm to selftests/mm.
+$(HMM_TESTS_612):
+	@WD_KERNEL=6.12 vm/kernel.sh unpack >/dev/null
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -I$(WD_CACHE)/linux-source-6.12 -O2 -static -o $@ \
+		$(WD_CACHE)/linux-source-6.12/tools/testing/selftests/mm/hmm-tests.c -lrt -lpthread
+
 test: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
+	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode test \
 		$(if $(ONLY),--only $(ONLY))
 
 # Debian's own kernels (images and headers downloaded and unpacked into the
@@ -129,16 +146,16 @@ test-stock: deps user
 	done; exit $$st
 
 selftest-runner: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode selftest
+	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode selftest
 
 run: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode run
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode run
 
 bench: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode bench --bench-args "$(BENCH_ARGS)"
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode bench --bench-args "$(BENCH_ARGS)"
 
 shell: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode shell
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode shell
 
 check: $(SRC)/.wd-version
 	perl $(SRC)/scripts/checkpatch.pl --no-tree --terse -f \
@@ -167,7 +184,7 @@ dkms-check: deb
 	vm/dkms-check.sh $(BUILD)/deb $(VERSION)
 
 clean:
-	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/stock-* $(BUILD)/logs
+	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/6.12-* $(BUILD)/stock-* $(BUILD)/logs
 
 # The cached kernels are shared by every clone on this machine and stay;
 # distclean says where they are.

@@ -14,8 +14,21 @@ build=${2:?build directory}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-out=$build/$flavour
+# Our own kernels of another series than 6.1 (WD_KERNEL) build apart, with
+# that series' own HMM selftest (built by the Makefile).
+series=${WD_KERNEL:-6.1}
 user=$build/user
+out=$build/$flavour
+hmm_tests=$user/tests/hmm-tests
+case "$flavour" in
+stock-*) ;;
+*)
+	if [ "$series" != 6.1 ]; then
+		out=$build/$series-$flavour
+		hmm_tests=$user/tests-$series/hmm-tests
+	fi
+	;;
+esac
 
 mkdir -p "$out"
 case "$flavour" in
@@ -74,6 +87,7 @@ list=$out/initramfs.list
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
 	for f in "$user"/tests/*; do
+		[ "$(basename "$f")" = hmm-tests ] && f=$hmm_tests
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/tests/$(basename "$f") $f 0755 0 0"
 	done
 	echo "file /wd/tests/list $root/tests/list 0644 0 0"

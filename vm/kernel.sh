@@ -21,8 +21,6 @@ flavour=${1:?flavour (release or debug)}
 build=${WD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warpdrive}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-exec 9>"$build/.lock"
-flock 9
 here=$(cd "$(dirname "$0")" && pwd)
 frag_dir=$here/config
 
@@ -39,6 +37,10 @@ tarball=$(ls /usr/src/linux-source-$series.tar.* 2>/dev/null | head -n 1)
 version=$(dpkg-query -W -f '${Version}' linux-source-$series 2>/dev/null || stat -c %Y "$tarball")
 
 src=$build/linux-source-$series
+# One build at a time per series (6.1 keeps the lock it always had, so a
+# 6.12 build never holds up the 6.1 kernels other clones wait for).
+exec 9>"$build/.lock${prefix:+-$series}"
+flock 9
 if [ "$flavour" != unpack ]; then
 	# shellcheck disable=SC2086
 	key=$( { echo "$version"; cat $frags; } | sha256sum | cut -c1-12)
