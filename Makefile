@@ -9,6 +9,10 @@
 #                  FUZZ_TIMEOUT=seconds FUZZ_PROCS= FUZZ_THREADS= FUZZ_KNOWN=all
 #   make selftest-runner  prove the runner catches kernel reports
 #   make check     checkpatch on module/ and include/
+#   make test-stock  the suite on Debian's stock 6.1 and 6.12 kernels
+#                  (STOCK=6.1 for one; ONLY=NAME as for make test)
+#   make deb       Debian packages; make dkms-check: dkms build against
+#                  Debian's stock 6.1 and 6.12 headers
 #   make user      only the user-space library, tools and tests (host)
 #
 # Everything built goes to $(BUILD).
@@ -21,12 +25,13 @@ export WD_CACHE
 SRC := $(WD_CACHE)/linux-source-6.1
 U := $(BUILD)/user
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
 VERSION := 0.1.0
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
 WFLAGS := -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
-CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
+WD_CPPFLAGS := -Iinclude/uapi -Ilib/include -D_GNU_SOURCE
 # The test_hmm compatible ABI is a test interface, not installed uapi.
 HMM_COMPAT_INC := -Imodule/soft
 LDLIBS_USER := -lz -lpthread
@@ -35,6 +40,9 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst lib/%.c,$(U)/lib/%.o,$(LIB_SRCS))
 LIB_PIC_OBJS := $(patsubst lib/%.c,$(U)/lib/pic/%.o,$(LIB_SRCS))
 TOOLS := $(patsubst tools/%.c,$(U)/tools/%,$(wildcard tools/*.c))
+# The same tools linked against the shared library, for `make install`.
+TOOLS_DYN := $(patsubst tools/%.c,$(U)/bin/%,$(wildcard tools/*.c))
+LIB_SO := $(U)/lib/libwd.so.$(VERSION)
 TEST_COMMON := tests/wd_test.c
 TESTS := $(patsubst tests/%.c,$(U)/tests/%,$(filter-out $(TEST_COMMON),$(wildcard tests/*.c)))
 HARNESS := $(SRC)/tools/testing/selftests
@@ -42,60 +50,84 @@ HARNESS := $(SRC)/tools/testing/selftests
 # tests/hmm_upstream runs it against test_hmm.ko and against WarpDrive.
 HMM_TESTS := $(U)/tests/hmm-tests
 
-GUEST := python3 vm/run.py --logdir $(BUILD)/logs
+# The guest kernels' series: 6.1 (default) or 6.12 (make test KERNEL=6.12).
+# 6.12's kernels, modules, initramfs and logs go to $(BUILD)/6.12-debug,
+# $(BUILD)/logs/6.12 and so on; 6.1 keeps $(BUILD)/debug and $(BUILD)/logs.
+KERNEL ?= 6.1
+export WD_KERNEL := $(KERNEL)
+KP := $(if $(filter 6.1,$(KERNEL)),,$(KERNEL)-)
+# The kernel's own HMM selftest of that series (its test_hmm.ko goes with it).
+SRC_K := $(WD_CACHE)/linux-source-$(KERNEL)
+HMM_TESTS_612 := $(U)/tests-6.12/hmm-tests
 
-.PHONY: all user deps test fuzz run shell bench selftest-runner check install clean \
-	guest-debug guest-release
+GUEST := python3 vm/run.py --logdir $(BUILD)/logs$(if $(KP),/$(KERNEL))
+
+.PHONY: all user lib deps test fuzz run shell bench selftest-runner check install clean \
+	guest-debug guest-release deb dkms-check test-stock
 
 all: user
 
 deps:
 	@vm/deps.sh
 
-user: $(U)/lib/libwd.a $(U)/lib/libwd.so.0 $(U)/lib/pkgconfig/libwd.pc $(TOOLS) $(TESTS) \
-	$(HMM_TESTS)
+# The library and the tools as installed (no kernel source needed).
+lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN)
+
+user: lib $(TOOLS) $(TESTS) $(HMM_TESTS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack >/dev/null
 
 $(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -c -o $@ $<
 
 $(U)/lib/pic/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
 
 $(U)/lib/libwd.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(U)/lib/libwd.so.0: $(LIB_PIC_OBJS)
-	$(CC) -shared -Wl,-soname,libwd.so.0 -o $@ $^ $(LDLIBS_USER)
+$(LIB_SO): $(LIB_PIC_OBJS)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libwd.so.0 -o $@ $^ $(LDLIBS_USER)
+	ln -sf libwd.so.$(VERSION) $(U)/lib/libwd.so.0
 	ln -sf libwd.so.0 $(U)/lib/libwd.so
 
 $(U)/lib/pkgconfig/libwd.pc: lib/libwd.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(U)/bin/%: tools/%.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $< -L$(U)/lib -lwd $(LDLIBS_USER)
 
 # Tools and tests run inside the guest: link them statically.
 $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(HMM_COMPAT_INC) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) -I$(HARNESS) -Itests $(CFLAGS) $(WFLAGS) -Wno-sign-compare -Wno-misleading-indentation -static -o $@ $< $(TEST_COMMON) $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(HMM_TESTS): | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -I$(SRC) -O2 -static -o $@ \
 		$(SRC)/tools/testing/selftests/vm/hmm-tests.c -lrt -lpthread
 
-guest-debug guest-release: guest-%: deps user
+guest-debug guest-release: guest-%: deps user $(if $(KP),$(HMM_TESTS_612))
 	vm/build.sh $* $(BUILD)
 
+# 6.12 moved the mm selftests from selftests/vm to selftests/mm.
+$(HMM_TESTS_612):
+	@WD_KERNEL=6.12 vm/kernel.sh unpack >/dev/null
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -I$(WD_CACHE)/linux-source-6.12 -O2 -static -o $@ \
+		$(WD_CACHE)/linux-source-6.12/tools/testing/selftests/mm/hmm-tests.c -lrt -lpthread
+
 test: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
+	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode test \
 		$(if $(ONLY),--only $(ONLY))
 
 # The fuzzer alone on the debug kernel, as long as asked (README "Fuzzing").
@@ -103,7 +135,7 @@ FUZZ_OPS ?= 20000
 FUZZ_SEED ?= random
 FUZZ_TIMEOUT ?= 3600
 fuzz: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode test \
+	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode test \
 		--only fuzz --timeout $$(( $(FUZZ_TIMEOUT) + 300 )) \
 		wd.fuzz_ops=$(FUZZ_OPS) wd.fuzz_seed=$(FUZZ_SEED) wd.step_timeout=$(FUZZ_TIMEOUT) \
 		$(if $(FUZZ_PROCS),wd.fuzz_procs=$(FUZZ_PROCS)) \
@@ -111,34 +143,63 @@ fuzz: guest-debug
 		$(if $(FUZZ_KNOWN),wd.fuzz_known=$(FUZZ_KNOWN)) \
 		$(if $(FUZZ_VERBOSE),wd.fuzz_verbose=1)
 
+# Debian's own kernels (images and headers downloaded and unpacked into the
+# kernel cache, never installed): modules built against the stock headers,
+# the suite run on the stock image. Every series runs; the target fails if
+# any did.
+STOCK ?= 6.1 6.12
+test-stock: deps user
+	@vm/deps.sh stock
+	@st=0; for s in $(STOCK); do \
+		echo "== Debian stock kernel $$s"; \
+		if vm/build.sh stock-$$s $(BUILD); then \
+			python3 vm/run.py --logdir $(BUILD)/logs/stock-$$s \
+				--kernel $(BUILD)/stock-$$s/bzImage \
+				--initrd $(BUILD)/stock-$$s/initramfs.cpio.gz --mode test \
+				$(if $(ONLY),--only $(ONLY)) || st=1; \
+		else st=1; fi; \
+	done; exit $$st
+
 selftest-runner: guest-debug
-	$(GUEST) --kernel $(BUILD)/debug/bzImage --initrd $(BUILD)/debug/initramfs.cpio.gz --mode selftest
+	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode selftest
 
 run: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode run
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode run
 
 bench: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode bench --bench-args "$(BENCH_ARGS)"
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode bench --bench-args "$(BENCH_ARGS)"
 
 shell: guest-release
-	$(GUEST) --kernel $(BUILD)/release/bzImage --initrd $(BUILD)/release/initramfs.cpio.gz --mode shell
+	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode shell
 
 check: $(SRC)/.wd-version
 	perl $(SRC)/scripts/checkpatch.pl --no-tree --terse -f \
 		$$(find module include -name '*.[ch]' | sort)
 
-install: user
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/warpdrive $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(U)/lib/libwd.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(U)/lib/libwd.so.0 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libwd.so.0 $(DESTDIR)$(PREFIX)/lib/libwd.so
-	install -m 644 $(U)/lib/pkgconfig/libwd.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/warpdrive $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(U)/lib/libwd.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libwd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwd.so.0
+	ln -sf libwd.so.0 $(DESTDIR)$(LIBDIR)/libwd.so
+	install -m 644 $(U)/lib/pkgconfig/libwd.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 lib/include/libwd.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/uapi/warpdrive/warpdrive.h $(DESTDIR)$(PREFIX)/include/warpdrive/
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(TOOLS_DYN) $(DESTDIR)$(PREFIX)/bin/
+
+# Debian packages (warpdrive-dkms, libwd0, libwd-dev, warpdrive-tools) in
+# $(BUILD)/deb, built by dpkg-buildpackage from a copy of the tracked files.
+deb:
+	@vm/deps.sh deb
+	vm/deb.sh $(BUILD)/deb $(VERSION)
+
+# Build the DKMS package's modules against Debian's stock kernel headers
+# (6.1 and 6.12, unpacked, not installed) in a private DKMS tree.
+dkms-check: deb
+	vm/dkms-check.sh $(BUILD)/deb $(VERSION)
 
 clean:
-	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/logs
+	rm -rf $(U) $(BUILD)/debug $(BUILD)/release $(BUILD)/6.12-* $(BUILD)/stock-* $(BUILD)/logs
 
 # The cached kernels are shared by every clone on this machine and stay;
 # distclean says where they are.

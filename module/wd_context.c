@@ -322,5 +322,4 @@ const struct file_operations wd_fops = {
 	.mmap = wd_mmap,
 	.poll = wd_poll,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
 };

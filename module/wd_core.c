@@ -19,7 +19,7 @@ static ushort node_mode = 0600;
 module_param(node_mode, ushort, 0444);
 MODULE_PARM_DESC(node_mode, "permission bits of /dev/warpdrive/* (default 0600)");
 
-static char *wd_devnode(struct device *dev, umode_t *mode)
+static char *wd_devnode(WD_DEVNODE_CONST struct device *dev, umode_t *mode)
 {
 	if (mode)
 		*mode = node_mode;
@@ -39,7 +39,7 @@ static int __init wd_init(void)
 	if (ret)
 		return ret;
 
-	wd_class = class_create(THIS_MODULE, "warpdrive");
+	wd_class = wd_class_create("warpdrive");
 	if (IS_ERR(wd_class)) {
 		ret = PTR_ERR(wd_class);
 		goto err_region;

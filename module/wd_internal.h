@@ -12,6 +12,8 @@
 #include <linux/workqueue.h>
 #include <warpdrive/driver.h>
 
+#include "wd_compat.h"
+
 #define WD_MAX_DEVICES		64
 
 /*
@@ -352,6 +354,7 @@ long wd_region_create(struct wd_context *ctx, struct wd_region_create *kreq,
 void wd_region_revoke_all(struct wd_device *wdev);
 struct wd_charge *wd_charge_get(struct wd_device *wdev, kuid_t uid);
 void wd_charge_put(struct wd_charge *charge);
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 /* wd_migrate.c */
 /* Copy between kernel addresses the way the device's "DMA" does. */
 void wd_copy_mem(void *dst, const void *src, size_t len);
@@ -375,5 +378,51 @@ long wd_ioctl_migrate(struct wd_context *ctx, struct wd_migrate *kreq,
 
 /* wd_hmm_compat.c */
 void wd_hmm_compat_remove(struct wd_device *wdev);
+#else
+/*
+ * No device-private memory on this kernel: no device has any (a driver
+ * that offers a dev_pagemap fails to register), WD_IOC_MIGRATE fails with
+ * EOPNOTSUPP whatever its argument, and nothing reaches memremap_pages().
+ * No page is ever device-private, so the rest is never called with one.
+ */
+static inline int wd_devpriv_setup(struct wd_device *wdev)
+{
+	return wdev->devpriv_pgmap ? -EOPNOTSUPP : 0;
+}
+
+static inline void wd_devpriv_teardown(struct wd_device *wdev) { }
+static inline void wd_devpriv_debugfs(struct wd_device *wdev) { }
+
+static inline struct page *wd_devpriv_backing(struct wd_device *wdev,
+					      struct page *dpage, bool touch)
+{
+	return NULL;
+}
+
+static inline unsigned long wd_devpriv_used(struct wd_device *wdev)
+{
+	return 0;
+}
+
+static inline unsigned long wd_devpriv_pages(struct wd_device *wdev)
+{
+	return 0;
+}
+
+static inline int wd_devpriv_unshare_locked(struct wd_device *wdev,
+					    struct vm_area_struct *vma,
+					    unsigned long addr)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline long wd_ioctl_migrate(struct wd_context *ctx,
+				    struct wd_migrate *kreq, bool *report)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void wd_hmm_compat_remove(struct wd_device *wdev) { }
+#endif /* CONFIG_DEVICE_PRIVATE */
 
 #endif /* _WD_INTERNAL_H */

@@ -665,7 +665,7 @@ static int wd_share_pin(struct wd_mmu *mmu, struct wd_share *sh,
 		if (!ret) {
 			want = min_t(unsigned long, want,
 				     (vma->vm_end - addr) >> PAGE_SHIFT);
-			ret = pin_user_pages(addr, want, gup, chunk + off, NULL);
+			ret = wd_pin_user_pages(addr, want, gup, chunk + off);
 		}
 		mmap_read_unlock(mm);
 		if (ret <= 0)

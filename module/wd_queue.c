@@ -577,10 +577,10 @@ int wd_queue_mmap(struct wd_context *ctx, struct vm_area_struct *vma)
 		ret = -EPERM;
 		if (vma->vm_flags & VM_WRITE)
 			goto err;
-		vma->vm_flags &= ~VM_MAYWRITE;
+		vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	vma->vm_flags |= VM_IO | VM_MIXEDMAP | VM_DONTCOPY | VM_DONTEXPAND |
-			 VM_DONTDUMP;
+	vm_flags_set(vma, VM_IO | VM_MIXEDMAP | VM_DONTCOPY | VM_DONTEXPAND |
+			  VM_DONTDUMP);
 	vma->vm_ops = &wd_ring_vm_ops;
 	vma->vm_private_data = hwq;	/* the reference taken above */
 	return 0;

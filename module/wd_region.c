@@ -582,7 +582,7 @@ static int wd_region_mmap(struct file *file, struct vm_area_struct *vma)
 	    vma_pages(vma) > r->nr_pages - vma->vm_pgoff)
 		return -EINVAL;
 
-	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &wd_region_vm_ops;
 
 	if (r->flags & WD_REGION_MAP_ADVANCE) {
@@ -806,15 +806,15 @@ static int wd_region_release(struct inode *inode, struct file *file)
  * nothing; to the same size they succeed. Other attributes are the
  * default's business.
  */
-static int wd_region_setattr(struct user_namespace *mnt_userns,
-			     struct dentry *dentry, struct iattr *attr)
+static int wd_region_setattr(struct wd_idmap *idmap, struct dentry *dentry,
+			     struct iattr *attr)
 {
 	if (attr->ia_valid & ATTR_SIZE) {
 		if (attr->ia_size != i_size_read(d_inode(dentry)))
 			return -EPERM;
 		attr->ia_valid &= ~ATTR_SIZE;
 	}
-	return simple_setattr(mnt_userns, dentry, attr);
+	return simple_setattr(idmap, dentry, attr);
 }
 
 static const struct inode_operations wd_region_iops = {

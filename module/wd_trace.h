@@ -8,6 +8,7 @@
 
 #include <linux/tracepoint.h>
 #include <warpdrive/driver.h>
+#include "wd_compat.h"
 
 TRACE_EVENT(wd_dev_fault,
 	TP_PROTO(struct wd_device *wdev, u64 addr, unsigned long pages,
@@ -20,7 +21,7 @@ TRACE_EVENT(wd_dev_fault,
 		__field(bool, write)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(&wdev->dev));
+		wd_assign_str(dev, dev_name(&wdev->dev));
 		__entry->addr = addr;
 		__entry->pages = pages;
 		__entry->write = write;
@@ -41,7 +42,7 @@ TRACE_EVENT(wd_invalidate,
 		__field(int, event)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(&wdev->dev));
+		wd_assign_str(dev, dev_name(&wdev->dev));
 		__entry->start = start;
 		__entry->end = end;
 		__entry->dropped = dropped;
@@ -65,7 +66,7 @@ TRACE_EVENT(wd_migrate,
 		__field(int, kind)
 	),
 	TP_fast_assign(
-		__assign_str(dev, dev_name(&wdev->dev));
+		wd_assign_str(dev, dev_name(&wdev->dev));
 		__entry->start = start;
 		__entry->pages = pages;
 		__entry->moved = moved;

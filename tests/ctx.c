@@ -146,6 +146,12 @@ static pid_t start_removal(int idx)
  * must succeed, says so on @ready, waits for a byte on @go, makes the call
  * again (success or ENODEV) and closes its file. Exit 0 when all was so.
  */
+/* Probed before any test reloads wd_soft (see wd_test.h). */
+static void __attribute__((constructor)) probe_devpriv(void)
+{
+	wd_test_devpriv = wd_test_devpriv_probe();
+}
+
 static pid_t start_other(const char *node, int compat, int ready, int go)
 {
 	pid_t pid = fork();
@@ -269,6 +275,7 @@ TEST(uffd_argument_does_not_block_removal)
  */
 TEST(uffd_buffer_does_not_block_compat_removal)
 {
+	WD_NEED_DEVPRIV();
 	size_t mlen = 128 * PG;
 	struct wd_hmm_cmd c[2];
 	struct uffd_area u;

@@ -138,6 +138,12 @@ static uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
+/* Probed before any test reloads wd_soft (see wd_test.h). */
+static void __attribute__((constructor)) probe_devpriv(void)
+{
+	wd_test_devpriv = wd_test_devpriv_probe();
+}
+
 /* Reload wd_soft with @params (NULL: defaults); no file may be open. */
 static int reload(const char *params)
 {
@@ -150,6 +156,7 @@ static int reload(const char *params)
 
 TEST(capability)
 {
+	WD_NEED_DEVPRIV();
 	char buf[64];
 	struct wd_info info;
 	int fd;
@@ -169,6 +176,7 @@ TEST(capability)
 /* Migrate, compute on the device without migrating back, touch on the CPU. */
 TEST(migrate_engine_and_back)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 256 * PG;
 	char *buf = anon_aligned(len), *out = anon(len);
 	unsigned long long dev0 = on_device(), faults0, back0;
@@ -217,6 +225,7 @@ TEST(migrate_engine_and_back)
 
 TEST(explicit_migrate_back_and_partial)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 64 * PG;
 	char *buf = anon(len);
 	unsigned long long dev0 = on_device();
@@ -262,6 +271,7 @@ TEST(explicit_migrate_back_and_partial)
 /* Private, shared, file-backed and pinned pages in one range. */
 TEST(mixed_range)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 16 * PG;
 	char path[] = "/tmp/devprivXXXXXX";
 	struct wd_migrate m;
@@ -314,6 +324,7 @@ TEST(mixed_range)
 /* get_user_pages on migrated pages migrates them back. */
 TEST(gup_migrates_back)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 32 * PG;
 	char *buf = anon(len), *out = anon(len);
 	unsigned long long dev0 = on_device();
@@ -375,6 +386,7 @@ TEST(gup_migrates_back)
 /* Repeated round trips, the device and the CPU writing in turn. */
 TEST(ping_pong)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 128 * PG, hog_len = 256 << 20;
 	char *buf = anon(len), *ref = anon(len);
 	char *hog = anon(hog_len);
@@ -414,6 +426,7 @@ TEST(ping_pong)
 /* fork: both sides read the right data; writes do not leak across. */
 TEST(fork_cow)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 32 * PG;
 	char *buf = anon(len);
 	int pipefd[2], status;
@@ -478,6 +491,7 @@ static void *touch_all(void *arg)
 /* Several threads fault the same device pages at once. */
 TEST(concurrent_cpu_faults)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 256 * PG;
 	char *buf = anon(len), *ref = anon(len);
 	unsigned long long dev0 = on_device();
@@ -510,6 +524,7 @@ TEST(concurrent_cpu_faults)
 /* munmap and exit free device pages; mremap moves them. */
 TEST(munmap_mremap_exit)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 64 * PG;
 	char *buf = anon(len), *moved;
 	unsigned long long dev0 = on_device();
@@ -560,6 +575,7 @@ TEST(munmap_mremap_exit)
 
 TEST(bad_arguments)
 {
+	WD_NEED_DEVPRIV();
 	char *buf = anon(16 * PG), *hole;
 	struct wd_migrate m;
 	int fd = open(WD_TEST_NODE, O_RDWR), status;
@@ -615,6 +631,7 @@ TEST(bad_arguments)
 /* Oversubscription: LRU eviction loses nothing; evict=0 gives ENOMEM. */
 TEST(eviction)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 256 * PG;	/* 1 MiB each; the device has 2 MiB */
 	char *b[3];
 	uint64_t h[3];
@@ -697,6 +714,7 @@ static void *evict_loop(void *arg)
 /* Engines compute on device pages while other migrations evict them. */
 TEST(eviction_races_engine)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 256 * PG;
 	struct evictor e = { .len = len };
 	char *src = anon(len);
@@ -752,6 +770,7 @@ TEST(eviction_races_engine)
  */
 TEST(file_backed_not_migrated)
 {
+	WD_NEED_DEVPRIV();
 	size_t n = 64, len = n * PG, full = 512 * PG;
 	unsigned long long ev0, to_dev0;
 	char *fill, *priv, *shared, *ref;
@@ -853,6 +872,7 @@ TEST(file_backed_not_migrated)
  */
 TEST(oversubscribed_range_counts)
 {
+	WD_NEED_DEVPRIV();
 	size_t n = 1024, len = n * PG, range = len + PG;
 	struct wd_migrate m;
 	char *buf;
@@ -895,6 +915,7 @@ TEST(oversubscribed_range_counts)
 /* Unload and device removal with pages on the device: they come back. */
 TEST(unload_and_remove_with_pages_on_device)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 128 * PG;
 	char *buf = anon(len);
 	uint64_t h;
@@ -930,27 +951,6 @@ TEST(unload_and_remove_with_pages_on_device)
 	ASSERT_EQ(0, reload(NULL));
 }
 
-/* A device without device-private memory says so. */
-TEST(no_devpriv)
-{
-	char *buf = anon(PG);
-	char flags[32];
-	int fd;
-
-	ASSERT_EQ(0, reload("devpriv_mb=0"));
-	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/flags", flags, sizeof(flags)));
-	EXPECT_FALSE(strtoul(flags, NULL, 0) & WD_DEV_F_DEVPRIV);
-	fd = open(WD_TEST_NODE, O_RDWR);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, migrate(fd, buf, PG, WD_MIGRATE_TO_DEVICE, NULL));
-	close(fd);
-	EXPECT_EQ(-EINVAL, reload("devpriv_mb=3"));
-	EXPECT_EQ(-EINVAL, reload("migrate_window=0"));
-	EXPECT_EQ(-EINVAL, reload("hmm_compat=1"));
-	ASSERT_EQ(0, reload(NULL));
-	munmap(buf, PG);
-}
-
 static int file_has(const char *path, const char *needle)
 {
 	static char buf[1 << 16];
@@ -967,9 +967,85 @@ static int file_has(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+/* A device without device-private memory says so. */
+TEST(no_devpriv)
+{
+	char *buf = anon(PG);
+	char flags[32];
+	int fd;
+
+	ASSERT_EQ(0, reload("devpriv_mb=0"));
+	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/flags", flags, sizeof(flags)));
+	EXPECT_FALSE(strtoul(flags, NULL, 0) & WD_DEV_F_DEVPRIV);
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, migrate(fd, buf, PG, WD_MIGRATE_TO_DEVICE, NULL));
+	close(fd);
+	EXPECT_EQ(-EINVAL, reload("devpriv_mb=3"));
+	EXPECT_EQ(-EINVAL, reload("migrate_window=0"));
+	/* Without the kernel's support nothing about it is accepted. */
+	EXPECT_EQ(wd_test_devpriv ? -EINVAL : -EOPNOTSUPP, reload("hmm_compat=1"));
+	ASSERT_EQ(0, reload(NULL));
+	munmap(buf, PG);
+}
+
+/*
+ * A kernel without CONFIG_DEVICE_PRIVATE: wd_soft loads with no
+ * device-private memory, says so everywhere, and refuses to be given any.
+ */
+TEST(kernel_without_devpriv)
+{
+	struct wd_migrate m = { .direction = WD_MIGRATE_TO_DEVICE, .len = PG };
+	char *buf = anon(PG);
+	struct wd_info info;
+	char line[256];
+	int fd, found = 0;
+	FILE *p;
+
+	ASSERT_LE(0, wd_test_devpriv);
+	if (wd_test_devpriv)
+		SKIP(return, "kernel has CONFIG_DEVICE_PRIVATE");
+	ASSERT_EQ(0, reload(NULL));
+	ASSERT_EQ(0, wd_test_read_file("/sys/module/wd_soft/parameters/devpriv_mb", line, sizeof(line)));
+	EXPECT_STREQ("0", line);
+	ASSERT_EQ(0, wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/devpriv_size", line, sizeof(line)));
+	EXPECT_EQ(0, strtoull(line, NULL, 0));
+	fd = open(WD_TEST_NODE, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, WD_IOC_INFO, &info));
+	EXPECT_FALSE(info.flags & WD_DEV_F_DEVPRIV);
+	EXPECT_EQ(0, info.devpriv_size);
+	EXPECT_EQ(-EOPNOTSUPP, migrate(fd, buf, PG, WD_MIGRATE_TO_DEVICE, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, migrate(fd, buf, PG, WD_MIGRATE_TO_SYSTEM, NULL));
+	/* Whatever the argument: there is nothing to check it against. */
+	m.addr = (uintptr_t)buf;
+	m.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, WD_IOC_MIGRATE, &m));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(fd);
+	/* No debugfs file, no mention in wdctl. */
+	EXPECT_FALSE(file_has("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/devpriv", "pages"));
+	EXPECT_NE(0, access("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/devpriv", F_OK));
+	p = popen("/wd/bin/wdctl show " WD_TEST_DEV, "r");
+	ASSERT_NE(NULL, p);
+	while (fgets(line, sizeof(line), p))
+		found += !!strstr(line, "device-private");
+	pclose(p);
+	EXPECT_EQ(0, found);
+	/* Asking for it fails cleanly, and so do the test_hmm nodes. */
+	EXPECT_EQ(-EOPNOTSUPP, reload("devpriv_mb=8"));
+	EXPECT_FALSE(wd_test_module_loaded("wd_soft"));
+	EXPECT_EQ(-EOPNOTSUPP, reload("num_devices=2 hmm_compat=1"));
+	EXPECT_EQ(-EOPNOTSUPP, reload("num_devices=2 devpriv_mb=2 hmm_compat=1"));
+	EXPECT_NE(0, access("/dev/hmm_dmirror0", F_OK));
+	ASSERT_EQ(0, reload(NULL));
+	munmap(buf, PG);
+}
+
 /* Statistics in sysfs, debugfs and wdctl; the migration tracepoint. */
 TEST(stats_debugfs_wdctl_trace)
 {
+	WD_NEED_DEVPRIV();
 	const char *ev = "/sys/kernel/debug/tracing/events/warpdrive/wd_migrate/enable";
 	size_t len = 32 * PG;
 	char *buf = anon(len);
@@ -1022,6 +1098,7 @@ static int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr, uint64_t np
 /* The test_hmm compatible nodes: bad arguments and device removal. */
 TEST(compat_nodes)
 {
+	WD_NEED_DEVPRIV();
 	size_t len = 16 * PG;
 	char *buf = anon(len), *mirror = anon(len);
 	struct wd_hmm_cmd c;
@@ -1099,6 +1176,7 @@ static int secret_migrate(void)
  */
 TEST(secretmem_not_migrated)
 {
+	WD_NEED_DEVPRIV();
 	int status = 0, i;
 	pid_t pid;
 

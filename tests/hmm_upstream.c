@@ -173,6 +173,17 @@ int main(void)
 		return 4;
 	}
 
+	/* The nodes, like test_hmm itself, need device-private memory. */
+	ret = wd_test_devpriv_probe();
+	if (ret < 0) {
+		printf("# cannot read %s's flags: %s\n", WD_TEST_DEV, strerror(-ret));
+		return 1;
+	}
+	if (!ret) {
+		printf("1..0 # SKIP no device-private memory: kernel without CONFIG_DEVICE_PRIVATE\n");
+		return 4;
+	}
+
 	/* Run 0: the kernel's test_hmm, with WarpDrive's nodes out of the way. */
 	if (wd_test_module_loaded("wd_soft") && (ret = wd_test_rmmod("wd_soft"))) {
 		printf("# cannot unload wd_soft: %s\n", strerror(-ret));

@@ -74,6 +74,21 @@ int wd_test_unload(void)
 	return 0;
 }
 
+int wd_test_devpriv = -1;
+
+int wd_test_devpriv_probe(void)
+{
+	char buf[32];
+	int ret = wd_test_load(NULL);
+
+	if (!ret)
+		ret = wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/flags",
+					buf, sizeof(buf));
+	if (ret)
+		return ret;
+	return strtoul(buf, NULL, 0) & WD_DEV_F_DEVPRIV ? 1 : 0;
+}
+
 int wd_test_read_file(const char *path, char *buf, size_t len)
 {
 	ssize_t n;

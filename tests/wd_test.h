@@ -27,6 +27,23 @@ int wd_test_read_file(const char *path, char *buf, size_t len);
 /* Run @fn in a child as user/group 65534; returns the child's exit code. */
 int wd_test_as_nobody(int (*fn)(void *), void *arg);
 
+/*
+ * Device-private memory needs a kernel built with CONFIG_DEVICE_PRIVATE
+ * (Debian's stock kernels are not). wd_test_devpriv_probe() tells from
+ * the flags of WD_TEST_DEV as wd_soft makes it with its defaults (loading
+ * it if it is not loaded; the suite leaves it so between programs): 1 if
+ * WD_DEV_F_DEVPRIV is set, 0 if not, -errno if the flags cannot be read.
+ * Programs probe once, in a constructor, before any test reloads wd_soft;
+ * WD_NEED_DEVPRIV() then SKIPs a kselftest_harness test that needs it.
+ */
+int wd_test_devpriv_probe(void);
+extern int wd_test_devpriv;
+#define WD_NEED_DEVPRIV()						\
+	do {								\
+		if (wd_test_devpriv <= 0)				\
+			SKIP(return, "no device-private memory: kernel without CONFIG_DEVICE_PRIVATE"); \
+	} while (0)
+
 #endif
 
 #include <warpdrive/warpdrive.h>

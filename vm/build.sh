@@ -3,6 +3,10 @@
 # initramfs. User-space programs must already be built by the Makefile.
 #
 #   vm/build.sh FLAVOUR BUILD_DIR
+#
+# FLAVOUR is debug or release (our own 6.1 kernels, vm/kernel.sh) or
+# stock-6.1 / stock-6.12: Debian's own kernel image, with the modules built
+# against Debian's headers for it (vm/stock.sh; nothing is installed).
 set -euo pipefail
 
 flavour=${1:?flavour}
@@ -10,12 +14,44 @@ build=${2:?build directory}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
-out=$build/$flavour
+# Our own kernels of another series than 6.1 (WD_KERNEL) build apart, with
+# that series' own HMM selftest (built by the Makefile).
+series=${WD_KERNEL:-6.1}
 user=$build/user
+out=$build/$flavour
+hmm_tests=$user/tests/hmm-tests
+case "$flavour" in
+stock-*) ;;
+*)
+	if [ "$series" != 6.1 ]; then
+		out=$build/$series-$flavour
+		hmm_tests=$user/tests-$series/hmm-tests
+	fi
+	;;
+esac
 
-kobj=$("$root/vm/kernel.sh" "$flavour")
 mkdir -p "$out"
-cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+case "$flavour" in
+stock-*)
+	series=${flavour#stock-}
+	kobj=$("$root/vm/stock.sh" headers "$series")
+	img=$("$root/vm/stock.sh" image "$series")
+	cp -u "$(ls "$img"/boot/vmlinuz-* | head -n 1)" "$out/bzImage"
+	# Debian ships no test_hmm.ko (it needs CONFIG_DEVICE_PRIVATE); take
+	# it if a kernel ever does.
+	extra=$(find "$img/lib/modules" -name test_hmm.ko | head -n 1)
+	# The headers have no gen_init_cpio: build it from the kernel source.
+	cpio_gen=$out/gen_init_cpio
+	src=${WD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warpdrive}/linux-source-6.1
+	[ -x "$cpio_gen" ] || cc -O2 -o "$cpio_gen" "$src/usr/gen_init_cpio.c"
+	;;
+*)
+	kobj=$("$root/vm/kernel.sh" "$flavour")
+	cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+	extra=$kobj/lib/test_hmm.ko
+	cpio_gen=$kobj/usr/gen_init_cpio
+	;;
+esac
 
 # Kbuild writes objects next to the sources; build in a mirror of module/
 # made of symlinks so the source tree stays clean.
@@ -27,7 +63,7 @@ mkdir -p "$mods"
 done
 # Drop links whose source is gone.
 find "$mods" -xtype l -delete
-make -s -C "$kobj" M="$mods" WD_ROOT="$root" -j"$(nproc)" modules >&2
+make -s -C "$kobj" M="$mods" WD_ROOT="$root" WD_SELFTEST=m -j"$(nproc)" modules >&2
 
 # Initramfs, described as a gen_init_cpio list (no root needed).
 list=$out/initramfs.list
@@ -44,13 +80,14 @@ list=$out/initramfs.list
 	for f in "$root"/vm/guest/wd-*; do
 		echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
-	for f in "$mods"/*.ko "$kobj"/lib/test_hmm.ko; do
+	for f in "$mods"/*.ko $extra; do
 		[ -f "$f" ] && echo "file /wd/modules/$(basename "$f") $f 0644 0 0"
 	done
 	for f in "$user"/tools/*; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
 	for f in "$user"/tests/*; do
+		[ "$(basename "$f")" = hmm-tests ] && f=$hmm_tests
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/tests/$(basename "$f") $f 0755 0 0"
 	done
 	echo "file /wd/tests/list $root/tests/list 0644 0 0"
@@ -59,5 +96,5 @@ list=$out/initramfs.list
 	done
 	true
 } > "$list"
-"$kobj/usr/gen_init_cpio" "$list" | gzip -1 > "$out/initramfs.cpio.gz.tmp"
+"$cpio_gen" "$list" | gzip -1 > "$out/initramfs.cpio.gz.tmp"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"

@@ -1,10 +1,23 @@
 #!/bin/bash
 # Install the Debian packages the build and the guest need, if any is missing.
+#
+#   vm/deps.sh         what `make test`, `make run` and `make bench` need
+#   vm/deps.sh deb     what `make deb` and `make dkms-check` need
+#   vm/deps.sh stock   what `make test-stock` needs besides the first set
+#                      (pahole: Debian's 6.12 headers build module BTF)
 set -euo pipefail
 
 pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
 xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
 linux-source-6.1"
+# Guest kernels of another series (make test KERNEL=6.12) need its source.
+[ "${WD_KERNEL:-6.1}" = 6.1 ] || pkgs="$pkgs linux-source-$WD_KERNEL"
+if [ "${1:-}" = stock ]; then
+	pkgs="$pkgs pahole"
+elif [ "${1:-}" = deb ]; then
+	pkgs="build-essential debhelper dh-dkms dkms lintian zlib1g-dev git
+libelf-dev pahole"
+fi
 
 missing=""
 for p in $pkgs; do

@@ -31,7 +31,10 @@ SPLAT = re.compile(
     r"possible circular locking|possible recursive locking|"
     r"inconsistent lock state|rcu.*detected stall|Call Trace:)"
 )
-TAP = re.compile(r"^(not ok|ok) \d+ (.*?)(\s+#\s*(SKIP|skip|XFAIL).*)?$")
+# kselftest_harness writes a skipped test as "ok N # SKIP reason", without
+# its name: the name is the one of the "#  RUN" line before it.
+TAP = re.compile(r"^(not ok|ok) \d+ ?(.*?)(\s*#\s*(SKIP|skip|XFAIL).*)?$")
+RUN = re.compile(r"^#\s+RUN\s+(\S+)")
 KVM_GET_API_VERSION = 0xAE00
 
 
@@ -156,10 +159,14 @@ def count_step(step, verbose):
     """Return (passed, failed, skipped) for one step and print it."""
     passed = failed = skipped = 0
     cases = []
+    running = ""
     for line in step.output:
+        r = RUN.match(line.strip())
+        if r:
+            running = r.group(1)
         m = TAP.match(line.strip())
         if m:
-            cases.append((m.group(1), m.group(2), m.group(4)))
+            cases.append((m.group(1), m.group(2).strip() or running, m.group(4)))
     if cases:
         for status, name, directive in cases:
             label = "%s: %s" % (step.name, name)

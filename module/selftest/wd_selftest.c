@@ -37,7 +37,6 @@ static ssize_t selftest_trigger_write(struct file *file,
 static const struct file_operations selftest_trigger_fops = {
 	.owner = THIS_MODULE,
 	.write = selftest_trigger_write,
-	.llseek = no_llseek,
 };
 
 static int __init selftest_init(void)

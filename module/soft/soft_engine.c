@@ -22,7 +22,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/zlib.h>
-#include <asm/unaligned.h>
+#include "wd_compat.h"
 
 #include "soft_engine.h"
 

@@ -48,10 +48,10 @@ static unsigned int devmem_mb = 16;
 module_param(devmem_mb, uint, 0444);
 MODULE_PARM_DESC(devmem_mb, "device memory per device in MiB (1-65536, default 16)");
 
-static unsigned int devpriv_mb = 8;
+static unsigned int devpriv_mb = IS_ENABLED(CONFIG_DEVICE_PRIVATE) ? 8 : 0;
 module_param(devpriv_mb, uint, 0444);
 MODULE_PARM_DESC(devpriv_mb,
-		 "device-private (HMM) memory per device in MiB, a multiple of 2 (0 = none, up to 4096, default 8)");
+		 "device-private (HMM) memory per device in MiB, a multiple of 2 (0 = none, up to 4096, default 8; 0 and only 0 without CONFIG_DEVICE_PRIVATE)");
 
 static bool hmm_compat;
 module_param(hmm_compat, bool, 0444);
@@ -413,7 +413,6 @@ static ssize_t soft_remove_write(struct file *file, const char __user *ubuf,
 static const struct file_operations soft_remove_fops = {
 	.owner = THIS_MODULE,
 	.write = soft_remove_write,
-	.llseek = no_llseek,
 };
 
 static void soft_destroy_all(void)
@@ -451,6 +450,10 @@ static int __init soft_init(void)
 		pr_err("max_cmd_len must be %lu-%llu\n", PAGE_SIZE,
 		       SOFT_CMD_MAX_LEN);
 		return -EINVAL;
+	}
+	if ((devpriv_mb || hmm_compat) && !IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+		pr_err("devpriv_mb and hmm_compat need CONFIG_DEVICE_PRIVATE\n");
+		return -EOPNOTSUPP;
 	}
 	if (hmm_compat && (num_devices < 2 || !devpriv_mb)) {
 		pr_err("hmm_compat needs num_devices >= 2 and devpriv_mb\n");

@@ -85,6 +85,8 @@ struct wd_device_ops {
  *                 the pages (memremap_pages()) at register and, at
  *                 unregister, migrates every page back to system memory
  *                 and unmaps them; the driver then releases the range.
+ *                 On a kernel built without CONFIG_DEVICE_PRIVATE it must
+ *                 stay NULL: wd_device_register() fails with -EOPNOTSUPP.
  * @devpriv_window: pages a CPU fault on a device-private page brings back
  *                  to system memory, aligned around the faulting address
  *                  (1 to 64; 0 means 1).
@@ -234,9 +236,18 @@ void wd_device_unregister(struct wd_device *wdev);
  * wd_device_unregister().
  *
  * Return: 0, -EINVAL (no device-private memory or bad @index), -EEXIST
- * (already done for this device) or another negative errno.
+ * (already done for this device), -EOPNOTSUPP (kernel built without
+ * CONFIG_DEVICE_PRIVATE: no node is created) or another negative errno.
  */
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 int wd_hmm_compat_add(struct wd_device *wdev, unsigned int index);
+#else
+static inline int wd_hmm_compat_add(struct wd_device *wdev,
+				    unsigned int index)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 /**
  * wd_device_put() - drop the driver's reference

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * WarpDrive: the differences between the kernels the modules build for
+ * (6.1 and 6.12 LTS), in one place. Code elsewhere uses the 6.12 spelling
+ * or the wd_ helpers below, never a version test of its own.
+ */
+#ifndef _WD_COMPAT_H
+#define _WD_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/device.h>
+#include <linux/mm.h>
+
+/* The one version test (checkpatch notes it here, and only here). */
+#define WD_KERNEL_AT_LEAST(major, minor) \
+	(LINUX_VERSION_CODE >= KERNEL_VERSION(major, minor, 0))
+
+/* 6.2: class devnode() takes a const device. */
+#if WD_KERNEL_AT_LEAST(6, 2)
+#define WD_DEVNODE_CONST const
+#else
+#define WD_DEVNODE_CONST
+#endif
+
+/* 6.3: inode operations take the mount's idmap, not its user namespace. */
+#if WD_KERNEL_AT_LEAST(6, 3)
+#define wd_idmap mnt_idmap
+#else
+#define wd_idmap user_namespace
+#endif
+
+/* 6.4: class_create() lost its owner argument. */
+#if WD_KERNEL_AT_LEAST(6, 4)
+#define wd_class_create(name) class_create(name)
+#else
+#define wd_class_create(name) class_create(THIS_MODULE, name)
+#endif
+
+/* 6.3: vm_flags is read-only; it changes through vm_flags_set/clear. */
+#if !WD_KERNEL_AT_LEAST(6, 3)
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+/* 6.5: pin_user_pages() lost its vmas argument. */
+#if WD_KERNEL_AT_LEAST(6, 5)
+#define wd_pin_user_pages(start, nr, gup, pages) \
+	pin_user_pages(start, nr, gup, pages)
+#else
+#define wd_pin_user_pages(start, nr, gup, pages) \
+	pin_user_pages(start, nr, gup, pages, NULL)
+#endif
+
+/* 6.10: __assign_str() takes the source from __string() itself. */
+#if WD_KERNEL_AT_LEAST(6, 10)
+#define wd_assign_str(dst, src) __assign_str(dst)
+#else
+#define wd_assign_str(dst, src) __assign_str(dst, src)
+#endif
+
+/* 6.12: asm/unaligned.h moved to linux/unaligned.h. */
+#if WD_KERNEL_AT_LEAST(6, 12)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#endif /* _WD_COMPAT_H */
