@@ -1559,6 +1559,19 @@ static void op_unshare(struct fz_worker *w, struct fz_dev *d)
 		d->shares[pick] = d->shares[--d->nshares];
 }
 
+/* Whether the test device has device-private memory (sysfs flags). */
+static bool fz_has_devpriv(void)
+{
+	static int has = -1;	/* the same for every worker: races are benign */
+	char buf[32];
+
+	if (has < 0)
+		has = !wd_test_read_file("/sys/class/warpdrive/" WD_TEST_DEV "/flags",
+					 buf, sizeof(buf)) &&
+		      (strtoul(buf, NULL, 0) & WD_DEV_F_DEVPRIV);
+	return has;
+}
+
 static void op_migrate(struct fz_worker *w, struct fz_dev *d)
 {
 	struct wd_migrate in = { 0 }, *p;
@@ -1577,6 +1590,8 @@ static void op_migrate(struct fz_worker *w, struct fz_dev *d)
 	p = arg_ptr(w, &in, sizeof(in), &cls);
 	if (cls == P_BAD)
 		must = EFAULT;
+	else if (!fz_has_devpriv())	/* a kernel without DEVICE_PRIVATE */
+		must = EOPNOTSUPP;
 	else if (in.flags || in.reserved[0] || in.reserved[1] || in.reserved[2] ||
 		 in.reserved[3] ||
 		 (in.direction != WD_MIGRATE_TO_DEVICE && in.direction != WD_MIGRATE_TO_SYSTEM))
