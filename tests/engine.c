@@ -19,26 +19,6 @@
 #include "libwd.h"
 #include "wd_test.h"
 
-/* Text-like, compressible, reproducible. */
-static void fill_text(char *buf, size_t len, unsigned int seed)
-{
-	static const char *const words[] = {
-		"accelerator ", "queue ", "memory ", "page ", "fault ",
-		"kernel ", "mirror ", "device ", "ring ", "zlib ",
-	};
-	size_t i = 0;
-
-	while (i < len) {
-		const char *w = words[(seed = seed * 1103515245 + 12345) >> 16 & 7];
-		size_t n = strlen(w);
-
-		if (n > len - i)
-			n = len - i;
-		memcpy(buf + i, w, n);
-		i += n;
-	}
-}
-
 static struct wd_cmd cmd(uint32_t op, const void *src, uint64_t src_len,
 			 void *dst, uint64_t dst_len)
 {
@@ -186,7 +166,7 @@ TEST_F(eng, deflate_all_formats_levels_inflate_with_zlib)
 	struct wd_cmd c;
 	unsigned int f, level;
 
-	fill_text(src, len, 1);
+	wd_test_fill_text(src, len, 1, 8);
 	for (f = 0; f < 3; f++)
 		for (level = 0; level <= 9; level += (level == 1 ? 5 : level == 6 ? 3 : 1)) {
 			c = cmd(WD_OP_DEFLATE, src, len, dst, cap);
@@ -213,7 +193,7 @@ TEST_F(eng, inflate_zlib_and_gzip_output)
 	z_stream zs = { 0 };
 	uLongf zlen = cap;
 
-	fill_text(src, len, 7);
+	wd_test_fill_text(src, len, 7, 8);
 	/* zlib format from zlib's compress2(). */
 	ASSERT_EQ(Z_OK, compress2((Bytef *)z, &zlen, (Bytef *)src, len, 9));
 	c = cmd(WD_OP_INFLATE, z, zlen, back, len + 100);
@@ -295,7 +275,7 @@ TEST_F(eng, inflate_truncated_with_exact_room_is_corrupt)
 	struct wd_cmd c;
 	unsigned int f;
 
-	fill_text(src, len, 11);
+	wd_test_fill_text(src, len, 11, 8);
 	for (f = 0; f < 3; f++) {
 		zlen = zlib_compress_any(src, len, z, cap, framings[f].wbits);
 		ASSERT_LT(100, zlen);
@@ -340,7 +320,7 @@ TEST_F(eng, inflate_stream_across_commands)
 	struct wd_cmd c;
 	unsigned int f, steps;
 
-	fill_text(src, len, 13);
+	wd_test_fill_text(src, len, 13, 8);
 	for (f = 0; f < 2; f++) {
 		size_t in = 0, out = 0, inchunk = 777 + f * 3000, outchunk = 4000 - f * 1500;
 		uint32_t st = WD_ST_MORE;
@@ -429,7 +409,7 @@ TEST_F(eng, corrupt_input)
 	struct wd_cmd c;
 	size_t zlen, i;
 
-	fill_text(src, len, 3);
+	wd_test_fill_text(src, len, 3, 8);
 	c = cmd(WD_OP_DEFLATE, src, len, z, cap);
 	c.format = WD_FMT_GZIP;
 	ASSERT_EQ(WD_ST_OK, run(&self->t, c, &cqe));
@@ -483,7 +463,7 @@ TEST_F(eng, deflate_destination_too_small)
 	char *src = malloc(100000), *dst = malloc(100000);
 	struct wd_cmd c;
 
-	fill_text(src, 100000, 5);
+	wd_test_fill_text(src, 100000, 5, 8);
 	c = cmd(WD_OP_DEFLATE, src, 100000, dst, 100);
 	c.format = WD_FMT_GZIP;
 	EXPECT_EQ(WD_ST_NOSPACE, run(&self->t, c, NULL));

@@ -295,27 +295,6 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Text-like data that level 9 DEFLATE works hard on. */
-static void fill_words(char *buf, size_t len, unsigned int seed)
-{
-	static const char *const words[] = {
-		"accelerator ", "queue ", "memory ", "page ", "fault ",
-		"kernel ", "mirror ", "device ", "ring ", "zlib ", "tenant ",
-		"stall ", "engine ", "cancel ", "lock ", "thread ",
-	};
-	size_t i = 0;
-
-	while (i < len) {
-		const char *w = words[(seed = seed * 1103515245 + 12345) >> 16 & 15];
-		size_t n = strlen(w);
-
-		if (n > len - i)
-			n = len - i;
-		memcpy(buf + i, w, n);
-		i += n;
-	}
-}
-
 static struct wd_cmd deflate9_cmd(void *dst, const void *src, size_t len)
 {
 	struct wd_cmd c = {
@@ -351,7 +330,7 @@ static int long_command(struct __test_metadata *_metadata, size_t *len, double *
 	long_dst = malloc((64UL << 20) + (8UL << 20) + 4096);
 	if (!long_src || !long_dst)
 		return -1;
-	fill_words(long_src, 64UL << 20, 42);
+	wd_test_fill_text(long_src, 64UL << 20, 42, 16);
 	if (tq_open(&t, 16, 0))
 		return -1;
 	for (n = 1UL << 20; n <= 64UL << 20;) {

@@ -362,3 +362,25 @@ void *wd_test_anon(size_t len)
 
 	return p == MAP_FAILED ? NULL : p;
 }
+
+void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
+		       unsigned int nwords)
+{
+	static const char *const words[] = {
+		"accelerator ", "queue ", "memory ", "page ", "fault ",
+		"kernel ", "mirror ", "device ", "ring ", "zlib ", "tenant ",
+		"stall ", "engine ", "cancel ", "lock ", "thread ",
+	};
+	size_t i = 0;
+
+	while (i < len) {
+		const char *w = words[(seed = seed * 1103515245 + 12345) >> 16 &
+				      (nwords - 1)];
+		size_t n = strlen(w);
+
+		if (n > len - i)
+			n = len - i;
+		memcpy(buf + i, w, n);
+		i += n;
+	}
+}

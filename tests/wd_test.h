@@ -86,5 +86,12 @@ uint32_t tq_crc(struct tq *t, const void *src, size_t len, uint32_t *crc);
 /* A private anonymous read-write mapping, or NULL. */
 void *wd_test_anon(size_t len);
 
+/*
+ * Text-like, compressible, reproducible data: words drawn from the first
+ * @nwords (8 or 16) of a fixed list by a generator seeded with @seed.
+ */
+void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
+		       unsigned int nwords);
+
 /* CRC-32C in software, chained like WD_OP_CRC32C (seed 0 to start). */
 uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
