@@ -1913,19 +1913,6 @@ TEST_F_TIMEOUT(dm, wdbench_quick, 300)
 	system("cat /tmp/devbench.out");
 }
 
-static int reload_soft(const char *params)
-{
-	int i, ret = -1;
-
-	/* The module is pinned until the last file and mapping go. */
-	for (i = 0; i < 50 && ret; i++) {
-		ret = wd_test_rmmod("wd_soft");
-		if (ret)
-			usleep(100000);
-	}
-	return ret ? ret : wd_test_insmod("wd_soft", params);
-}
-
 /*
  * A pool of several xarray batches: everything taken comes back, whether
  * punched (from 0, where whole xarray subtrees empty, and at odd offsets)
@@ -1938,7 +1925,7 @@ TEST_F_TIMEOUT(dm, large_pool, 300)
 	int fd, i;
 	char *p;
 
-	ASSERT_EQ(0, reload_soft("devmem_mb=72"));
+	ASSERT_EQ(0, wd_test_reload_soft("devmem_mb=72"));
 	size = pool_size();
 	ASSERT_EQ(72ULL << 20, size);
 	fd = new_region(size, 0, 1);
@@ -1971,7 +1958,7 @@ TEST_F_TIMEOUT(dm, large_pool, 300)
 	close(fd);
 	EXPECT_EQ(0, wait_used(0));
 	EXPECT_EQ(size, attr("devmem_free"));
-	ASSERT_EQ(0, reload_soft(NULL));
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
 }
 
 /* Last: the device goes away under mapped regions; the module reloads. */

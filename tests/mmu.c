@@ -441,18 +441,6 @@ TEST(pinned_bad_arguments)
 	close(mfd);
 }
 
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[0].effective &= ~(1U << CAP_IPC_LOCK);
-	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
-	return syscall(SYS_capset, &h, d);
-}
-
 TEST(pinned_rlimit_memlock)
 {
 	size_t len = 64 * PG;
@@ -467,7 +455,7 @@ TEST(pinned_rlimit_memlock)
 		long pin0;
 		int fd;
 
-		if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+		if (wd_test_drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
 		fd = open(WD_TEST_NODE, O_RDWR);
 		if (fd < 0 || wd_test_set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)

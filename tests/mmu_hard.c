@@ -40,18 +40,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[0].effective &= ~(1U << CAP_IPC_LOCK);
-	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
-	return syscall(SYS_capset, &h, d);
-}
-
 /*
  * Lengths whose page array alone would be 2 GiB (1 TiB: the kvcalloc size
  * passes INT_MAX and kvmalloc_node WARNs; just under INT_MAX: 2 GiB of
@@ -86,7 +74,7 @@ TEST(share_huge_length_refused)
 	if (pid == 0) {
 		struct rlimit rl = { 64 * PG, 64 * PG };
 
-		if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+		if (wd_test_drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
 		fd = open(WD_TEST_NODE, O_RDWR);
 		if (fd < 0 || wd_test_set_mode(fd, WD_MMU_PINNED) != WD_MMU_PINNED)

@@ -214,19 +214,6 @@ TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
 	}
 }
 
-/* Reload wd_soft with @params once nothing uses it. */
-static int reload_soft(const char *params)
-{
-	int i, ret = -1;
-
-	for (i = 0; i < 50 && ret; i++) {
-		ret = wd_test_rmmod("wd_soft");
-		if (ret)
-			usleep(100000);
-	}
-	return ret ? ret : wd_test_insmod("wd_soft", params);
-}
-
 /* @len bytes of text-like data, as one gzip member with @hdr, onto @f. */
 static int write_member(FILE *f, const unsigned char *data, size_t len,
 			gz_header *hdr)
@@ -294,7 +281,7 @@ TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 	ASSERT_EQ(sizeof(extra), fwrite(extra, 1, sizeof(extra), f));
 	fclose(f);
 
-	ASSERT_EQ(0, reload_soft("max_cmd_len=1048576"));
+	ASSERT_EQ(0, wd_test_reload_soft("max_cmd_len=1048576"));
 	ASSERT_EQ(0, wd_test_read_file("/sys/module/wd_soft/parameters/max_cmd_len",
 				       limit, sizeof(limit)));
 	EXPECT_STREQ("1048576", limit);
@@ -315,7 +302,7 @@ TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/bad.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/bad"));
 
-	EXPECT_EQ(0, reload_soft(NULL));
+	EXPECT_EQ(0, wd_test_reload_soft(NULL));
 	sh("rm -f /tmp/lim /tmp/lim.orig /tmp/lim.gz /tmp/cut.gz /tmp/bad.gz");
 	free(data);
 }

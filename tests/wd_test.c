@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,4 +384,29 @@ void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
 		memcpy(buf + i, w, n);
 		i += n;
 	}
+}
+
+int wd_test_drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[0].effective &= ~(1U << CAP_IPC_LOCK);
+	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &h, d);
+}
+
+int wd_test_reload_soft(const char *params)
+{
+	int i, ret = -1;
+
+	/* The module is pinned until the last file and mapping go. */
+	for (i = 0; i < 50 && ret; i++) {
+		ret = wd_test_rmmod("wd_soft");
+		if (ret)
+			usleep(100000);
+	}
+	return ret ? ret : wd_test_insmod("wd_soft", params);
 }

@@ -85,6 +85,10 @@ uint32_t tq_copy(struct tq *t, void *dst, const void *src, size_t len);
 uint32_t tq_crc(struct tq *t, const void *src, size_t len, uint32_t *crc);
 /* A private anonymous read-write mapping, or NULL. */
 void *wd_test_anon(size_t len);
+/* Drop CAP_IPC_LOCK (effective and permitted) from this thread: 0 or -1. */
+int wd_test_drop_ipc_lock(void);
+/* Reload wd_soft with @params once nothing uses it (waits up to 5 s). */
+int wd_test_reload_soft(const char *params);
 
 /*
  * Text-like, compressible, reproducible data: words drawn from the first
