@@ -18,8 +18,10 @@ failure, report, timeout or guest crash.
 
 import argparse
 import fcntl
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -35,7 +37,26 @@ SPLAT = re.compile(
 # its name: the name is the one of the "#  RUN" line before it.
 TAP = re.compile(r"^(not ok|ok) \d+ ?(.*?)(\s*#\s*(SKIP|skip|XFAIL).*)?$")
 RUN = re.compile(r"^#\s+RUN\s+(\S+)")
+# The IOMMU's report of a DMA it refused names the requesting device:
+#   DMAR: [DMA Write NO_PASID] Request device [01:00.0] fault addr 0x0 ...
+# WarpDrive's PCI devices failing a DMA fail the running step; the faults of
+# the baseline device belong to the kernel's own driver and are only shown.
+DMAR_FAULT = re.compile(r"DMAR: \[DMA (Read|Write)[^\]]*\] Request device "
+                        r"\[([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\]")
 KVM_GET_API_VERSION = 0xAE00
+
+# PCI devices of the guest (q35). Each sits alone on a hot-pluggable PCIe
+# root port, so its bus number is fixed: the port at slot N of pcie.0 is
+# bus N's bridge, in the order below (the guest enumerates them in order).
+#   NAME: (root port, bus:dev.fn in the guest, role, QEMU device arguments)
+PCI_DEVICES = {
+    "wdcrypto": ("rp1", "01:00.0", "warpdrive",
+                 "virtio-crypto-pci,cryptodev=cd0,iommu_platform=on,"
+                 "disable-legacy=on"),
+    "basecrypto": ("rp2", "02:00.0", "baseline",
+                   "virtio-crypto-pci,cryptodev=cd1,iommu_platform=on,"
+                   "disable-legacy=on"),
+}
 
 
 def kvm_works(kernel, cache):
@@ -87,9 +108,21 @@ def qemu_command(args, console, results):
         cmd += ["-accel", "kvm", "-cpu", "host"]
     else:
         cmd += ["-accel", "tcg", "-cpu", "max"]
+    # q35 with the Intel IOMMU translating every DMA, invalidated strictly
+    # on unmap; the crypto devices on their own hot-pluggable root ports.
+    cmd += ["-machine", "q35", "-device", "intel-iommu,aw-bits=48",
+            "-object", "cryptodev-backend-builtin,id=cd0,queues=4",
+            "-object", "cryptodev-backend-builtin,id=cd1,queues=1"]
+    for i, (name, (port, _bdf, _role, dev)) in enumerate(PCI_DEVICES.items()):
+        cmd += ["-device", "pcie-root-port,id=%s,bus=pcie.0,chassis=%d,slot=%d,addr=0x%x"
+                % (port, i + 1, i + 1, 0x10 + i),
+                "-device", "%s,id=%s,bus=%s" % (dev, name, port)]
+    if args.mode != "shell":
+        cmd += ["-qmp", "unix:%s,server=on,wait=off" % args.qmp]
     # secretmem.enable=1: memfd_secret() works as on kernels from 6.5 on,
     # where it is the default, so the tests can check WarpDrive refuses it.
     append = ["console=ttyS0", "panic=-1", "secretmem.enable=1",
+              "intel_iommu=on", "iommu.strict=1",
               "wd.mode=" + args.mode, "wd.test_timeout=%d" % args.test_timeout]
     if args.only:
         append.append("wd.only=" + args.only)
@@ -104,6 +137,81 @@ def qemu_command(args, console, results):
                 "-serial", "file:" + console, "-serial", "file:" + results]
     cmd += ["-append", " ".join(append + args.append)]
     return cmd
+
+
+class Qmp:
+    """The host side of hot-plug: guest steps print "@@QMP unplug NAME" or
+    "@@QMP replug NAME" on the results port and wait (bounded) until they
+    see the device go or come; this carries the request out on QEMU's QMP
+    monitor. Replies and errors are logged to LOGDIR/qmp.log."""
+
+    def __init__(self, path, log):
+        self.path, self.log, self.sock, self.buf = path, log, None, b""
+
+    def _note(self, text):
+        with open(self.log, "a") as f:
+            f.write("%.3f %s\n" % (time.time(), text))
+
+    def _recv(self, timeout):
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                raise TimeoutError("no QMP reply")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("QMP closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, command, arguments=None, timeout=10):
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(self.path)
+            self._recv(timeout)                      # greeting
+            self.sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+            while "return" not in self._recv(timeout):
+                pass
+        msg = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._recv(timeout)
+            if "event" in reply:
+                self._note("event %s" % json.dumps(reply))
+                continue
+            self._note("%s %s -> %s" % (command, json.dumps(arguments), json.dumps(reply)))
+            return reply
+
+    def present(self, name):
+        reply = self.execute("qom-list", {"path": "/machine/peripheral"})
+        return any(p.get("name") == name for p in reply.get("return", []))
+
+    def request(self, line):
+        """Carry out one "@@QMP VERB NAME" line; errors are logged only."""
+        parts = line.split()
+        try:
+            verb, name = parts[1], parts[2]
+            port, _bdf, _role, dev = PCI_DEVICES[name]
+            if verb == "unplug":
+                self.execute("device_del", {"id": name})
+            elif verb == "replug":
+                # The old device is gone from QEMU only once the guest
+                # powered its slot off; wait for that (bounded).
+                end = time.time() + 30
+                while self.present(name) and time.time() < end:
+                    time.sleep(0.2)
+                driver, _, rest = dev.partition(",")
+                props = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+                props.update({"driver": driver, "id": name, "bus": port})
+                self.execute("device_add", props)
+            else:
+                self._note("unknown request: " + line)
+        except Exception as e:  # the guest's wait times out and says so
+            self._note("request %r failed: %s" % (line, e))
 
 
 class Step:
@@ -132,8 +240,21 @@ def parse_results(text):
     return steps, done
 
 
-def attribute_splats(console_text, steps):
-    """Give each kernel report to the step that was running when it came."""
+def dmar_role(line):
+    """Role of the device an IOMMU fault line names, or None if none."""
+    m = DMAR_FAULT.search(line)
+    if not m:
+        return None
+    for _port, bdf, role, _dev in PCI_DEVICES.values():
+        if bdf == m.group(2):
+            return role
+    return "unknown"
+
+
+def attribute_splats(console_text, steps, baseline_faults):
+    """Give each kernel report to the step that was running when it came.
+
+    IOMMU faults of the baseline device go to baseline_faults instead."""
     by_name = {s.name: s for s in steps}
     current, lost, lines = "boot", [], console_text.splitlines()
     skip_until = -1
@@ -146,6 +267,15 @@ def attribute_splats(console_text, steps):
             continue
         if "WDTEST: done" in line:
             current = "shutdown"
+            continue
+        role = dmar_role(line)
+        if role == "baseline":
+            baseline_faults.append((current, line.strip()))
+            continue
+        if role is not None:
+            step = by_name.get(current)
+            (step.splats if step else lost).append(
+                (line, "IOMMU fault by %s device: %s" % (role, line.strip())))
             continue
         if SPLAT.search(line) and i > skip_until:
             skip_until = i + 40  # one report, however many lines match
@@ -228,6 +358,12 @@ def main():
     args = ap.parse_args()
 
     os.makedirs(args.logdir, exist_ok=True)
+    args.qmp = os.path.join(args.logdir, "qmp-%s.sock" % args.mode)
+    if os.path.exists(args.qmp):
+        os.unlink(args.qmp)
+    qmp_log = os.path.join(args.logdir, "qmp-%s.log" % args.mode)
+    open(qmp_log, "w").close()
+    qmp = Qmp(args.qmp, qmp_log)
     console = os.path.join(args.logdir, "console-%s.log" % args.mode)
     results = os.path.join(args.logdir, "results-%s.log" % args.mode)
     for f in (console, results):
@@ -239,7 +375,7 @@ def main():
 
     start = time.time()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-    shown, timed_out = 0, False
+    shown, requests, timed_out = 0, 0, False
     while proc.poll() is None:
         if time.time() - start > args.timeout:
             timed_out = True
@@ -253,8 +389,10 @@ def main():
         for l in begins[shown:]:
             print("...   " + l[8:].strip(), file=sys.stderr, flush=True)
         shown = len(begins)
-        if args.mode in ("run", "bench"):
-            pass
+        asks = [l for l in text.splitlines() if l.startswith("@@QMP ")]
+        for l in asks[requests:]:
+            qmp.request(l)
+        requests = len(asks)
     proc.wait()
     elapsed = time.time() - start
 
@@ -262,7 +400,11 @@ def main():
         steps, done = parse_results(f.read())
     with open(console, errors="replace") as f:
         console_text = f.read()
-    lost = attribute_splats(console_text, steps)
+    baseline_faults = []
+    lost = attribute_splats(console_text, steps, baseline_faults)
+    for where, line in baseline_faults:
+        print("NOTE  IOMMU fault by the baseline device (the kernel's own "
+              "virtio_crypto driver) during %s: %s" % (where, line))
 
     if args.mode in ("run", "bench"):
         for s in steps:

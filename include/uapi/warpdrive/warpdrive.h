@@ -39,6 +39,10 @@
 #define WD_ALG_CRC32C		(1U << 2)
 #define WD_ALG_DEFLATE		(1U << 3)
 #define WD_ALG_INFLATE		(1U << 4)
+#define WD_ALG_AES_ECB		(1U << 5)	/* ENCRYPT/DECRYPT, WD_CIPHER_ECB */
+#define WD_ALG_AES_CBC		(1U << 6)	/* WD_CIPHER_CBC */
+#define WD_ALG_AES_CTR		(1U << 7)	/* WD_CIPHER_CTR */
+#define WD_ALG_AES_XTS		(1U << 8)	/* WD_CIPHER_XTS */
 
 /**
  * struct wd_info - what WD_IOC_INFO reports about the device (output only).
@@ -149,6 +153,26 @@ struct wd_cq_hdr {
 #define WD_OP_CRC32C		3	/* result = crc32c(src), seed @param */
 #define WD_OP_DEFLATE		4	/* compress src into dst */
 #define WD_OP_INFLATE		5	/* decompress src into dst */
+#define WD_OP_ENCRYPT		6	/* dst = AES(src), see WD_CIPHER_* */
+#define WD_OP_DECRYPT		7	/* dst = AES^-1(src) */
+
+/*
+ * ENCRYPT and DECRYPT: struct wd_cmd.param names the mode and the key size,
+ * struct wd_cmd.key the user address of the key (WD_CIPHER_KEY_LEN bytes)
+ * followed at once by the 16-byte IV (initial counter block for CTR, tweak
+ * for XTS; ignored for ECB). dst_len must be at least src_len; the result
+ * is src_len bytes. ECB, CBC and XTS need src_len a multiple of 16 (XTS: at
+ * least 16), else WD_ST_INVALID. Source and destination must not overlap
+ * (WD_ST_OVERLAP). XTS keys are two AES keys (32 or 64 bytes).
+ */
+#define WD_CIPHER_ECB		1
+#define WD_CIPHER_CBC		2
+#define WD_CIPHER_CTR		3
+#define WD_CIPHER_XTS		4
+#define WD_CIPHER_PARAM(mode, key_len)	((__u32)(mode) | ((__u32)(key_len) << 8))
+#define WD_CIPHER_MODE(param)		((param) & 0xff)
+#define WD_CIPHER_KEY_LEN(param)	(((param) >> 8) & 0xff)
+#define WD_CIPHER_IV_LEN	16
 
 /* Framing for DEFLATE and INFLATE (struct wd_cmd.format) */
 #define WD_FMT_RAW		0	/* RFC 1951 */
@@ -165,9 +189,12 @@ struct wd_cq_hdr {
  * @dst: destination virtual address.
  * @dst_len: room at @dst in bytes.
  * @param: FILL: the byte (0-255); CRC32C: seed (0 to start, the previous
- *         result to continue); DEFLATE: level 1-9 (0 means 6).
+ *         result to continue); DEFLATE: level 1-9 (0 means 6);
+ *         ENCRYPT/DECRYPT: WD_CIPHER_PARAM(mode, key length); bits 16-31
+ *         zero.
  * @format: DEFLATE/INFLATE: WD_FMT_*; zero otherwise.
- * @reserved: zero.
+ * @key: ENCRYPT/DECRYPT: user address of the key and the IV after it.
+ * @reserved: the same field: zero for every other opcode.
  */
 struct wd_cmd {
 	__u32 opcode;
@@ -179,7 +206,10 @@ struct wd_cmd {
 	__u64 dst_len;
 	__u32 param;
 	__u32 format;
-	__u64 reserved;
+	union {
+		__u64 key;
+		__u64 reserved;
+	};
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <linux/srcu.h>
 #include <linux/atomic.h>
 #include <linux/xarray.h>
+#include <linux/types.h>
 #include <uapi/warpdrive/warpdrive.h>
 
 struct dev_pagemap;
@@ -93,6 +94,14 @@ struct wd_device_ops {
  * @devpriv_evict: when device-private memory is full, migrating more to it
  *                 evicts the least recently used pages back to system
  *                 memory; if false, the migration fails with -ENOMEM.
+ * @dma_dev: the device that does the DMA (a PCI function, usually the
+ *           parent), or NULL for an engine that reaches memory through the
+ *           CPU (wd_soft). When set, the framework DMA-maps every page a
+ *           command may reach for it (dma_map_page() and friends, so behind
+ *           an IOMMU the device can reach nothing else) and wd_mem_segs()
+ *           gives DMA addresses; when NULL it gives kernel addresses.
+ *           Set before wd_device_register(); it must outlive the device's
+ *           registration.
  * @id: number in the device's name.
  * @srcu: user entry points that reach the device (calls of @ops, its
  *        queues, pool and device-private memory) run in a read section of
@@ -117,10 +126,12 @@ struct wd_device_ops {
  * @charges: per-user charges against @devmem_user_quota, by kuid value.
  * @devpriv: the framework's state of the device-private memory.
  * @hmm_compat: test_hmm compatible node, see wd_hmm_compat_add().
- * @stats: counters shown in sysfs stats/.
+ * @stats: counters shown in sysfs stats/. @stats.dma_mapped is the number
+ *         of pages the framework holds DMA-mapped for @dma_dev right now
+ *         (mirror entries and shared pages); 0 once every context closed.
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
- * The driver fills in @api to @devpriv_evict; the rest is the framework's.
+ * The driver fills in @api to @dma_dev; the rest is the framework's.
  * wd_device_register() fails with -EINVAL if @queues_total or
  * @max_cmd_len is 0.
  */
@@ -138,6 +149,7 @@ struct wd_device {
 	struct dev_pagemap *devpriv_pgmap;
 	unsigned int devpriv_window;
 	bool devpriv_evict;
+	struct device *dma_dev;
 	int id;
 
 	struct srcu_struct srcu;
@@ -176,6 +188,7 @@ struct wd_device {
 		atomic64_t migrated_to_system;
 		atomic64_t cpu_faults;
 		atomic64_t evicted_pages;
+		atomic64_t dma_mapped;
 	} stats;
 	struct dentry *debugfs;
 };
@@ -399,9 +412,61 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
 ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
 
 /**
+ * struct wd_seg - a contiguous run of a command's buffer
+ * @dma: its DMA address for &wd_device.dma_dev (devices that set it)
+ * @kaddr: its kernel address (devices without &wd_device.dma_dev)
+ * @len: bytes in the run (> 0)
+ */
+struct wd_seg {
+	dma_addr_t dma;
+	void *kaddr;
+	u32 len;
+};
+
+/**
+ * wd_mem_segs() - translate the next part of a walk into segments
+ * @cur: cursor
+ * @segs: array the segments are written to, in buffer order, starting at
+ *        the cursor's position
+ * @max: number of entries in @segs (at least 1)
+ * @nr: set to the number of segments written
+ *
+ * This is how an engine gets a command's memory: many pages per call,
+ * pages that are contiguous for the device merged into one segment. For a
+ * device with &wd_device.dma_dev the segments are DMA addresses of pages
+ * the framework already mapped for that device: in SVA mode when a page
+ * entered the device's mirror of the process page table (device fault),
+ * in pinned mode when the range was shared (WD_IOC_SHARE); pages of
+ * device-private memory are given by the DMA address of their backing.
+ * Pages a device may only read are mapped DMA_TO_DEVICE, so behind an
+ * IOMMU a write to them faults.
+ *
+ * The cursor does not move: wd_mem_advance() consumes bytes once the
+ * device is done with them. Every segment stays valid, and its pages stay
+ * mapped for the device and in the process, until the cursor advances
+ * past it, wd_mem_job_end() is called, or a call on any cursor of the job
+ * returns -EAGAIN. An invalidation of the range (munmap, COW, migration...)
+ * waits for that before it unmaps the pages for the device, so the driver
+ * must have seen its DMA on them complete before any of these: this is the
+ * device's IOTLB shootdown.
+ *
+ * Context: may sleep (a device fault). Not while holding a spinlock.
+ * Return: bytes covered by the segments (> 0), 0 at the end of the
+ * buffer, -EFAULT if the page at the cursor is not mapped with the access
+ * needed (a later page that is not stops the segments before it), -EAGAIN
+ * (the translation of the job changed: every segment of the job handed out
+ * so far is void; translate each cursor again from its position), or
+ * -ECANCELED (queue stopping, process gone: end the command with
+ * WD_ST_CANCELLED).
+ */
+ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
+		    unsigned int max, unsigned int *nr);
+
+/**
  * wd_mem_advance() - consume bytes of the piece last mapped
  * @cur: cursor
- * @n: bytes used, at most what wd_mem_map() returned
+ * @n: bytes used, at most what the last wd_mem_map() or wd_mem_segs()
+ *     on this cursor returned
  */
 void wd_mem_advance(struct wd_mem_cursor *cur, size_t n);
 
