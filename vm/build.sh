@@ -48,6 +48,9 @@ stock-*)
 *)
 	kobj=$("$root/vm/kernel.sh" "$flavour")
 	cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+	# The kernel's own modules: test_hmm and the baseline virtio_crypto
+	# driver with what it needs (guest /wd/modules/kernel/).
+	kmods=$(find "$kobj" -path "$kobj/source" -prune -o -name '*.ko' -print | sort)
 	extra=$kobj/lib/test_hmm.ko
 	cpio_gen=$kobj/usr/gen_init_cpio
 	;;
@@ -71,7 +74,7 @@ list=$out/initramfs.list
 	echo "dir /dev 0755 0 0"
 	echo "nod /dev/console 0600 0 0 c 5 1"
 	echo "nod /dev/null 0666 0 0 c 1 3"
-	for d in /bin /sbin /proc /sys /tmp /root /etc /wd /wd/bin /wd/modules /wd/tests /usr /usr/bin /usr/sbin; do
+	for d in /bin /sbin /proc /sys /tmp /root /etc /wd /wd/bin /wd/modules /wd/modules/kernel /wd/tests /usr /usr/bin /usr/sbin; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "file /bin/busybox $(command -v busybox || echo /bin/busybox) 0755 0 0"
@@ -82,6 +85,9 @@ list=$out/initramfs.list
 	done
 	for f in "$mods"/*.ko $extra; do
 		[ -f "$f" ] && echo "file /wd/modules/$(basename "$f") $f 0644 0 0"
+	done
+	for f in ${kmods:-}; do
+		echo "file /wd/modules/kernel/$(basename "$f") $f 0644 0 0"
 	done
 	for f in "$user"/tools/*; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
