@@ -410,3 +410,25 @@ int wd_test_reload_soft(const char *params)
 	}
 	return ret ? ret : wd_test_insmod("wd_soft", params);
 }
+
+void wd_test_qmp(const char *verb, const char *name)
+{
+	/* A line of its own on the results port, which the host watches. */
+	fflush(stdout);
+	printf("\n@@QMP %s %s\n", verb, name);
+	fflush(stdout);
+}
+
+int wd_test_pci_wait(const char *bdf, int present, int timeout_s)
+{
+	char path[128];
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	for (i = 0; i < timeout_s * 10; i++) {
+		if ((access(path, F_OK) == 0) == !!present)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -ETIMEDOUT;
+}

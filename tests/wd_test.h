@@ -99,3 +99,14 @@ void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
 
 /* CRC-32C in software, chained like WD_OP_CRC32C (seed 0 to start). */
 uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * PCI devices of the guest (vm/run.py PCI_DEVICES): QEMU id and the guest
+ * address it gets. wd_test_qmp() asks the host to "unplug" or "replug" one
+ * (vm/run.py carries it out on QEMU's QMP monitor); wd_test_pci_wait()
+ * waits until the guest sees @bdf present or gone, up to @timeout_s.
+ */
+#define WD_PCI_WDCRYPTO		"0000:01:00.0"
+#define WD_PCI_BASECRYPTO	"0000:02:00.0"
+void wd_test_qmp(const char *verb, const char *name);
+int wd_test_pci_wait(const char *bdf, int present, int timeout_s);
