@@ -111,8 +111,8 @@ def qemu_command(args, console, results):
     # q35 with the Intel IOMMU translating every DMA, invalidated strictly
     # on unmap; the crypto devices on their own hot-pluggable root ports.
     cmd += ["-machine", "q35", "-device", "intel-iommu,aw-bits=48",
-            "-object", "cryptodev-backend-builtin,id=cd0,queues=4",
-            "-object", "cryptodev-backend-builtin,id=cd1,queues=1"]
+            "-object", "cryptodev-backend-builtin,id=cd0",
+            "-object", "cryptodev-backend-builtin,id=cd1"]
     for i, (name, (port, _bdf, _role, dev)) in enumerate(PCI_DEVICES.items()):
         cmd += ["-device", "pcie-root-port,id=%s,bus=pcie.0,chassis=%d,slot=%d,addr=0x%x"
                 % (port, i + 1, i + 1, 0x10 + i),
