@@ -36,7 +36,7 @@ stock-*)
 	series=${flavour#stock-}
 	kobj=$("$root/vm/stock.sh" headers "$series")
 	img=$("$root/vm/stock.sh" image "$series")
-	cp -u "$(ls "$img"/boot/vmlinuz-* | head -n 1)" "$out/bzImage"
+	cmp -s "$(ls "$img"/boot/vmlinuz-* | head -n 1)" "$out/bzImage" || cp "$(ls "$img"/boot/vmlinuz-* | head -n 1)" "$out/bzImage"
 	# Debian ships no test_hmm.ko (it needs CONFIG_DEVICE_PRIVATE); take
 	# it if a kernel ever does.
 	extra=$(find "$img/lib/modules" -name test_hmm.ko | head -n 1)
@@ -47,7 +47,8 @@ stock-*)
 	;;
 *)
 	kobj=$("$root/vm/kernel.sh" "$flavour")
-	cp -u "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
+	# Not cp -u: going back to an older cached kernel must replace a newer copy.
+	cmp -s "$kobj/arch/x86/boot/bzImage" "$out/bzImage" || cp "$kobj/arch/x86/boot/bzImage" "$out/bzImage"
 	# The kernel's own modules: test_hmm and the baseline virtio_crypto
 	# driver with what it needs (guest /wd/modules/kernel/).
 	kmods=$(find "$kobj" -path "$kobj/source" -prune -o -name '*.ko' -print | sort)
