@@ -358,12 +358,17 @@ struct wd_mem_job {
 
 /**
  * struct wd_mem_cursor - a walk over one buffer of a job (fields private)
+ *
+ * @held is the number of bytes from @addr the last wd_mem_segs() call
+ * handed out and the engine has not consumed yet; while any cursor of a
+ * job holds some, the job keeps the access that keeps them mapped.
  */
 struct wd_mem_cursor {
 	struct wd_mem_job *job;
 	u64 addr;
 	u64 left;
 	u64 end;
+	u64 held;
 	bool write;
 	unsigned long pfn;
 	u64 page_addr;
