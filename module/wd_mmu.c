@@ -170,6 +170,17 @@ static enum dma_data_direction wd_dma_dir(bool write)
 	return write ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
 }
 
+/*
+ * Pages are mapped for as long as the process may use them through the
+ * device, and the same page may be mapped several times at once (two
+ * contexts, a page at two addresses, a mirror and a share): so mappings
+ * skip the CPU cache maintenance of map and unmap (which the DMA API only
+ * allows once per page) and do it themselves, once at map and, for pages
+ * the device may write, once at unmap. The device must reach the pages
+ * directly (no bounce buffering: a 64-bit DMA mask or an IOMMU).
+ */
+#define WD_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
+
 static void wd_dma_count(struct wd_mmu *mmu, long pages)
 {
 	atomic64_add(pages, &mmu->dma_mapped);
@@ -212,10 +223,11 @@ static int wd_pt_set(struct wd_mmu *mmu, unsigned long idx,
 		return -EBUSY;
 	if (mmu->dma_off)
 		return -ENODEV;
-	dma = dma_map_page(dev, wd_dma_page_of(mmu, pfn_to_page(pfn)), 0,
-			   PAGE_SIZE, wd_dma_dir(write));
+	dma = dma_map_page_attrs(dev, wd_dma_page_of(mmu, pfn_to_page(pfn)), 0,
+				 PAGE_SIZE, wd_dma_dir(write), WD_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
+	dma_sync_single_for_device(dev, dma, PAGE_SIZE, wd_dma_dir(write));
 	ret = xa_err(xa_store(&mmu->dma, idx, wd_dma_entry(dma, write),
 			      GFP_NOWAIT | __GFP_NOWARN));
 	if (ret)
@@ -230,7 +242,8 @@ static int wd_pt_set(struct wd_mmu *mmu, unsigned long idx,
 err_erase:
 	xa_erase(&mmu->dma, idx);
 err_unmap:
-	dma_unmap_page(dev, dma, PAGE_SIZE, wd_dma_dir(write));
+	dma_unmap_page_attrs(dev, dma, PAGE_SIZE, wd_dma_dir(write),
+			     WD_DMA_ATTRS);
 	return ret;
 }
 
@@ -261,8 +274,13 @@ static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
 		return n;
 	/* Not under the xarray's spinlock: a strict IOMMU flushes per unmap. */
 	xa_for_each_range(&mmu->dma, idx, entry, first, last) {
-		dma_unmap_page(dev, wd_dma_addr(entry), PAGE_SIZE,
-			       wd_dma_dir(xa_to_value(entry) & 1));
+		bool write = xa_to_value(entry) & 1;
+
+		if (write)
+			dma_sync_single_for_cpu(dev, wd_dma_addr(entry),
+						PAGE_SIZE, DMA_BIDIRECTIONAL);
+		dma_unmap_page_attrs(dev, wd_dma_addr(entry), PAGE_SIZE,
+				     wd_dma_dir(write), WD_DMA_ATTRS);
 		xa_erase(&mmu->dma, idx);
 		unmapped++;
 	}
@@ -748,9 +766,11 @@ static int wd_share_dma_map(struct wd_mmu *mmu, struct wd_share *sh)
 		if (ret)
 			goto err_free;
 	}
-	ret = dma_map_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable), 0);
+	ret = dma_map_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			      WD_DMA_ATTRS);
 	if (ret)
 		goto err_free;
+	dma_sync_sgtable_for_device(dev, &sh->sg.sgt, wd_dma_dir(sh->writable));
 	n = sh->sg.sgt.nents;
 	sh->dma = kvmalloc_array(n, sizeof(*sh->dma), GFP_KERNEL_ACCOUNT);
 	sh->dma_end = kvmalloc_array(n, sizeof(*sh->dma_end),
@@ -777,7 +797,8 @@ err_unmap:
 	kvfree(sh->dma_end);
 	sh->dma = NULL;
 	sh->dma_end = NULL;
-	dma_unmap_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable), 0);
+	dma_unmap_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			  WD_DMA_ATTRS);
 err_free:
 	sg_free_append_table(&sh->sg);
 	return ret;
@@ -786,10 +807,14 @@ err_free:
 /* Undo wd_share_dma_map(); no engine uses the share any more. */
 static void wd_share_dma_unmap(struct wd_mmu *mmu, struct wd_share *sh)
 {
+	struct device *dev = mmu->wdev->dma_dev;
+
 	if (!sh->nr_dma)
 		return;
-	dma_unmap_sgtable(mmu->wdev->dma_dev, &sh->sg.sgt,
-			  wd_dma_dir(sh->writable), 0);
+	if (sh->writable)
+		dma_sync_sgtable_for_cpu(dev, &sh->sg.sgt, DMA_BIDIRECTIONAL);
+	dma_unmap_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			  WD_DMA_ATTRS);
 	sg_free_append_table(&sh->sg);
 	kvfree(sh->dma);
 	kvfree(sh->dma_end);
@@ -1211,16 +1236,22 @@ struct wd_seg_fill {
 	u32 cap;		/* longest segment */
 	bool dma;		/* DMA addresses, not kernel addresses */
 	u64 bytes;
+	u64 limit;		/* most bytes to cover */
 };
 
 /*
  * Append [@dma or @kaddr, + @len) to the segments, merged into the last
- * one when it is contiguous for the device. Return: false if full.
+ * one when it is contiguous for the device, cut at the limit.
+ * Return: false if full (nothing was added).
  */
 static bool wd_seg_add(struct wd_seg_fill *f, dma_addr_t dma, void *kaddr,
 		       u32 len)
 {
 	struct wd_seg *last = f->nr ? &f->segs[f->nr - 1] : NULL;
+
+	if (f->bytes >= f->limit)
+		return false;
+	len = min_t(u64, len, f->limit - f->bytes);
 
 	if (last && len <= f->cap - last->len &&
 	    (f->dma ? last->dma + last->len == dma :
@@ -1498,8 +1529,8 @@ static bool wd_job_holds_segs(struct wd_mem_job *job)
 	return false;
 }
 
-ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
-		    unsigned int max, unsigned int *nr)
+ssize_t wd_mem_segs_limit(struct wd_mem_cursor *cur, struct wd_seg *segs,
+			  unsigned int max, unsigned int *nr, u64 limit)
 {
 	struct wd_mem_job *job = cur->job;
 	struct wd_mmu *mmu = wd_job_mmu(job);
@@ -1511,6 +1542,7 @@ ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 		.dma = dev,
 		.cap = dev ? max_t(u32, PAGE_SIZE, dma_get_max_seg_size(dev)) :
 			     U32_MAX & PAGE_MASK,
+		.limit = limit,
 	};
 	unsigned int tries = 0;
 	unsigned long pfn;
@@ -1521,7 +1553,7 @@ ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 	cur->held = 0;
 	if (!cur->left)
 		return 0;
-	if (WARN_ON_ONCE(!max))
+	if (WARN_ON_ONCE(!max || !limit))
 		return -EINVAL;
 	for (;;) {
 		if (READ_ONCE(*stop))
@@ -1566,6 +1598,13 @@ ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 	*nr = f.nr;
 	cur->held = ret;
 	return ret;
+}
+EXPORT_SYMBOL_GPL(wd_mem_segs_limit);
+
+ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
+		    unsigned int max, unsigned int *nr)
+{
+	return wd_mem_segs_limit(cur, segs, max, nr, U64_MAX);
 }
 EXPORT_SYMBOL_GPL(wd_mem_segs);
 

@@ -4,10 +4,10 @@
  *
  * Commands come from an untrusted process: every field is checked before
  * any memory is touched, and the buffers are reached only through the
- * framework's cursors: wd_mem_segs() gives a batch of segments (runs of
- * up to WD_SEGS_MAX_PAGES pages, merged where contiguous) and the engines
- * work through them a piece at a time (at most SOFT_PIECE bytes, a page
- * for zlib), so a stopping queue is noticed quickly. Nothing is allocated
+ * framework's cursors: wd_mem_segs_limit() gives a batch of segments (of
+ * at most SOFT_PIECE bytes, a page for zlib, merged where contiguous) and
+ * the engines work through it; a stopping queue and a waiting
+ * invalidation are held up by no more than that. Nothing is allocated
  * per command, whatever the lengths.
  *
  * A device with a DMA device (the module's dma=1, for tests) gets DMA
@@ -131,7 +131,11 @@ static ssize_t soft_map_max(struct soft_job *job, struct wd_mem_cursor *cur,
 	if (soft_cancelled(job))
 		return -ECANCELED;
 	if (ss->i == ss->nr) {
-		n = wd_mem_segs(cur, ss->seg, SOFT_SEGS, &nr);
+		/*
+		 * The batch is the piece: invalidations of its pages wait
+		 * while the engine holds it, so never more than it works on.
+		 */
+		n = wd_mem_segs_limit(cur, ss->seg, SOFT_SEGS, &nr, max);
 		if (n == -EAGAIN)
 			soft_segs_reset(job);
 		if (n == -EAGAIN || n == -ECANCELED)

@@ -89,7 +89,7 @@ MODULE_PARM_DESC(max_cmd_len,
 static bool dma;
 module_param(dma, bool, 0444);
 MODULE_PARM_DESC(dma,
-		 "give each device a DMA device (platform device, 64-bit mask): commands' memory is DMA-mapped for it (tests the framework's DMA paths; not with hmm_compat)");
+		 "give each device a DMA device (platform device, 64-bit mask): commands' memory is DMA-mapped for it (tests the framework's DMA paths)");
 
 /* Commands an engine runs before it lets other threads have the CPU. */
 #define SOFT_BATCH		16
@@ -523,11 +523,6 @@ static int __init soft_init(void)
 	}
 	if (hmm_compat && (num_devices < 2 || !devpriv_mb)) {
 		pr_err("hmm_compat needs num_devices >= 2 and devpriv_mb\n");
-		return -EINVAL;
-	}
-	/* The compatible nodes reach the mirror by kernel address only. */
-	if (hmm_compat && dma) {
-		pr_err("hmm_compat and dma exclude each other\n");
 		return -EINVAL;
 	}
 	if (dma) {
