@@ -36,7 +36,7 @@
 #include "soft_engine.h"
 
 /* Most bytes one piece of a segment gives memcpy, memset or the CRC. */
-#define SOFT_PIECE		SZ_64K
+#define SOFT_PIECE		SZ_256K
 
 /* Default deflate level when the command says 0, as zlib's. */
 #define SOFT_LEVEL_DEFAULT	6

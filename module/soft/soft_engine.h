@@ -16,7 +16,7 @@
 #define SOFT_ENGINE_SPILL_LEN	16
 
 /* Segments one wd_mem_segs() call fills for a cursor. */
-#define SOFT_SEGS		16
+#define SOFT_SEGS		64
 
 /**
  * struct soft_segs - the batch of segments a cursor holds

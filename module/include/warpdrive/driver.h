@@ -100,6 +100,11 @@ struct wd_device_ops {
  *           command may reach for it (dma_map_page() and friends, so behind
  *           an IOMMU the device can reach nothing else) and wd_mem_segs()
  *           gives DMA addresses; when NULL it gives kernel addresses.
+ *           A page may be mapped several times at once (contexts,
+ *           mirror and share), so mappings skip the DMA API's per-map
+ *           cache maintenance (DMA_ATTR_SKIP_CPU_SYNC) and the framework
+ *           syncs once at map and unmap: the device must reach memory
+ *           without bounce buffers (a 64-bit DMA mask or an IOMMU).
  *           Set before wd_device_register(); it must outlive the device's
  *           registration: wd_device_unregister() unmaps everything the
  *           framework mapped for it (every context's mirror entries and
