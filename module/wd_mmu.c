@@ -175,8 +175,9 @@ static enum dma_data_direction wd_dma_dir(bool write)
  * device, and the same page may be mapped several times at once (two
  * contexts, a page at two addresses, a mirror and a share): so mappings
  * skip the CPU cache maintenance of map and unmap (which the DMA API only
- * allows once per page) and do it themselves, once at map and, for pages
- * the device may write, once at unmap. The device must reach the pages
+ * allows once per page) and do it themselves where the device needs it
+ * (dma_need_sync()), once at map and, for pages the device may write,
+ * once at unmap. The device must reach the pages
  * directly (no bounce buffering: a 64-bit DMA mask or an IOMMU).
  */
 #define WD_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
@@ -227,7 +228,9 @@ static int wd_pt_set(struct wd_mmu *mmu, unsigned long idx,
 				 PAGE_SIZE, wd_dma_dir(write), WD_DMA_ATTRS);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
-	dma_sync_single_for_device(dev, dma, PAGE_SIZE, wd_dma_dir(write));
+	if (dma_need_sync(dev, dma))
+		dma_sync_single_for_device(dev, dma, PAGE_SIZE,
+					   wd_dma_dir(write));
 	ret = xa_err(xa_store(&mmu->dma, idx, wd_dma_entry(dma, write),
 			      GFP_NOWAIT | __GFP_NOWARN));
 	if (ret)
@@ -276,7 +279,7 @@ static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
 	xa_for_each_range(&mmu->dma, idx, entry, first, last) {
 		bool write = xa_to_value(entry) & 1;
 
-		if (write)
+		if (write && dma_need_sync(dev, wd_dma_addr(entry)))
 			dma_sync_single_for_cpu(dev, wd_dma_addr(entry),
 						PAGE_SIZE, DMA_BIDIRECTIONAL);
 		dma_unmap_page_attrs(dev, wd_dma_addr(entry), PAGE_SIZE,
