@@ -697,7 +697,7 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	bool enc = cmd->opcode == WD_OP_ENCRYPT;
 	u32 iv_len = mode == WD_CIPHER_ECB ? 0 : VC_IV_LEN;
 	struct vc_req *req;
-	u64 len = cmd->src_len, id;
+	u64 len = cmd->src_len, dev_len = len, id;
 	u32 st;
 
 	st = vc_check(sq, cmd);
@@ -739,8 +739,22 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	if (st)
 		goto out;
 
-	vc_sg_fill(sq->stage->src_sg, sq->stage->src, len);
-	vc_sg_fill(sq->stage->dst_sg, sq->stage->dst, len);
+	/*
+	 * Device quirk: QEMU's built-in backend refuses CTR lengths that are
+	 * not whole blocks. CTR is a stream: run the whole last block over
+	 * zero padding and hand back only src_len bytes.
+	 */
+	if (len % VC_BLOCK) {
+		u64 pad = round_up(len, VC_BLOCK);
+
+		memset(page_address(sq->stage->src[len >> PAGE_SHIFT]) +
+		       offset_in_page(len), 0, pad - len);
+		req->hdr.u.sym_req.u.cipher.para.src_data_len = cpu_to_le32(pad);
+		req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(pad);
+		dev_len = pad;
+	}
+	vc_sg_fill(sq->stage->src_sg, sq->stage->src, dev_len);
+	vc_sg_fill(sq->stage->dst_sg, sq->stage->dst, dev_len);
 	st = vc_submit_wait(sq, 0, 0, iv_len);
 	if (st)
 		goto out;
