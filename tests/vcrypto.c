@@ -367,7 +367,8 @@ TEST_F(vc, known_answers)
 		EXPECT_EQ(0, memcmp(out, pt, len)) TH_LOG("%s: decrypt", k->what);
 		/* The software AES agrees (the vector itself is right). */
 		ASSERT_EQ(0, afalg(mode_generic(k->mode), 1, key_iv, klen,
-				   key_iv + klen, pt, out, len));
+				   key_iv + klen, pt, out, len))
+			TH_LOG("AF_ALG %s", mode_generic(k->mode));
 		EXPECT_EQ(0, memcmp(out, ct, len)) TH_LOG("%s: AF_ALG", k->what);
 		tested++;
 	}
@@ -426,9 +427,12 @@ static void random_vs_afalg(struct __test_metadata *_metadata, struct vq *v,
 						    src + off, dst + off, len);
 				ASSERT_EQ(0, enc_ok) TH_LOG("mode %d len %zu off %zu key %zu",
 							    mode, len, off, klen);
+				if (!j)
+					TH_LOG("mode %d len %zu", mode, len);
 				ASSERT_EQ(0, afalg(mode_generic(mode), 1, key_iv,
 						   klen, key_iv + klen,
-						   src + off, ref, len));
+						   src + off, ref, len))
+					TH_LOG("AF_ALG %s", mode_generic(mode));
 				EXPECT_EQ(0, memcmp(dst + off, ref, len))
 					TH_LOG("mode %d len %zu off %zu key %zu: differs from %s",
 					       mode, len, off, klen, mode_generic(mode));

@@ -53,6 +53,7 @@
 #define VC_IV_LEN		WD_CIPHER_IV_LEN
 #define VC_MAX_KEY		64
 #define VC_CTRL_TIMEOUT		(10 * HZ)
+#define VC_REQ_TIMEOUT		(10 * HZ)
 
 static char *pci;
 module_param(pci, charp, 0444);
@@ -614,7 +615,7 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 	struct vc_dataq *dq = sq->dq;
 	struct scatterlist hdr, iv, status, *sgs[5];
 	unsigned int out = 0, in = 0;
-	unsigned long flags;
+	unsigned long flags, start;
 	bool notify;
 	int ret;
 
@@ -651,7 +652,23 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 		virtqueue_notify(dq->vq);
 
 	/* The request is the device's until it returns it. */
+	start = jiffies;
 	while (!smp_load_acquire(&req->done)) {
+		if (!virtqueue_is_broken(dq->vq) &&
+		    time_after(jiffies, start + VC_REQ_TIMEOUT)) {
+			u8 dst = sq->vc->vdev->config->get_status(sq->vc->vdev);
+
+			/*
+			 * A device that stopped (it wants a reset, or never
+			 * answers) will not touch the request again only
+			 * once it is reset: break the rings, so that every
+			 * engine gives up, and leave the reset to removal.
+			 */
+			dev_err(&sq->vc->vdev->dev,
+				"request of %u+%u buffers not completed in %u s (device status %#x): device broken\n",
+				out, in, VC_REQ_TIMEOUT / HZ, dst);
+			virtio_break_device(sq->vc->vdev);
+		}
 		if (virtqueue_is_broken(dq->vq)) {
 			/* Never coming back: freed after the device reset. */
 			spin_lock(&sq->vc->orphan_lock);
