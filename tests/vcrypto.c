@@ -343,7 +343,7 @@ TEST_F(vc, known_answers)
 {
 	uint8_t key_iv[80], pt[64], ct[64], out[64];
 	size_t i;
-	int tested = 0;
+	int tested = 0, ret;
 
 	for (i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
 		const struct kat *k = &kats[i];
@@ -366,10 +366,15 @@ TEST_F(vc, known_answers)
 					out, len));
 		EXPECT_EQ(0, memcmp(out, pt, len)) TH_LOG("%s: decrypt", k->what);
 		/* The software AES agrees (the vector itself is right). */
-		ASSERT_EQ(0, afalg(mode_generic(k->mode), 1, key_iv, klen,
-				   key_iv + klen, pt, out, len))
-			TH_LOG("AF_ALG %s", mode_generic(k->mode));
-		EXPECT_EQ(0, memcmp(out, ct, len)) TH_LOG("%s: AF_ALG", k->what);
+		ret = afalg(mode_generic(k->mode), 1, key_iv, klen,
+			    key_iv + klen, pt, out, len);
+		if (ret == -ENOENT) {
+			TH_LOG("%s: AF_ALG has no %s here", k->what,
+			       mode_generic(k->mode));
+		} else {
+			ASSERT_EQ(0, ret) TH_LOG("AF_ALG %s", mode_generic(k->mode));
+			EXPECT_EQ(0, memcmp(out, ct, len)) TH_LOG("%s: AF_ALG", k->what);
+		}
 		tested++;
 	}
 	ASSERT_NE(0, self->algs & WD_ALG_AES_CBC);
@@ -404,6 +409,12 @@ static void random_vs_afalg(struct __test_metadata *_metadata, struct vq *v,
 
 		if (!(algs & mode_alg(mode)))
 			continue;
+		fill_random(key_iv, 80, &seed);
+		if (afalg(mode_generic(mode), 1, key_iv, mode == WD_CIPHER_XTS ? 32 : 16,
+			  key_iv + 64, src, ref, 16) == -ENOENT) {
+			TH_LOG("AF_ALG has no %s here: mode not compared", mode_generic(mode));
+			continue;
+		}
 		for (i = 0; i < nsz; i++) {
 			size_t len = i < 10 ? sizes[i] : ctr_sizes[i - 10];
 			size_t klen;

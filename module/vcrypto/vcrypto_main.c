@@ -53,6 +53,12 @@
 #define VC_IV_LEN		WD_CIPHER_IV_LEN
 #define VC_MAX_KEY		64
 #define VC_CTRL_TIMEOUT		(10 * HZ)
+/*
+ * Staging memory comes in 64 KiB chunks, one descriptor each: a 1 MiB
+ * command is 16 + 16 descriptors, well within any virtqueue.
+ */
+#define VC_CHUNK_ORDER		4
+#define VC_CHUNK		(PAGE_SIZE << VC_CHUNK_ORDER)
 #define VC_REQ_TIMEOUT		(10 * HZ)
 
 static char *pci;
@@ -451,9 +457,9 @@ static void vc_stage_free(struct vc_stage *st)
 		return;
 	for (i = 0; i < st->nr; i++) {
 		if (st->src && st->src[i])
-			__free_page(st->src[i]);
+			__free_pages(st->src[i], VC_CHUNK_ORDER);
 		if (st->dst && st->dst[i])
-			__free_page(st->dst[i]);
+			__free_pages(st->dst[i], VC_CHUNK_ORDER);
 	}
 	kvfree(st->src);
 	kvfree(st->dst);
@@ -467,7 +473,7 @@ static void vc_stage_free(struct vc_stage *st)
 
 static struct vc_stage *vc_stage_alloc(u64 len)
 {
-	unsigned int i, nr = DIV_ROUND_UP(len, PAGE_SIZE);
+	unsigned int i, nr = DIV_ROUND_UP(len, VC_CHUNK);
 	struct vc_stage *st;
 
 	st = kzalloc(sizeof(*st), GFP_KERNEL);
@@ -487,8 +493,8 @@ static struct vc_stage *vc_stage_alloc(u64 len)
 	if (!st->req->status)
 		goto err;
 	for (i = 0; i < nr; i++) {
-		st->src[i] = alloc_page(GFP_KERNEL);
-		st->dst[i] = alloc_page(GFP_KERNEL);
+		st->src[i] = alloc_pages(GFP_KERNEL, VC_CHUNK_ORDER);
+		st->dst[i] = alloc_pages(GFP_KERNEL, VC_CHUNK_ORDER);
 		if (!st->src[i] || !st->dst[i])
 			goto err;
 	}
@@ -527,8 +533,8 @@ static u32 vc_copy(struct vc_queue *sq, struct wd_mem_cursor *cur,
 		if (n <= 0)
 			return WD_ST_FAULT;
 		chunk = min_t(u64, n, len - off);
-		chunk = min_t(size_t, chunk, PAGE_SIZE - offset_in_page(off));
-		k = page_address(pages[off >> PAGE_SHIFT]) + offset_in_page(off);
+		chunk = min_t(size_t, chunk, VC_CHUNK - off % VC_CHUNK);
+		k = page_address(pages[off / VC_CHUNK]) + off % VC_CHUNK;
 		if (to_user)
 			memcpy(p, k, chunk);
 		else
@@ -642,6 +648,9 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 		spin_unlock_irqrestore(&dq->lock, flags);
 		if (ret != -ENOSPC)
 			break;
+		/* Not even an empty ring takes it: it never will. */
+		if (dq->vq->num_free == virtqueue_get_vring_size(dq->vq))
+			return WD_ST_TOO_BIG;
 		/* Full: hold the command until the device returns some. */
 		wait_event_timeout(dq->space, vc_stopping(sq) ||
 				   dq->vq->num_free >= out + in, HZ / 10);
@@ -699,12 +708,12 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 
 static void vc_sg_fill(struct scatterlist *sg, struct page **pages, u64 len)
 {
-	unsigned int i, n = DIV_ROUND_UP(len, PAGE_SIZE);
+	unsigned int i, n = DIV_ROUND_UP(len, VC_CHUNK);
 
 	sg_init_table(sg, n);
 	for (i = 0; i < n; i++)
 		sg_set_page(&sg[i], pages[i],
-			    min_t(u64, PAGE_SIZE, len - (u64)i * PAGE_SIZE), 0);
+			    min_t(u64, VC_CHUNK, len - (u64)i * VC_CHUNK), 0);
 }
 
 static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
@@ -764,8 +773,8 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	if (len % VC_BLOCK) {
 		u64 pad = round_up(len, VC_BLOCK);
 
-		memset(page_address(sq->stage->src[len >> PAGE_SHIFT]) +
-		       offset_in_page(len), 0, pad - len);
+		memset(page_address(sq->stage->src[len / VC_CHUNK]) +
+		       len % VC_CHUNK, 0, pad - len);
 		req->hdr.u.sym_req.u.cipher.para.src_data_len = cpu_to_le32(pad);
 		req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(pad);
 		dev_len = pad;
@@ -1067,6 +1076,10 @@ static int vc_probe(struct virtio_device *vdev)
 	ret = vc_find_vqs(vc);
 	if (ret)
 		goto err_free;
+	/* Header, IV, status and a descriptor per chunk each way. */
+	vc->max_len = min_t(u64, vc->max_len,
+			    (u64)((virtqueue_get_vring_size(vc->dq[0].vq) - 3) / 2) *
+			    VC_CHUNK);
 	virtio_device_ready(vdev);
 
 	vc_probe_modes(vc);
