@@ -203,6 +203,7 @@ WD_STAT_ATTR(migrated_to_device, migrated_to_device);
 WD_STAT_ATTR(migrated_to_system, migrated_to_system);
 WD_STAT_ATTR(cpu_faults, cpu_faults);
 WD_STAT_ATTR(evicted_pages, evicted_pages);
+WD_STAT_ATTR(dma_mapped, dma_mapped);
 
 static ssize_t devpriv_pages_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
@@ -229,6 +230,7 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_migrated_to_system.attr,
 	&dev_attr_cpu_faults.attr,
 	&dev_attr_evicted_pages.attr,
+	&dev_attr_dma_mapped.attr,
 	NULL,
 };
 
@@ -254,7 +256,7 @@ static int wd_contexts_show(struct seq_file *m, void *unused)
 	struct wd_device *wdev = m->private;
 	struct wd_context *ctx;
 
-	seq_puts(m, "owner_pid mode   queue faults pages_faulted invalidations pinned_pages fault_retries\n");
+	seq_puts(m, "owner_pid mode   queue faults pages_faulted invalidations pinned_pages fault_retries dma_mapped\n");
 	mutex_lock(&wdev->ctx_lock);
 	list_for_each_entry(ctx, &wdev->contexts, node) {
 		struct wd_mmu *mmu = &ctx->mmu;
@@ -264,13 +266,14 @@ static int wd_contexts_show(struct seq_file *m, void *unused)
 		if (ctx->hwq)
 			hw_id = ctx->hwq->q.hw_id;
 		spin_unlock(&ctx->hwq_lock);
-		seq_printf(m, "%9d %-6s %5d %6lld %13lld %13lld %12lld %13lld\n",
+		seq_printf(m, "%9d %-6s %5d %6lld %13lld %13lld %12lld %13lld %10lld\n",
 			   pid_nr(ctx->pid), wd_mode_names[mmu->mode], hw_id,
 			   atomic64_read(&mmu->faults),
 			   atomic64_read(&mmu->pages_faulted),
 			   atomic64_read(&mmu->invalidations),
 			   atomic64_read(&mmu->pinned_pages),
-			   atomic64_read(&mmu->fault_retries));
+			   atomic64_read(&mmu->fault_retries),
+			   atomic64_read(&mmu->dma_mapped));
 	}
 	mutex_unlock(&wdev->ctx_lock);
 	return 0;
@@ -405,6 +408,8 @@ void wd_device_unregister(struct wd_device *wdev)
 		mutex_lock(&ctx->lock);
 		wd_queue_kill(ctx);
 		mutex_unlock(&ctx->lock);
+		/* The driver may free its DMA device once we return. */
+		wd_mmu_dma_release(&ctx->mmu);
 	}
 	mutex_unlock(&wdev->ctx_lock);
 

@@ -125,15 +125,22 @@ struct wd_hwq {
  * @mm: the context's address space.
  * @mode: WD_MMU_SVA or WD_MMU_PINNED; changed only with no queue bound,
  *        with both @share_lock and @lock held (either keeps it still).
- * @access: engines hold it for reading while they use translated pages;
- *          what removes translations takes it for writing to wait for them.
- * @lock: protects @pt, @shares and @gen.
+ * @access: engines hold it for reading while they use translated pages
+ *          (and the segments wd_mem_segs() handed out); what removes
+ *          translations takes it for writing, before @lock, so that it
+ *          removes them (and their DMA mappings) only once no engine uses
+ *          them. SVA entries of @pt go only under it; readers holding it
+ *          look @pt up without @lock (RCU, xa_load()).
+ * @lock: protects @pt, @dma, @shares and @gen (for writers).
  * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps) and mode
  *              switches; taken before @lock.
  * @gen: bumped whenever translations are removed.
  * @notifier: SVA invalidations, over the whole address space; it only
  *            removes entries (faults use a &struct wd_mmu_window).
- * @pt: SVA device page table: page index -> pfn << 1 | writable.
+ * @pt: SVA device page table: page index -> wd_pt_entry().
+ * @dma: SVA, devices with &wd_device.dma_dev only: page index -> the DMA
+ *       mapping of the page @pt holds at that index (wd_mmu.c). An entry
+ *       is here exactly when @pt has one; both come and go together.
  * @shares: pinned mode: interval tree of &struct wd_share.
  * @faults: device faults taken.
  * @pages_faulted: pages those faults mapped.
@@ -141,6 +148,9 @@ struct wd_hwq {
  * @fault_retries: device fault attempts started again because their
  *                 window changed (or a device page had to come back).
  * @pinned_pages: pages pinned by shares now.
+ * @dma_mapped: pages of this context DMA-mapped for the device now.
+ * @dma_off: the device was unregistered: nothing is DMA-mapped any more
+ *           (under @lock).
  */
 struct wd_mmu {
 	struct wd_device *wdev;
@@ -152,12 +162,15 @@ struct wd_mmu {
 	unsigned long gen;
 	struct mmu_interval_notifier notifier;
 	struct xarray pt;
+	struct xarray dma;
 	struct rb_root_cached shares;
 	atomic64_t faults;
 	atomic64_t pages_faulted;
 	atomic64_t invalidations;
 	atomic64_t fault_retries;
 	atomic64_t pinned_pages;
+	atomic64_t dma_mapped;
+	bool dma_off;
 };
 
 /**
@@ -335,6 +348,7 @@ void wd_mmu_fini(struct wd_mmu *mmu);
 int wd_mmu_set_mode(struct wd_mmu *mmu, u32 mode);
 int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req);
 int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req);
+void wd_mmu_dma_release(struct wd_mmu *mmu);
 
 /* wd_pool.c */
 int wd_pool_create(struct wd_device *wdev);

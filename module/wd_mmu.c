@@ -42,10 +42,19 @@
  * access lock, faults, takes it again and checks that the pieces the
  * job's other cursor holds are still valid (-EAGAIN to the engine if not).
  *
+ * Devices that do DMA (&wd_device.dma_dev set) get every page the engine
+ * may reach DMA-mapped for them: an SVA entry is mapped when a device
+ * fault enters it (DMA_BIDIRECTIONAL if writable, DMA_TO_DEVICE if not)
+ * and unmapped when it is removed; a pinned share is mapped as one
+ * scatterlist when it is shared and unmapped when it goes. Removal takes
+ * the access lock for writing first, so a mapping goes only once no
+ * engine (no DMA it started on segments it holds) uses it any more.
+ *
  * Every loop that waits for the address space to hold still is bounded
  * (WD_FAULT_TRIES) and stops when the queue stops, the kthread is told to
  * stop or the caller is killed.
  */
+#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/hugetlb.h>
 #include <linux/interval_tree.h>
@@ -55,6 +64,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
+#include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -90,7 +100,15 @@ struct wd_share {
 	struct xarray chunks;		/* chunk index -> WD_SHARE_CHUNK pages */
 	unsigned long nr_pages;		/* pinned */
 	bool writable;
+	/* Devices that do DMA: the pages as mapped for the device. */
+	struct sg_append_table sg;
+	unsigned int nr_dma;		/* mapped segments, 0 if none */
+	dma_addr_t *dma;		/* DMA address of each */
+	u64 *dma_end;			/* share offset where each ends */
 };
+
+/* Most pages one wd_mem_segs() call walks page by page. */
+#define WD_SEGS_MAX_PAGES	256
 
 /* Not in the direct map: the engines must never touch these pages. */
 static bool wd_vma_is_secret(struct vm_area_struct *vma)
@@ -131,30 +149,159 @@ static int wd_fault_check_stop(const bool *stop, unsigned int tries)
 	return 0;
 }
 
-/* --- SVA: invalidation --------------------------------------------- */
+/* --- SVA: the device page table and its DMA mappings --------------- */
 
-/* Remove the entries of pages [@first, @last]; one walk of the xarray. */
+/*
+ * An entry of ->dma: the DMA address of a page-aligned mapping, shifted,
+ * and whether the device may write (DMA_BIDIRECTIONAL) or only read.
+ */
+static void *wd_dma_entry(dma_addr_t dma, bool write)
+{
+	return xa_mk_value((unsigned long)(dma >> PAGE_SHIFT) << 1 | write);
+}
+
+static dma_addr_t wd_dma_addr(void *entry)
+{
+	return (dma_addr_t)(xa_to_value(entry) >> 1) << PAGE_SHIFT;
+}
+
+static enum dma_data_direction wd_dma_dir(bool write)
+{
+	return write ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
+}
+
+/*
+ * Pages are mapped for as long as the process may use them through the
+ * device, and the same page may be mapped several times at once (two
+ * contexts, a page at two addresses, a mirror and a share): so mappings
+ * skip the CPU cache maintenance of map and unmap (which the DMA API only
+ * allows once per page) and do it themselves, once at map and, for pages
+ * the device may write, once at unmap. The device must reach the pages
+ * directly (no bounce buffering: a 64-bit DMA mask or an IOMMU).
+ */
+#define WD_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
+
+static void wd_dma_count(struct wd_mmu *mmu, long pages)
+{
+	atomic64_add(pages, &mmu->dma_mapped);
+	atomic64_add(pages, &mmu->wdev->stats.dma_mapped);
+}
+
+/* The page the device reaches for @page: the backing of a device page. */
+static struct page *wd_dma_page_of(struct wd_mmu *mmu, struct page *page)
+{
+	if (is_device_private_page(page))
+		return wd_devpriv_backing(mmu->wdev, page, false);
+	return page;
+}
+
+/*
+ * Enter page @pfn with @flags at page index @idx of the device page table
+ * and, for a device that does DMA, map it for the device. An identical
+ * entry stays as it is.
+ * Return: 0; -EBUSY if a device that does DMA has another entry there (it
+ * goes only with the access lock held for writing); -ENOMEM.
+ */
+static int wd_pt_set(struct wd_mmu *mmu, unsigned long idx,
+		     unsigned long pfn, unsigned long flags)
+{
+	struct device *dev = mmu->wdev->dma_dev;
+	void *entry = wd_pt_entry(pfn, flags), *old;
+	bool write = flags & WD_PT_WRITE;
+	dma_addr_t dma;
+	int ret;
+
+	lockdep_assert_held(&mmu->lock);
+	old = xa_load(&mmu->pt, idx);
+	if (old == entry)
+		return 0;
+	/* No allocation that could reclaim: invalidation takes ->lock. */
+	if (!dev)
+		return xa_err(xa_store(&mmu->pt, idx, entry,
+				       GFP_NOWAIT | __GFP_NOWARN));
+	if (old)
+		return -EBUSY;
+	if (mmu->dma_off)
+		return -ENODEV;
+	dma = dma_map_page_attrs(dev, wd_dma_page_of(mmu, pfn_to_page(pfn)), 0,
+				 PAGE_SIZE, wd_dma_dir(write), WD_DMA_ATTRS);
+	if (dma_mapping_error(dev, dma))
+		return -ENOMEM;
+	dma_sync_single_for_device(dev, dma, PAGE_SIZE, wd_dma_dir(write));
+	ret = xa_err(xa_store(&mmu->dma, idx, wd_dma_entry(dma, write),
+			      GFP_NOWAIT | __GFP_NOWARN));
+	if (ret)
+		goto err_unmap;
+	ret = xa_err(xa_store(&mmu->pt, idx, entry,
+			      GFP_NOWAIT | __GFP_NOWARN));
+	if (ret)
+		goto err_erase;
+	wd_dma_count(mmu, 1);
+	return 0;
+
+err_erase:
+	xa_erase(&mmu->dma, idx);
+err_unmap:
+	dma_unmap_page_attrs(dev, dma, PAGE_SIZE, wd_dma_dir(write),
+			     WD_DMA_ATTRS);
+	return ret;
+}
+
+/*
+ * Remove the entries of pages [@first, @last], and their DMA mappings;
+ * one walk of each xarray. The caller holds ->lock and the access lock
+ * for writing: no engine uses any of them.
+ */
 static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
 		       unsigned long last)
 {
 	XA_STATE(xas, &mmu->pt, first);
+	struct device *dev = mmu->wdev->dma_dev;
+	unsigned long idx;
 	void *entry;
+	long unmapped = 0;
 	int n = 0;
 
 	lockdep_assert_held(&mmu->lock);
+	lockdep_assert_held_write(&mmu->access);
 	xas_lock(&xas);
 	xas_for_each(&xas, entry, last) {
 		xas_store(&xas, NULL);
 		n++;
 	}
 	xas_unlock(&xas);
+	if (!dev || !n)
+		return n;
+	/* Not under the xarray's spinlock: a strict IOMMU flushes per unmap. */
+	xa_for_each_range(&mmu->dma, idx, entry, first, last) {
+		bool write = xa_to_value(entry) & 1;
+
+		if (write)
+			dma_sync_single_for_cpu(dev, wd_dma_addr(entry),
+						PAGE_SIZE, DMA_BIDIRECTIONAL);
+		dma_unmap_page_attrs(dev, wd_dma_addr(entry), PAGE_SIZE,
+				     wd_dma_dir(write), WD_DMA_ATTRS);
+		xa_erase(&mmu->dma, idx);
+		unmapped++;
+	}
+	wd_dma_count(mmu, -unmapped);
 	return n;
 }
 
+/* --- SVA: invalidation --------------------------------------------- */
+
 /*
- * Drop the entries of pages [@first, @last] for @range and wait for the
- * accesses through them; @mni, if any, is a fault window whose sequence
- * this invalidation advances (under ->lock, where the fault checks it).
+ * Drop the entries of pages [@first, @last] for @range once the accesses
+ * through them ended, and their DMA mappings with them; @mni, if any, is a
+ * fault window whose sequence this invalidation advances (under ->lock,
+ * where the fault checks it).
+ *
+ * Blockable: advance the window, see whether there is anything to drop,
+ * then wait for the engines (access lock for writing, taken before
+ * ->lock) and drop what is there then (entries a fault entered meanwhile
+ * are in its own window, whose notifier drops them). Not blockable (the
+ * OOM reaper): only if both locks can be had at once; otherwise nothing
+ * changed and the caller tries again later.
  */
 static bool wd_mmu_drop_range(struct wd_mmu *mmu,
 			      const struct mmu_notifier_range *range,
@@ -162,34 +309,57 @@ static bool wd_mmu_drop_range(struct wd_mmu *mmu,
 			      unsigned long cur_seq, unsigned long first,
 			      unsigned long last)
 {
-	bool blockable = mmu_notifier_range_blockable(range);
+	unsigned long idx = first;
 	int dropped;
 
-	if (blockable)
+	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&mmu->lock);
-	else if (!mutex_trylock(&mmu->lock))
-		return false;
-	if (mni)
-		mmu_interval_set_seq(mni, cur_seq);
+		if (mni)
+			mmu_interval_set_seq(mni, cur_seq);
+		dropped = !!xa_find(&mmu->pt, &idx, last, XA_PRESENT);
+		mutex_unlock(&mmu->lock);
+		if (!dropped)
+			return true;
+		down_write(&mmu->access);
+		mutex_lock(&mmu->lock);
+	} else {
+		if (!down_write_trylock(&mmu->access))
+			return false;
+		if (!mutex_trylock(&mmu->lock)) {
+			up_write(&mmu->access);
+			return false;
+		}
+		if (mni)
+			mmu_interval_set_seq(mni, cur_seq);
+	}
 	dropped = wd_pt_clear(mmu, first, last);
 	if (dropped)
 		mmu->gen++;
 	mutex_unlock(&mmu->lock);
-
-	if (!dropped)
-		return true;
-	atomic64_inc(&mmu->invalidations);
-	atomic64_inc(&mmu->wdev->stats.invalidations);
-	trace_wd_invalidate(mmu->wdev, range->start, range->end, dropped,
-			    range->event);
-
-	/* Wait for accesses through the entries just dropped. */
-	if (blockable)
-		down_write(&mmu->access);
-	else if (!down_write_trylock(&mmu->access))
-		return false;
 	up_write(&mmu->access);
+
+	if (dropped) {
+		atomic64_inc(&mmu->invalidations);
+		atomic64_inc(&mmu->wdev->stats.invalidations);
+		trace_wd_invalidate(mmu->wdev, range->start, range->end,
+				    dropped, range->event);
+	}
 	return true;
+}
+
+/*
+ * Remove the entry at page index @idx, which a fault must replace (a
+ * device that does DMA: its mapping has the wrong page or direction),
+ * once no engine uses it. Called with no lock held.
+ */
+static void wd_pt_evict(struct wd_mmu *mmu, unsigned long idx)
+{
+	down_write(&mmu->access);
+	mutex_lock(&mmu->lock);
+	if (wd_pt_clear(mmu, idx, idx))
+		mmu->gen++;
+	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 }
 
 /*
@@ -303,6 +473,7 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 	struct mm_struct *mm = mmu->mm;
 	struct vm_area_struct *vma;
 	struct wd_mmu_window win;
+	bool evict = false;
 	unsigned long i, n;
 	int ret;
 
@@ -318,6 +489,10 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 		ret = wd_fault_check_stop(stop, (*tries)++);
 		if (ret)
 			goto out;
+		if (evict) {
+			wd_pt_evict(mmu, range.start >> PAGE_SHIFT);
+			evict = false;
+		}
 		range.notifier_seq = mmu_interval_read_begin(range.notifier);
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, range.start);
@@ -349,23 +524,24 @@ static int wd_mmu_fault_window(struct wd_mmu *mmu, u64 start, u64 end,
 
 		mutex_lock(&mmu->lock);
 		if (!mmu_interval_read_retry(range.notifier,
-					     range.notifier_seq))
-			break;
+					     range.notifier_seq)) {
+			n = (range.end - range.start) >> PAGE_SHIFT;
+			for (i = 0; i < n; i++) {
+				ret = wd_pt_set(mmu,
+						(range.start >> PAGE_SHIFT) + i,
+						page_to_pfn(hmm_pfn_to_page(pfns[i])),
+						(pfns[i] & HMM_PFN_WRITE) ?
+						WD_PT_WRITE : 0);
+				if (ret)
+					break;
+			}
+			/* The first page's old entry must go first. */
+			if (i || ret != -EBUSY)
+				break;
+			evict = true;
+		}
 		mutex_unlock(&mmu->lock);
 		atomic64_inc(&mmu->fault_retries);
-	}
-
-	n = (range.end - range.start) >> PAGE_SHIFT;
-	for (i = 0; i < n; i++) {
-		unsigned long pfn = page_to_pfn(hmm_pfn_to_page(pfns[i]));
-
-		/* No allocation that could reclaim: invalidation takes ->lock. */
-		ret = xa_err(xa_store(&mmu->pt, (range.start >> PAGE_SHIFT) + i,
-				      wd_pt_entry(pfn, (pfns[i] & HMM_PFN_WRITE) ?
-						  WD_PT_WRITE : 0),
-				      GFP_NOWAIT | __GFP_NOWARN));
-		if (ret)
-			break;
 	}
 	*gen = mmu->gen;
 	mutex_unlock(&mmu->lock);
@@ -500,11 +676,9 @@ int wd_mmu_snapshot(struct wd_mmu *mmu, u64 start, u64 end,
 		local++;
 		if (!map)
 			continue;
-		ret = xa_err(xa_store(&mmu->pt, (start >> PAGE_SHIFT) + i,
-				      wd_pt_entry(page_to_pfn(hmm_pfn_to_page(pfns[i])),
-						  (pfns[i] & HMM_PFN_WRITE) ?
-						  WD_PT_WRITE : 0),
-				      GFP_NOWAIT | __GFP_NOWARN));
+		ret = wd_pt_set(mmu, (start >> PAGE_SHIFT) + i,
+				page_to_pfn(hmm_pfn_to_page(pfns[i])),
+				(pfns[i] & HMM_PFN_WRITE) ? WD_PT_WRITE : 0);
 		if (ret)
 			map = false;	/* the device faults them later */
 	}
@@ -565,10 +739,94 @@ static void wd_share_unpin(struct wd_share *sh)
 	xa_destroy(&sh->chunks);
 }
 
+/*
+ * Devices that do DMA: map the pages of @sh for the device, as one
+ * scatterlist (behind an IOMMU, usually one contiguous run of addresses),
+ * and keep where each mapped segment starts for the engine's lookups.
+ */
+static int wd_share_dma_map(struct wd_mmu *mmu, struct wd_share *sh)
+{
+	struct device *dev = mmu->wdev->dma_dev;
+	unsigned int max_seg = max_t(unsigned int, PAGE_SIZE,
+				     dma_get_max_seg_size(dev) & PAGE_MASK);
+	struct scatterlist *sg;
+	struct page **chunk;
+	unsigned long i, base, n;
+	u64 end = 0;
+	int ret;
+
+	xa_for_each(&sh->chunks, i, chunk) {
+		base = i * WD_SHARE_CHUNK;
+		n = min_t(unsigned long, WD_SHARE_CHUNK, sh->nr_pages - base);
+		ret = sg_alloc_append_table_from_pages(&sh->sg, chunk, n, 0,
+						       n << PAGE_SHIFT,
+						       max_seg,
+						       sh->nr_pages - base - n,
+						       GFP_KERNEL_ACCOUNT);
+		if (ret)
+			goto err_free;
+	}
+	ret = dma_map_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			      WD_DMA_ATTRS);
+	if (ret)
+		goto err_free;
+	dma_sync_sgtable_for_device(dev, &sh->sg.sgt, wd_dma_dir(sh->writable));
+	n = sh->sg.sgt.nents;
+	sh->dma = kvmalloc_array(n, sizeof(*sh->dma), GFP_KERNEL_ACCOUNT);
+	sh->dma_end = kvmalloc_array(n, sizeof(*sh->dma_end),
+				     GFP_KERNEL_ACCOUNT);
+	if (!sh->dma || !sh->dma_end) {
+		ret = -ENOMEM;
+		goto err_unmap;
+	}
+	for_each_sgtable_dma_sg(&sh->sg.sgt, sg, i) {
+		sh->dma[i] = sg_dma_address(sg);
+		end += sg_dma_len(sg);
+		sh->dma_end[i] = end;
+	}
+	if (WARN_ON_ONCE(end != (u64)sh->nr_pages << PAGE_SHIFT)) {
+		ret = -EIO;
+		goto err_unmap;
+	}
+	sh->nr_dma = n;
+	wd_dma_count(mmu, sh->nr_pages);
+	return 0;
+
+err_unmap:
+	kvfree(sh->dma);
+	kvfree(sh->dma_end);
+	sh->dma = NULL;
+	sh->dma_end = NULL;
+	dma_unmap_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			  WD_DMA_ATTRS);
+err_free:
+	sg_free_append_table(&sh->sg);
+	return ret;
+}
+
+/* Undo wd_share_dma_map(); no engine uses the share any more. */
+static void wd_share_dma_unmap(struct wd_mmu *mmu, struct wd_share *sh)
+{
+	struct device *dev = mmu->wdev->dma_dev;
+
+	if (!sh->nr_dma)
+		return;
+	if (sh->writable)
+		dma_sync_sgtable_for_cpu(dev, &sh->sg.sgt, DMA_BIDIRECTIONAL);
+	dma_unmap_sgtable(dev, &sh->sg.sgt, wd_dma_dir(sh->writable),
+			  WD_DMA_ATTRS);
+	sg_free_append_table(&sh->sg);
+	kvfree(sh->dma);
+	kvfree(sh->dma_end);
+	sh->nr_dma = 0;
+	wd_dma_count(mmu, -(long)sh->nr_pages);
+}
+
 static void wd_share_free(struct wd_mmu *mmu, struct wd_share *sh)
 {
 	unsigned long nr = sh->nr_pages;
 
+	wd_share_dma_unmap(mmu, sh);
 	wd_share_unpin(sh);
 	atomic64_sub(nr, &mmu->mm->pinned_vm);
 	atomic64_sub(nr, &mmu->wdev->stats.pinned_pages);
@@ -682,6 +940,7 @@ int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req)
 {
 	unsigned long nr, limit;
 	struct wd_share *sh;
+	int idx;
 	long ret;
 
 	ret = wd_share_check(mmu, req);
@@ -730,10 +989,25 @@ int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req)
 	ret = wd_share_pin(mmu, sh, nr);
 	if (ret)
 		goto err_unpin;
-
+	/*
+	 * The DMA device is used only while the device is registered: map
+	 * and insert in a section that unregistration waits for, after which
+	 * wd_mmu_dma_release() finds the share.
+	 */
+	ret = wd_device_enter(mmu->wdev, &idx);
+	if (ret)
+		goto err_unpin;
+	if (mmu->wdev->dma_dev) {
+		ret = wd_share_dma_map(mmu, sh);
+		if (ret) {
+			wd_device_leave(mmu->wdev, idx);
+			goto err_unpin;
+		}
+	}
 	mutex_lock(&mmu->lock);
 	interval_tree_insert(&sh->it, &mmu->shares);
 	mutex_unlock(&mmu->lock);
+	wd_device_leave(mmu->wdev, idx);
 	mutex_unlock(&mmu->share_lock);
 	atomic64_add(nr, &mmu->pinned_pages);
 	atomic64_add(nr, &mmu->wdev->stats.pinned_pages);
@@ -795,6 +1069,7 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 	mutex_init(&mmu->lock);
 	mutex_init(&mmu->share_lock);
 	xa_init(&mmu->pt);
+	xa_init(&mmu->dma);
 	mmu->shares = RB_ROOT_CACHED;
 	mmu->mode = (wdev->flags & WD_DEV_F_SVA) ? WD_MMU_SVA : WD_MMU_PINNED;
 	return mmu_interval_notifier_insert(&mmu->notifier, mm, 0,
@@ -812,9 +1087,12 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 	struct rb_root_cached shares = RB_ROOT_CACHED;
 	struct interval_tree_node *it;
 
+	/* No engine access is in flight once both are held. */
+	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	if (mode && !RB_EMPTY_ROOT(&mmu->shares.rb_root)) {
 		mutex_unlock(&mmu->lock);
+		up_write(&mmu->access);
 		return -EBUSY;
 	}
 	wd_pt_clear(mmu, 0, ULONG_MAX);
@@ -823,8 +1101,6 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 	if (mode)
 		WRITE_ONCE(mmu->mode, mode);
 	mutex_unlock(&mmu->lock);
-
-	down_write(&mmu->access);
 	up_write(&mmu->access);
 
 	while ((it = interval_tree_iter_first(&shares, 0, ULONG_MAX))) {
@@ -839,6 +1115,33 @@ void wd_mmu_fini(struct wd_mmu *mmu)
 	mmu_interval_notifier_remove(&mmu->notifier);
 	wd_mmu_drop_all(mmu, 0);
 	xa_destroy(&mmu->pt);
+	WARN_ON_ONCE(!xa_empty(&mmu->dma));
+	xa_destroy(&mmu->dma);
+}
+
+/*
+ * The device is going (wd_device_unregister(), after its queues stopped
+ * and every call inside it ended): unmap everything mapped for its DMA
+ * device, which may go right after. SVA entries go; shares stay pinned
+ * (until unshare or close) but are no longer mapped; nothing is mapped
+ * again.
+ */
+void wd_mmu_dma_release(struct wd_mmu *mmu)
+{
+	struct interval_tree_node *it;
+
+	if (!mmu->wdev->dma_dev)
+		return;
+	down_write(&mmu->access);
+	mutex_lock(&mmu->lock);
+	mmu->dma_off = true;
+	wd_pt_clear(mmu, 0, ULONG_MAX);
+	mmu->gen++;
+	for (it = interval_tree_iter_first(&mmu->shares, 0, ULONG_MAX); it;
+	     it = interval_tree_iter_next(it, 0, ULONG_MAX))
+		wd_share_dma_unmap(mmu, container_of(it, struct wd_share, it));
+	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 }
 
 /* Switch mode; the caller makes sure no queue is bound. */
@@ -883,6 +1186,20 @@ static void wd_job_release(struct wd_mem_job *job)
 }
 
 /*
+ * The SVA entry of page index @idx for an access, or NULL for a miss.
+ * Called with the access lock held, which keeps entries from going: no
+ * ->lock, an RCU-safe xa_load().
+ */
+static void *wd_sva_entry(struct wd_mmu *mmu, unsigned long idx, bool write)
+{
+	void *entry = xa_load(&mmu->pt, idx);
+
+	if (!entry || (write && !(wd_pt_flags(entry) & WD_PT_WRITE)))
+		return NULL;
+	return entry;
+}
+
+/*
  * Translate the page of @addr. Called with the access lock held.
  * Return: 0 and *pfn, -ENOENT for a miss that a fault may fix, -EFAULT.
  */
@@ -893,22 +1210,165 @@ static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
 	void *entry;
 	int ret = 0;
 
-	mutex_lock(&mmu->lock);
+	/* The mode changes only with the access lock held for writing. */
 	if (mmu->mode == WD_MMU_SVA) {
-		entry = xa_load(&mmu->pt, addr >> PAGE_SHIFT);
-		if (!entry || (write && !(wd_pt_flags(entry) & WD_PT_WRITE)))
-			ret = -ENOENT;
-		else
-			*pfn = wd_pt_pfn(entry);
-	} else {
-		sh = wd_share_find(mmu, addr);
-		if (!sh || (write && !sh->writable))
-			ret = -EFAULT;
-		else
-			*pfn = page_to_pfn(wd_share_page(sh, addr));
+		entry = wd_sva_entry(mmu, addr >> PAGE_SHIFT, write);
+		if (!entry)
+			return -ENOENT;
+		*pfn = wd_pt_pfn(entry);
+		return 0;
 	}
+	mutex_lock(&mmu->lock);
+	sh = wd_share_find(mmu, addr);
+	if (!sh || (write && !sh->writable))
+		ret = -EFAULT;
+	else
+		*pfn = page_to_pfn(wd_share_page(sh, addr));
 	mutex_unlock(&mmu->lock);
 	return ret;
+}
+
+/* Segments being filled by one wd_mem_segs() call. */
+struct wd_seg_fill {
+	struct wd_seg *segs;
+	unsigned int max;
+	unsigned int nr;
+	u32 cap;		/* longest segment */
+	bool dma;		/* DMA addresses, not kernel addresses */
+	u64 bytes;
+	u64 limit;		/* most bytes to cover */
+};
+
+/*
+ * Append [@dma or @kaddr, + @len) to the segments, merged into the last
+ * one when it is contiguous for the device, cut at the limit.
+ * Return: false if full (nothing was added).
+ */
+static bool wd_seg_add(struct wd_seg_fill *f, dma_addr_t dma, void *kaddr,
+		       u32 len)
+{
+	struct wd_seg *last = f->nr ? &f->segs[f->nr - 1] : NULL;
+
+	if (f->bytes >= f->limit)
+		return false;
+	len = min_t(u64, len, f->limit - f->bytes);
+
+	if (last && len <= f->cap - last->len &&
+	    (f->dma ? last->dma + last->len == dma :
+		      last->kaddr + last->len == kaddr)) {
+		last->len += len;
+	} else {
+		if (f->nr == f->max)
+			return false;
+		f->segs[f->nr].dma = dma;
+		f->segs[f->nr].kaddr = kaddr;
+		f->segs[f->nr].len = len;
+		f->nr++;
+	}
+	f->bytes += len;
+	return true;
+}
+
+/*
+ * SVA: segments from the cursor's position through the device page table,
+ * up to the first page it does not map. Access lock held.
+ * Return: bytes, -ENOENT if the first page misses, -EFAULT.
+ */
+static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
+			   struct wd_seg_fill *f)
+{
+	unsigned long idx = cur->addr >> PAGE_SHIFT;
+	unsigned int budget = WD_SEGS_MAX_PAGES;
+	u64 addr = cur->addr;
+
+	for (; addr < cur->end && budget--; idx++) {
+		u32 len = min_t(u64, PAGE_SIZE - offset_in_page(addr),
+				cur->end - addr);
+		void *entry = wd_sva_entry(mmu, idx, cur->write);
+		dma_addr_t dma = 0;
+		void *kaddr = NULL;
+
+		if (!entry)
+			break;
+		if (f->dma) {
+			void *d = xa_load(&mmu->dma, idx);
+
+			if (WARN_ON_ONCE(!d))
+				break;
+			dma = wd_dma_addr(d) + offset_in_page(addr);
+		} else {
+			kaddr = wd_mmu_pfn_kaddr(mmu, wd_pt_pfn(entry), true);
+			if (!kaddr)
+				return f->bytes ? f->bytes : -EFAULT;
+			kaddr += offset_in_page(addr);
+		}
+		if (!wd_seg_add(f, dma, kaddr, len))
+			break;
+		addr += len;
+	}
+	return f->bytes ? f->bytes : -ENOENT;
+}
+
+/*
+ * Pinned mode: segments from the cursor's position through the shares,
+ * one lookup of ->lock for the whole batch. Access lock held.
+ * Return: bytes, or -EFAULT if the first byte is not shared as needed.
+ */
+static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
+			     struct wd_seg_fill *f)
+{
+	unsigned int budget = WD_SEGS_MAX_PAGES;
+	u64 addr = cur->addr;
+	struct wd_share *sh;
+
+	mutex_lock(&mmu->lock);
+	while (addr < cur->end && budget) {
+		u64 off, stop;
+
+		sh = wd_share_find(mmu, addr);
+		if (!sh || (cur->write && !sh->writable))
+			break;
+		stop = min_t(u64, cur->end, sh->it.last + 1);
+		off = addr - sh->it.start;
+		if (f->dma) {
+			unsigned int lo = 0, hi = sh->nr_dma - 1;
+
+			/* The mapped segment that holds @off. */
+			while (lo < hi) {
+				unsigned int mid = lo + (hi - lo) / 2;
+
+				if (sh->dma_end[mid] <= off)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; addr < stop && lo < sh->nr_dma; lo++) {
+				u64 start = lo ? sh->dma_end[lo - 1] : 0;
+				u32 len = min(sh->dma_end[lo], stop -
+					      sh->it.start) - off;
+
+				if (!wd_seg_add(f, sh->dma[lo] + (off - start),
+						NULL, len))
+					goto out;
+				addr += len;
+				off += len;
+			}
+			continue;
+		}
+		for (; addr < stop && budget; budget--) {
+			u32 len = min_t(u64, PAGE_SIZE - offset_in_page(addr),
+					stop - addr);
+
+			if (!wd_seg_add(f, 0, page_address(wd_share_page(sh,
+								addr)) +
+					offset_in_page(addr), len))
+				goto out;
+			addr += len;
+		}
+	}
+out:
+	mutex_unlock(&mmu->lock);
+	return f->bytes ? f->bytes : -EFAULT;
 }
 
 /*
@@ -930,6 +1390,12 @@ static bool wd_job_revalidate(struct wd_mem_job *job)
 	for (i = 0; i < job->nr; i++) {
 		struct wd_mem_cursor *cur = job->cursors[i];
 
+		/* Segments may have lost any of their pages: all are void. */
+		if (cur->held) {
+			cur->held = 0;
+			valid = false;
+			continue;
+		}
 		if (!cur->kaddr)
 			continue;
 		if (wd_mmu_lookup(mmu, cur->page_addr, cur->write, &pfn) ||
@@ -1052,16 +1518,113 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 }
 EXPORT_SYMBOL_GPL(wd_mem_map);
 
+/* Does a cursor of @job hold segments (that need the access lock)? */
+static bool wd_job_holds_segs(struct wd_mem_job *job)
+{
+	int i;
+
+	for (i = 0; i < job->nr; i++)
+		if (job->cursors[i]->held)
+			return true;
+	return false;
+}
+
+ssize_t wd_mem_segs_limit(struct wd_mem_cursor *cur, struct wd_seg *segs,
+			  unsigned int max, unsigned int *nr, u64 limit)
+{
+	struct wd_mem_job *job = cur->job;
+	struct wd_mmu *mmu = wd_job_mmu(job);
+	struct device *dev = mmu->wdev->dma_dev;
+	const bool *stop = &to_hwq(job->q)->stopping;
+	struct wd_seg_fill f = {
+		.segs = segs,
+		.max = max,
+		.dma = dev,
+		.cap = dev ? max_t(u32, PAGE_SIZE, dma_get_max_seg_size(dev)) :
+			     U32_MAX & PAGE_MASK,
+		.limit = limit,
+	};
+	unsigned int tries = 0;
+	unsigned long pfn;
+	ssize_t ret;
+	bool locked;
+
+	*nr = 0;
+	cur->held = 0;
+	if (!cur->left)
+		return 0;
+	if (WARN_ON_ONCE(!max || !limit))
+		return -EINVAL;
+	for (;;) {
+		if (READ_ONCE(*stop))
+			return -ECANCELED;
+		if (!wd_job_acquire(job))
+			return -EAGAIN;
+		if (mmu->mode == WD_MMU_SVA)
+			ret = wd_sva_segs(mmu, cur, &f);
+		else
+			ret = wd_share_segs(mmu, cur, &f);
+		if (ret != -ENOENT)
+			break;
+		/* Device fault: never wait for mmap_lock holding access. */
+		wd_job_release(job);
+		/* One budget of tries for all the faults of this call. */
+		ret = wd_fault_check_stop(stop, tries);
+		if (!ret) {
+			/* The owner is gone: nobody waits for it. */
+			if (!mmget_not_zero(mmu->mm))
+				return -ECANCELED;
+			ret = wd_mmu_fault(mmu, cur->addr, cur->end, cur->write,
+					   stop, &tries, &pfn, &locked);
+			/* exit_mmap, if it was the last user, runs elsewhere. */
+			mmput_async(mmu->mm);
+		}
+		if (ret == -EINTR || ret == -ECANCELED)
+			return -ECANCELED;
+		if (ret)
+			return -EFAULT;
+		if (locked) {
+			/* Held since the entries were good: they are there. */
+			job->access_held = true;
+			if (!wd_job_revalidate(job))
+				return -EAGAIN;
+		}
+	}
+	if (ret < 0) {
+		if (!wd_job_holds_segs(job))
+			wd_job_release(job);
+		return ret;
+	}
+	*nr = f.nr;
+	cur->held = ret;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(wd_mem_segs_limit);
+
+ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
+		    unsigned int max, unsigned int *nr)
+{
+	return wd_mem_segs_limit(cur, segs, max, nr, U64_MAX);
+}
+EXPORT_SYMBOL_GPL(wd_mem_segs);
+
 void wd_mem_advance(struct wd_mem_cursor *cur, size_t n)
 {
 	if (WARN_ON_ONCE(n > cur->left))
 		n = cur->left;
 	cur->addr += n;
 	cur->left -= n;
+	if (cur->held) {
+		cur->held -= min_t(u64, n, cur->held);
+		/* Done with every segment: invalidations may go ahead. */
+		if (!wd_job_holds_segs(cur->job))
+			wd_job_release(cur->job);
+	}
 	/* Leaving a page: let invalidations that wait for us go ahead. */
 	if (cur->kaddr && (cur->addr & PAGE_MASK) != cur->page_addr) {
 		cur->kaddr = NULL;
-		wd_job_release(cur->job);
+		if (!wd_job_holds_segs(cur->job))
+			wd_job_release(cur->job);
 	}
 }
 EXPORT_SYMBOL_GPL(wd_mem_advance);
@@ -1070,6 +1633,7 @@ void wd_mem_finish(struct wd_mem_cursor *cur)
 {
 	cur->kaddr = NULL;
 	cur->left = 0;
+	cur->held = 0;
 }
 EXPORT_SYMBOL_GPL(wd_mem_finish);
 

@@ -10,7 +10,12 @@
 #define WD_TEST_DEV	"wd_soft0"
 #define WD_TEST_NODE	"/dev/warpdrive/" WD_TEST_DEV
 
-/* finit_module() of WD_MODULE_DIR/<name>.ko; returns 0 or -errno. */
+/*
+ * finit_module() of WD_MODULE_DIR/<name>.ko; returns 0 or -errno. For
+ * wd_soft, the parameters in the environment variable WD_SOFT_EXTRA_ENV
+ * (if set) are added to @params: tests/dma.c runs other programs so.
+ */
+#define WD_SOFT_EXTRA_ENV	"WD_SOFT_EXTRA"
 int wd_test_insmod(const char *name, const char *params);
 /* delete_module(name, O_NONBLOCK); returns 0 or -errno. */
 int wd_test_rmmod(const char *name);
@@ -89,6 +94,8 @@ void *wd_test_anon(size_t len);
 int wd_test_drop_ipc_lock(void);
 /* Reload wd_soft with @params once nothing uses it (waits up to 5 s). */
 int wd_test_reload_soft(const char *params);
+/* stats/<name> of WD_TEST_DEV, or -1 if it cannot be read. */
+long long wd_test_stat(const char *name);
 
 /*
  * Text-like, compressible, reproducible data: words drawn from the first
@@ -99,3 +106,14 @@ void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
 
 /* CRC-32C in software, chained like WD_OP_CRC32C (seed 0 to start). */
 uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * PCI devices of the guest (vm/run.py PCI_DEVICES): QEMU id and the guest
+ * address it gets. wd_test_qmp() asks the host to "unplug" or "replug" one
+ * (vm/run.py carries it out on QEMU's QMP monitor); wd_test_pci_wait()
+ * waits until the guest sees @bdf present or gone, up to @timeout_s.
+ */
+#define WD_PCI_WDCRYPTO		"0000:01:00.0"
+#define WD_PCI_BASECRYPTO	"0000:02:00.0"
+void wd_test_qmp(const char *verb, const char *name);
+int wd_test_pci_wait(const char *bdf, int present, int timeout_s);

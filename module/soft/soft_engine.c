@@ -4,8 +4,16 @@
  *
  * Commands come from an untrusted process: every field is checked before
  * any memory is touched, and the buffers are reached only through the
- * framework's cursors, one piece (at most a page) at a time. Nothing is
- * allocated per command, whatever the lengths.
+ * framework's cursors: wd_mem_segs_limit() gives a batch of segments (of
+ * at most SOFT_PIECE bytes, a page for zlib, merged where contiguous) and
+ * the engines work through it; a stopping queue and a waiting
+ * invalidation are held up by no more than that. Nothing is allocated
+ * per command, whatever the lengths.
+ *
+ * A device with a DMA device (the module's dma=1, for tests) gets DMA
+ * addresses in its segments, mapped by the framework through dma-direct;
+ * the engine turns them back into kernel addresses as a device's DMA
+ * would reach physical memory.
  *
  * The buffers stay writable by the process while a command runs, so the
  * engines read every byte they act on once, into a private copy or into
@@ -15,6 +23,7 @@
 #include <linux/bits.h>
 #include <linux/bug.h>
 #include <linux/crc32.h>
+#include <linux/dma-direct.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/minmax.h>
@@ -25,6 +34,9 @@
 #include "wd_compat.h"
 
 #include "soft_engine.h"
+
+/* Most bytes one piece of a segment gives memcpy, memset or the CRC. */
+#define SOFT_PIECE		SZ_64K
 
 /* Default deflate level when the command says 0, as zlib's. */
 #define SOFT_LEVEL_DEFAULT	6
@@ -57,6 +69,7 @@
  * @dst: cursor over its destination
  * @in: bytes of the source consumed so far
  * @out: bytes written to the destination so far
+ * @dma_dev: the device's DMA device: segments hold DMA addresses
  *
  * Helpers return a WD_ST_* status; @in and @out say how far they got.
  */
@@ -67,6 +80,7 @@ struct soft_job {
 	struct wd_mem_cursor *dst;
 	u64 in;
 	u64 out;
+	struct device *dma_dev;
 };
 
 /* The queue is stopping: end the command now. */
@@ -75,26 +89,93 @@ static bool soft_cancelled(const struct soft_job *job)
 	return READ_ONCE(job->eng->cancel);
 }
 
-/*
- * Map the next piece of a cursor. -ECANCELED: the queue is being released
- * (or the device removed, or its process exited), stop now. -EAGAIN means
- * the pieces of the other cursor were lost too (a device fault let an
- * invalidation through): the caller maps everything again from the
- * cursors' positions. Any other error is reported to the process as a
- * fault.
- */
-static ssize_t soft_map(struct soft_job *job, struct wd_mem_cursor *cur,
-			void **kaddr)
+static struct soft_segs *soft_segs_of(struct soft_job *job,
+				      struct wd_mem_cursor *cur)
 {
+	return cur == job->src ? &job->eng->src_segs : &job->eng->dst_segs;
+}
+
+/* Forget the batches of both cursors. */
+static void soft_segs_reset(struct soft_job *job)
+{
+	job->eng->src_segs.nr = 0;
+	job->eng->src_segs.i = 0;
+	job->eng->dst_segs.nr = 0;
+	job->eng->dst_segs.i = 0;
+}
+
+/* Where the engine reaches a segment: a DMA address lands in the RAM. */
+static void *soft_seg_kaddr(struct soft_job *job, const struct wd_seg *seg)
+{
+	if (!job->dma_dev)
+		return seg->kaddr;
+	return phys_to_virt(dma_to_phys(job->dma_dev, seg->dma));
+}
+
+/*
+ * Map the next piece of a cursor, at most @max bytes. -ECANCELED: the
+ * queue is being released (or the device removed, or its process exited),
+ * stop now. -EAGAIN means the segments of both cursors were lost (a device
+ * fault let an invalidation through): the caller maps everything again
+ * from the cursors' positions. Any other error is reported to the process
+ * as a fault.
+ */
+static ssize_t soft_map_max(struct soft_job *job, struct wd_mem_cursor *cur,
+			    void **kaddr, size_t max)
+{
+	struct soft_segs *ss = soft_segs_of(job, cur);
+	const struct wd_seg *seg;
+	unsigned int nr;
 	ssize_t n;
 
 	if (soft_cancelled(job))
 		return -ECANCELED;
-	n = wd_mem_map(cur, kaddr);
+	if (ss->i == ss->nr) {
+		/*
+		 * The batch is the piece: invalidations of its pages wait
+		 * while the engine holds it, so never more than it works on.
+		 */
+		n = wd_mem_segs_limit(cur, ss->seg, SOFT_SEGS, &nr, max);
+		if (n == -EAGAIN)
+			soft_segs_reset(job);
+		if (n == -EAGAIN || n == -ECANCELED)
+			return n;
+		if (n <= 0)
+			return n ? -EFAULT : 0;
+		ss->nr = nr;
+		ss->i = 0;
+		ss->off = 0;
+	}
+	seg = &ss->seg[ss->i];
+	*kaddr = soft_seg_kaddr(job, seg) + ss->off;
+	return min_t(size_t, seg->len - ss->off, max);
+}
 
-	if (n == -EAGAIN || n == -ECANCELED)
-		return n;
-	return n < 0 ? -EFAULT : n;
+static ssize_t soft_map(struct soft_job *job, struct wd_mem_cursor *cur,
+			void **kaddr)
+{
+	return soft_map_max(job, cur, kaddr, SOFT_PIECE);
+}
+
+/* zlib gets at most a page per call: it checks for cancel that often. */
+static ssize_t soft_map_page(struct soft_job *job, struct wd_mem_cursor *cur,
+			     void **kaddr)
+{
+	return soft_map_max(job, cur, kaddr, PAGE_SIZE);
+}
+
+/* @n bytes of the cursor's current piece were used. */
+static void soft_advance(struct soft_job *job, struct wd_mem_cursor *cur,
+			 size_t n)
+{
+	struct soft_segs *ss = soft_segs_of(job, cur);
+
+	wd_mem_advance(cur, n);
+	ss->off += n;
+	while (ss->i < ss->nr && ss->off >= ss->seg[ss->i].len) {
+		ss->off -= ss->seg[ss->i].len;
+		ss->i++;
+	}
 }
 
 /* Status for a failed soft_map(): the queue going away, or a fault. */
@@ -106,7 +187,7 @@ static u32 soft_fail(ssize_t err)
 static void soft_consume(struct soft_job *job, size_t n)
 {
 	if (n) {
-		wd_mem_advance(job->src, n);
+		soft_advance(job, job->src, n);
 		job->in += n;
 	}
 }
@@ -114,7 +195,7 @@ static void soft_consume(struct soft_job *job, size_t n)
 static void soft_produce(struct soft_job *job, size_t n)
 {
 	if (n) {
-		wd_mem_advance(job->dst, n);
+		soft_advance(job, job->dst, n);
 		job->out += n;
 	}
 }
@@ -279,7 +360,7 @@ static ssize_t soft_feed_input(struct soft_job *job, z_stream *zs,
 
 	if (zs->avail_in || *src_end)
 		return 0;
-	n = soft_map(job, job->src, &p);
+	n = soft_map_page(job, job->src, &p);
 	if (n < 0)
 		return n;
 	*src_end = !n;
@@ -315,7 +396,7 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		if (n < 0)
 			return soft_fail(n);
 		if (!zs->avail_out) {
-			n = soft_map(job, job->dst, &p);
+			n = soft_map_page(job, job->dst, &p);
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
@@ -519,7 +600,7 @@ static u32 soft_inflate_stream(struct soft_engine *eng, struct soft_job *job,
 		if (n < 0)
 			return soft_fail(n);
 		if (!zs->avail_out && !dst_end) {
-			n = soft_map(job, job->dst, &p);
+			n = soft_map_page(job, job->dst, &p);
 			if (n == -EAGAIN)
 				goto remap;
 			if (n < 0)
@@ -792,6 +873,7 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 {
 	struct soft_job job = {
 		.eng = eng, .cmd = cmd, .src = &eng->src, .dst = &eng->dst,
+		.dma_dev = q->wdev->dma_dev,
 	};
 	bool use_src, use_dst;
 	u64 result = 0;
@@ -810,6 +892,7 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 	 * wraps or leaves user space, process has no mm) is a fault.
 	 */
 	wd_mem_job_init(&eng->job, q);
+	soft_segs_reset(&job);
 	if (use_src && wd_mem_start(job.src, &eng->job, cmd->src,
 				    cmd->src_len, false))
 		st = WD_ST_FAULT;

@@ -15,6 +15,23 @@
 /* Bytes of the scratch buffer used to probe for output past the end of dst. */
 #define SOFT_ENGINE_SPILL_LEN	16
 
+/* Segments one wd_mem_segs() call fills for a cursor. */
+#define SOFT_SEGS		16
+
+/**
+ * struct soft_segs - the batch of segments a cursor holds
+ * @seg: what wd_mem_segs() gave, from the cursor's position
+ * @nr: segments in @seg; the batch is used up when @i reaches it
+ * @i: the segment the cursor is in
+ * @off: bytes of @seg[@i] consumed
+ */
+struct soft_segs {
+	struct wd_seg seg[SOFT_SEGS];
+	unsigned int nr;
+	unsigned int i;
+	u32 off;
+};
+
 /* Largest src_len or dst_len of one command (reported as max_cmd_len). */
 #define SOFT_CMD_MAX_LEN	(1ULL << 30)
 
@@ -35,6 +52,8 @@
  * @job: memory accesses of the command being run.
  * @src: cursor over the source buffer of the command being run.
  * @dst: cursor over the destination buffer of the command being run.
+ * @src_segs: segments of @src being worked on.
+ * @dst_segs: segments of @dst being worked on.
  * @spill: scratch output buffer; see soft_engine.c for its use.
  *
  * One engine runs one command at a time; give each worker thread its own.
@@ -52,6 +71,8 @@ struct soft_engine {
 	struct wd_mem_job job;
 	struct wd_mem_cursor src;
 	struct wd_mem_cursor dst;
+	struct soft_segs src_segs;
+	struct soft_segs dst_segs;
 	u8 spill[SOFT_ENGINE_SPILL_LEN];
 };
 

@@ -13,6 +13,13 @@
  * (never backed by RAM) provides the ZONE_DEVICE struct pages, and one
  * kernel page per device page, never mapped to user space, holds the
  * data. The framework copies through that table when it migrates.
+ *
+ * With dma=1 each device gets a DMA device: a platform device with a
+ * 64-bit DMA mask, bound to a driver that does nothing else (so that the
+ * DMA API's debug checks see it unbind). The framework then DMA-maps every
+ * page a command reaches for it, through dma-direct, and the engines work
+ * on the RAM behind the DMA addresses, as a device would. This runs the
+ * framework's paths for DMA hardware without any.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,7 +29,9 @@
 #include <linux/kthread.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/dma-mapping.h>
 #include <linux/module.h>
+#include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -77,6 +86,11 @@ module_param(max_cmd_len, ullong, 0444);
 MODULE_PARM_DESC(max_cmd_len,
 		 "largest src_len or dst_len of one command, bytes (4096 up to and default 1 GiB)");
 
+static bool dma;
+module_param(dma, bool, 0444);
+MODULE_PARM_DESC(dma,
+		 "give each device a DMA device (platform device, 64-bit mask): commands' memory is DMA-mapped for it (tests the framework's DMA paths)");
+
 /* Commands an engine runs before it lets other threads have the CPU. */
 #define SOFT_BATCH		16
 
@@ -90,6 +104,7 @@ MODULE_PARM_DESC(max_cmd_len,
  * @res: the physical range reserved for @pgmap
  * @backing: one kernel page per device-private page: the emulated memory
  * @nr_backing: pages in @backing
+ * @dma_pdev: the DMA device (dma=1), or NULL
  */
 struct soft_dev {
 	struct wd_device *wdev;
@@ -98,6 +113,7 @@ struct soft_dev {
 	struct resource *res;
 	struct page **backing;
 	unsigned long nr_backing;
+	struct platform_device *dma_pdev;
 };
 
 /**
@@ -328,10 +344,56 @@ static void soft_engines_free(struct soft_dev *sdev)
 	sdev->engines = NULL;
 }
 
+/* The DMA devices (dma=1) bind to this driver; it does nothing else. */
+static int soft_dma_probe(struct platform_device *pdev)
+{
+	return 0;
+}
+
+static struct platform_driver soft_dma_driver = {
+	.probe = soft_dma_probe,
+	.driver = {
+		.name = "wd_soft_dma",
+	},
+};
+
+/* A DMA device for @sdev (dma=1); it must outlive the registration. */
+static int soft_dma_init(struct soft_dev *sdev)
+{
+	struct platform_device *pdev;
+	int ret;
+
+	if (!dma)
+		return 0;
+	pdev = platform_device_register_simple("wd_soft_dma",
+					       PLATFORM_DEVID_AUTO, NULL, 0);
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
+	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret) {
+		platform_device_unregister(pdev);
+		return ret;
+	}
+	/* No limit of its own: segments as long as the DMA API allows. */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
+	sdev->dma_pdev = pdev;
+	sdev->wdev->dma_dev = &pdev->dev;
+	return 0;
+}
+
+/* After wd_device_unregister(): the framework unmapped everything. */
+static void soft_dma_free(struct soft_dev *sdev)
+{
+	if (sdev->dma_pdev)
+		platform_device_unregister(sdev->dma_pdev);
+	sdev->dma_pdev = NULL;
+}
+
 static void soft_dev_destroy(struct soft_dev *sdev)
 {
 	/* Stops every bound queue and with it every engine thread. */
 	wd_device_unregister(sdev->wdev);
+	soft_dma_free(sdev);
 	soft_engines_free(sdev);
 	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
@@ -368,6 +430,9 @@ static struct soft_dev *soft_dev_create(void)
 	ret = soft_devpriv_init(sdev);
 	if (ret)
 		goto err_put;
+	ret = soft_dma_init(sdev);
+	if (ret)
+		goto err_put;
 
 	ret = wd_device_register(sdev->wdev);
 	if (ret)
@@ -375,6 +440,7 @@ static struct soft_dev *soft_dev_create(void)
 	return sdev;
 
 err_put:
+	soft_dma_free(sdev);
 	soft_devpriv_free(sdev);
 	wd_device_put(sdev->wdev);
 err_engine:
@@ -459,12 +525,20 @@ static int __init soft_init(void)
 		pr_err("hmm_compat needs num_devices >= 2 and devpriv_mb\n");
 		return -EINVAL;
 	}
+	if (dma) {
+		int ret = platform_driver_register(&soft_dma_driver);
+
+		if (ret)
+			return ret;
+	}
 
 	for (i = 0; i < num_devices; i++) {
 		struct soft_dev *sdev = soft_dev_create();
 
 		if (IS_ERR(sdev)) {
 			soft_destroy_all();
+			if (dma)
+				platform_driver_unregister(&soft_dma_driver);
 			return PTR_ERR(sdev);
 		}
 		soft_devs[i] = sdev;
@@ -474,6 +548,8 @@ static int __init soft_init(void)
 
 		if (ret) {
 			soft_destroy_all();
+			if (dma)
+				platform_driver_unregister(&soft_dma_driver);
 			return ret;
 		}
 	}
@@ -487,6 +563,8 @@ static void __exit soft_exit(void)
 {
 	debugfs_remove(soft_debugfs);
 	soft_destroy_all();
+	if (dma)
+		platform_driver_unregister(&soft_dma_driver);
 }
 
 module_init(soft_init);

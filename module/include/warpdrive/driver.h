@@ -101,7 +101,9 @@ struct wd_device_ops {
  *           an IOMMU the device can reach nothing else) and wd_mem_segs()
  *           gives DMA addresses; when NULL it gives kernel addresses.
  *           Set before wd_device_register(); it must outlive the device's
- *           registration.
+ *           registration: wd_device_unregister() unmaps everything the
+ *           framework mapped for it (every context's mirror entries and
+ *           shares) before it returns, and nothing is mapped after.
  * @id: number in the device's name.
  * @srcu: user entry points that reach the device (calls of @ops, its
  *        queues, pool and device-private memory) run in a read section of
@@ -358,12 +360,17 @@ struct wd_mem_job {
 
 /**
  * struct wd_mem_cursor - a walk over one buffer of a job (fields private)
+ *
+ * @held is the number of bytes from @addr the last wd_mem_segs() call
+ * handed out and the engine has not consumed yet; while any cursor of a
+ * job holds some, the job keeps the access that keeps them mapped.
  */
 struct wd_mem_cursor {
 	struct wd_mem_job *job;
 	u64 addr;
 	u64 left;
 	u64 end;
+	u64 held;
 	bool write;
 	unsigned long pfn;
 	u64 page_addr;
@@ -374,6 +381,14 @@ struct wd_mem_cursor {
  * wd_mem_job_init() - begin the memory accesses of a command
  * @job: job
  * @q: queue whose context owns the memory
+ *
+ * While its cursors hold pieces or segments a job holds the context's
+ * access lock (an rwsem, for reading) that invalidations and unshares
+ * take for writing: so one thread uses a job from wd_mem_job_init() to
+ * wd_mem_job_end() (advance and end it in the thread that translated,
+ * not in an interrupt handler), and a thread that holds segments of one
+ * job must not translate another job of the same context: a waiting
+ * invalidation would block the second while it waits for the first.
  */
 void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q);
 
@@ -399,6 +414,11 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
  * The piece never crosses a page boundary. It stays valid until the
  * cursor is advanced past its page, or until a wd_mem_map() call on any
  * cursor of the job returns -EAGAIN.
+ *
+ * Whatever &wd_device.dma_dev is, this gives a kernel address: an engine
+ * that computes on the CPU uses it, and so may a DMA driver for the small
+ * things its CPU must read itself (a key, an IV). Bulk data of a DMA
+ * device goes through wd_mem_segs().
  *
  * Context: may sleep (a device fault). Call it again for the same cursor
  * to get the rest of a piece not fully consumed.
@@ -450,6 +470,20 @@ struct wd_seg {
  * must have seen its DMA on them complete before any of these: this is the
  * device's IOTLB shootdown.
  *
+ * Implementation notes: one call walks at most 256 pages (SVA) or the
+ * shares' mapped segments (pinned, usually one per share behind an
+ * IOMMU), under no lock in SVA mode (the job's access keeps entries) and
+ * one hold of the context's share lock in pinned mode. It faults only for
+ * the page at the cursor: a later page that is not mapped ends the
+ * segments before it (a later call faults it in). While any cursor of the
+ * job holds segments the job keeps the access that invalidations wait
+ * for; a fault releases it, so a call that faults may void the segments
+ * of the job's other cursors (-EAGAIN): start DMA only after the last
+ * wd_mem_segs() call for a descriptor, and have no DMA of the job in
+ * flight while calling it. Each call hands out afresh from the cursor's
+ * position (what an earlier call gave and the cursor did not consume is
+ * given again). Segments are at most dma_get_max_seg_size() long.
+ *
  * Context: may sleep (a device fault). Not while holding a spinlock.
  * Return: bytes covered by the segments (> 0), 0 at the end of the
  * buffer, -EFAULT if the page at the cursor is not mapped with the access
@@ -463,10 +497,30 @@ ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 		    unsigned int max, unsigned int *nr);
 
 /**
+ * wd_mem_segs_limit() - wd_mem_segs() covering at most @limit bytes
+ * @cur: cursor
+ * @segs: array the segments are written to
+ * @max: number of entries in @segs (at least 1)
+ * @nr: set to the number of segments written
+ * @limit: most bytes the segments cover (at least 1)
+ *
+ * Invalidations of the pages of segments wait until the engine advanced
+ * past them: an engine that works slowly through what it holds (a CPU
+ * compressing, a device with a long queue) bounds that wait by taking
+ * smaller batches. Same context and return values as wd_mem_segs().
+ */
+ssize_t wd_mem_segs_limit(struct wd_mem_cursor *cur, struct wd_seg *segs,
+			  unsigned int max, unsigned int *nr, u64 limit);
+
+/**
  * wd_mem_advance() - consume bytes of the piece last mapped
  * @cur: cursor
  * @n: bytes used, at most what the last wd_mem_map() or wd_mem_segs()
  *     on this cursor returned
+ *
+ * For a DMA device: call it only once the device's DMA on those bytes
+ * completed. When no cursor of the job holds segments any more, the job
+ * lets waiting invalidations (unmaps) go ahead.
  */
 void wd_mem_advance(struct wd_mem_cursor *cur, size_t n);
 
