@@ -68,6 +68,9 @@ static int vc_load(void)
 		return -ENOENT;
 	if (system(VC_SCRIPT " load >/dev/null 2>&1"))
 		return -ENODEV;
+	/* Control requests in the kernel log, to place any IOMMU report. */
+	if (system("echo 1 > /sys/module/wd_vcrypto/parameters/debug"))
+		return -ENODEV;
 	return vc_find();
 }
 
@@ -169,6 +172,15 @@ static int afalg(const char *alg, int enc, const uint8_t *key, size_t klen,
 		ret = -errno;
 		close(tfm);
 		return ret;
+	}
+	/*
+	 * The whole input must fit in the socket's send buffer: the reply
+	 * is read only after sendmsg() returned (root may force it).
+	 */
+	{
+		int sz = len * 2 + 65536;
+
+		setsockopt(op, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
 	}
 	msg.msg_control = cbuf;
 	msg.msg_controllen = sizeof(cbuf);

@@ -59,6 +59,7 @@
  */
 #define VC_CHUNK_ORDER		4
 #define VC_CHUNK		(PAGE_SIZE << VC_CHUNK_ORDER)
+#define VC_SEGS			16	/* segments per wd_mem_segs() call */
 #define VC_REQ_TIMEOUT		(10 * HZ)
 
 static char *pci;
@@ -85,6 +86,10 @@ static unsigned int max_cmd_kb = 1024;
 module_param(max_cmd_kb, uint, 0444);
 MODULE_PARM_DESC(max_cmd_kb,
 		 "largest command in KiB (4-16384, default 1024; also bounded by the device's max_size)");
+
+static bool debug;
+module_param(debug, bool, 0644);
+MODULE_PARM_DESC(debug, "log every control request (never the key) (default 0)");
 
 static bool probe_modes = true;
 module_param(probe_modes, bool, 0444);
@@ -303,6 +308,10 @@ static int vc_ctrl_run(struct vc_dev *vc, unsigned int out_len,
 	sg_init_one(&in, in_len == sizeof(vc->ctrl_in->input) ?
 		    (void *)&vc->ctrl_in->input : (void *)&vc->ctrl_in->status,
 		    in_len);
+	if (READ_ONCE(debug))
+		dev_info(&vc->vdev->dev, "control request %#x, %u+%u bytes\n",
+			 le32_to_cpu(vc->ctrl_out->req.header.opcode), out_len,
+			 in_len);
 	reinit_completion(&vc->ctrl_done);
 	ret = virtqueue_add_sgs(vc->ctrl_vq, sgs, 1, 1, vc, GFP_KERNEL);
 	if (ret)
@@ -516,31 +525,46 @@ static bool vc_stopping(struct vc_queue *sq)
 static u32 vc_copy(struct vc_queue *sq, struct wd_mem_cursor *cur,
 		   struct page **pages, u64 len, bool to_user)
 {
+	struct wd_seg segs[VC_SEGS];
 	u64 off = 0;
 
 	while (off < len) {
-		void *p, *k;
+		unsigned int nr, i;
 		ssize_t n;
-		size_t chunk;
+		u64 got = 0;
 
 		if (vc_stopping(sq))
 			return WD_ST_CANCELLED;
-		n = wd_mem_map(cur, &p);
+		/* Kernel addresses of many pages at once (no dma_dev). */
+		n = wd_mem_segs(cur, segs, VC_SEGS, &nr);
 		if (n == -EAGAIN)
 			continue;
 		if (n == -ECANCELED)
 			return WD_ST_CANCELLED;
 		if (n <= 0)
 			return WD_ST_FAULT;
-		chunk = min_t(u64, n, len - off);
-		chunk = min_t(size_t, chunk, VC_CHUNK - off % VC_CHUNK);
-		k = page_address(pages[off / VC_CHUNK]) + off % VC_CHUNK;
-		if (to_user)
-			memcpy(p, k, chunk);
-		else
-			memcpy(k, p, chunk);
-		wd_mem_advance(cur, chunk);
-		off += chunk;
+		for (i = 0; i < nr && off + got < len; i++) {
+			u32 done = 0;
+
+			while (done < segs[i].len && off + got < len) {
+				u64 at = off + got;
+				size_t c = min_t(u64, segs[i].len - done,
+						 len - at);
+				void *k;
+
+				c = min_t(size_t, c, VC_CHUNK - at % VC_CHUNK);
+				k = page_address(pages[at / VC_CHUNK]) +
+				    at % VC_CHUNK;
+				if (to_user)
+					memcpy(segs[i].kaddr + done, k, c);
+				else
+					memcpy(k, segs[i].kaddr + done, c);
+				done += c;
+				got += c;
+			}
+		}
+		wd_mem_advance(cur, got);
+		off += got;
 	}
 	return WD_ST_OK;
 }
