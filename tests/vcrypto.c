@@ -484,6 +484,10 @@ TEST_F_TIMEOUT(vc, random_sva, 180)
 
 	ASSERT_NE(MAP_FAILED, area);
 	random_vs_afalg(_metadata, &self->v, self->algs, 0, area, len);
+	/* Again with the engine polling the virtqueue (no interrupts). */
+	ASSERT_EQ(0, system("echo 1 > /sys/module/wd_vcrypto/parameters/polled"));
+	random_vs_afalg(_metadata, &self->v, self->algs, 0, area, len);
+	ASSERT_EQ(0, system("echo 0 > /sys/module/wd_vcrypto/parameters/polled"));
 	munmap(area, len);
 }
 

@@ -429,7 +429,12 @@ static u32 vc_session_get(struct vc_queue *sq, u32 mode, bool encrypt,
 
 /* Data queues */
 
-static void vc_dq_drain(struct vc_dataq *dq)
+/*
+ * Take the requests the device returned. @rearm: enable the interrupt
+ * again (interrupt mode); a polling engine leaves it off, so the device
+ * raises no MSI-X while engines poll.
+ */
+static void vc_dq_drain(struct vc_dataq *dq, bool rearm)
 {
 	struct vc_req *req;
 	unsigned long flags;
@@ -445,7 +450,7 @@ static void vc_dq_drain(struct vc_dataq *dq)
 			wake_up(&req->sq->wq);
 			freed = true;
 		}
-	} while (!virtqueue_enable_cb(dq->vq));
+	} while (rearm && !virtqueue_enable_cb(dq->vq));
 	spin_unlock_irqrestore(&dq->lock, flags);
 	if (freed)
 		wake_up(&dq->space);
@@ -455,7 +460,7 @@ static void vc_data_cb(struct virtqueue *vq)
 {
 	struct vc_dev *vc = vq->vdev->priv;
 
-	vc_dq_drain(&vc->dq[vq->index]);
+	vc_dq_drain(&vc->dq[vq->index], true);
 }
 
 static void vc_stage_free(struct vc_stage *st)
@@ -711,9 +716,11 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 			return WD_ST_NODEV;
 		}
 		if (READ_ONCE(polled)) {
-			vc_dq_drain(dq);
+			vc_dq_drain(dq, false);
 			cond_resched();
 		} else {
+			/* Back from polling: the interrupt must be on. */
+			vc_dq_drain(dq, true);
 			wait_event_timeout(sq->wq, smp_load_acquire(&req->done),
 					   HZ);
 		}
