@@ -795,6 +795,15 @@ TEST_F(vc, parallel_processes)
 	}
 }
 
+/* The benchmark scenario runs and its results are right (short run). */
+TEST_F_TIMEOUT(vc, wdbench_quick, 300)
+{
+	if (access("/wd/bin/wdbench", X_OK))
+		SKIP(return, "no wdbench");
+	EXPECT_EQ(0, system("/wd/bin/wdbench --quick --scenario vcrypto > /tmp/vcbench.out 2>&1"));
+	EXPECT_EQ(0, system("cat /tmp/vcbench.out"));
+}
+
 /* Removal */
 
 /* The virtio device under WarpDrive's PCI function ("virtioN"). */

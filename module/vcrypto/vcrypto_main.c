@@ -689,8 +689,13 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 	if (notify)
 		virtqueue_notify(dq->vq);
 
-	/* The request is the device's until it returns it. */
+	/*
+	 * The request is the device's until it returns it. The acquire pairs
+	 * with the release in vc_dq_drain(): the ring unmapped the buffers
+	 * before the request is seen done.
+	 */
 	start = jiffies;
+	/* Acquire: see above. */
 	while (!smp_load_acquire(&req->done)) {
 		if (!virtqueue_is_broken(dq->vq) &&
 		    time_after(jiffies, start + VC_REQ_TIMEOUT)) {
@@ -721,6 +726,7 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 		} else {
 			/* Back from polling: the interrupt must be on. */
 			vc_dq_drain(dq, true);
+			/* Pairs with the release in vc_dq_drain(). */
 			wait_event_timeout(sq->wq, smp_load_acquire(&req->done),
 					   HZ);
 		}
