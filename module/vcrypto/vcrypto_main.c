@@ -11,16 +11,22 @@
  * the data virtqueues, queues_per_vq of them each) and waits for the
  * device's interrupt (or polls the virtqueue, module parameter polled).
  *
- * Memory: the virtio ring of Linux 6.1 maps every descriptor itself (it
- * takes scatterlists and calls the DMA API for the virtio device's parent)
- * and cannot take DMA addresses mapped by someone else. The engine hands it
- * per-queue staging pages: the source is copied in through the framework's
- * device MMU (wd_mem_map(), so SVA faults, pinned shares and revocation
- * work as for wd_soft), the device reads them and writes the result into
- * other staging pages, mapped device-writable (DMA_FROM_DEVICE) by the
- * ring, and the result is copied out. The device therefore reaches only
- * the driver's own pages, and only between add and completion of one
- * request; user pages are never exposed to it.
+ * Memory: the device works on the process's own pages, no copy. The
+ * engine takes the command's buffers from the framework's device MMU as
+ * segments (wd_mem_segs(): SVA faults, pinned shares, device memory
+ * regions and revocation work as for wd_soft), builds the request's
+ * scatterlists over those pages and adds them to the data virtqueue. The
+ * virtio ring of Linux 6.1 DMA-maps every descriptor itself (it cannot take
+ * addresses mapped by someone else; pre-mapped virtqueues came in 6.6):
+ * the source DMA_TO_DEVICE, the destination DMA_FROM_DEVICE, so behind the
+ * IOMMU the device can read but not write the source, and each mapping
+ * lives exactly from add to completion. The engine holds the segments
+ * (the job's access) until the device returned the request: an
+ * invalidation of those pages (munmap, COW, migration) waits for it, so
+ * the device never reaches a page the process no longer maps. A request
+ * a broken device never returns keeps references on its pages until the
+ * device is reset, so they cannot be reused while the device might still
+ * write them.
  *
  * Which devices: every virtio-crypto device, or only those whose PCI
  * function is listed in the module parameter pci (comma separated, e.g.
@@ -41,6 +47,7 @@
 #include <linux/string.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 #include <linux/virtio_ids.h>
 #include <uapi/linux/virtio_crypto.h>
 
@@ -57,9 +64,14 @@
  * Staging memory comes in 64 KiB chunks, one descriptor each: a 1 MiB
  * command is 16 + 16 descriptors, well within any virtqueue.
  */
-#define VC_CHUNK_ORDER		4
-#define VC_CHUNK		(PAGE_SIZE << VC_CHUNK_ORDER)
-#define VC_SEGS			16	/* segments per wd_mem_segs() call */
+/*
+ * Segments (so pages) of one buffer in one request: what one wd_mem_segs()
+ * call covers at most; commands are bounded so that a buffer spans no
+ * more pages than that.
+ */
+#define VC_MAX_SG		WD_SEGS_MAX_PAGES
+/* Attempts to get both buffers of a command present at once. */
+#define VC_GATHER_TRIES		16
 #define VC_REQ_TIMEOUT		(10 * HZ)
 
 static char *pci;
@@ -130,8 +142,8 @@ struct vc_dataq {
  * @modes: WD_ALG_AES_* offered
  * @max_len: largest command length offered
  * @orphan_lock: protects @orphans
- * @orphans: staging memory of requests a broken device never completed;
- *           freed after the device is reset
+ * @orphans: requests a broken device never completed, with references on
+ *           their pages; released after the device is reset
  */
 struct vc_dev {
 	struct virtio_device *vdev;
@@ -200,22 +212,28 @@ struct vc_req {
 };
 
 /**
- * struct vc_stage - staging pages of a queue
- * @src: pages the device reads
- * @dst: pages the device writes
- * @src_sg: scatterlist over @src
- * @dst_sg: scatterlist over @dst
- * @nr: pages in each
- * @req: the request they belong to
+ * struct vc_xfer - a queue's request and the scatterlists it hands over
+ * @req: header, IV and status
+ * @pad: VC_BLOCK zero bytes the device reads after a CTR source that is not
+ *       whole blocks (device-readable)
+ * @tail: where the device writes the output of that padding (its own cache
+ *        line, device-writable)
+ * @segs: segments of the buffer being gathered
+ * @src_sg: source: the user's pages, then @pad if needed
+ * @dst_sg: destination: the user's pages, then @tail if needed
+ * @held: pages an abandoned request keeps referenced
+ * @nr_held: number of them
  * @node: in &vc_dev.orphans when abandoned
  */
-struct vc_stage {
-	struct page **src;
-	struct page **dst;
-	struct scatterlist *src_sg;
-	struct scatterlist *dst_sg;
-	unsigned int nr;
+struct vc_xfer {
 	struct vc_req *req;
+	u8 *pad;
+	u8 *tail;
+	struct wd_seg segs[VC_MAX_SG];
+	struct scatterlist src_sg[VC_MAX_SG + 1];
+	struct scatterlist dst_sg[VC_MAX_SG + 1];
+	struct page *held[2 * VC_MAX_SG];
+	unsigned int nr_held;
 	struct list_head node;
 };
 
@@ -228,7 +246,7 @@ struct vc_stage {
  * @wq: where the engine sleeps (idle, or waiting for its request)
  * @kicked: a doorbell rang
  * @cancel: the queue is stopping
- * @stage: staging memory and request
+ * @xfer: the request and its scatterlists (NULL once abandoned)
  * @sess: cached sessions
  * @key: key and IV of the command being run
  * @job: memory job of the command being run
@@ -243,7 +261,7 @@ struct vc_queue {
 	wait_queue_head_t wq;
 	bool kicked;
 	bool cancel;
-	struct vc_stage *stage;
+	struct vc_xfer *xfer;
 	struct vc_session sess[VC_SESSIONS];
 	u8 key[VC_MAX_KEY + VC_IV_LEN];
 	struct wd_mem_job job;
@@ -463,115 +481,72 @@ static void vc_data_cb(struct virtqueue *vq)
 	vc_dq_drain(&vc->dq[vq->index], true);
 }
 
-static void vc_stage_free(struct vc_stage *st)
+static void vc_xfer_free(struct vc_xfer *x)
 {
 	unsigned int i;
 
-	if (!st)
+	if (!x)
 		return;
-	for (i = 0; i < st->nr; i++) {
-		if (st->src && st->src[i])
-			__free_pages(st->src[i], VC_CHUNK_ORDER);
-		if (st->dst && st->dst[i])
-			__free_pages(st->dst[i], VC_CHUNK_ORDER);
-	}
-	kvfree(st->src);
-	kvfree(st->dst);
-	kvfree(st->src_sg);
-	kvfree(st->dst_sg);
-	if (st->req)
-		kfree(st->req->status);
-	kfree(st->req);
-	kfree(st);
+	for (i = 0; i < x->nr_held; i++)
+		put_page(x->held[i]);
+	if (x->req)
+		kfree(x->req->status);
+	kfree(x->req);
+	kfree(x->pad);
+	kfree(x->tail);
+	kvfree(x);
 }
 
-static struct vc_stage *vc_stage_alloc(u64 len)
+static struct vc_xfer *vc_xfer_alloc(void)
 {
-	unsigned int i, nr = DIV_ROUND_UP(len, VC_CHUNK);
-	struct vc_stage *st;
+	size_t line = max_t(size_t, SMP_CACHE_BYTES, VC_BLOCK);
+	struct vc_xfer *x;
 
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st)
+	x = kvzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
 		return NULL;
-	st->nr = nr;
-	st->src = kvcalloc(nr, sizeof(*st->src), GFP_KERNEL);
-	st->dst = kvcalloc(nr, sizeof(*st->dst), GFP_KERNEL);
-	st->src_sg = kvcalloc(nr, sizeof(*st->src_sg), GFP_KERNEL);
-	st->dst_sg = kvcalloc(nr, sizeof(*st->dst_sg), GFP_KERNEL);
-	st->req = kzalloc(sizeof(*st->req), GFP_KERNEL);
-	if (!st->src || !st->dst || !st->src_sg || !st->dst_sg || !st->req)
+	x->req = kzalloc(sizeof(*x->req), GFP_KERNEL);
+	x->pad = kzalloc(line, GFP_KERNEL);
+	/* What the device writes: cache lines of their own. */
+	x->tail = kzalloc(line, GFP_KERNEL);
+	if (!x->req || !x->pad || !x->tail)
 		goto err;
-	/* The device writes the status: a cache line of its own. */
-	st->req->status = kzalloc(max_t(size_t, SMP_CACHE_BYTES,
-					sizeof(*st->req->status)), GFP_KERNEL);
-	if (!st->req->status)
+	x->req->status = kzalloc(max_t(size_t, SMP_CACHE_BYTES,
+				       sizeof(*x->req->status)), GFP_KERNEL);
+	if (!x->req->status)
 		goto err;
-	for (i = 0; i < nr; i++) {
-		st->src[i] = alloc_pages(GFP_KERNEL, VC_CHUNK_ORDER);
-		st->dst[i] = alloc_pages(GFP_KERNEL, VC_CHUNK_ORDER);
-		if (!st->src[i] || !st->dst[i])
-			goto err;
-	}
-	return st;
+	return x;
 err:
-	vc_stage_free(st);
+	vc_xfer_free(x);
 	return NULL;
+}
+
+/* Take a reference on each page of the first @n entries of @sgl. */
+static void vc_hold_sg(struct vc_xfer *x, struct scatterlist *sgl,
+		       unsigned int n)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sg(sgl, sg, n, i) {
+		struct page *page = sg_page(sg) + sg->offset / PAGE_SIZE;
+		unsigned int off = sg->offset % PAGE_SIZE, left = sg->length;
+
+		while (left && x->nr_held < ARRAY_SIZE(x->held)) {
+			unsigned int c = min_t(unsigned int, left,
+					       PAGE_SIZE - off);
+
+			get_page(page);
+			x->held[x->nr_held++] = page++;
+			off = 0;
+			left -= c;
+		}
+	}
 }
 
 static bool vc_stopping(struct vc_queue *sq)
 {
 	return READ_ONCE(sq->cancel) || kthread_should_stop();
-}
-
-/*
- * Copy @len bytes between user memory (through @cur) and the staging
- * pages @pages. Returns 0 or a WD_ST_* status.
- */
-static u32 vc_copy(struct vc_queue *sq, struct wd_mem_cursor *cur,
-		   struct page **pages, u64 len, bool to_user)
-{
-	struct wd_seg segs[VC_SEGS];
-	u64 off = 0;
-
-	while (off < len) {
-		unsigned int nr, i;
-		ssize_t n;
-		u64 got = 0;
-
-		if (vc_stopping(sq))
-			return WD_ST_CANCELLED;
-		/* Kernel addresses of many pages at once (no dma_dev). */
-		n = wd_mem_segs(cur, segs, VC_SEGS, &nr);
-		if (n == -EAGAIN)
-			continue;
-		if (n == -ECANCELED)
-			return WD_ST_CANCELLED;
-		if (n <= 0)
-			return WD_ST_FAULT;
-		for (i = 0; i < nr && off + got < len; i++) {
-			u32 done = 0;
-
-			while (done < segs[i].len && off + got < len) {
-				u64 at = off + got;
-				size_t c = min_t(u64, segs[i].len - done,
-						 len - at);
-				void *k;
-
-				c = min_t(size_t, c, VC_CHUNK - at % VC_CHUNK);
-				k = page_address(pages[at / VC_CHUNK]) +
-				    at % VC_CHUNK;
-				if (to_user)
-					memcpy(segs[i].kaddr + done, k, c);
-				else
-					memcpy(k, segs[i].kaddr + done, c);
-				done += c;
-				got += c;
-			}
-		}
-		wd_mem_advance(cur, got);
-		off += got;
-	}
-	return WD_ST_OK;
 }
 
 /* Read the key and IV of a command; 0 or a WD_ST_* status. */
@@ -641,12 +616,17 @@ static u32 vc_check(struct vc_queue *sq, const struct wd_cmd *cmd)
 	return WD_ST_OK;
 }
 
-/* Hand the request to the device and wait for it; 0 or a WD_ST_* status. */
-static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
-			  u32 iv_len)
+/*
+ * Hand the request to the device and wait for it; 0 or a WD_ST_* status.
+ * @nsrc and @ndst entries of the xfer's scatterlists, the first @usrc and
+ * @udst of them over user pages.
+ */
+static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
+			  unsigned int ndst, unsigned int usrc,
+			  unsigned int udst, u32 iv_len)
 {
-	struct vc_stage *st = sq->stage;
-	struct vc_req *req = st->req;
+	struct vc_xfer *x = sq->xfer;
+	struct vc_req *req = x->req;
 	struct vc_dataq *dq = sq->dq;
 	struct scatterlist hdr, iv, status, *sgs[5];
 	unsigned int out = 0, in = 0;
@@ -660,8 +640,8 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 		sg_init_one(&iv, req->iv, iv_len);
 		sgs[out++] = &iv;
 	}
-	sgs[out++] = st->src_sg;
-	sgs[out + in++] = st->dst_sg;
+	sgs[out++] = x->src_sg;
+	sgs[out + in++] = x->dst_sg;
 	sg_init_one(&status, req->status, sizeof(*req->status));
 	sgs[out + in++] = &status;
 	req->sq = sq;
@@ -682,13 +662,13 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 			return WD_ST_TOO_BIG;
 		/* Full: hold the command until the device returns some. */
 		wait_event_timeout(dq->space, vc_stopping(sq) ||
-				   dq->vq->num_free >= out + in, HZ / 10);
+				   dq->vq->num_free >= nsrc + ndst + 3,
+				   HZ / 10);
 	}
 	if (ret)
 		return virtqueue_is_broken(dq->vq) ? WD_ST_NODEV : WD_ST_INVALID;
 	if (notify)
 		virtqueue_notify(dq->vq);
-
 	/*
 	 * The request is the device's until it returns it. The acquire pairs
 	 * with the release in vc_dq_drain(): the ring unmapped the buffers
@@ -713,11 +693,17 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 			virtio_break_device(sq->vc->vdev);
 		}
 		if (virtqueue_is_broken(dq->vq)) {
-			/* Never coming back: freed after the device reset. */
+			/*
+			 * Never coming back: the device may still write the
+			 * pages until it is reset. They stay referenced till
+			 * then; the request is freed after the reset.
+			 */
+			vc_hold_sg(x, x->src_sg, usrc);
+			vc_hold_sg(x, x->dst_sg, udst);
 			spin_lock(&sq->vc->orphan_lock);
-			list_add(&st->node, &sq->vc->orphans);
+			list_add(&x->node, &sq->vc->orphans);
 			spin_unlock(&sq->vc->orphan_lock);
-			sq->stage = NULL;
+			sq->xfer = NULL;
 			return WD_ST_NODEV;
 		}
 		if (READ_ONCE(polled)) {
@@ -743,14 +729,116 @@ static u32 vc_submit_wait(struct vc_queue *sq, u32 nsrc_pg, u32 ndst_pg,
 	}
 }
 
-static void vc_sg_fill(struct scatterlist *sg, struct page **pages, u64 len)
+/*
+ * Scatterlist over the whole of what @cur has left (@len bytes): the
+ * user's pages from one wd_mem_segs() call, then @extra_len bytes at
+ * @extra. Return: the entries, -ENOENT (not every page is present yet),
+ * or wd_mem_segs()'s -EAGAIN, -ECANCELED, -EFAULT.
+ */
+static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
+		     struct scatterlist *sgl, void *extra, u32 extra_len)
 {
-	unsigned int i, n = DIV_ROUND_UP(len, VC_CHUNK);
+	unsigned int nr, i;
+	ssize_t n;
 
-	sg_init_table(sg, n);
-	for (i = 0; i < n; i++)
-		sg_set_page(&sg[i], pages[i],
-			    min_t(u64, VC_CHUNK, len - (u64)i * VC_CHUNK), 0);
+	n = wd_mem_segs_limit(cur, x->segs, VC_MAX_SG, &nr, len);
+	if (n < 0)
+		return n;
+	if (n < len)
+		return -ENOENT;
+	sg_init_table(sgl, nr + !!extra_len);
+	for (i = 0; i < nr; i++)
+		sg_set_buf(&sgl[i], x->segs[i].kaddr, x->segs[i].len);
+	if (extra_len)
+		sg_set_buf(&sgl[nr], extra, extra_len);
+	return nr + !!extra_len;
+}
+
+/*
+ * Walk the whole of @cur once so that every page of it is in the device's
+ * mirror (SVA device faults, with fault-around); holds nothing after.
+ */
+static int vc_prefault(struct vc_xfer *x, struct wd_mem_cursor *cur)
+{
+	unsigned int nr, tries = 0;
+	ssize_t n;
+
+	while ((n = wd_mem_segs(cur, x->segs, VC_MAX_SG, &nr))) {
+		if (n == -EAGAIN && ++tries < VC_GATHER_TRIES)
+			continue;
+		if (n < 0)
+			return n;
+		wd_mem_advance(cur, n);
+	}
+	return 0;
+}
+
+static u32 vc_errno_status(int err)
+{
+	return err == -ECANCELED ? WD_ST_CANCELLED : WD_ST_FAULT;
+}
+
+/*
+ * Get both buffers of the command present and held at once, as
+ * scatterlists over the user's pages (with the CTR padding, @pad bytes,
+ * after each). On success the job holds them until wd_mem_job_end().
+ * Return: 0 or a WD_ST_* status (the job then holds nothing).
+ */
+static u32 vc_map_buffers(struct vc_queue *sq, const struct wd_cmd *cmd,
+			  u32 pad, int *nsrc, int *ndst)
+{
+	struct vc_xfer *x = sq->xfer;
+	u64 len = cmd->src_len;
+	unsigned int tries;
+	int ret = 0;
+
+	for (tries = 0; tries < VC_GATHER_TRIES; tries++) {
+		if (vc_stopping(sq))
+			return WD_ST_CANCELLED;
+		wd_mem_job_init(&sq->job, sq->q);
+		if (wd_mem_start(&sq->src, &sq->job, cmd->src, len, false) ||
+		    wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true)) {
+			ret = -EFAULT;
+			goto fail;
+		}
+		/* Not all there last time: fault everything in first. */
+		if (tries) {
+			ret = vc_prefault(x, &sq->src);
+			if (!ret)
+				ret = vc_prefault(x, &sq->dst);
+			if (ret)
+				goto fail;
+			wd_mem_finish(&sq->src);
+			wd_mem_finish(&sq->dst);
+			wd_mem_job_end(&sq->job);
+			wd_mem_job_init(&sq->job, sq->q);
+			wd_mem_start(&sq->src, &sq->job, cmd->src, len, false);
+			wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true);
+		}
+		*nsrc = vc_gather(x, &sq->src, len, x->src_sg, x->pad, pad);
+		if (*nsrc < 0) {
+			ret = *nsrc;
+		} else {
+			*ndst = vc_gather(x, &sq->dst, len, x->dst_sg, x->tail,
+					  pad);
+			if (*ndst >= 0)
+				return WD_ST_OK;
+			ret = *ndst;
+		}
+		wd_mem_finish(&sq->src);
+		wd_mem_finish(&sq->dst);
+		wd_mem_job_end(&sq->job);
+		/* Pages went away under us, or were not all there: again. */
+		if (ret != -EAGAIN && ret != -ENOENT)
+			return vc_errno_status(ret);
+	}
+	/* The memory never held still for long enough. */
+	return WD_ST_FAULT;
+fail:
+	wd_mem_finish(&sq->src);
+	wd_mem_finish(&sq->dst);
+	wd_mem_job_end(&sq->job);
+	return vc_errno_status(ret);
 }
 
 static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
@@ -759,9 +847,10 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	u32 key_len = WD_CIPHER_KEY_LEN(cmd->param);
 	bool enc = cmd->opcode == WD_OP_ENCRYPT;
 	u32 iv_len = mode == WD_CIPHER_ECB ? 0 : VC_IV_LEN;
-	struct vc_req *req;
 	u64 len = cmd->src_len, dev_len = len, id;
-	u32 st;
+	int nsrc, ndst;
+	struct vc_req *req;
+	u32 st, pad = 0;
 
 	st = vc_check(sq, cmd);
 	if (st || cmd->opcode == WD_OP_NOP)
@@ -771,7 +860,7 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 		goto out;
 	if (!len)
 		goto out;
-	if (!sq->stage) {
+	if (!sq->xfer) {
 		st = WD_ST_NODEV;
 		goto out;
 	}
@@ -779,7 +868,17 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	if (st)
 		goto out;
 
-	req = sq->stage->req;
+	/*
+	 * Device quirk: QEMU's built-in backend refuses CTR lengths that are
+	 * not whole blocks. CTR is a stream: run the last block over zero
+	 * padding (driver memory after the user's bytes, both ways) and hand
+	 * back only src_len bytes.
+	 */
+	if (len % VC_BLOCK) {
+		pad = VC_BLOCK - len % VC_BLOCK;
+		dev_len = len + pad;
+	}
+	req = sq->xfer->req;
 	memset(&req->hdr, 0, sizeof(req->hdr));
 	req->hdr.header.opcode = cpu_to_le32(enc ? VIRTIO_CRYPTO_CIPHER_ENCRYPT :
 						   VIRTIO_CRYPTO_CIPHER_DECRYPT);
@@ -787,47 +886,19 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	req->hdr.header.session_id = cpu_to_le64(id);
 	req->hdr.u.sym_req.op_type = cpu_to_le32(VIRTIO_CRYPTO_SYM_OP_CIPHER);
 	req->hdr.u.sym_req.u.cipher.para.iv_len = cpu_to_le32(iv_len);
-	req->hdr.u.sym_req.u.cipher.para.src_data_len = cpu_to_le32(len);
-	req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(len);
+	req->hdr.u.sym_req.u.cipher.para.src_data_len = cpu_to_le32(dev_len);
+	req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(dev_len);
 	memcpy(req->iv, sq->key + key_len, VC_IV_LEN);
 
-	/* Stage the source. */
-	wd_mem_job_init(&sq->job, sq->q);
-	if (wd_mem_start(&sq->src, &sq->job, cmd->src, len, false))
-		st = WD_ST_FAULT;
-	else
-		st = vc_copy(sq, &sq->src, sq->stage->src, len, false);
+	st = vc_map_buffers(sq, cmd, pad, &nsrc, &ndst);
+	if (st)
+		goto out;
+	st = vc_submit_wait(sq, nsrc, ndst, nsrc - !!pad, ndst - !!pad,
+			    iv_len);
+	/* The device is done with the pages (or they are held): let go. */
+	wd_mem_advance(&sq->src, len);
+	wd_mem_advance(&sq->dst, len);
 	wd_mem_finish(&sq->src);
-	wd_mem_job_end(&sq->job);
-	if (st)
-		goto out;
-
-	/*
-	 * Device quirk: QEMU's built-in backend refuses CTR lengths that are
-	 * not whole blocks. CTR is a stream: run the whole last block over
-	 * zero padding and hand back only src_len bytes.
-	 */
-	if (len % VC_BLOCK) {
-		u64 pad = round_up(len, VC_BLOCK);
-
-		memset(page_address(sq->stage->src[len / VC_CHUNK]) +
-		       len % VC_CHUNK, 0, pad - len);
-		req->hdr.u.sym_req.u.cipher.para.src_data_len = cpu_to_le32(pad);
-		req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(pad);
-		dev_len = pad;
-	}
-	vc_sg_fill(sq->stage->src_sg, sq->stage->src, dev_len);
-	vc_sg_fill(sq->stage->dst_sg, sq->stage->dst, dev_len);
-	st = vc_submit_wait(sq, 0, 0, iv_len);
-	if (st)
-		goto out;
-
-	/* Hand back the result. */
-	wd_mem_job_init(&sq->job, sq->q);
-	if (wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true))
-		st = WD_ST_FAULT;
-	else
-		st = vc_copy(sq, &sq->dst, sq->stage->dst, len, true);
 	wd_mem_finish(&sq->dst);
 	wd_mem_job_end(&sq->job);
 out:
@@ -909,8 +980,8 @@ static int vc_queue_start(struct wd_queue *q)
 	sq->vc = vc;
 	sq->dq = &vc->dq[q->hw_id % vc->nr_dq];
 	init_waitqueue_head(&sq->wq);
-	sq->stage = vc_stage_alloc(vc->max_len);
-	if (!sq->stage) {
+	sq->xfer = vc_xfer_alloc();
+	if (!sq->xfer) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -924,7 +995,7 @@ static int vc_queue_start(struct wd_queue *q)
 	}
 	return 0;
 err:
-	vc_stage_free(sq->stage);
+	vc_xfer_free(sq->xfer);
 	kfree(sq);
 	return ret;
 }
@@ -944,7 +1015,7 @@ static void vc_queue_stop(struct wd_queue *q)
 	kthread_stop(sq->worker);
 	for (i = 0; i < VC_SESSIONS; i++)
 		vc_session_drop(sq->vc, &sq->sess[i]);
-	vc_stage_free(sq->stage);
+	vc_xfer_free(sq->xfer);
 	q->drv_priv = NULL;
 	kfree_sensitive(sq);
 }
@@ -1034,11 +1105,11 @@ static void vc_probe_modes(struct vc_dev *vc)
 
 static void vc_free_orphans(struct vc_dev *vc)
 {
-	struct vc_stage *st, *tmp;
+	struct vc_xfer *x, *tmp;
 
-	list_for_each_entry_safe(st, tmp, &vc->orphans, node) {
-		list_del(&st->node);
-		vc_stage_free(st);
+	list_for_each_entry_safe(x, tmp, &vc->orphans, node) {
+		list_del(&x->node);
+		vc_xfer_free(x);
 	}
 }
 
@@ -1061,7 +1132,7 @@ static void vc_reset_and_free(struct vc_dev *vc)
 static int vc_probe(struct virtio_device *vdev)
 {
 	struct vc_dev *vc;
-	u32 status, nr, services;
+	u32 status, nr, services, pages;
 	int ret;
 
 	if (!vc_wanted(vdev))
@@ -1113,10 +1184,21 @@ static int vc_probe(struct virtio_device *vdev)
 	ret = vc_find_vqs(vc);
 	if (ret)
 		goto err_free;
-	/* Header, IV, status and a descriptor per chunk each way. */
-	vc->max_len = min_t(u64, vc->max_len,
-			    (u64)((virtqueue_get_vring_size(vc->dq[0].vq) - 3) / 2) *
-			    VC_CHUNK);
+	/*
+	 * A buffer may span at most VC_MAX_SG pages (one wd_mem_segs() call
+	 * holds them all). Without indirect descriptors a request also
+	 * needs header, IV, status and both buffers (each with a padding
+	 * entry) in the ring itself.
+	 */
+	pages = VC_MAX_SG;
+	if (!virtio_has_feature(vdev, VIRTIO_RING_F_INDIRECT_DESC))
+		pages = min_t(u32, pages,
+			      (virtqueue_get_vring_size(vc->dq[0].vq) - 5) / 2);
+	vc->max_len = min_t(u64, vc->max_len, (u64)(pages - 1) * PAGE_SIZE);
+	if (vc->max_len < PAGE_SIZE) {
+		ret = -ENODEV;
+		goto err_vqs;
+	}
 	virtio_device_ready(vdev);
 
 	vc_probe_modes(vc);
