@@ -53,6 +53,8 @@
 
 #include <warpdrive/driver.h>
 
+#include "../wd_compat.h"
+
 #define VC_MAX_DATAQ		16
 #define VC_MAX_QUEUES		64
 #define VC_SESSIONS		8	/* cached sessions per WarpDrive queue */
@@ -1067,7 +1069,7 @@ static int vc_find_vqs(struct vc_dev *vc)
 	}
 	names[i] = "controlq";
 	cbs[i] = vc_ctrl_cb;
-	ret = virtio_find_vqs(vc->vdev, vc->nr_dq + 1, vqs, cbs, names, NULL);
+	ret = wd_virtio_find_vqs(vc->vdev, vc->nr_dq + 1, vqs, cbs, names);
 	if (ret)
 		return ret;
 	for (i = 0; i < vc->nr_dq; i++) {
