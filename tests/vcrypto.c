@@ -153,10 +153,15 @@ static int afalg(const char *alg, int enc, const uint8_t *key, size_t klen,
 	tfm = socket(AF_ALG, SOCK_SEQPACKET, 0);
 	if (tfm < 0)
 		return -errno;
-	/* The first use instantiates the template; that may take a while. */
+	/*
+	 * The first use instantiates the template; that may take a while
+	 * (ENOENT meanwhile; 6.12 may answer EEXIST while another instance
+	 * of the same name is being registered). Still missing after that:
+	 * the kernel cannot build it (-ENOENT to the caller).
+	 */
 	while (bind(tfm, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (errno != ENOENT || ++tries > 50) {
-			ret = -errno;
+		if ((errno != ENOENT && errno != EEXIST) || ++tries > 50) {
+			ret = (errno == EEXIST) ? -ENOENT : -errno;
 			close(tfm);
 			return ret;
 		}
