@@ -814,6 +814,53 @@ TEST_F_TIMEOUT(vc, wdbench_quick, 300)
 	EXPECT_EQ(0, system("cat /tmp/vcbench.out"));
 }
 
+/* wdcrypt (the demo's tool): a file through the device and back. */
+TEST_F(vc, wdcrypt_round_trip)
+{
+	char cmd[512];
+
+	if (access("/wd/bin/wdcrypt", X_OK))
+		SKIP(return, "no wdcrypt");
+	ASSERT_EQ(0, system("seq 1 100000 > /tmp/vc.txt"));
+	snprintf(cmd, sizeof(cmd),
+		 "/wd/bin/wdcrypt -D %s 000102030405060708090a0b0c0d0e0f "
+		 "f0e0d0c0b0a090807060504030201000 /tmp/vc.txt /tmp/vc.enc && "
+		 "/wd/bin/wdcrypt -D %s -d 000102030405060708090a0b0c0d0e0f "
+		 "f0e0d0c0b0a090807060504030201000 /tmp/vc.enc /tmp/vc.dec && "
+		 "cmp /tmp/vc.txt /tmp/vc.dec && ! cmp -s /tmp/vc.txt /tmp/vc.enc",
+		 vc_name, vc_name);
+	EXPECT_EQ(0, system(cmd));
+	/* The same file through software AES (openssl-compatible CBC). */
+	{
+		uint8_t key_iv[32], *in, *out, *ref;
+		FILE *f = fopen("/tmp/vc.txt", "rb");
+		long len, pad;
+
+		ASSERT_NE(NULL, f);
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		pad = 16 - len % 16;
+		in = malloc(len + 16);
+		out = malloc(len + 16);
+		ref = malloc(len + 16);
+		ASSERT_EQ((size_t)len, fread(in, 1, len, f));
+		fclose(f);
+		memset(in + len, pad, pad);
+		unhex("000102030405060708090a0b0c0d0e0ff0e0d0c0b0a090807060504030201000", key_iv);
+		ASSERT_EQ(0, afalg("cbc(aes-generic)", 1, key_iv, 16, key_iv + 16,
+				   in, ref, len + pad));
+		f = fopen("/tmp/vc.enc", "rb");
+		ASSERT_NE(NULL, f);
+		ASSERT_EQ((size_t)(len + pad), fread(out, 1, len + pad, f));
+		fclose(f);
+		EXPECT_EQ(0, memcmp(out, ref, len + pad));
+		free(in);
+		free(out);
+		free(ref);
+	}
+}
+
 /* Removal */
 
 /* The virtio device under WarpDrive's PCI function ("virtioN"). */
