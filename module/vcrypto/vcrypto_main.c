@@ -47,7 +47,6 @@
 #include <linux/string.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
-#include <linux/virtio_ring.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_crypto.h>
@@ -63,10 +62,6 @@
 #define VC_IV_LEN		WD_CIPHER_IV_LEN
 #define VC_MAX_KEY		64
 #define VC_CTRL_TIMEOUT		(10 * HZ)
-/*
- * Staging memory comes in 64 KiB chunks, one descriptor each: a 1 MiB
- * command is 16 + 16 descriptors, well within any virtqueue.
- */
 /*
  * Segments (so pages) of one buffer in one request: what one wd_mem_segs()
  * call covers at most; commands are bounded so that a buffer spans no
@@ -105,11 +100,6 @@ MODULE_PARM_DESC(max_cmd_kb,
 static bool debug;
 module_param(debug, bool, 0644);
 MODULE_PARM_DESC(debug, "log every control request (never the key) (default 0)");
-
-static bool event_idx = true;
-module_param(event_idx, bool, 0444);
-MODULE_PARM_DESC(event_idx,
-		 "negotiate VIRTIO_RING_F_EVENT_IDX when the device offers it (default 1)");
 
 static bool probe_modes = true;
 module_param(probe_modes, bool, 0444);
@@ -1137,14 +1127,6 @@ static void vc_reset_and_free(struct vc_dev *vc)
 	vc_free_orphans(vc);
 }
 
-/* Features the driver refuses, before they are negotiated. */
-static int vc_validate(struct virtio_device *vdev)
-{
-	if (!event_idx)
-		__virtio_clear_bit(vdev, VIRTIO_RING_F_EVENT_IDX);
-	return 0;
-}
-
 static int vc_probe(struct virtio_device *vdev)
 {
 	struct vc_dev *vc;
@@ -1322,7 +1304,6 @@ static struct virtio_driver vc_driver = {
 	.feature_table = vc_features,
 	.feature_table_size = ARRAY_SIZE(vc_features),
 	.id_table = vc_id_table,
-	.validate = vc_validate,
 	.probe = vc_probe,
 	.remove = vc_remove,
 };
