@@ -13,6 +13,7 @@
 
 static const char *const alg_names[] = {
 	"copy", "fill", "crc32c", "deflate", "inflate",
+	"aes-ecb", "aes-cbc", "aes-ctr", "aes-xts",
 };
 
 int wd_version(void)

@@ -583,6 +583,39 @@ int wd_crc32c(struct wd_queue *q, const void *buf, size_t len, uint32_t seed,
 	return 0;
 }
 
+static int cipher_one(struct wd_queue *q, uint32_t op, int mode,
+		      const void *key_iv, size_t key_len, const void *src,
+		      void *dst, size_t len)
+{
+	struct wd_cqe cqe;
+	struct wd_cmd cmd;
+	int ret;
+
+	if (mode <= 0 || mode > 0xff || !key_len || key_len > 0xff)
+		return -EINVAL;
+	cmd_init(&cmd, op, src, len, dst, len);
+	cmd.param = WD_CIPHER_PARAM(mode, key_len);
+	cmd.key = (uint64_t)(uintptr_t)key_iv;
+	ret = run_one(q, &cmd, &cqe);
+	if (ret)
+		return ret;
+	return cqe.result == len ? 0 : -EPROTO;
+}
+
+int wd_encrypt(struct wd_queue *q, int mode, const void *key_iv,
+	       size_t key_len, const void *src, void *dst, size_t len)
+{
+	return cipher_one(q, WD_OP_ENCRYPT, mode, key_iv, key_len, src, dst,
+			  len);
+}
+
+int wd_decrypt(struct wd_queue *q, int mode, const void *key_iv,
+	       size_t key_len, const void *src, void *dst, size_t len)
+{
+	return cipher_one(q, WD_OP_DECRYPT, mode, key_iv, key_len, src, dst,
+			  len);
+}
+
 int wd_compress(struct wd_queue *q, int format, int level, const void *src,
 		size_t src_len, void *dst, size_t dst_cap, size_t *dst_len)
 {

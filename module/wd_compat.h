@@ -72,4 +72,34 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #include <asm/unaligned.h>
 #endif
 
+/*
+ * 6.11: virtio_find_vqs() takes one struct virtqueue_info per queue
+ * instead of parallel arrays of callbacks and names.
+ */
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+static inline int wd_virtio_find_vqs(struct virtio_device *vdev,
+				     unsigned int nvqs, struct virtqueue **vqs,
+				     vq_callback_t **cbs, const char **names)
+{
+#if WD_KERNEL_AT_LEAST(6, 11)
+	struct virtqueue_info *info;
+	unsigned int i;
+	int ret;
+
+	info = kcalloc(nvqs, sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
+	for (i = 0; i < nvqs; i++) {
+		info[i].name = names[i];
+		info[i].callback = cbs[i];
+	}
+	ret = virtio_find_vqs(vdev, nvqs, vqs, info, NULL);
+	kfree(info);
+	return ret;
+#else
+	return virtio_find_vqs(vdev, nvqs, vqs, cbs, names, NULL);
+#endif
+}
+
 #endif /* _WD_COMPAT_H */

@@ -14,6 +14,7 @@ static DEFINE_IDA(wd_ida);
 
 static const char * const wd_alg_names[] = {
 	"copy", "fill", "crc32c", "deflate", "inflate",
+	"aes-ecb", "aes-cbc", "aes-ctr", "aes-xts",
 };
 
 static struct wd_device *to_wd_device(struct device *dev)

@@ -107,9 +107,6 @@ struct wd_share {
 	u64 *dma_end;			/* share offset where each ends */
 };
 
-/* Most pages one wd_mem_segs() call walks page by page. */
-#define WD_SEGS_MAX_PAGES	256
-
 /* Not in the direct map: the engines must never touch these pages. */
 static bool wd_vma_is_secret(struct vm_area_struct *vma)
 {

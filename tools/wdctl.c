@@ -203,6 +203,36 @@ static int cmd_list(int json)
 	return 0;
 }
 
+/*
+ * Hardware behind a device, when its driver describes it: wd_vcrypto puts
+ * "key value" lines (PCI function, IOMMU group, virtqueues...) in the
+ * attribute "vcrypto" of the parent (virtio) device.
+ */
+static void print_hw(const char *name)
+{
+	char path[256], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/warpdrive/%s/device/vcrypto",
+		 name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	printf("hardware:\n");
+	while (fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' ');
+
+		line[strcspn(line, "\n")] = 0;
+		if (sp) {
+			*sp = 0;
+			printf("  %-20s %s\n", line, sp + 1);
+		} else {
+			printf("  %s\n", line);
+		}
+	}
+	fclose(f);
+}
+
 static int cmd_show(const char *name, int json)
 {
 	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
@@ -247,6 +277,7 @@ static int cmd_show(const char *name, int json)
 	if (!wd_dev_attr_u64(name, "devpriv_size", &devpriv) && devpriv)
 		printf("device-private: %llu MiB (HMM)\n",
 		       (unsigned long long)(devpriv >> 20));
+	print_hw(name);
 	printf("stats:\n");
 	read_stats(name, stats, ok);
 	for (i = 0; i < NR_STATS; i++) {

@@ -315,6 +315,30 @@ int wd_decompress(struct wd_queue *q, int format, const void *src,
 		  size_t src_len, void *dst, size_t dst_cap, size_t *dst_len,
 		  size_t *consumed);
 
+/**
+ * wd_encrypt() - AES-encrypt a buffer (WD_OP_ENCRYPT)
+ * @q: queue of a device offering the mode (WD_ALG_AES_*)
+ * @mode: WD_CIPHER_ECB, _CBC, _CTR or _XTS
+ * @key_iv: the key (@key_len bytes) followed at once by the 16-byte IV
+ *          (initial counter block for CTR, tweak for XTS; read but unused
+ *          for ECB). In pinned mode it must lie in a shared range, like
+ *          the buffers.
+ * @key_len: 16, 24 or 32 (XTS: 32 or 64, two keys)
+ * @src: plaintext
+ * @dst: ciphertext, @len bytes; must not overlap @src
+ * @len: bytes; a multiple of 16 except for CTR (XTS: at least 16)
+ *
+ * Return: 0, -EINVAL (mode, key length, alignment; the device does not
+ * offer the mode), -EFAULT, -E2BIG (above the device's max_cmd_len),
+ * -ENODEV, -ECANCELED, or what wd_submit()/wd_wait() return.
+ */
+int wd_encrypt(struct wd_queue *q, int mode, const void *key_iv,
+	       size_t key_len, const void *src, void *dst, size_t len);
+
+/** wd_decrypt() - the inverse of wd_encrypt() (WD_OP_DECRYPT), same rules. */
+int wd_decrypt(struct wd_queue *q, int mode, const void *key_iv,
+	       size_t key_len, const void *src, void *dst, size_t len);
+
 /** wd_status_str() - text for a WD_ST_* completion status. */
 const char *wd_status_str(uint32_t status);
 

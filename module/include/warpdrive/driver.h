@@ -501,6 +501,12 @@ struct wd_seg {
 ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 		    unsigned int max, unsigned int *nr);
 
+/*
+ * Most pages one wd_mem_segs() call covers: a device that needs a whole
+ * buffer in one request bounds its commands so that no buffer spans more.
+ */
+#define WD_SEGS_MAX_PAGES	256
+
 /**
  * wd_mem_segs_limit() - wd_mem_segs() covering at most @limit bytes
  * @cur: cursor
