@@ -57,9 +57,6 @@ static inline unsigned long wd_pt_flags(void *entry)
 /* Magic of the file system of device memory regions (wd_region.c). */
 #define WD_REGION_FS_MAGIC	0x57445247	/* "WDRG" */
 
-/* Removals of SVA entries remembered for revalidating held segments. */
-#define WD_DROP_LOG		8
-
 /* Most pages one device fault or snapshot handles. */
 #define WD_FAULT_MAX		64
 
@@ -138,10 +135,6 @@ struct wd_hwq {
  * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps) and mode
  *              switches; taken before @lock.
  * @gen: bumped whenever translations are removed.
- * @drops: SVA: the page range [0] to [1] the removal that made @gen g
- *         removed, at g % WD_DROP_LOG, so that segments a job holds need
- *         not be given up for removals elsewhere (written under @lock with
- *         @access held for writing; read with @access held).
  * @notifier: SVA invalidations, over the whole address space; it only
  *            removes entries (faults use a &struct wd_mmu_window).
  * @pt: SVA device page table: page index -> wd_pt_entry().
@@ -167,7 +160,6 @@ struct wd_mmu {
 	struct mutex lock;
 	struct mutex share_lock;
 	unsigned long gen;
-	unsigned long drops[WD_DROP_LOG][2];
 	struct mmu_interval_notifier notifier;
 	struct xarray pt;
 	struct xarray dma;

@@ -288,23 +288,6 @@ static int wd_pt_clear(struct wd_mmu *mmu, unsigned long first,
 	return n;
 }
 
-/*
- * Entries of pages [@first, @last] were removed (->lock and the access
- * lock held for writing): a new generation, and what it removed.
- */
-static void wd_mmu_dropped(struct wd_mmu *mmu, unsigned long first,
-			   unsigned long last)
-{
-	unsigned long *slot;
-
-	lockdep_assert_held(&mmu->lock);
-	lockdep_assert_held_write(&mmu->access);
-	mmu->gen++;
-	slot = mmu->drops[mmu->gen % WD_DROP_LOG];
-	slot[0] = first;
-	slot[1] = last;
-}
-
 /* --- SVA: invalidation --------------------------------------------- */
 
 /*
@@ -351,7 +334,7 @@ static bool wd_mmu_drop_range(struct wd_mmu *mmu,
 	}
 	dropped = wd_pt_clear(mmu, first, last);
 	if (dropped)
-		wd_mmu_dropped(mmu, first, last);
+		mmu->gen++;
 	mutex_unlock(&mmu->lock);
 	up_write(&mmu->access);
 
@@ -374,7 +357,7 @@ static void wd_pt_evict(struct wd_mmu *mmu, unsigned long idx)
 	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	if (wd_pt_clear(mmu, idx, idx))
-		wd_mmu_dropped(mmu, idx, idx);
+		mmu->gen++;
 	mutex_unlock(&mmu->lock);
 	up_write(&mmu->access);
 }
@@ -1113,7 +1096,7 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 		return -EBUSY;
 	}
 	wd_pt_clear(mmu, 0, ULONG_MAX);
-	wd_mmu_dropped(mmu, 0, ULONG_MAX);
+	mmu->gen++;
 	swap(shares, mmu->shares);
 	if (mode)
 		WRITE_ONCE(mmu->mode, mode);
@@ -1153,7 +1136,7 @@ void wd_mmu_dma_release(struct wd_mmu *mmu)
 	mutex_lock(&mmu->lock);
 	mmu->dma_off = true;
 	wd_pt_clear(mmu, 0, ULONG_MAX);
-	wd_mmu_dropped(mmu, 0, ULONG_MAX);
+	mmu->gen++;
 	for (it = interval_tree_iter_first(&mmu->shares, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX))
 		wd_share_dma_unmap(mmu, container_of(it, struct wd_share, it));
@@ -1394,30 +1377,9 @@ out:
  * the same pages; a cursor whose piece went stale loses it.
  * Return: true if every held piece is still valid.
  */
-/*
- * Did a removal since generation @since reach pages [@first, @last]? SVA,
- * access lock held; unknown (true) if more happened than are remembered.
- */
-static bool wd_mmu_dropped_since(struct wd_mmu *mmu, unsigned long since,
-				 unsigned long first, unsigned long last)
-{
-	unsigned long g;
-
-	if (mmu->mode != WD_MMU_SVA || mmu->gen - since > WD_DROP_LOG)
-		return true;
-	for (g = since + 1; g != mmu->gen + 1; g++) {
-		unsigned long *slot = mmu->drops[g % WD_DROP_LOG];
-
-		if (slot[0] <= last && first <= slot[1])
-			return true;
-	}
-	return false;
-}
-
 static bool wd_job_revalidate(struct wd_mem_job *job)
 {
 	struct wd_mmu *mmu = wd_job_mmu(job);
-	unsigned long since = job->gen;
 	bool valid = true;
 	unsigned long pfn;
 	int i;
@@ -1428,13 +1390,8 @@ static bool wd_job_revalidate(struct wd_mem_job *job)
 	for (i = 0; i < job->nr; i++) {
 		struct wd_mem_cursor *cur = job->cursors[i];
 
-		/* Segments that lost a page are void, and with them all. */
+		/* Segments may have lost any of their pages: all are void. */
 		if (cur->held) {
-			if (!wd_mmu_dropped_since(mmu, since,
-						  cur->addr >> PAGE_SHIFT,
-						  (cur->addr + cur->held - 1) >>
-						  PAGE_SHIFT))
-				continue;
 			cur->held = 0;
 			valid = false;
 			continue;
