@@ -577,14 +577,28 @@ TEST_F(dm, fault_around)
 	close(fd);
 	close(fd2);
 
-	/* The window never leaves the VMA: nothing outside it is taken. */
+	/*
+	 * The window never leaves the VMA: nothing outside it is taken. The
+	 * window is aligned on the virtual address, so the 8-page mapping is
+	 * placed inside one 64-page-aligned window (at a free address of a
+	 * reservation): then the fault takes exactly its 8 pages.
+	 */
 	fd = new_region(len, 0, 64);
 	ASSERT_LE(0, fd);
-	p = map(fd, 8 * PG, PROT_READ | PROT_WRITE, 0, 32 * PG);
-	ASSERT_NE(NULL, p);
-	p[3 * PG] = 1;
-	EXPECT_EQ(8 * PG, resident(fd));
-	munmap(p, 8 * PG);
+	{
+		char *r = mmap(NULL, 128 * PG, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uintptr_t at;
+
+		ASSERT_NE(MAP_FAILED, r);
+		at = ((uintptr_t)r + 64 * PG - 1) & ~(uintptr_t)(64 * PG - 1);
+		p = mmap((void *)at, 8 * PG, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 32 * PG);
+		ASSERT_EQ((void *)at, p);
+		p[3 * PG] = 1;
+		EXPECT_EQ(8 * PG, resident(fd));
+		munmap(r, 128 * PG);
+	}
 	close(fd);
 }
 
