@@ -14,6 +14,8 @@
  */
 #include <linux/bitmap.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
@@ -617,6 +619,24 @@ bool wd_queue_has_work(struct wd_queue *q)
 	       hwq->cq_tail + hwq->cq_reserved - cq_head < hwq->cq_entries;
 }
 EXPORT_SYMBOL_GPL(wd_queue_has_work);
+
+void wd_engine_idle(struct wd_queue *q, wait_queue_head_t *wq, bool *kicked,
+		    unsigned long *idle_since, unsigned int poll_us)
+{
+	if (!time_after(jiffies, *idle_since + usecs_to_jiffies(poll_us))) {
+		cond_resched();
+		return;
+	}
+	wd_queue_set_need_wakeup(q, true);
+	/* A submission that raced with the flag is seen here. */
+	if (!wd_queue_has_work(q))
+		wait_event_interruptible(*wq, READ_ONCE(*kicked) ||
+					 kthread_should_stop());
+	WRITE_ONCE(*kicked, false);
+	*idle_since = jiffies;
+	wd_queue_set_need_wakeup(q, false);
+}
+EXPORT_SYMBOL_GPL(wd_engine_idle);
 
 bool wd_queue_fetch(struct wd_queue *q, struct wd_cmd *cmd)
 {

@@ -941,18 +941,8 @@ static int vc_worker(void *data)
 			cond_resched();
 			continue;
 		}
-		if (!time_after(jiffies, idle_since +
-				usecs_to_jiffies(READ_ONCE(poll_us)))) {
-			cond_resched();
-			continue;
-		}
-		wd_queue_set_need_wakeup(sq->q, true);
-		if (!wd_queue_has_work(sq->q))
-			wait_event_interruptible(sq->wq, READ_ONCE(sq->kicked) ||
-						 kthread_should_stop());
-		WRITE_ONCE(sq->kicked, false);
-		idle_since = jiffies;
-		wd_queue_set_need_wakeup(sq->q, false);
+		wd_engine_idle(sq->q, &sq->wq, &sq->kicked, &idle_since,
+			       READ_ONCE(poll_us));
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <linux/atomic.h>
 #include <linux/xarray.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <uapi/warpdrive/warpdrive.h>
 
 struct dev_pagemap;
@@ -343,6 +344,27 @@ void wd_queue_set_need_wakeup(struct wd_queue *q, bool on);
  * Return: true if wd_queue_fetch() would find a command.
  */
 bool wd_queue_has_work(struct wd_queue *q);
+
+/**
+ * wd_engine_idle() - what an engine thread does when its ring is empty
+ * @q: queue the thread serves
+ * @wq: where the thread sleeps; the driver's &wd_device_ops.kick sets
+ *      *@kicked (WRITE_ONCE()) and wakes it
+ * @kicked: the doorbell rang since the thread last slept
+ * @idle_since: jiffies when the thread last found work (the caller sets it
+ *              whenever a batch ran commands); updated after a sleep
+ * @poll_us: how long the thread keeps polling an empty ring
+ *
+ * The usual engine loop is "run a batch of commands; if there was none,
+ * call this". Until @poll_us have passed since @idle_since it only yields
+ * the CPU (user space submits with no system call). Then it publishes
+ * NEED_WAKEUP, looks at the ring once more (a submission that raced with
+ * the flag), sleeps until a kick or kthread_stop(), and clears the flag.
+ *
+ * Context: the engine's kthread; sleeps. Returns with no lock held.
+ */
+void wd_engine_idle(struct wd_queue *q, wait_queue_head_t *wq, bool *kicked,
+		    unsigned long *idle_since, unsigned int poll_us);
 
 struct wd_mem_cursor;
 
