@@ -144,14 +144,16 @@ test: deps user
 			> $(BUILD)/logs/guest-build.log 2>&1 & bg=$$!; \
 	fi; \
 	echo "== suite on the $(firstword $(TEST_KERNELS)) debug kernel"; \
-	$(MAKE) --no-print-directory KERNEL=$(firstword $(TEST_KERNELS)) test-kernel || st=1; \
+	sum=; if $(MAKE) --no-print-directory KERNEL=$(firstword $(TEST_KERNELS)) test-kernel; \
+	then sum="$(firstword $(TEST_KERNELS)) passed"; else st=1; sum="$(firstword $(TEST_KERNELS)) FAILED"; fi; \
 	if [ -n "$$bg" ] && ! wait $$bg; then \
 		echo "make test: building the $$rest guest failed:"; tail -n 30 $(BUILD)/logs/guest-build.log; exit 1; \
 	fi; \
 	for k in $$rest; do \
 		echo "== suite on the $$k debug kernel"; \
-		$(MAKE) --no-print-directory KERNEL=$$k test-kernel || st=1; \
-	done; exit $$st
+		if $(MAKE) --no-print-directory KERNEL=$$k test-kernel; \
+		then sum="$$sum, $$k passed"; else st=1; sum="$$sum, $$k FAILED"; fi; \
+	done; echo "make test: $$sum"; exit $$st
 
 # One series (KERNEL) only.
 test-kernel: guest-debug
