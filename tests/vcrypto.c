@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1026,6 +1027,75 @@ static int vc_vdev(char *out, size_t len)
 		}
 	closedir(d);
 	return ret;
+}
+
+/* Release of the running kernel at least @maj.@min? */
+static int kernel_at_least(int maj, int min)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return 0;
+	return a > maj || (a == maj && b >= min);
+}
+
+/*
+ * How the device gets at the buffers: on kernels whose virtio rings take
+ * premapped buffers (6.6 on) behind the IOMMU, through the framework's
+ * own DMA mappings, which come and go with the device's mirror and the
+ * shares (stats/dma_mapped); on 6.1 the ring maps each request and the
+ * framework maps nothing.
+ */
+TEST_F(vc, dma_mode_and_mappings)
+{
+	SETUP_SKIPPED();
+	int premapped = kernel_at_least(6, 6);
+	char vdev[64], path[128], buf[1024];
+	size_t len = 16 * 4096;
+	uint8_t *a = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t m0, m1;
+	struct wd_cmd c;
+	struct vq p;
+
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_EQ(0, vc_vdev(vdev, sizeof(vdev)));
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/vcrypto", vdev);
+	ASSERT_EQ(0, wd_test_read_file(path, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, premapped ? "dma premapped" : "dma ring-mapped"))
+		TH_LOG("%s", buf);
+	memset(a, 0x5a, 2 * len);
+	m0 = vc_stat("dma_mapped");
+	ASSERT_NE(UINT64_MAX, m0);
+	/* SVA: the pages the device faulted in are mapped for it... */
+	c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a, 16, a + 4096, len - 4096,
+		 a + len, len - 4096);
+	ASSERT_EQ(WD_ST_OK, vq_run(&self->v, &c, NULL));
+	m1 = vc_stat("dma_mapped");
+	EXPECT_TRUE(premapped ? m1 >= m0 + 2 * 16 - 2 : m1 == m0)
+		TH_LOG("dma_mapped %llu -> %llu", (unsigned long long)m0,
+		       (unsigned long long)m1);
+	/* ...and unmapped when the process unmaps them. */
+	ASSERT_EQ(0, munmap(a + len, len));
+	EXPECT_TRUE(!premapped || vc_stat("dma_mapped") <= m1 - 15);
+	vq_close(&self->v);
+	self->v.dev = NULL;
+	EXPECT_EQ(m0, vc_stat("dma_mapped"));
+
+	/* Pinned: a share is mapped for the device while it lasts. */
+	ASSERT_EQ(0, vq_open(&p, WD_MMU_PINNED));
+	m0 = vc_stat("dma_mapped");
+	ASSERT_EQ(0, wd_share(p.dev, a, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	m1 = vc_stat("dma_mapped");
+	EXPECT_EQ(premapped ? m0 + 16 : m0, m1);
+	c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a, 16, a + 4096, 4096,
+		 a + 8 * 4096, 4096);
+	EXPECT_EQ(WD_ST_OK, vq_run(&p, &c, NULL));
+	ASSERT_EQ(0, wd_unshare(p.dev, a, len));
+	EXPECT_EQ(m0, vc_stat("dma_mapped"));
+	vq_close(&p);
+	munmap(a, len);
 }
 
 static int write_str(const char *path, const char *s)
