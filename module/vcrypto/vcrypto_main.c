@@ -139,7 +139,7 @@ struct vc_dataq {
 	struct virtqueue *vq;
 	spinlock_t lock;
 	wait_queue_head_t space;
-	char name[16];
+	char name[24];
 };
 
 /**
