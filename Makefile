@@ -49,6 +49,8 @@ HARNESS := $(SRC)/tools/testing/selftests
 # The kernel's own HMM selftest, built unmodified from the unpacked source;
 # tests/hmm_upstream runs it against test_hmm.ko and against WarpDrive.
 HMM_TESTS := $(U)/tests/hmm-tests
+# Programs only the guest has (the demo's steps), linked statically.
+GUEST_PROGS := $(U)/guest/wddemo
 
 # The guest kernels' series: 6.1 (default) or 6.12 (make test KERNEL=6.12).
 # 6.12's kernels, modules, initramfs and logs go to $(BUILD)/6.12-debug,
@@ -73,7 +75,7 @@ deps:
 # The library and the tools as installed (no kernel source needed).
 lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN)
 
-user: lib $(TOOLS) $(TESTS) $(HMM_TESTS)
+user: lib $(TOOLS) $(TESTS) $(HMM_TESTS) $(GUEST_PROGS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack >/dev/null
@@ -106,6 +108,10 @@ $(U)/bin/%: tools/%.c $(LIB_SO)
 $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+
+$(U)/guest/%: vm/guest/%.c $(U)/lib/libwd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)

@@ -93,6 +93,9 @@ list=$out/initramfs.list
 	for f in "$user"/tools/*; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
+	for f in "$user"/guest/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
+	done
 	for f in "$user"/tests/*; do
 		[ "$(basename "$f")" = hmm-tests ] && f=$hmm_tests
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/tests/$(basename "$f") $f 0755 0 0"
