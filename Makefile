@@ -51,6 +51,15 @@ HARNESS := $(SRC)/tools/testing/selftests
 HMM_TESTS := $(U)/tests/hmm-tests
 # Programs only the guest has (the demo's steps), linked statically.
 GUEST_PROGS := $(U)/guest/wddemo
+# libwd-zlib: zlib's ABI on the device (lib/zlib/wd_zlib.c), with libwd
+# inside it, hidden. The system zlib it forwards to, found by path when it
+# is installed in zlib's place.
+ZLIB_SO := $(U)/lib/libwd-zlib.so.1
+LIB_HIDDEN_OBJS := $(patsubst lib/%.c,$(U)/lib/hidden/%.o,$(LIB_SRCS))
+ZLIB_REAL ?= $(firstword $(wildcard /lib/x86_64-linux-gnu/libz.so.1 /lib/aarch64-linux-gnu/libz.so.1 /usr/lib/libz.so.1) libz.so.1)
+# Dynamically linked programs run in the guest against the system zlib
+# (tests/zlib/: the zlib API test program).
+DYN_PROGS := $(U)/dyn/zprog
 
 # The guest kernels' series: 6.1 (default) or 6.12 (make test KERNEL=6.12).
 # 6.12's kernels, modules, initramfs and logs go to $(BUILD)/6.12-debug,
@@ -73,9 +82,9 @@ deps:
 	@vm/deps.sh
 
 # The library and the tools as installed (no kernel source needed).
-lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN)
+lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN) $(ZLIB_SO)
 
-user: lib $(TOOLS) $(TESTS) $(HMM_TESTS) $(GUEST_PROGS)
+user: lib $(TOOLS) $(TESTS) $(HMM_TESTS) $(GUEST_PROGS) $(DYN_PROGS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack >/dev/null
@@ -87,6 +96,21 @@ $(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warp
 $(U)/lib/pic/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+
+$(U)/lib/hidden/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(ZLIB_SO): lib/zlib/wd_zlib.c lib/zlib/libwd-zlib.map $(LIB_HIDDEN_OBJS)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden \
+		-DWD_ZLIB_REAL_DEFAULT='"$(ZLIB_REAL)"' $(LDFLAGS) -shared \
+		-Wl,-soname,libwd-zlib.so.1 -Wl,--version-script=lib/zlib/libwd-zlib.map \
+		-o $@ lib/zlib/wd_zlib.c $(LIB_HIDDEN_OBJS) -ldl -lpthread
+	ln -sf libwd-zlib.so.1 $(U)/lib/libwd-zlib.so
+
+$(U)/dyn/%: tests/zlib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $< -lz
 
 $(U)/lib/libwd.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
