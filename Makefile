@@ -26,6 +26,7 @@ SRC := $(WD_CACHE)/linux-source-6.1
 U := $(BUILD)/user
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
 VERSION := 0.1.0
 
 CC ?= gcc
@@ -220,6 +221,11 @@ install: lib
 	install -m 644 lib/include/libwd.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/uapi/warpdrive/warpdrive.h $(DESTDIR)$(PREFIX)/include/warpdrive/
 	install -m 755 $(TOOLS_DYN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(ZLIB_SO) $(DESTDIR)$(LIBDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 # Debian packages (warpdrive-dkms, libwd0, libwd-dev, warpdrive-tools) in
 # $(BUILD)/deb, built by dpkg-buildpackage from a copy of the tracked files.

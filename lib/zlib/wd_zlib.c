@@ -667,10 +667,10 @@ static int make_nonfinal(struct wdz *s, size_t at, size_t rawlen)
 	free(s->scratch);
 	s->scratch = malloc(rawlen + 1);
 	if (!s->scratch)
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 1\n", 1); return -1; }
+		return -1;
 	memset(&z, 0, sizeof(z));
 	if (REAL(inflateInit2_)(&z, -15, ZLIB_VERSION, (int)sizeof(z)) != Z_OK)
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 2\n", 2); return -1; }
+		return -1;
 	z.next_in = s->obuf + at;
 	z.avail_in = clen;
 	z.next_out = s->scratch;
@@ -696,17 +696,17 @@ static int make_nonfinal(struct wdz *s, size_t at, size_t rawlen)
 	}
 	REAL(inflateEnd)(&z);
 	if (!ok)
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 3\n", 3); return -1; }
+		return -1;
 	p = s->obuf + at;
 	if (!(p[last_start / 8] & (1U << (last_start % 8))))
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 4\n", 4); return -1; }	/* not the final bit: not what we think */
+		return -1;	/* not the final bit: not what we think */
 	p[last_start / 8] &= ~(1U << (last_start % 8));
 	/* 3 zero bits (stored, not final) from end_bit, pad, 00 00 ff ff */
 	nbytes = (end_bit + 3 + 7) / 8;
 	if (nbytes < clen)
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 5\n", 5); return -1; }
+		return -1;
 	if (grow(&s->obuf, &s->ocap, at + nbytes + 4))
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 6\n", 6); return -1; }
+		return -1;
 	p = s->obuf + at;
 	if (nbytes > clen)
 		memset(p + clen, 0, nbytes - clen);
@@ -719,7 +719,7 @@ static int make_nonfinal(struct wdz *s, size_t at, size_t rawlen)
 	/* Check: the piece now inflates to the input and does not end. */
 	memset(&z, 0, sizeof(z));
 	if (REAL(inflateInit2_)(&z, -15, ZLIB_VERSION, (int)sizeof(z)) != Z_OK)
-		{ if (cfg.debug) fprintf(stderr, "nonfinal fail 7\n", 7); return -1; }
+		return -1;
 	z.next_in = s->obuf + at;
 	z.avail_in = s->olen - at;
 	z.next_out = s->scratch;
