@@ -812,6 +812,8 @@ static int dev_piece(struct wdz *s, size_t len, int final)
 		dev_lost(&s->dev);
 		return -1;
 	}
+	if (!cfg.simulate)
+		COUNT(dev_cmds, 1);
 	COUNT(dev_in, len);
 	COUNT(dev_out, out);
 	s->olen = at + out;
@@ -1026,6 +1028,10 @@ EXPORT int deflateReset(z_streamp strm)
 	free(s->dict);
 	s->dict = NULL;
 	s->dictlen = 0;
+	/* Found no free queue last time: try again for the new stream. */
+	if (!s->dev.q)
+		s->dev.dead = s->level == 0 || (s->strategy != Z_DEFAULT_STRATEGY &&
+						 s->strategy != Z_FILTERED);
 	reset_deflate(s);
 	return Z_OK;
 }
