@@ -170,6 +170,11 @@ TEST_F_TIMEOUT(z, fallback_is_zlib_byte_for_byte, 300)
 				ZPROG " deflate 6 31 10 7 sync /tmp/z.%s /tmp/z.ref && cmp /tmp/z.out /tmp/z.ref",
 				files[i], files[i]));
 	}
+	/* A window under 32 KiB (an inflater may hold no more): zlib's. */
+	EXPECT_EQ(0, sh(PRE ZPROG " deflate 6 9 100000 7 sync /tmp/z.text /tmp/z.out && "
+			ZPROG " deflate 6 9 100000 7 sync /tmp/z.text /tmp/z.ref && cmp /tmp/z.out /tmp/z.ref"));
+	EXPECT_EQ(0, sh(PRE ZPROG " deflate 6 -10 300000 65536 none /tmp/z.text /tmp/z.out && "
+			ZPROG " deflate 6 -10 300000 65536 none /tmp/z.text /tmp/z.ref && cmp /tmp/z.out /tmp/z.ref"));
 	/* Disabled: zlib throughout, the device untouched. */
 	c0 = counter("commands_completed");
 	EXPECT_EQ(0, sh(PRE "WD_ZLIB_DISABLE=1 " ZPROG " deflate 6 31 100000 7 sync /tmp/z.text /tmp/z.out && "

@@ -320,6 +320,7 @@ struct wdz {
 
 	/* deflate */
 	int level, memlevel, strategy;
+	int bits;		/* window bits, 8 to 15 */
 	unsigned char *ibuf;	/* input not yet compressed */
 	size_t ilen, icap;
 	size_t replay;		/* M_PASS: ibuf bytes not yet fed to inner */
@@ -479,6 +480,18 @@ static int wrap_of(int wbits, int *bits)
 	return 1;
 }
 
+/*
+ * Streams the device does not make: level 0 (stored), the strategies that
+ * change the encoding (Huffman only, RLE, fixed codes), and windows below
+ * 32 KiB (the device's distances may reach 32 KiB back, which an inflater
+ * told of a smaller window refuses).
+ */
+static int cpu_only(const struct wdz *s)
+{
+	return s->level == 0 || s->bits < 15 ||
+	       (s->strategy != Z_DEFAULT_STRATEGY && s->strategy != Z_FILTERED);
+}
+
 EXPORT int deflateInit2_(z_streamp strm, int level, int method, int windowBits,
 			 int memLevel, int strategy, const char *version,
 			 int stream_size)
@@ -517,12 +530,8 @@ EXPORT int deflateInit2_(z_streamp strm, int level, int method, int windowBits,
 	strm->msg = Z_NULL;
 	strm->data_type = Z_UNKNOWN;
 	strm->adler = s->check;
-	/*
-	 * Level 0 (stored) and the strategies that change the encoding
-	 * (Huffman only, RLE, fixed codes) are zlib's own.
-	 */
-	if (level == 0 || (strategy != Z_DEFAULT_STRATEGY && strategy != Z_FILTERED))
-		s->dev.dead = 1;
+	s->bits = bits;
+	s->dev.dead = cpu_only(s);
 	return Z_OK;
 }
 
@@ -746,7 +755,8 @@ static int cpu_piece(struct wdz *s, size_t len, int final)
 					(int)sizeof(z_stream)) != Z_OK)
 			return -1;
 		s->raw_live = 1;
-	} else if (REAL(deflateReset)(&s->raw) != Z_OK) {
+	} else if (REAL(deflateReset)(&s->raw) != Z_OK ||
+		   REAL(deflateParams)(&s->raw, s->level, s->strategy) != Z_OK) {
 		return -1;
 	}
 	s->raw.next_in = s->ibuf;
@@ -1030,8 +1040,7 @@ EXPORT int deflateReset(z_streamp strm)
 	s->dictlen = 0;
 	/* Found no free queue last time: try again for the new stream. */
 	if (!s->dev.q)
-		s->dev.dead = s->level == 0 || (s->strategy != Z_DEFAULT_STRATEGY &&
-						 s->strategy != Z_FILTERED);
+		s->dev.dead = cpu_only(s);
 	reset_deflate(s);
 	return Z_OK;
 }
@@ -1061,6 +1070,10 @@ EXPORT int deflateParams(z_streamp strm, int level, int strategy)
 	/* Our own pieces: the new level applies from the next one. */
 	s->level = level;
 	s->strategy = strategy;
+	if (cpu_only(s)) {
+		dev_put(&s->dev);
+		s->dev.dead = 1;
+	}
 	return Z_OK;
 }
 
