@@ -244,6 +244,26 @@ TEST_F_TIMEOUT(z, pigz, 600)
 }
 
 /*
+ * Installed in zlib's place: a directory with libz.so.1 pointing at the
+ * shim, first in the library path; the shim finds the system zlib by path.
+ */
+TEST_F_TIMEOUT(z, in_zlibs_place, 300)
+{
+	uint64_t b0 = counter("bytes_read");
+
+	ASSERT_EQ(0, sh("mkdir -p /tmp/z.lib && ln -sf " SHIM " /tmp/z.lib/libz.so.1"));
+	EXPECT_EQ(0, sh("LD_LIBRARY_PATH=/tmp/z.lib " ZPROG " api > /dev/null"));
+	EXPECT_EQ(0, sh("LD_LIBRARY_PATH=/tmp/z.lib " ZPROG
+			" deflate 6 31 100000 65536 none /tmp/z.text /tmp/z.out && "
+			"gunzip -c < /tmp/z.out | cmp - /tmp/z.text"));
+	EXPECT_LE(700000, counter("bytes_read") - b0);
+	if (!access("/usr/bin/pigz", X_OK))
+		EXPECT_EQ(0, sh("LD_LIBRARY_PATH=/tmp/z.lib /usr/bin/pigz -c /tmp/z.text | "
+				"gunzip -c | cmp - /tmp/z.text"));
+	sh("rm -rf /tmp/z.lib");
+}
+
+/*
  * The device removed while a stream is open (ZPROG_PAUSE stops the program
  * after a few calls): the stream must finish on the CPU with the right
  * output, or fail with a zlib error; never wrong bytes.
