@@ -27,6 +27,7 @@ SRC := $(WD_CACHE)/linux-source-6.1
 U := $(BUILD)/user
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
 VERSION := 0.1.0
 
 CC ?= gcc
@@ -50,6 +51,17 @@ HARNESS := $(SRC)/tools/testing/selftests
 # The kernel's own HMM selftest, built unmodified from the unpacked source;
 # tests/hmm_upstream runs it against test_hmm.ko and against WarpDrive.
 HMM_TESTS := $(U)/tests/hmm-tests
+# Programs only the guest has (the demo's steps), linked statically.
+GUEST_PROGS := $(U)/guest/wddemo
+# libwd-zlib: zlib's ABI on the device (lib/zlib/wd_zlib.c), with libwd
+# inside it, hidden. The system zlib it forwards to, found by path when it
+# is installed in zlib's place.
+ZLIB_SO := $(U)/lib/libwd-zlib.so.1
+LIB_HIDDEN_OBJS := $(patsubst lib/%.c,$(U)/lib/hidden/%.o,$(LIB_SRCS))
+ZLIB_REAL ?= $(firstword $(wildcard /lib/x86_64-linux-gnu/libz.so.1 /lib/aarch64-linux-gnu/libz.so.1 /usr/lib/libz.so.1) libz.so.1)
+# Dynamically linked programs run in the guest against the system zlib
+# (tests/zlib/: the zlib API test program).
+DYN_PROGS := $(U)/dyn/zprog
 
 # The guest kernels' series: 6.1 (default) or 6.12 (make test KERNEL=6.12).
 # 6.12's kernels, modules, initramfs and logs go to $(BUILD)/6.12-debug,
@@ -75,9 +87,9 @@ deps:
 	@vm/deps.sh
 
 # The library and the tools as installed (no kernel source needed).
-lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN)
+lib: $(U)/lib/libwd.a $(LIB_SO) $(U)/lib/pkgconfig/libwd.pc $(TOOLS_DYN) $(ZLIB_SO)
 
-user: lib $(TOOLS) $(TESTS) $(HMM_TESTS)
+user: lib $(TOOLS) $(TESTS) $(HMM_TESTS) $(GUEST_PROGS) $(DYN_PROGS)
 
 $(SRC)/.wd-version:
 	@vm/kernel.sh unpack >/dev/null
@@ -89,6 +101,21 @@ $(U)/lib/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warp
 $(U)/lib/pic/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+
+$(U)/lib/hidden/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/uapi/warpdrive/warpdrive.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(ZLIB_SO): lib/zlib/wd_zlib.c lib/zlib/libwd-zlib.map $(LIB_HIDDEN_OBJS)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden \
+		-DWD_ZLIB_REAL_DEFAULT='"$(ZLIB_REAL)"' $(LDFLAGS) -shared \
+		-Wl,-soname,libwd-zlib.so.1 -Wl,--version-script=lib/zlib/libwd-zlib.map \
+		-o $@ lib/zlib/wd_zlib.c $(LIB_HIDDEN_OBJS) -ldl -lpthread
+	ln -sf libwd-zlib.so.1 $(U)/lib/libwd-zlib.so
+
+$(U)/dyn/%: tests/zlib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) $(LDFLAGS) -o $@ $< -lz
 
 $(U)/lib/libwd.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -110,6 +137,10 @@ $(U)/bin/%: tools/%.c $(LIB_SO)
 $(U)/tools/%: tools/%.c $(U)/lib/libwd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(HMM_COMPAT_INC) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
+
+$(U)/guest/%: vm/guest/%.c $(U)/lib/libwd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -static -o $@ $< $(U)/lib/libwd.a $(LDLIBS_USER)
 
 $(U)/tests/%: tests/%.c $(TEST_COMMON) tests/wd_test.h $(U)/lib/libwd.a | $(SRC)/.wd-version
 	@mkdir -p $(dir $@)
@@ -220,6 +251,11 @@ install: lib
 	install -m 644 lib/include/libwd.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/uapi/warpdrive/warpdrive.h $(DESTDIR)$(PREFIX)/include/warpdrive/
 	install -m 755 $(TOOLS_DYN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(ZLIB_SO) $(DESTDIR)$(LIBDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 # Debian packages (warpdrive-dkms, libwd0, libwd-dev, warpdrive-tools) in
 # $(BUILD)/deb, built by dpkg-buildpackage from a copy of the tracked files.

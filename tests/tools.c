@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -313,6 +315,151 @@ TEST(wdbench_quick)
 	EXPECT_EQ(0, sh("grep -qi memcpy /tmp/bench.out"));
 	if (!_metadata->passed)
 		sh("cat /tmp/bench.out");
+}
+
+/* A process keeping the device busy with copies until it is killed. */
+static pid_t start_copy_load(const char *devname)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		size_t len = 256 << 10;
+		char *a = malloc(len), *b = malloc(len);
+		struct wd_queue *q;
+		struct wd_dev *dev;
+
+		if (!a || !b || wd_open(devname, &dev) ||
+		    wd_queue_get(dev, NULL, &q))
+			_exit(1);
+		memset(a, 'x', len);
+		for (;;)
+			if (wd_copy(q, b, a, len))
+				_exit(1);
+	}
+	return pid;
+}
+
+/* The number after "KEY": in @obj, or -1 (null or missing). */
+static double json_num(const char *obj, const char *key)
+{
+	char pat[96];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(obj, pat);
+	if (!p || !strncmp(p + strlen(pat), "null", 4))
+		return -1;
+	return strtod(p + strlen(pat), NULL);
+}
+
+static uint64_t stat_of(const char *dev, const char *name)
+{
+	char attr[64];
+	uint64_t v = 0;
+
+	snprintf(attr, sizeof(attr), "stats/%s", name);
+	wd_dev_attr_u64(dev, attr, &v);
+	return v;
+}
+
+/*
+ * wdctl top -n 3 --json under a load: three objects, each with non-zero
+ * rates, and rate x interval equal to the counter's growth between
+ * consecutive samples, all within what sysfs says before and after.
+ */
+FIXTURE(top) {
+};
+
+FIXTURE_SETUP(top)
+{
+}
+
+FIXTURE_TEARDOWN(top)
+{
+}
+
+TEST_F_TIMEOUT(top, wdctl_top_under_load, 120)
+{
+	uint64_t before, after, bin, bout, prev = 0;
+	struct wd_dev_desc d;
+	char line[16384], pat[128];
+	int n = 0, status;
+	FILE *f;
+	pid_t load;
+
+	ASSERT_LE(1, wd_list_devices(&d, 1));
+	load = start_copy_load(d.name);
+	ASSERT_LT(0, load);
+	usleep(300000);
+	before = stat_of(d.name, "commands_completed");
+	bin = stat_of(d.name, "bytes_read");
+	bout = stat_of(d.name, "bytes_written");
+	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 3 -d 0.5 --json > /tmp/top.json"));
+	after = stat_of(d.name, "commands_completed");
+	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 2 -d 0.3 > /tmp/top.txt"));
+	EXPECT_EQ(0, waitpid(load, &status, WNOHANG));	/* still loading */
+	kill(load, SIGKILL);
+	waitpid(load, &status, 0);
+	EXPECT_LT(before, after);
+	EXPECT_LT(bin, stat_of(d.name, "bytes_read"));
+	EXPECT_LT(bout, stat_of(d.name, "bytes_written"));
+
+	f = fopen("/tmp/top.json", "r");
+	ASSERT_NE(NULL, f);
+	snprintf(pat, sizeof(pat), "{\"name\": \"%s\"", d.name);
+	while (fgets(line, sizeof(line), f)) {
+		char *obj = strstr(line, pat), *next;
+		double dt = json_num(line, "interval_s"), rate, now;
+
+		n++;
+		EXPECT_EQ(n, (int)json_num(line, "sample"));
+		ASSERT_NE(NULL, obj);
+		next = strstr(obj + 1, "{\"name\": ");
+		if (next)
+			*next = 0;
+		EXPECT_LT(0.4, dt);
+		rate = json_num(obj, "commands_per_s");
+		now = json_num(obj, "commands_completed");
+		EXPECT_LT(0, rate);
+		EXPECT_LT(0, json_num(obj, "bytes_in_per_s"));
+		EXPECT_LT(0, json_num(obj, "bytes_out_per_s"));
+		/*
+		 * Copies read and write the same bytes (the two counters
+		 * are read one after the other: a command may fall between).
+		 */
+		EXPECT_GE(0.2 * json_num(obj, "bytes_in_per_s"),
+			  fabs(json_num(obj, "bytes_in_per_s") -
+			       json_num(obj, "bytes_out_per_s")));
+		EXPECT_LE(1, json_num(obj, "queues_bound"));
+		EXPECT_LE(0, json_num(obj, "faults_per_s"));
+		EXPECT_LE(0, json_num(obj, "invalidations_per_s"));
+		EXPECT_LE(before, (uint64_t)now);
+		EXPECT_GE(after, (uint64_t)now);
+		if (n > 1) {
+			double grew = now - prev;
+
+			EXPECT_GE(0.5, rate * dt - grew);
+			EXPECT_LE(-0.5, rate * dt - grew);
+		}
+		prev = now;
+		/* the load's row, from debugfs */
+		snprintf(pat + 100, 28, "\"pid\": %d,", load);
+		EXPECT_NE(NULL, strstr(obj, pat + 100));
+		snprintf(pat, sizeof(pat), "{\"name\": \"%s\"", d.name);
+	}
+	fclose(f);
+	EXPECT_EQ(3, n);
+	EXPECT_EQ(0, sh("test $(grep -c '^DEVICE' /tmp/top.txt) = 2"));
+	EXPECT_EQ(0, sh("grep -q '^%s  *[0-9]' /tmp/top.txt && grep -q '  pid %d ' /tmp/top.txt",
+			d.name, load));
+	if (!_metadata->passed)
+		sh("cat /tmp/top.json /tmp/top.txt");
+	/* Bad arguments: usage error, nothing printed on stdout. */
+	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 0 2>/dev/null"));
+	EXPECT_EQ(2, sh("/wd/bin/wdctl top -d 0 2>/dev/null"));
+	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 3x 2>/dev/null"));
+	EXPECT_EQ(2, sh("/wd/bin/wdctl top extra 2>/dev/null"));
+	sh("rm -f /tmp/top.json /tmp/top.txt");
 }
 
 TEST_HARNESS_MAIN

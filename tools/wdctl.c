@@ -4,8 +4,11 @@
  *
  *   wdctl [--json]            every device
  *   wdctl show NAME [--json]  one device, with its live figures and stats
+ *   wdctl top [-n N] [-d SECS] [--json]
+ *                             live rates of every device, refreshed
  *
- * Everything comes from sysfs: neither command opens the device node, so
+ * Everything comes from sysfs (and debugfs for top's per-process rows):
+ * no command opens the device node, so
  * they work for users who may not open it.
  *
  * Attributes a module may not have (queues_free, devmem_free/used, stats/)
@@ -13,9 +16,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "libwd.h"
 
@@ -293,7 +299,397 @@ static int cmd_show(const char *name, int json)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: wdctl [--json]              list devices (QUEUES, DEVMEM_MB: free/total)\n"
-		   "       wdctl show NAME [--json]    one device in detail, with stats\n");
+		   "       wdctl show NAME [--json]    one device in detail, with stats\n"
+		   "       wdctl top [-n N] [-d SECS] [--json]\n"
+		   "                                   live view: rates per second over each interval\n"
+		   "                                   (default 1 s) until Ctrl-C or N samples;\n"
+		   "                                   --json: one object per line per sample\n");
+}
+
+/*
+ * wdctl top: a live view of every device, from sysfs and debugfs only.
+ *
+ * Each iteration samples the counters, sleeps the interval, samples again
+ * and prints the rates over that interval (per second, from the measured
+ * elapsed time) and the current gauges. Per-process rows come from debugfs
+ * (warpdrive/<dev>/contexts), shown only where it is readable (root).
+ */
+#define TOP_MAX_DEV	16
+#define TOP_MAX_PROC	64
+
+/* Counters shown as rates, by their stats/ attribute. */
+static const char *const top_rate_attrs[] = {
+	"commands_completed", "bytes_read", "bytes_written", "device_faults",
+	"invalidations", "migrated_to_device", "migrated_to_system",
+};
+
+/* Their names in JSON and their column headings. */
+static const char *const top_rate_json[] = {
+	"commands_per_s", "bytes_in_per_s", "bytes_out_per_s",
+	"faults_per_s", "invalidations_per_s", "migrated_to_device_per_s",
+	"migrated_to_system_per_s",
+};
+
+#define TOP_NR_RATES	(sizeof(top_rate_attrs) / sizeof(top_rate_attrs[0]))
+
+struct top_proc {
+	int pid;
+	int queue;
+	char mode[8];
+	uint64_t faults;
+	uint64_t invalidations;
+};
+
+struct top_dev {
+	char name[WD_NAME_MAX];
+	unsigned int queues_total;
+	uint64_t ctr[TOP_NR_RATES];
+	int ctr_ok[TOP_NR_RATES];
+	uint64_t queues_free, mem_used, mem_free;
+	int qf_ok, mem_ok;
+	int nproc;		/* -1: debugfs not readable */
+	struct top_proc proc[TOP_MAX_PROC];
+};
+
+struct top_sample {
+	double t;
+	int ndev;
+	struct top_dev dev[TOP_MAX_DEV];
+};
+
+static double top_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* debugfs <dev>/contexts: a heading, then one line per open file. */
+static void top_read_procs(struct top_dev *d)
+{
+	char path[256], line[256];
+	FILE *f;
+
+	d->nproc = -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/warpdrive/%s/contexts",
+		 d->name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	d->nproc = 0;
+	while (fgets(line, sizeof(line), f) && d->nproc < TOP_MAX_PROC) {
+		struct top_proc *p = &d->proc[d->nproc];
+		unsigned long long faults, pages, inval;
+
+		if (sscanf(line, "%d %7s %d %llu %llu %llu", &p->pid, p->mode,
+			   &p->queue, &faults, &pages, &inval) != 6)
+			continue;	/* the heading */
+		p->faults = faults;
+		p->invalidations = inval;
+		d->nproc++;
+	}
+	fclose(f);
+}
+
+static void top_sample(struct top_sample *s)
+{
+	struct wd_dev_desc descs[TOP_MAX_DEV];
+	char attr[64];
+	size_t j;
+	int n, i;
+
+	n = wd_list_devices(descs, TOP_MAX_DEV);
+	s->t = top_now();
+	s->ndev = n < 0 ? 0 : n > TOP_MAX_DEV ? TOP_MAX_DEV : n;
+	for (i = 0; i < s->ndev; i++) {
+		struct top_dev *d = &s->dev[i];
+
+		memcpy(d->name, descs[i].name, sizeof(d->name));
+		d->queues_total = descs[i].queues_total;
+		for (j = 0; j < TOP_NR_RATES; j++) {
+			snprintf(attr, sizeof(attr), "stats/%s", top_rate_attrs[j]);
+			d->ctr_ok[j] = !wd_dev_attr_u64(d->name, attr, &d->ctr[j]);
+		}
+		d->qf_ok = !wd_dev_attr_u64(d->name, "queues_free", &d->queues_free);
+		d->mem_ok = !wd_dev_attr_u64(d->name, "devmem_used", &d->mem_used) &&
+			    !wd_dev_attr_u64(d->name, "devmem_free", &d->mem_free) &&
+			    descs[i].devmem_size;
+		top_read_procs(d);
+	}
+}
+
+static const struct top_dev *top_find(const struct top_sample *s,
+				      const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->ndev; i++)
+		if (!strcmp(s->dev[i].name, name))
+			return &s->dev[i];
+	return NULL;
+}
+
+static const struct top_proc *top_find_proc(const struct top_dev *d, int pid,
+					    int queue)
+{
+	int i;
+
+	for (i = 0; d && i < d->nproc; i++)
+		if (d->proc[i].pid == pid && d->proc[i].queue == queue)
+			return &d->proc[i];
+	return NULL;
+}
+
+/* Rate of counter @j over the interval; -1 if it is not there. */
+static double top_rate(const struct top_dev *a, const struct top_dev *b,
+		       size_t j, double dt)
+{
+	if (!a || !a->ctr_ok[j] || !b->ctr_ok[j] || b->ctr[j] < a->ctr[j])
+		return -1;
+	return (b->ctr[j] - a->ctr[j]) / dt;
+}
+
+static void top_comm(int pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+/* "12.3M" into @buf ("-" for a negative @v: not there) */
+static void top_human(double v, char *buf, size_t len)
+{
+	static const char units[] = " KMGT";
+	int u = 0;
+
+	if (v < 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	if (u)
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static void top_print_text(const struct top_sample *a,
+			   const struct top_sample *b, int iter, int tty)
+{
+	double dt = b->t - a->t;
+	char c[TOP_NR_RATES][16], qb[24], mb[32], comm[32];
+	int i, k;
+	size_t j;
+
+	if (tty)
+		printf("\033[H\033[2J");
+	printf("wdctl top: %d device%s, interval %.2f s, sample %d\n", b->ndev,
+	       b->ndev == 1 ? "" : "s", dt, iter);
+	printf("%-12s %8s %8s %8s %7s %8s %8s %8s %8s %13s\n", "DEVICE", "CMD/s",
+	       "IN B/s", "OUT B/s", "QUEUES", "FAULT/s", "INVAL/s", "MIG>D/s",
+	       "MIG>S/s", "DEVMEM U/F MB");
+	for (i = 0; i < b->ndev; i++) {
+		const struct top_dev *d = &b->dev[i], *p = top_find(a, d->name);
+
+		for (j = 0; j < TOP_NR_RATES; j++)
+			top_human(top_rate(p, d, j, dt), c[j], sizeof(c[j]));
+		if (d->qf_ok)
+			snprintf(qb, sizeof(qb), "%llu/%llu",
+				 (unsigned long long)(d->queues_total - d->queues_free),
+				 (unsigned long long)d->queues_free);
+		else
+			snprintf(qb, sizeof(qb), "-");
+		if (d->mem_ok)
+			snprintf(mb, sizeof(mb), "%llu/%llu",
+				 (unsigned long long)(d->mem_used >> 20),
+				 (unsigned long long)(d->mem_free >> 20));
+		else
+			snprintf(mb, sizeof(mb), "-");
+		printf("%-12s %8s %8s %8s %7s %8s %8s %8s %8s %13s\n", d->name,
+		       c[0], c[1], c[2], qb, c[3], c[4], c[5], c[6], mb);
+		for (k = 0; k < d->nproc; k++) {
+			const struct top_proc *r = &d->proc[k];
+			const struct top_proc *o = top_find_proc(p, r->pid, r->queue);
+			char fr[16];
+
+			top_comm(r->pid, comm, sizeof(comm));
+			top_human(o && r->faults >= o->faults ?
+				  (r->faults - o->faults) / dt : -1, fr, sizeof(fr));
+			printf("  pid %-7d %-15s %-6s queue %-3d faults %llu (%s/s) invalidations %llu\n",
+			       r->pid, comm, r->mode, r->queue,
+			       (unsigned long long)r->faults, fr,
+			       (unsigned long long)r->invalidations);
+		}
+	}
+	if (!b->ndev)
+		printf("no WarpDrive devices (is wd_soft loaded?)\n");
+	fflush(stdout);
+}
+
+static void top_print_json(const struct top_sample *a,
+			   const struct top_sample *b, int iter)
+{
+	double dt = b->t - a->t;
+	char comm[32];
+	int i, k;
+	size_t j;
+
+	printf("{\"sample\": %d, \"interval_s\": %.6f, \"devices\": [", iter, dt);
+	for (i = 0; i < b->ndev; i++) {
+		const struct top_dev *d = &b->dev[i], *p = top_find(a, d->name);
+
+		printf("%s{\"name\": \"%s\", \"queues_total\": %u", i ? ", " : "",
+		       d->name, d->queues_total);
+		if (d->qf_ok)
+			printf(", \"queues_bound\": %llu, \"queues_free\": %llu",
+			       (unsigned long long)(d->queues_total - d->queues_free),
+			       (unsigned long long)d->queues_free);
+		else
+			printf(", \"queues_bound\": null, \"queues_free\": null");
+		if (d->mem_ok)
+			printf(", \"devmem_used\": %llu, \"devmem_free\": %llu",
+			       (unsigned long long)d->mem_used,
+			       (unsigned long long)d->mem_free);
+		else
+			printf(", \"devmem_used\": null, \"devmem_free\": null");
+		for (j = 0; j < TOP_NR_RATES; j++) {
+			double r = top_rate(p, d, j, dt);
+
+			if (r < 0)
+				printf(", \"%s\": null", top_rate_json[j]);
+			else
+				printf(", \"%s\": %.3f", top_rate_json[j], r);
+		}
+		printf(", \"counters\": {");
+		for (j = 0; j < TOP_NR_RATES; j++) {
+			printf("%s\"%s\": ", j ? ", " : "", top_rate_attrs[j]);
+			if (d->ctr_ok[j])
+				printf("%llu", (unsigned long long)d->ctr[j]);
+			else
+				printf("null");
+		}
+		printf("}, \"processes\": ");
+		if (d->nproc < 0) {
+			printf("null}");
+			continue;
+		}
+		printf("[");
+		for (k = 0; k < d->nproc; k++) {
+			const struct top_proc *r = &d->proc[k];
+			const struct top_proc *o = top_find_proc(p, r->pid, r->queue);
+
+			top_comm(r->pid, comm, sizeof(comm));
+			printf("%s{\"pid\": %d, \"comm\": \"", k ? ", " : "", r->pid);
+			for (j = 0; comm[j]; j++)
+				if (comm[j] == '"' || comm[j] == '\\' ||
+				    (unsigned char)comm[j] < 0x20)
+					putchar('_');
+				else
+					putchar(comm[j]);
+			printf("\", \"mode\": \"%s\", \"queue\": %d, \"faults\": %llu, \"invalidations\": %llu, \"faults_per_s\": ",
+			       r->mode, r->queue, (unsigned long long)r->faults,
+			       (unsigned long long)r->invalidations);
+			if (o && r->faults >= o->faults)
+				printf("%.3f}", (r->faults - o->faults) / dt);
+			else
+				printf("null}");
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t top_stop;
+
+static void top_on_signal(int sig)
+{
+	top_stop = 1;
+}
+
+/* wdctl top [-n N] [-d SECS] [--json] */
+static int cmd_top(int argc, char **argv, int json)
+{
+	static const struct option opts[] = {
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "delay", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct top_sample s[2];
+	long iterations = -1;
+	double delay = 1.0;
+	int c, cur = 0, iter, tty;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:d:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			errno = 0;
+			iterations = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || iterations < 1) {
+				fprintf(stderr, "wdctl top: -n wants a positive count, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			errno = 0;
+			delay = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(delay >= 0.01) ||
+			    delay > 3600) {
+				fprintf(stderr, "wdctl top: -d wants seconds from 0.01 to 3600, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGINT, top_on_signal);
+	signal(SIGTERM, top_on_signal);
+	tty = !json && isatty(STDOUT_FILENO);
+	top_sample(&s[cur]);
+	for (iter = 1; !top_stop && (iterations < 0 || iter <= iterations); iter++) {
+		struct timespec ts = {
+			.tv_sec = (time_t)delay,
+			.tv_nsec = (long)((delay - (time_t)delay) * 1e9),
+		};
+
+		while (nanosleep(&ts, &ts) && errno == EINTR && !top_stop)
+			;
+		if (top_stop)
+			break;
+		top_sample(&s[!cur]);
+		if (json)
+			top_print_json(&s[cur], &s[!cur], iter);
+		else
+			top_print_text(&s[cur], &s[!cur], iter, tty);
+		cur = !cur;
+		if (!json && !tty && (iterations < 0 || iter < iterations))
+			printf("\n");
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -305,6 +701,16 @@ int main(int argc, char **argv)
 	};
 	int json = 0, c;
 
+	/* top has options of its own: everything after "top" is its. */
+	for (c = 1; c < argc && argv[c][0] == '-'; c++)
+		;
+	if (c < argc && !strcmp(argv[c], "top")) {
+		json = 0;
+		for (int i = 1; i < c; i++)
+			if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+				json = 1;
+		return cmd_top(argc - c, argv + c, json);
+	}
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':

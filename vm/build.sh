@@ -93,11 +93,43 @@ list=$out/initramfs.list
 	for f in "$user"/tools/*; do
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
 	done
+	for f in "$user"/guest/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
+	done
 	for f in "$user"/tests/*; do
 		[ "$(basename "$f")" = hmm-tests ] && f=$hmm_tests
 		[ -f "$f" ] && [ -x "$f" ] && echo "file /wd/tests/$(basename "$f") $f 0755 0 0"
 	done
 	echo "file /wd/tests/list $root/tests/list 0644 0 0"
+	# Dynamically linked programs (libwd-zlib's test program, pigz) with
+	# the dynamic loader and the shared libraries they need, from the host;
+	# libwd-zlib itself in /wd/lib.
+	dyn=""
+	for f in "$user"/dyn/*; do
+		[ -f "$f" ] && [ -x "$f" ] && dyn="$dyn $f" &&
+			echo "file /wd/bin/$(basename "$f") $f 0755 0 0"
+	done
+	if pigz=$(command -v pigz); then
+		dyn="$dyn $pigz"
+		echo "file /usr/bin/pigz $pigz 0755 0 0"
+	fi
+	if [ -f "$user/lib/libwd-zlib.so.1" ]; then
+		echo "dir /wd/lib 0755 0 0"
+		echo "file /wd/lib/libwd-zlib.so.1 $user/lib/libwd-zlib.so.1 0755 0 0"
+		dyn="$dyn $user/lib/libwd-zlib.so.1"
+	fi
+	# shellcheck disable=SC2086
+	[ -n "$dyn" ] && ldd $dyn 2>/dev/null |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(0x/ { print $1 }' |
+		sort -u | while read -r lib; do
+		d=$(dirname "$lib")
+		p=""
+		for c in $(echo "$d" | tr / ' '); do
+			p="$p/$c"
+			echo "dir $p 0755 0 0"
+		done
+		echo "file $lib $(readlink -f "$lib") 0755 0 0"
+	done | awk '!seen[$0]++'
 	[ -d "$root/vm/guest/data" ] && for f in "$root"/vm/guest/data/*; do
 		echo "file /wd/$(basename "$f") $f 0644 0 0"
 	done

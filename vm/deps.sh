@@ -8,7 +8,7 @@
 set -euo pipefail
 
 pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
-xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86
+xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86 pigz
 linux-source-6.1"
 # Guest kernels of another series (make test KERNEL=6.12) need its source.
 [ "${WD_KERNEL:-6.1}" = 6.1 ] || pkgs="$pkgs linux-source-$WD_KERNEL"
