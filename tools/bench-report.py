@@ -157,14 +157,21 @@ def context(doc, json_path):
     return text
 
 
-def goals(records):
+def goals(records, what="Goals", listing=True):
     with_goal = [r for r in records if r.get("goal")]
     count = {}
     for r in with_goal:
         count[r["verdict"]] = count.get(r["verdict"], 0) + 1
-    lines = ["Goals: %d met, %d unstable (the spread crosses the goal), "
-             "%d not met." % (count.get("pass", 0), count.get("unstable", 0),
-                              count.get("fail", 0)), ""]
+    if not with_goal:
+        return ""
+    lines = ["%s: %d met, %d unstable (the spread crosses the goal), "
+             "%d not met%s" % (what, count.get("pass", 0),
+                               count.get("unstable", 0), count.get("fail", 0),
+                               ":" if listing and
+                               len(with_goal) > count.get("pass", 0)
+                               else "."), ""]
+    if not listing:
+        return lines[0]
     for r in with_goal:
         if r["verdict"] == "pass":
             continue
@@ -407,6 +414,10 @@ def rewrite_readme(path, doc, json_rel, png_prefix, charts):
                     "(kernel %s; see [Benchmarks](#benchmarks)):\n\n%s"
                     % ((run.get("date") or "?").replace("T", " ").rstrip("Z"),
                        doc.get("meta", {}).get("kernel", "?"), body))
+            g = goals([r for r in recs if r["scenario"] == name],
+                      "Goals of this scenario in that run", listing=False)
+            if g:
+                body += "\n\n" + g
         return m.group(1) + body + "\n" + m.group(4)
 
     new, n = MARK.subn(sub, text)

@@ -3,10 +3,17 @@
  * wdbench: WarpDrive benchmarks, reported as ratios against a baseline
  * measured in the same run (absolute times are never judged).
  *
- *   wdbench [--quick] [--scenario NAME] [--list] [-D DEVICE]
+ *   wdbench [--quick] [--scenario NAME] [--rounds N] [--json FILE]
+ *           [--cpu N] [--list] [-D DEVICE]
+ *
+ * Each ratio is the median of --rounds rounds (5; --quick 3) in which the
+ * two sides take turns, with the min-max spread of the rounds' ratios and
+ * a verdict against its goal (see "Records" below); --json writes every
+ * round of every measure.
  *
  * roundtrip  small commands (NOP, COPY of 64 bytes) through the mapped
- *            rings without system calls, against one syscall per command
+ *            rings without system calls, against one syscall per command;
+ *            and polled with 1-32 commands in flight (batch-size sweep)
  * copy       COPY throughput against memcpy() on the same buffers
  * deflate    DEFLATE/INFLATE (gzip) against user-space zlib
  * mmu        shared virtual addressing against pinned sharing: steady
@@ -16,16 +23,14 @@
  *            touched once) by each path, against one fault per page and
  *            against the kernel's anonymous memory (touch, MAP_POPULATE);
  *            then the same on memory reserved with fallocate() beforehand
- *            (the cost of mapping alone); the best of three rounds
+ *            (the cost of mapping alone)
  * migrate    migration of 4 KiB-page ranges to device-private memory and
  *            back, against the kernel's test_hmm driver (loaded for the
  *            measure, through the same ioctls) and memcpy of the same size
- *
- * vcrypto   AES-128-CBC requests per second at 4 and 64 KiB on the
+ * vcrypto    AES-128-CBC requests per second at 4 and 64 KiB on the
  *            wd_vcrypto device (polled queues, SVA and pinned) against
  *            AF_ALG on the kernel's virtio_crypto device and AF_ALG
- *            software AES (cbc(aes-generic)); each ratio is the median of
- *            5 alternating rounds, with its spread
+ *            software AES (cbc(aes-generic))
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
