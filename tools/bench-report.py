@@ -10,7 +10,8 @@ the raw value of each round for both sides, the per-round ratios, their
 median and min-max spread, the goal and the verdict.
 
 Writes DIR/report.md (every table) and, when gnuplot is installed, the
-charts DIR/roundtrip-batch.png, DIR/migrate.png and DIR/devmem.png. With
+charts DIR/roundtrip-batch.png, DIR/migrate.png, DIR/devmem.png and
+DIR/goals.png (every ratio with a lower-bound goal, over that goal). With
 --readme, rewrites the marked sections of that file:
 
     <!-- bench-report:NAME begin ... -->
@@ -64,6 +65,8 @@ CHARTS = [
      "test_hmm, memcpy"),
     ("devmem.png", "device memory paths against one fault per page and "
      "against anonymous MAP_POPULATE"),
+    ("goals.png", "every ratio that has a lower bound for goal, over its "
+     "goal (green: met, orange: unstable, red: not met)"),
 ]
 
 
@@ -373,6 +376,41 @@ unset multiplot
     return gnuplot(script, work)
 
 
+def chart_goals(recs, work, png, term):
+    rows = []
+    for r in recs:
+        g = r.get("goal") or {}
+        if r["kind"] != "ratio" or g.get("op") not in (">=", ">"):
+            continue
+        v = g.get("value")
+        if not v or r["min"] is None:
+            continue
+        rows.append(("%s: %s" % (r["scenario"], label(r)), r["median"] / v,
+                     max(r["min"] / v, 1e-3), r["max"] / v, r["verdict"]))
+    if not rows:
+        return False
+    colour = {"pass": 2, "unstable": 4, "fail": 7}
+    with open(os.path.join(work, "goals.dat"), "w") as fh:
+        for i, (name, m, lo, hi, v) in enumerate(reversed(rows)):
+            fh.write("%d %g %g %g %d \"%s\"\n" % (
+                i, max(m, 1e-3), lo, hi, colour.get(v, 0),
+                name.replace('"', "'")))
+    script = """set terminal %s size 1000,%d
+set output '%s'
+set title 'Each ratio over its goal (median, min-max of the rounds): right of 1 meets it'
+set logscale x
+set xrange [0.01:100]
+set yrange [-1:%d]
+set grid xtics
+set key off
+set ytics font ',8'
+set xlabel 'ratio / goal'
+set arrow from 1, graph 0 to 1, graph 1 nohead dt 2 lc rgb 'red'
+plot 'goals.dat' using 2:1:3:4:5:ytic(6) with xerrorbars pt 7 lc variable
+""" % (term, 120 + 16 * len(rows), png, len(rows))
+    return gnuplot(script, work)
+
+
 def draw(recs, out):
     if not shutil.which("gnuplot"):
         sys.stderr.write("bench-report: no gnuplot (vm/deps.sh installs "
@@ -383,7 +421,8 @@ def draw(recs, out):
     with tempfile.TemporaryDirectory() as work:
         for name, fn in (("roundtrip-batch.png", chart_roundtrip),
                          ("migrate.png", chart_migrate),
-                         ("devmem.png", chart_devmem)):
+                         ("devmem.png", chart_devmem),
+                         ("goals.png", chart_goals)):
             png = os.path.abspath(os.path.join(out, name))
             if fn(recs, work, png, term):
                 made.append(name)
