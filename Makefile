@@ -1,7 +1,8 @@
 # WarpDrive top-level Makefile.
 #
-#   make test      the whole test suite in a QEMU guest on the debug kernel
-#                  (ONLY=NAME: just the test program NAME of tests/list)
+#   make test      the whole test suite in a QEMU guest on the debug kernels
+#                  of both series, 6.1 then 6.12 (KERNEL=6.1 or KERNEL=6.12
+#                  for one; ONLY=NAME: just the test program NAME of tests/list)
 #   make run       the demo on the release kernel
 #   make shell     an interactive guest (developers)
 #   make bench     wdbench on the release kernel; a full run writes
@@ -65,9 +66,12 @@ KP := $(if $(filter 6.1,$(KERNEL)),,$(KERNEL)-)
 SRC_K := $(WD_CACHE)/linux-source-$(KERNEL)
 HMM_TESTS_612 := $(U)/tests-6.12/hmm-tests
 
+# `make test` runs every series unless KERNEL was given.
+TEST_KERNELS := $(if $(filter command line environment environment override,$(origin KERNEL)),$(KERNEL),6.1 6.12)
+
 GUEST := python3 vm/run.py --logdir $(BUILD)/logs$(if $(KP),/$(KERNEL))
 
-.PHONY: all user lib deps test fuzz run shell bench bench-report selftest-runner check install clean \
+.PHONY: all user lib deps test test-kernel fuzz run shell bench bench-report selftest-runner check install clean \
 	guest-debug guest-release deb dkms-check test-stock
 
 all: user
@@ -131,7 +135,33 @@ $(HMM_TESTS_612):
 	$(CC) -Wall -I$(WD_CACHE)/linux-source-6.12 -O2 -static -o $@ \
 		$(WD_CACHE)/linux-source-6.12/tools/testing/selftests/mm/hmm-tests.c -lrt -lpthread
 
-test: guest-debug
+# The suite on each series' debug kernel in turn; every series runs and the
+# target fails if any did. The later series' kernel is built (niced, in the
+# background, log in $(BUILD)/logs/guest-build.log) while the first one's
+# suite runs: on a machine without cached kernels that overlaps most of a
+# kernel build with a run that leaves CPU time idle.
+test: deps user
+	@for k in $(wordlist 2,9,$(TEST_KERNELS)); do WD_KERNEL=$$k vm/deps.sh || exit 1; done
+	@$(MAKE) --no-print-directory KERNEL=$(firstword $(TEST_KERNELS)) guest-debug
+	@st=0; rest="$(wordlist 2,9,$(TEST_KERNELS))"; bg=; mkdir -p $(BUILD)/logs; \
+	if [ -n "$$rest" ]; then \
+		( for k in $$rest; do nice -n 19 $(MAKE) --no-print-directory KERNEL=$$k guest-debug || exit 1; done ) \
+			> $(BUILD)/logs/guest-build.log 2>&1 & bg=$$!; \
+	fi; \
+	echo "== suite on the $(firstword $(TEST_KERNELS)) debug kernel"; \
+	sum=; if $(MAKE) --no-print-directory KERNEL=$(firstword $(TEST_KERNELS)) test-kernel; \
+	then sum="$(firstword $(TEST_KERNELS)) passed"; else st=1; sum="$(firstword $(TEST_KERNELS)) FAILED"; fi; \
+	if [ -n "$$bg" ] && ! wait $$bg; then \
+		echo "make test: building the $$rest guest failed:"; tail -n 30 $(BUILD)/logs/guest-build.log; exit 1; \
+	fi; \
+	for k in $$rest; do \
+		echo "== suite on the $$k debug kernel"; \
+		if $(MAKE) --no-print-directory KERNEL=$$k test-kernel; \
+		then sum="$$sum, $$k passed"; else st=1; sum="$$sum, $$k FAILED"; fi; \
+	done; echo "make test: $$sum"; exit $$st
+
+# One series (KERNEL) only.
+test-kernel: guest-debug
 	$(GUEST) --kernel $(BUILD)/$(KP)debug/bzImage --initrd $(BUILD)/$(KP)debug/initramfs.cpio.gz --mode test \
 		$(if $(ONLY),--only $(ONLY))
 
@@ -171,12 +201,13 @@ selftest-runner: guest-debug
 run: guest-release
 	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode run
 
-# A full `make bench` (no BENCH_ARGS) is the one the README reports: its
-# JSON and charts go to docs/bench/ and its tables into README.md. Any
-# other run writes to $(BUILD)/bench/ only. The tables and charts are made
+# A full `make bench` (no BENCH_ARGS, the default 6.1 kernel) is the one
+# the README reports: its JSON and charts go to docs/bench/ and its tables
+# into README.md. Any other run (BENCH_ARGS, KERNEL=6.12) writes to
+# $(BUILD)/bench/ (or $(BUILD)/6.12-bench/) only. The tables and charts are made
 # even when a scenario failed (the JSON says the run is incomplete, and the
 # README is then left alone); the exit status is the run's.
-BENCH_DIR ?= $(if $(strip $(BENCH_ARGS)),$(BUILD)/bench,docs/bench)
+BENCH_DIR ?= $(if $(strip $(BENCH_ARGS))$(KP),$(BUILD)/$(KP)bench,docs/bench)
 bench: guest-release
 	@st=0; $(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode bench \
 		--bench-args="$(BENCH_ARGS)" --timeout 4200 --bench-json $(BENCH_DIR)/bench.json || st=$$?; \

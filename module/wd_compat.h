@@ -102,4 +102,27 @@ static inline int wd_virtio_find_vqs(struct virtio_device *vdev,
 #endif
 }
 
+/*
+ * 6.6: a virtqueue in premapped mode takes DMA addresses its driver mapped
+ * itself, for the device virtqueue_dma_dev() names (NULL when the ring does
+ * not use the DMA API), instead of mapping every buffer it is given.
+ */
+static inline struct device *wd_virtqueue_dma_dev(struct virtqueue *vq)
+{
+#if WD_KERNEL_AT_LEAST(6, 6)
+	return virtqueue_dma_dev(vq);
+#else
+	return NULL;
+#endif
+}
+
+static inline int wd_virtqueue_set_premapped(struct virtqueue *vq)
+{
+#if WD_KERNEL_AT_LEAST(6, 6)
+	return virtqueue_set_dma_premapped(vq);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 #endif /* _WD_COMPAT_H */

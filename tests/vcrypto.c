@@ -5,8 +5,9 @@
  * Known-answer vectors (NIST SP 800-38A CBC and CTR, IEEE 1619 XTS),
  * random buffers of many sizes and alignments against the kernel's own
  * software AES through AF_ALG, in SVA and pinned mode, device memory
- * regions as buffers, bad commands, buffers changing while commands run,
- * and removal (unbind, rmmod, PCI hot-unplug through QMP) under load.
+ * regions as buffers, bad commands, buffers changing while commands run
+ * (MADV_DONTNEED, mprotect, munmap, mremap, fork), RLIMIT_MEMLOCK in pinned
+ * mode, and removal (unbind, rmmod, PCI hot-unplug through QMP) under load.
  *
  * The program loads wd_vcrypto for WarpDrive's device with the guest's
  * wd-vcrypto script and SKIPs every test when no such device shows up
@@ -24,8 +25,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -696,15 +699,59 @@ TEST_F(vc, many_keys)
 
 /*
  * Buffers changing under commands in flight: a stable source and
- * destination always give the right result while another thread maps,
- * unmaps, MADV_DONTNEEDs and mprotects a neighbouring buffer that other
- * commands use, and the process forks (COW of everything).
+ * destination always give the right result while another thread
+ * MADV_DONTNEEDs, mprotects, unmaps and remaps, moves (mremap) a
+ * neighbouring buffer that other commands write, and the process forks
+ * (COW of everything). Those commands complete OK or FAULT, and between
+ * two changes the buffer holds, page by page, either the ciphertext or
+ * zeros (what a fresh anonymous page reads): never bytes the device wrote
+ * into a page the process had stopped mapping.
  */
 struct churn {
 	volatile int stop;
+	pthread_mutex_t lock;	/* one change at a time vs the checks */
 	uint8_t *victim;
+	uint8_t *spare;		/* PROT_NONE reservation mremap moves into */
 	size_t len;
+	unsigned int moves;
 };
+
+static void churn_one(struct churn *ch, unsigned int i)
+{
+	switch (i % 5) {
+	case 0:
+		madvise(ch->victim, ch->len, MADV_DONTNEED);
+		break;
+	case 1:
+		mprotect(ch->victim, ch->len, PROT_READ);
+		mprotect(ch->victim, ch->len, PROT_READ | PROT_WRITE);
+		break;
+	case 2:
+		munmap(ch->victim, ch->len);
+		mmap(ch->victim, ch->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case 3: {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		break;
+	}
+	case 4:
+		/* Away and back: the pages move with their contents. */
+		if (mremap(ch->victim, ch->len, ch->len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, ch->spare) != MAP_FAILED &&
+		    mremap(ch->spare, ch->len, ch->len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, ch->victim) != MAP_FAILED)
+			ch->moves++;
+		mmap(ch->spare, ch->len, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	}
+}
 
 static void *churn_thread(void *arg)
 {
@@ -712,32 +759,26 @@ static void *churn_thread(void *arg)
 	unsigned int i = 0;
 
 	while (!ch->stop) {
-		switch (i++ % 4) {
-		case 0:
-			madvise(ch->victim, ch->len, MADV_DONTNEED);
-			break;
-		case 1:
-			mprotect(ch->victim, ch->len, PROT_READ);
-			mprotect(ch->victim, ch->len, PROT_READ | PROT_WRITE);
-			break;
-		case 2:
-			munmap(ch->victim, ch->len);
-			mmap(ch->victim, ch->len, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-			break;
-		case 3: {
-			pid_t pid = fork();
-
-			if (pid == 0)
-				_exit(0);
-			if (pid > 0)
-				waitpid(pid, NULL, 0);
-			break;
-		}
-		}
+		pthread_mutex_lock(&ch->lock);
+		churn_one(ch, i++);
+		pthread_mutex_unlock(&ch->lock);
 		usleep(200);
 	}
 	return NULL;
+}
+
+/* Pages of @buf that are neither @want's nor zero; -1 if unreadable. */
+static int foreign_pages(const uint8_t *buf, const uint8_t *want, size_t len)
+{
+	static const uint8_t zero[4096];
+	size_t off;
+	int bad = 0;
+
+	for (off = 0; off < len; off += 4096)
+		if (memcmp(buf + off, want + off, 4096) &&
+		    memcmp(buf + off, zero, 4096))
+			bad++;
+	return bad;
 }
 
 TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
@@ -753,10 +794,13 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 	int i, ok = 0, faults = 0;
 
 	ASSERT_NE(MAP_FAILED, stable);
+	ASSERT_EQ(0, pthread_mutex_init(&ch.lock, NULL));
 	ch.len = len;
 	ch.victim = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ch.victim);
+	ch.spare = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ch.spare);
 	fill_random(stable, len + 48, &seed);
 	ASSERT_EQ(0, afalg("cbc(aes-generic)", 1, stable + len, 16,
 			   stable + len + 16, stable, ref, len));
@@ -765,6 +809,7 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 		uint8_t *dst = stable + len + 4096;
 		struct wd_cmd c;
 		uint32_t st;
+		int bad;
 
 		memset(dst, 0, len);
 		c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, stable + len, 16, stable,
@@ -780,13 +825,83 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 			ok++;
 		else
 			faults++;
+		/* Between two changes: ciphertext or zeros, page by page. */
+		pthread_mutex_lock(&ch.lock);
+		bad = foreign_pages(ch.victim, ref, len);
+		pthread_mutex_unlock(&ch.lock);
+		ASSERT_EQ(0, bad) TH_LOG("round %d: %d pages hold other bytes", i, bad);
 	}
 	ch.stop = 1;
 	pthread_join(th, NULL);
-	TH_LOG("victim commands: %d OK, %d FAULT", ok, faults);
+	TH_LOG("victim commands: %d OK, %d FAULT; %u moves", ok, faults, ch.moves);
+	EXPECT_LT(0, ok);
+	EXPECT_LT(0, ch.moves);
 	munmap(ch.victim, len);
+	munmap(ch.spare, len);
 	munmap(stable, 2 * len + 4096);
 	free(ref);
+}
+
+/*
+ * Pinned mode is bounded by RLIMIT_MEMLOCK (without CAP_IPC_LOCK): a share
+ * over the limit is refused with ENOMEM and charges nothing; within it the
+ * device works on the shared pages; closing gives the charge back.
+ */
+TEST_F(vc, pinned_rlimit_memlock)
+{
+	SETUP_SKIPPED();
+	size_t len = 64 * 4096;
+	uint8_t *a = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, a);
+	vq_close(&self->v);
+	self->v.dev = NULL;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct rlimit rl = { 32 * 4096, 32 * 4096 };
+		unsigned int seed = 9;
+		uint8_t ref[8192];
+		struct wd_cmd c;
+		struct vq p;
+		long pin0;
+
+		if (wd_test_drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		if (vq_open(&p, WD_MMU_PINNED))
+			_exit(11);
+		pin0 = wd_test_vm_pin_kb();
+		if (wd_share(p.dev, a, len, WD_SHARE_READ | WD_SHARE_WRITE) != -ENOMEM)
+			_exit(12);
+		if (wd_test_vm_pin_kb() != pin0)
+			_exit(13);
+		if (wd_share(p.dev, a, 32 * 4096, WD_SHARE_READ | WD_SHARE_WRITE))
+			_exit(14);
+		if (wd_test_vm_pin_kb() != pin0 + 32 * 4)
+			_exit(15);
+		fill_random(a, 8192 + 32, &seed);
+		if (afalg("cbc(aes-generic)", 1, a + 8192, 16, a + 8192 + 16, a,
+			  ref, 8192))
+			_exit(16);
+		c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a + 8192, 16, a, 8192,
+			 a + 4 * 4096, 8192);
+		if (vq_run(&p, &c, NULL) != WD_ST_OK || memcmp(a + 4 * 4096, ref, 8192))
+			_exit(17);
+		/* Past the share, within the mapping: a fault, not a pin. */
+		c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a + 8192, 16, a, 8192,
+			 a + 40 * 4096, 8192);
+		if (vq_run(&p, &c, NULL) != WD_ST_FAULT)
+			_exit(18);
+		vq_close(&p);
+		_exit(wd_test_vm_pin_kb() == pin0 ? 0 : 19);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	munmap(a, len);
 }
 
 /* Several processes at once on the device's queues. */
@@ -912,6 +1027,75 @@ static int vc_vdev(char *out, size_t len)
 		}
 	closedir(d);
 	return ret;
+}
+
+/* Release of the running kernel at least @maj.@min? */
+static int kernel_at_least(int maj, int min)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return 0;
+	return a > maj || (a == maj && b >= min);
+}
+
+/*
+ * How the device gets at the buffers: on kernels whose virtio rings take
+ * premapped buffers (6.6 on) behind the IOMMU, through the framework's
+ * own DMA mappings, which come and go with the device's mirror and the
+ * shares (stats/dma_mapped); on 6.1 the ring maps each request and the
+ * framework maps nothing.
+ */
+TEST_F(vc, dma_mode_and_mappings)
+{
+	SETUP_SKIPPED();
+	int premapped = kernel_at_least(6, 6);
+	char vdev[64], path[128], buf[1024];
+	size_t len = 16 * 4096;
+	uint8_t *a = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t m0, m1;
+	struct wd_cmd c;
+	struct vq p;
+
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_EQ(0, vc_vdev(vdev, sizeof(vdev)));
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/vcrypto", vdev);
+	ASSERT_EQ(0, wd_test_read_file(path, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, premapped ? "dma premapped" : "dma ring-mapped"))
+		TH_LOG("%s", buf);
+	memset(a, 0x5a, 2 * len);
+	m0 = vc_stat("dma_mapped");
+	ASSERT_NE(UINT64_MAX, m0);
+	/* SVA: the pages the device faulted in are mapped for it... */
+	c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a, 16, a + 4096, len - 4096,
+		 a + len, len - 4096);
+	ASSERT_EQ(WD_ST_OK, vq_run(&self->v, &c, NULL));
+	m1 = vc_stat("dma_mapped");
+	EXPECT_TRUE(premapped ? m1 >= m0 + 2 * 16 - 2 : m1 == m0)
+		TH_LOG("dma_mapped %llu -> %llu", (unsigned long long)m0,
+		       (unsigned long long)m1);
+	/* ...and unmapped when the process unmaps them. */
+	ASSERT_EQ(0, munmap(a + len, len));
+	EXPECT_TRUE(!premapped || vc_stat("dma_mapped") <= m1 - 15);
+	vq_close(&self->v);
+	self->v.dev = NULL;
+	EXPECT_EQ(m0, vc_stat("dma_mapped"));
+
+	/* Pinned: a share is mapped for the device while it lasts. */
+	ASSERT_EQ(0, vq_open(&p, WD_MMU_PINNED));
+	m0 = vc_stat("dma_mapped");
+	ASSERT_EQ(0, wd_share(p.dev, a, len, WD_SHARE_READ | WD_SHARE_WRITE));
+	m1 = vc_stat("dma_mapped");
+	EXPECT_EQ(premapped ? m0 + 16 : m0, m1);
+	c = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a, 16, a + 4096, 4096,
+		 a + 8 * 4096, 4096);
+	EXPECT_EQ(WD_ST_OK, vq_run(&p, &c, NULL));
+	ASSERT_EQ(0, wd_unshare(p.dev, a, len));
+	EXPECT_EQ(m0, vc_stat("dma_mapped"));
+	vq_close(&p);
+	munmap(a, len);
 }
 
 static int write_str(const char *path, const char *s)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wd_test.h"
@@ -30,6 +31,14 @@ int wd_test_insmod(const char *name, const char *params)
 	ret = ret ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+double wd_test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int wd_test_rmmod(const char *name)

@@ -25,6 +25,9 @@ int wd_test_module_loaded(const char *name);
 int wd_test_load(const char *soft_params);
 /* Unload wd_soft and warpdrive; 0 or -errno. */
 int wd_test_unload(void);
+/* Seconds on CLOCK_MONOTONIC (for bounds on how long a loop may run). */
+double wd_test_now(void);
+
 /* Unregister wd_soft device @idx now (debugfs wd_soft/remove); 0 or -errno. */
 int wd_test_remove_device(int idx);
 /* Read a whole small file into @buf (NUL-terminated, newline stripped). */

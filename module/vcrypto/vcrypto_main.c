@@ -15,18 +15,33 @@
  * engine takes the command's buffers from the framework's device MMU as
  * segments (wd_mem_segs(): SVA faults, pinned shares, device memory
  * regions and revocation work as for wd_soft), builds the request's
- * scatterlists over those pages and adds them to the data virtqueue. The
- * virtio ring of Linux 6.1 DMA-maps every descriptor itself (it cannot take
- * addresses mapped by someone else; pre-mapped virtqueues came in 6.6):
- * the source DMA_TO_DEVICE, the destination DMA_FROM_DEVICE, so behind the
- * IOMMU the device can read but not write the source, and each mapping
- * lives exactly from add to completion. The engine holds the segments
+ * scatterlists over them and adds them to the data virtqueue. Two ways,
+ * chosen at probe:
+ *
+ * - Premapped (kernels with premapped virtqueues, 6.6 on, and a device
+ *   behind a translating IOMMU): the WarpDrive device is registered with
+ *   the PCI function as its dma_dev, so the segments are the framework's
+ *   own DMA mappings (made when a page enters the device's mirror, or at
+ *   WD_IOC_SHARE; pages the process maps read-only DMA_TO_DEVICE, the
+ *   others both ways) and the ring takes them as they are: nothing is
+ *   mapped or unmapped per request. Header, IV, status and CTR padding are driver memory mapped
+ *   once per queue.
+ * - Ring-mapped (6.1, whose ring maps every descriptor itself, or no
+ *   IOMMU): the segments are kernel addresses of the pages and the ring
+ *   maps them per request, the source DMA_TO_DEVICE, the destination
+ *   DMA_FROM_DEVICE, for exactly the life of the request.
+ *
+ * Behind the IOMMU the device can then write only what the process may
+ * write (premapped), or only the request's destination (ring-mapped).
+ * The engine holds the segments
  * (the job's access) until the device returned the request: an
  * invalidation of those pages (munmap, COW, migration) waits for it, so
  * the device never reaches a page the process no longer maps. A request
  * a broken device never returns keeps references on its pages until the
  * device is reset, so they cannot be reused while the device might still
- * write them.
+ * write them (ring-mapped), or until an invalidation takes them out of the
+ * IOMMU (premapped: the framework's mapping is the device's only way to
+ * them).
  *
  * Which devices: every virtio-crypto device, or only those whose PCI
  * function is listed in the module parameter pci (comma separated, e.g.
@@ -37,6 +52,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/algapi.h>
+#include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -97,6 +113,11 @@ module_param(max_cmd_kb, uint, 0444);
 MODULE_PARM_DESC(max_cmd_kb,
 		 "largest command in KiB (4-16384, default 1024; also bounded by the device's max_size)");
 
+static bool premap = true;
+module_param(premap, bool, 0444);
+MODULE_PARM_DESC(premap,
+		 "Use the framework's DMA mappings where the virtqueue takes premapped buffers (default on)");
+
 static bool debug;
 module_param(debug, bool, 0644);
 MODULE_PARM_DESC(debug, "log every control request (never the key) (default 0)");
@@ -118,7 +139,7 @@ struct vc_dataq {
 	struct virtqueue *vq;
 	spinlock_t lock;
 	wait_queue_head_t space;
-	char name[16];
+	char name[24];
 };
 
 /**
@@ -139,6 +160,8 @@ struct vc_dataq {
  * @max_size: max_size of the device config
  * @modes: WD_ALG_AES_* offered
  * @max_len: largest command length offered
+ * @dma_dev: the device the framework maps for, when the data virtqueues
+ *           are premapped; NULL when the rings map each request
  * @orphan_lock: protects @orphans
  * @orphans: requests a broken device never completed, with references on
  *           their pages; released after the device is reset
@@ -159,6 +182,7 @@ struct vc_dev {
 	u64 max_size;
 	u32 modes;
 	u64 max_len;
+	struct device *dma_dev;
 	spinlock_t orphan_lock;
 	struct list_head orphans;
 };
@@ -222,6 +246,12 @@ struct vc_req {
  * @held: pages an abandoned request keeps referenced
  * @nr_held: number of them
  * @node: in &vc_dev.orphans when abandoned
+ * @dma: premapped rings: the device @hdr_dma.. are mapped for, else NULL
+ * @hdr_dma: DMA address of the request header
+ * @iv_dma: of the IV
+ * @status_dma: of the status
+ * @pad_dma: of @pad
+ * @tail_dma: of @tail
  */
 struct vc_xfer {
 	struct vc_req *req;
@@ -233,6 +263,12 @@ struct vc_xfer {
 	struct page *held[2 * VC_MAX_SG];
 	unsigned int nr_held;
 	struct list_head node;
+	struct device *dma;
+	dma_addr_t hdr_dma;
+	dma_addr_t iv_dma;
+	dma_addr_t status_dma;
+	dma_addr_t pad_dma;
+	dma_addr_t tail_dma;
 };
 
 /**
@@ -479,12 +515,65 @@ static void vc_data_cb(struct virtqueue *vq)
 	vc_dq_drain(&vc->dq[vq->index], true);
 }
 
+static void vc_xfer_unmap(struct vc_xfer *x)
+{
+	struct device *dev = x->dma;
+
+	if (!dev)
+		return;
+	dma_unmap_single(dev, x->tail_dma, VC_BLOCK, DMA_FROM_DEVICE);
+	dma_unmap_single(dev, x->pad_dma, VC_BLOCK, DMA_TO_DEVICE);
+	dma_unmap_single(dev, x->status_dma, sizeof(*x->req->status),
+			 DMA_FROM_DEVICE);
+	dma_unmap_single(dev, x->iv_dma, VC_IV_LEN, DMA_TO_DEVICE);
+	dma_unmap_single(dev, x->hdr_dma, sizeof(x->req->hdr), DMA_TO_DEVICE);
+	x->dma = NULL;
+}
+
+/* Premapped rings: map the driver's parts of the request once. */
+static int vc_xfer_map(struct vc_xfer *x, struct device *dev)
+{
+	struct vc_req *req = x->req;
+
+	x->hdr_dma = dma_map_single(dev, &req->hdr, sizeof(req->hdr),
+				    DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, x->hdr_dma))
+		return -ENOMEM;
+	x->iv_dma = dma_map_single(dev, req->iv, VC_IV_LEN, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, x->iv_dma))
+		goto err_hdr;
+	x->status_dma = dma_map_single(dev, req->status, sizeof(*req->status),
+				       DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, x->status_dma))
+		goto err_iv;
+	x->pad_dma = dma_map_single(dev, x->pad, VC_BLOCK, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, x->pad_dma))
+		goto err_status;
+	x->tail_dma = dma_map_single(dev, x->tail, VC_BLOCK, DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, x->tail_dma))
+		goto err_pad;
+	x->dma = dev;
+	return 0;
+
+err_pad:
+	dma_unmap_single(dev, x->pad_dma, VC_BLOCK, DMA_TO_DEVICE);
+err_status:
+	dma_unmap_single(dev, x->status_dma, sizeof(*req->status),
+			 DMA_FROM_DEVICE);
+err_iv:
+	dma_unmap_single(dev, x->iv_dma, VC_IV_LEN, DMA_TO_DEVICE);
+err_hdr:
+	dma_unmap_single(dev, x->hdr_dma, sizeof(req->hdr), DMA_TO_DEVICE);
+	return -ENOMEM;
+}
+
 static void vc_xfer_free(struct vc_xfer *x)
 {
 	unsigned int i;
 
 	if (!x)
 		return;
+	vc_xfer_unmap(x);
 	for (i = 0; i < x->nr_held; i++)
 		put_page(x->held[i]);
 	if (x->req)
@@ -495,7 +584,7 @@ static void vc_xfer_free(struct vc_xfer *x)
 	kvfree(x);
 }
 
-static struct vc_xfer *vc_xfer_alloc(void)
+static struct vc_xfer *vc_xfer_alloc(struct device *dma)
 {
 	size_t line = max_t(size_t, SMP_CACHE_BYTES, VC_BLOCK);
 	struct vc_xfer *x;
@@ -512,6 +601,8 @@ static struct vc_xfer *vc_xfer_alloc(void)
 	x->req->status = kzalloc(max_t(size_t, SMP_CACHE_BYTES,
 				       sizeof(*x->req->status)), GFP_KERNEL);
 	if (!x->req->status)
+		goto err;
+	if (dma && vc_xfer_map(x, dma))
 		goto err;
 	return x;
 err:
@@ -615,6 +706,23 @@ static u32 vc_check(struct vc_queue *sq, const struct wd_cmd *cmd)
 }
 
 /*
+ * Premapped rings read the DMA address and the length of an entry; there
+ * is no page behind it for them to map.
+ */
+static void vc_sg_set_dma(struct scatterlist *sg, dma_addr_t dma, u32 len)
+{
+	sg->length = len;
+	sg_dma_address(sg) = dma;
+	sg_dma_len(sg) = len;
+}
+
+static void vc_sg_dma(struct scatterlist *sg, dma_addr_t dma, u32 len)
+{
+	sg_init_table(sg, 1);
+	vc_sg_set_dma(sg, dma, len);
+}
+
+/*
  * Hand the request to the device and wait for it; 0 or a WD_ST_* status.
  * @nsrc and @ndst entries of the xfer's scatterlists, the first @usrc and
  * @udst of them over user pages.
@@ -632,19 +740,31 @@ static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
 	bool notify;
 	int ret;
 
-	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
-	sgs[out++] = &hdr;
-	if (iv_len) {
-		sg_init_one(&iv, req->iv, iv_len);
-		sgs[out++] = &iv;
-	}
-	sgs[out++] = x->src_sg;
-	sgs[out + in++] = x->dst_sg;
-	sg_init_one(&status, req->status, sizeof(*req->status));
-	sgs[out + in++] = &status;
 	req->sq = sq;
 	req->done = false;
 	req->status->status = VIRTIO_CRYPTO_ERR;
+	if (x->dma) {
+		vc_sg_dma(&hdr, x->hdr_dma, sizeof(req->hdr));
+		vc_sg_dma(&iv, x->iv_dma, iv_len);
+		vc_sg_dma(&status, x->status_dma, sizeof(*req->status));
+		dma_sync_single_for_device(x->dma, x->hdr_dma, sizeof(req->hdr),
+					   DMA_TO_DEVICE);
+		dma_sync_single_for_device(x->dma, x->iv_dma, VC_IV_LEN,
+					   DMA_TO_DEVICE);
+		dma_sync_single_for_device(x->dma, x->status_dma,
+					   sizeof(*req->status),
+					   DMA_FROM_DEVICE);
+	} else {
+		sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
+		sg_init_one(&iv, req->iv, iv_len);
+		sg_init_one(&status, req->status, sizeof(*req->status));
+	}
+	sgs[out++] = &hdr;
+	if (iv_len)
+		sgs[out++] = &iv;
+	sgs[out++] = x->src_sg;
+	sgs[out + in++] = x->dst_sg;
+	sgs[out + in++] = &status;
 
 	for (;;) {
 		if (vc_stopping(sq))
@@ -696,8 +816,10 @@ static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
 			 * pages until it is reset. They stay referenced till
 			 * then; the request is freed after the reset.
 			 */
-			vc_hold_sg(x, x->src_sg, usrc);
-			vc_hold_sg(x, x->dst_sg, udst);
+			if (!x->dma) {
+				vc_hold_sg(x, x->src_sg, usrc);
+				vc_hold_sg(x, x->dst_sg, udst);
+			}
 			spin_lock(&sq->vc->orphan_lock);
 			list_add(&x->node, &sq->vc->orphans);
 			spin_unlock(&sq->vc->orphan_lock);
@@ -715,6 +837,9 @@ static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
 					   HZ);
 		}
 	}
+	if (x->dma)
+		dma_sync_single_for_cpu(x->dma, x->status_dma,
+					sizeof(*req->status), DMA_FROM_DEVICE);
 	switch (req->status->status) {
 	case VIRTIO_CRYPTO_OK:
 		return WD_ST_OK;
@@ -730,11 +855,13 @@ static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
 /*
  * Scatterlist over the whole of what @cur has left (@len bytes): the
  * user's pages from one wd_mem_segs() call, then @extra_len bytes at
- * @extra. Return: the entries, -ENOENT (not every page is present yet),
- * or wd_mem_segs()'s -EAGAIN, -ECANCELED, -EFAULT.
+ * @extra (premapped: at @extra_dma). Return: the entries, -ENOENT (not
+ * every page is present yet), or wd_mem_segs()'s -EAGAIN, -ECANCELED,
+ * -EFAULT.
  */
 static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
-		     struct scatterlist *sgl, void *extra, u32 extra_len)
+		     struct scatterlist *sgl, void *extra,
+		     dma_addr_t extra_dma, u32 extra_len)
 {
 	unsigned int nr, i;
 	ssize_t n;
@@ -745,9 +872,15 @@ static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
 	if (n < len)
 		return -ENOENT;
 	sg_init_table(sgl, nr + !!extra_len);
-	for (i = 0; i < nr; i++)
-		sg_set_buf(&sgl[i], x->segs[i].kaddr, x->segs[i].len);
-	if (extra_len)
+	for (i = 0; i < nr; i++) {
+		if (x->dma)
+			vc_sg_set_dma(&sgl[i], x->segs[i].dma, x->segs[i].len);
+		else
+			sg_set_buf(&sgl[i], x->segs[i].kaddr, x->segs[i].len);
+	}
+	if (extra_len && x->dma)
+		vc_sg_set_dma(&sgl[nr], extra_dma, extra_len);
+	else if (extra_len)
 		sg_set_buf(&sgl[nr], extra, extra_len);
 	return nr + !!extra_len;
 }
@@ -813,12 +946,13 @@ static u32 vc_map_buffers(struct vc_queue *sq, const struct wd_cmd *cmd,
 			wd_mem_start(&sq->src, &sq->job, cmd->src, len, false);
 			wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true);
 		}
-		*nsrc = vc_gather(x, &sq->src, len, x->src_sg, x->pad, pad);
+		*nsrc = vc_gather(x, &sq->src, len, x->src_sg, x->pad,
+				  x->pad_dma, pad);
 		if (*nsrc < 0) {
 			ret = *nsrc;
 		} else {
 			*ndst = vc_gather(x, &sq->dst, len, x->dst_sg, x->tail,
-					  pad);
+					  x->tail_dma, pad);
 			if (*ndst >= 0)
 				return WD_ST_OK;
 			ret = *ndst;
@@ -968,7 +1102,7 @@ static int vc_queue_start(struct wd_queue *q)
 	sq->vc = vc;
 	sq->dq = &vc->dq[q->hw_id % vc->nr_dq];
 	init_waitqueue_head(&sq->wq);
-	sq->xfer = vc_xfer_alloc();
+	sq->xfer = vc_xfer_alloc(vc->dma_dev);
 	if (!sq->xfer) {
 		ret = -ENOMEM;
 		goto err;
@@ -1040,6 +1174,39 @@ static bool vc_wanted(struct virtio_device *vdev)
 	return false;
 }
 
+/* Does the IOMMU translate the DMA of @dev (a DMA API domain)? */
+static bool vc_iommu_translates(struct device *dev)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+
+	return dom && (dom->type & __IOMMU_DOMAIN_DMA_API);
+}
+
+/*
+ * Premapped data virtqueues where the ring and the device allow it (see
+ * the file comment): then the framework maps for @vc->dma_dev. Behind no
+ * translating IOMMU the rings keep mapping per request, so that a request
+ * a broken device never returns can keep its pages referenced.
+ */
+static int vc_premap(struct vc_dev *vc)
+{
+	struct device *dev = wd_virtqueue_dma_dev(vc->dq[0].vq);
+	unsigned int i;
+	int ret;
+
+	if (!premap || !dev || !vc_iommu_translates(dev))
+		return 0;
+	for (i = 0; i < vc->nr_dq; i++) {
+		if (wd_virtqueue_dma_dev(vc->dq[i].vq) != dev)
+			return i ? -EIO : 0;
+		ret = wd_virtqueue_set_premapped(vc->dq[i].vq);
+		if (ret)
+			return i ? ret : 0;
+	}
+	vc->dma_dev = dev;
+	return 0;
+}
+
 static int vc_find_vqs(struct vc_dev *vc)
 {
 	vq_callback_t *cbs[VC_MAX_DATAQ + 1];
@@ -1064,7 +1231,7 @@ static int vc_find_vqs(struct vc_dev *vc)
 		init_waitqueue_head(&vc->dq[i].space);
 	}
 	vc->ctrl_vq = vqs[vc->nr_dq];
-	return 0;
+	return vc_premap(vc);
 }
 
 /* Which modes the device takes: advertised, or accepting a session. */
@@ -1206,11 +1373,13 @@ static int vc_probe(struct virtio_device *vdev)
 	vc->wdev->algorithms = vc->modes;
 	vc->wdev->queues_total = vc->nr_dq * queues_per_vq;
 	vc->wdev->max_cmd_len = vc->max_len;
+	vc->wdev->dma_dev = vc->dma_dev;
 	ret = wd_device_register(vc->wdev);
 	if (ret)
 		goto err_put;
-	dev_info(&vdev->dev, "%s: %u data queue(s), algorithms %#x, max %llu bytes\n",
-		 dev_name(&vc->wdev->dev), vc->nr_dq, vc->modes, vc->max_len);
+	dev_info(&vdev->dev, "%s: %u data queue(s), algorithms %#x, max %llu bytes, %s\n",
+		 dev_name(&vc->wdev->dev), vc->nr_dq, vc->modes, vc->max_len,
+		 vc->dma_dev ? "premapped" : "ring-mapped");
 	return 0;
 
 err_put:
@@ -1269,6 +1438,8 @@ static ssize_t vcrypto_show(struct device *dev, struct device_attribute *attr,
 			   "cipher_mask %#x\nmax_key %u\nmax_cmd_len %llu\npolled %d\n",
 			   vc->cipher_mask, vc->max_key, vc->max_len,
 			   READ_ONCE(polled));
+	n += sysfs_emit_at(buf, n, "dma %s\n",
+			   vc->dma_dev ? "premapped" : "ring-mapped");
 	return n;
 }
 static DEVICE_ATTR_RO(vcrypto);
