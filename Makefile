@@ -208,15 +208,17 @@ run: guest-release
 # even when a scenario failed (the JSON says the run is incomplete, and the
 # README is then left alone); the exit status is the run's.
 BENCH_DIR ?= $(if $(strip $(BENCH_ARGS))$(KP),$(BUILD)/$(KP)bench,docs/bench)
+BENCH_REPORT = python3 tools/bench-report.py $(BENCH_DIR)/bench.json --out $(BENCH_DIR) \
+	$(if $(filter docs/bench,$(BENCH_DIR)),--readme README.md)
+# (No $(MAKE) in the recipe: `make -n bench` must not boot the guest.)
 bench: guest-release
 	@st=0; $(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode bench \
 		--bench-args="$(BENCH_ARGS)" --timeout 4200 --bench-json $(BENCH_DIR)/bench.json || st=$$?; \
-	if [ -f $(BENCH_DIR)/bench.json ]; then $(MAKE) --no-print-directory bench-report BENCH_DIR=$(BENCH_DIR) || st=1; fi; \
+	if [ -f $(BENCH_DIR)/bench.json ]; then $(BENCH_REPORT) || st=1; fi; \
 	exit $$st
 
 bench-report:
-	python3 tools/bench-report.py $(BENCH_DIR)/bench.json --out $(BENCH_DIR) \
-		$(if $(filter docs/bench,$(BENCH_DIR)),--readme README.md)
+	$(BENCH_REPORT)
 
 shell: guest-release
 	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode shell

@@ -405,8 +405,11 @@ def write_bench_json(path, args, cmd, steps, start, elapsed, load0, ok):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     run = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
-        "command": "make bench" + (" BENCH_ARGS=\"%s\"" % args.bench_args
-                                   if args.bench_args.strip() else ""),
+        "command": "make bench" + (
+            " KERNEL=%s" % os.environ["WD_KERNEL"]
+            if os.environ.get("WD_KERNEL", "6.1") != "6.1" else "") + (
+            " BENCH_ARGS=\"%s\"" % args.bench_args
+            if args.bench_args.strip() else ""),
         "bench_args": args.bench_args,
         "complete": bool(ok and end is not None and not end.get("failed")),
         "guest_seconds": round(elapsed, 1),
