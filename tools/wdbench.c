@@ -3,10 +3,17 @@
  * wdbench: WarpDrive benchmarks, reported as ratios against a baseline
  * measured in the same run (absolute times are never judged).
  *
- *   wdbench [--quick] [--scenario NAME] [--list] [-D DEVICE]
+ *   wdbench [--quick] [--scenario NAME] [--rounds N] [--json FILE]
+ *           [--cpu N] [--list] [-D DEVICE]
+ *
+ * Each ratio is the median of --rounds rounds (5; --quick 3) in which the
+ * two sides take turns, with the min-max spread of the rounds' ratios and
+ * a verdict against its goal (see "Records" below); --json writes every
+ * round of every measure.
  *
  * roundtrip  small commands (NOP, COPY of 64 bytes) through the mapped
- *            rings without system calls, against one syscall per command
+ *            rings without system calls, against one syscall per command;
+ *            and polled with 1-32 commands in flight (batch-size sweep)
  * copy       COPY throughput against memcpy() on the same buffers
  * deflate    DEFLATE/INFLATE (gzip) against user-space zlib
  * mmu        shared virtual addressing against pinned sharing: steady
@@ -16,16 +23,14 @@
  *            touched once) by each path, against one fault per page and
  *            against the kernel's anonymous memory (touch, MAP_POPULATE);
  *            then the same on memory reserved with fallocate() beforehand
- *            (the cost of mapping alone); the best of three rounds
+ *            (the cost of mapping alone)
  * migrate    migration of 4 KiB-page ranges to device-private memory and
  *            back, against the kernel's test_hmm driver (loaded for the
  *            measure, through the same ioctls) and memcpy of the same size
- *
- * vcrypto   AES-128-CBC requests per second at 4 and 64 KiB on the
+ * vcrypto    AES-128-CBC requests per second at 4 and 64 KiB on the
  *            wd_vcrypto device (polled queues, SVA and pinned) against
  *            AF_ALG on the kernel's virtio_crypto device and AF_ALG
- *            software AES (cbc(aes-generic)); each ratio is the median of
- *            5 alternating rounds, with its spread
+ *            software AES (cbc(aes-generic))
  *
  * Every result is checked (copies compared, compressed data inflated back
  * with zlib); any accelerator error makes the exit status non-zero.
@@ -34,13 +39,16 @@
 #include <linux/if_alg.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <sched.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/sysmacros.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,26 +173,326 @@ static void fill_text(unsigned char *p, size_t len)
 	}
 }
 
-/* Table */
+/*
+ * Records: every figure wdbench reports is one record, printed as a table
+ * row and, with --json FILE, written to FILE as one JSON object a line.
+ *
+ * A record compares a side (WarpDrive) with a baseline measured in the
+ * same run, round by round: the two sides take turns (A B, B A, A B, ...:
+ * the order alternates, so a drift of the host favours neither), the ratio
+ * of each round is A / B of that round, and the figure is the median of
+ * those ratios with their min-max spread. A goal on the ratio is met
+ * ("pass") only when the whole spread clears it, missed ("fail") when the
+ * whole spread misses it, and "unstable" when the spread crosses it.
+ * A record without a baseline reports values (faults, kicks per command)
+ * the same way: median, min-max, verdict of the goal on them.
+ */
+
+#define MAX_ROUNDS	256
+#define ROUNDS_MAX	32		/* --rounds at most */
+
+static int rounds = 5;		/* rounds per ratio (--rounds; quick: 3) */
+static int bench_cpu = -2;	/* --cpu: -1 none, -2 the last online CPU */
+static FILE *json;		/* --json FILE */
+
+struct rec {
+	const char *scenario;
+	const char *measure;
+	const char *unit;	/* of the raw values a[] and b[] */
+	const char *side;	/* what a[] measures */
+	const char *baseline;	/* what b[] measures; NULL: no baseline */
+	const double *a, *b;	/* one value per round */
+	int n;
+	int values;		/* b[] shown, but no ratio: the figure is a[] */
+	const char *goal;	/* ">= 5x", "> 1x", "<= 0", "0.9-1.1x" or a note */
+	const char *params;	/* extra JSON members ("\"size\": 4096") or NULL */
+};
+
+enum goal_op { GOAL_NONE, GOAL_GE, GOAL_GT, GOAL_LE, GOAL_RANGE };
+
+static const char *const goal_ops[] = { "", ">=", ">", "<=", "range" };
+
+struct goal {
+	enum goal_op op;
+	double lo, hi;
+};
+
+/* ">= X", "> X", "<= X", "LO-HI", each optionally followed by text. */
+static struct goal parse_goal(const char *s)
+{
+	struct goal g = { GOAL_NONE, 0, 0 };
+	char *end;
+
+	if (!s)
+		return g;
+	while (*s == ' ')
+		s++;
+	if (!strncmp(s, ">=", 2)) {
+		g.op = GOAL_GE;
+		s += 2;
+	} else if (*s == '>') {
+		g.op = GOAL_GT;
+		s++;
+	} else if (!strncmp(s, "<=", 2)) {
+		g.op = GOAL_LE;
+		s += 2;
+	} else if (*s >= '0' && *s <= '9') {
+		g.op = GOAL_RANGE;
+	} else {
+		return g;
+	}
+	g.lo = g.hi = strtod(s, &end);
+	if (end == s)
+		g.op = GOAL_NONE;
+	if (g.op == GOAL_RANGE) {
+		s = end + 1;
+		if (*end != '-' || (g.hi = strtod(s, &end), end == s))
+			g.op = GOAL_NONE;
+	}
+	return g;
+}
+
+static const char *verdict(struct goal g, double min, double max)
+{
+	switch (g.op) {
+	case GOAL_GE:
+		return min >= g.lo ? "pass" : max < g.lo ? "fail" : "unstable";
+	case GOAL_GT:
+		return min > g.lo ? "pass" : max <= g.lo ? "fail" : "unstable";
+	case GOAL_LE:
+		return max <= g.lo ? "pass" : min > g.lo ? "fail" : "unstable";
+	case GOAL_RANGE:
+		if (min >= g.lo && max <= g.hi)
+			return "pass";
+		return max < g.lo || min > g.hi ? "fail" : "unstable";
+	default:
+		return "none";
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median, min and max of @n values (not reordered). */
+static double stats(const double *v, int n, double *min, double *max)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	*min = s[0];
+	*max = s[n - 1];
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static void fmt_val(char *s, size_t len, double v)
+{
+	if (isnan(v))
+		snprintf(s, len, "-");
+	else if (fabs(v) >= 1000 || v == (long long)v)
+		snprintf(s, len, "%.0f", v);
+	else if (fabs(v) >= 10)
+		snprintf(s, len, "%.1f", v);
+	else
+		snprintf(s, len, "%.3g", v);
+}
+
+static void json_str(const char *s)
+{
+	fputc('"', json);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(json, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(json, "\\u%04x", *s);
+		else
+			fputc(*s, json);
+	}
+	fputc('"', json);
+}
+
+static void json_num(double v)
+{
+	if (isfinite(v))
+		fprintf(json, "%.6g", v);
+	else
+		fputs("null", json);
+}
+
+static void json_array(const double *v, int n)
+{
+	int i;
+
+	fputc('[', json);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', json);
+		json_num(v[i]);
+	}
+	fputc(']', json);
+}
 
 static void header(void)
 {
-	printf("%-10s %-32s %18s %18s %8s  %s\n", "SCENARIO", "MEASURE",
-	       "WARPDRIVE", "BASELINE", "RATIO", "GOAL");
+	printf("%-10s %-34s %12s %12s %8s %-13s %-8s %s\n", "SCENARIO",
+	       "MEASURE", "WARPDRIVE", "BASELINE", "RATIO", "SPREAD", "VERDICT",
+	       "GOAL");
 }
 
-static void row(const char *scenario, const char *measure, const char *accel,
-		const char *base, double ratio, const char *goal)
+/* A line of text in the table (and nothing in the JSON). */
+static void note(const char *scenario, const char *text)
 {
-	char r[32];
-
-	if (isnan(ratio))
-		snprintf(r, sizeof(r), "-");
-	else
-		snprintf(r, sizeof(r), "%.2fx", ratio);
-	printf("%-10s %-32s %18s %18s %8s  %s\n", scenario, measure, accel, base,
-	       r, goal ? goal : "");
+	printf("%-10s %s\n", scenario, text);
 	fflush(stdout);
+}
+
+/*
+ * Report one measure: a table row (medians of both sides, median ratio,
+ * spread, verdict) and a JSON record with every round.
+ */
+static void record(const struct rec *r)
+{
+	double ratio[MAX_ROUNDS], med, min, max, ma, mb = NAN, dummy;
+	struct goal g = parse_goal(r->goal);
+	const int has_ratio = r->b && !r->values;
+	const char *v;
+	char a[32], b[32], m[32], sp[32];
+	int i, n = r->n < MAX_ROUNDS ? r->n : MAX_ROUNDS;
+
+	if (n < 1)
+		return;
+	ma = stats(r->a, n, &dummy, &dummy);
+	if (r->b)
+		mb = stats(r->b, n, &dummy, &dummy);
+	for (i = 0; i < n; i++)
+		ratio[i] = has_ratio ? r->a[i] / r->b[i] : r->a[i];
+	med = stats(ratio, n, &min, &max);
+	v = verdict(g, min, max);
+	fmt_val(a, sizeof(a), ma);
+	fmt_val(b, sizeof(b), mb);
+	if (has_ratio) {
+		snprintf(m, sizeof(m), "%.2fx", med);
+		snprintf(sp, sizeof(sp), "%.2f-%.2f", min, max);
+	} else {
+		snprintf(m, sizeof(m), "-");
+		if (min == max)
+			snprintf(sp, sizeof(sp), "=");
+		else
+			snprintf(sp, sizeof(sp), "%.3g-%.3g", min, max);
+	}
+	printf("%-10s %-34s %12s %12s %8s %-13s %-8s %s\n", r->scenario,
+	       r->measure, a, b, m, sp, g.op == GOAL_NONE ? "" : v,
+	       r->goal ? r->goal : "");
+	fflush(stdout);
+	if (!json)
+		return;
+	fputs("{\"type\": \"record\", \"scenario\": ", json);
+	json_str(r->scenario);
+	fputs(", \"measure\": ", json);
+	json_str(r->measure);
+	fputs(", \"unit\": ", json);
+	json_str(r->unit);
+	fputs(", \"side\": ", json);
+	json_str(r->side);
+	fputs(", \"baseline\": ", json);
+	if (r->baseline)
+		json_str(r->baseline);
+	else
+		fputs("null", json);
+	fprintf(json, ", \"kind\": \"%s\", \"rounds\": %d, \"a\": ",
+		has_ratio ? "ratio" : "value", n);
+	json_array(r->a, n);
+	fputs(", \"b\": ", json);
+	if (r->b)
+		json_array(r->b, n);
+	else
+		fputs("null", json);
+	fputs(", \"median_a\": ", json);
+	json_num(ma);
+	fputs(", \"median_b\": ", json);
+	json_num(mb);
+	if (has_ratio) {
+		fputs(", \"ratios\": ", json);
+		json_array(ratio, n);
+	}
+	fputs(", \"median\": ", json);
+	json_num(med);
+	fputs(", \"min\": ", json);
+	json_num(min);
+	fputs(", \"max\": ", json);
+	json_num(max);
+	fputs(", \"goal\": ", json);
+	if (g.op == GOAL_NONE) {
+		fputs("null", json);
+	} else {
+		fprintf(json, "{\"op\": \"%s\", ", goal_ops[g.op]);
+		if (g.op == GOAL_RANGE) {
+			fputs("\"min\": ", json);
+			json_num(g.lo);
+			fputs(", \"max\": ", json);
+			json_num(g.hi);
+		} else {
+			fputs("\"value\": ", json);
+			json_num(g.lo);
+		}
+		fputs("}", json);
+	}
+	fputs(", \"goal_text\": ", json);
+	if (r->goal)
+		json_str(r->goal);
+	else
+		fputs("null", json);
+	fprintf(json, ", \"verdict\": \"%s\"", v);
+	if (r->params)
+		fprintf(json, ", \"params\": {%s}", r->params);
+	fputs("}\n", json);
+	fflush(json);
+}
+
+/*
+ * With --cpu (the default), the engine threads of device @name (kernel
+ * threads called "NAME/qN") are moved off wdbench's CPU where the kernel
+ * lets them: a polling submitter and a polling engine sharing one CPU run
+ * by turns of a scheduler time slice, which would make the polled figures
+ * depend on where the scheduler happened to put them. Returns how many
+ * threads are now kept apart (threads bound to a CPU are left alone).
+ */
+static int engines_apart(const char *name)
+{
+	char path[300], comm[64];
+	size_t nlen = strlen(name);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), i;
+	struct dirent *de;
+	cpu_set_t set;
+	int moved = 0;
+	DIR *d;
+	FILE *f;
+
+	if (bench_cpu < 0 || !name || (d = opendir("/proc")) == NULL)
+		return 0;
+	CPU_ZERO(&set);
+	for (i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		if (i != bench_cpu)
+			CPU_SET(i, &set);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, nlen) &&
+		    comm[nlen] == '/' && comm[nlen + 1] == 'q' &&
+		    !sched_setaffinity(atoi(de->d_name), sizeof(set), &set))
+			moved++;
+		fclose(f);
+	}
+	closedir(d);
+	return moved;
 }
 
 /* roundtrip */
@@ -356,35 +664,110 @@ static int rt_syscall(const struct rt *rt, uint64_t n, double max_secs,
 	return rt_verify(rt, i);
 }
 
+/*
+ * Commands per second of one mode for @slice seconds (and its kicks per
+ * command), after a quarter of that uncounted: the engine settles into
+ * the mode's steady state (polling, or sleeping between commands) first.
+ */
+static int rt_measure(struct rt *rt, int polled, double slice, double *rate,
+		      double *kpc)
+{
+	int (*fn)(const struct rt *, uint64_t, double, uint64_t *, uint64_t *,
+		  double *) = polled ? rt_polled : rt_syscall;
+	const uint64_t lots = UINT64_MAX / 2;
+	uint64_t done, kicks;
+	double t;
+
+	if (fn(rt, lots, slice / 4, &done, &kicks, &t) ||
+	    fn(rt, lots, slice, &done, &kicks, &t))
+		return -1;
+	*rate = done / t;
+	if (kpc)
+		*kpc = (double)kicks / done;
+	return 0;
+}
+
+/* Commands in flight (and so the most per submit call) of the sweep. */
+static const unsigned int rt_sweep[] = { 1, 2, 4, 8, 16, 32 };
+
+#define RT_SWEEP	((int)(sizeof(rt_sweep) / sizeof(rt_sweep[0])))
+
+/*
+ * Rounds in which one syscall per command and the polled rings take turns:
+ * polled with the ring full (batches of BATCH), and in a full run polled
+ * with 1, 2, 4 ... 32 commands in flight, each submitted in one call (the
+ * batch-size sweep). Each mode runs for a fixed time per round.
+ */
 static int roundtrip_one(struct rt *rt, const char *name)
 {
-	uint64_t n_poll = quick ? 20000 : 400000, n_sys = quick ? 2000 : 40000;
-	double cap = quick ? 2.0 : 10.0, t_poll, t_sys, r_poll, r_sys;
-	uint64_t done_poll, done_sys, k_poll, k_sys;
-	char measure[64], a[32], b[32];
+	double sys[MAX_ROUNDS], pol[MAX_ROUNDS], kp[MAX_ROUNDS], ks[MAX_ROUNDS];
+	double sw[RT_SWEEP][MAX_ROUNDS], slice = quick ? 0.2 : 0.3;
+	unsigned int ring = rt->depth;
+	int nsw = quick ? 0 : RT_SWEEP, n = quick ? rounds : 2 * rounds, r, j;
+	char measure[64], side[64], params[128];
 
 	/*
-	 * Each mode after a warm-up of its own (engine running, pages and
-	 * caches hot), which is not counted: the polled kicks are those of
-	 * the steady state.
+	 * Twice the rounds of other scenarios, shorter: how fast a polled
+	 * queue goes depends on both CPUs running at once, so the rates
+	 * jump when the host runs other work; more rounds sample that more
+	 * evenly. The two sides of the main ratio always run back to back.
 	 */
-	if (rt_syscall(rt, n_sys / 10, cap, &done_sys, &k_sys, &t_sys) ||
-	    rt_syscall(rt, n_sys, cap, &done_sys, &k_sys, &t_sys) ||
-	    rt_polled(rt, n_poll / 10, cap, &done_poll, &k_poll, &t_poll) ||
-	    rt_polled(rt, n_poll, cap, &done_poll, &k_poll, &t_poll))
-		return -1;
+	for (r = 0; r < n; r++) {
+		int rev = r & 1;
 
-	r_poll = done_poll / t_poll;
-	r_sys = done_sys / t_sys;
+		for (j = 0; rev && j < nsw; j++) {
+			rt->depth = rt_sweep[nsw - 1 - j] < ring ?
+				    rt_sweep[nsw - 1 - j] : ring;
+			if (rt_measure(rt, 1, slice, &sw[nsw - 1 - j][r], NULL))
+				return -1;
+		}
+		rt->depth = ring;
+		if (!rev && rt_measure(rt, 0, slice, &sys[r], &ks[r]))
+			return -1;
+		if (rt_measure(rt, 1, slice, &pol[r], &kp[r]))
+			return -1;
+		if (rev && rt_measure(rt, 0, slice, &sys[r], &ks[r]))
+			return -1;
+		for (j = 0; !rev && j < nsw; j++) {
+			rt->depth = rt_sweep[j] < ring ? rt_sweep[j] : ring;
+			if (rt_measure(rt, 1, slice, &sw[j][r], NULL))
+				return -1;
+		}
+		rt->depth = ring;
+	}
+
 	snprintf(measure, sizeof(measure), "%s cmd/s: polled | 1 syscall", name);
-	snprintf(a, sizeof(a), "%.0f", r_poll);
-	snprintf(b, sizeof(b), "%.0f", r_sys);
-	row("roundtrip", measure, a, b, r_poll / r_sys, ">= 5x");
+	snprintf(side, sizeof(side), "polled rings, %u in flight, batches of %d",
+		 ring, BATCH);
+	snprintf(params, sizeof(params),
+		 "\"op\": \"%s\", \"in_flight\": %u, \"batch\": %d", name, ring,
+		 BATCH);
+	record(&(struct rec){ .scenario = "roundtrip", .measure = measure,
+		.unit = "cmd/s", .side = side,
+		.baseline = "one system call per command", .a = pol, .b = sys,
+		.n = n, .goal = ">= 5x", .params = params });
 	snprintf(measure, sizeof(measure), "%s kicks/cmd: polled | 1 syscall",
 		 name);
-	snprintf(a, sizeof(a), "%.4f", (double)k_poll / done_poll);
-	snprintf(b, sizeof(b), "%.4f", (double)k_sys / done_sys);
-	row("roundtrip", measure, a, b, NAN, "polled: 0");
+	record(&(struct rec){ .scenario = "roundtrip", .measure = measure,
+		.unit = "kicks/cmd", .side = side,
+		.baseline = "one system call per command", .a = kp, .b = ks,
+		.n = n, .values = 1, .goal = "polled: 0",
+		.params = params });
+	for (j = 0; j < nsw; j++) {
+		unsigned int b = rt_sweep[j] < ring ? rt_sweep[j] : ring;
+
+		snprintf(measure, sizeof(measure),
+			 "%s cmd/s: batch %u | 1 syscall", name, b);
+		snprintf(side, sizeof(side),
+			 "polled rings, %u in flight, submitted in one call", b);
+		snprintf(params, sizeof(params),
+			 "\"op\": \"%s\", \"sweep\": \"batch\", \"batch\": %u",
+			 name, b);
+		record(&(struct rec){ .scenario = "roundtrip",
+			.measure = measure, .unit = "cmd/s", .side = side,
+			.baseline = "one system call per command", .a = sw[j],
+			.b = sys, .n = n, .params = params });
+	}
 	return 0;
 }
 
@@ -417,12 +800,34 @@ static int scenario_roundtrip(void)
 
 /* copy */
 
+/* MB/s of @iters COPYs on the queue (< 0 on an error), or of memcpy(). */
+static double copy_round(int accel, unsigned char *dst,
+			 const unsigned char *src, size_t size, int iters)
+{
+	double t = now();
+	int i, err;
+
+	for (i = 0; i < iters; i++) {
+		if (!accel) {
+			memcpy(dst, src, size);
+			use(dst);
+			continue;
+		}
+		err = wd_copy(queue, dst, src, size);
+		if (err) {
+			fail("copy", "%zu MiB: %s", size / MIB, wd_strerror(err));
+			return -1;
+		}
+	}
+	return size * (double)iters / (now() - t) / 1e6;
+}
+
 static int copy_one(size_t size, int iters)
 {
 	unsigned char *src = alloc_buf(size), *dst = alloc_buf(size);
-	double t_acc, t_mem, t;
-	char measure[64], a[32], b[32];
-	int ret = -1, i, err;
+	double acc[MAX_ROUNDS], mem[MAX_ROUNDS];
+	char measure[64], params[64];
+	int ret = -1, r, err;
 
 	if (!src || !dst) {
 		fail("copy", "out of memory");
@@ -440,35 +845,34 @@ static int copy_one(size_t size, int iters)
 		fail("copy", "%zu MiB: output differs from input", size / MIB);
 		goto out;
 	}
-	memset(dst, 0, size);
+	memcpy(dst, src, size);		/* warm-up */
 
-	t = now();
-	for (i = 0; i < iters; i++) {
-		err = wd_copy(queue, dst, src, size);
-		if (err) {
-			fail("copy", "%zu MiB: %s", size / MIB, wd_strerror(err));
+	for (r = 0; r < rounds; r++) {
+		int rev = r & 1;
+
+		if (rev)
+			mem[r] = copy_round(0, dst, src, size, iters);
+		memset(dst, 0, size);
+		acc[r] = copy_round(1, dst, src, size, iters);
+		if (acc[r] < 0)
+			goto out;
+		if (memcmp(dst, src, size)) {
+			fail("copy", "%zu MiB: output differs from input",
+			     size / MIB);
 			goto out;
 		}
+		if (!rev)
+			mem[r] = copy_round(0, dst, src, size, iters);
 	}
-	t_acc = now() - t;
-	if (memcmp(dst, src, size)) {
-		fail("copy", "%zu MiB: output differs from input", size / MIB);
-		goto out;
-	}
-
-	memcpy(dst, src, size);		/* warm-up */
-	t = now();
-	for (i = 0; i < iters; i++) {
-		memcpy(dst, src, size);
-		use(dst);
-	}
-	t_mem = now() - t;
 
 	snprintf(measure, sizeof(measure), "%zu MiB x %d MB/s: COPY | memcpy",
 		 size / MIB, iters);
-	snprintf(a, sizeof(a), "%.1f", size * (double)iters / t_acc / 1e6);
-	snprintf(b, sizeof(b), "%.1f", size * (double)iters / t_mem / 1e6);
-	row("copy", measure, a, b, t_mem / t_acc, NULL);
+	snprintf(params, sizeof(params), "\"size\": %zu, \"iters\": %d", size,
+		 iters);
+	record(&(struct rec){ .scenario = "copy", .measure = measure,
+		.unit = "MB/s", .side = "COPY through the queue",
+		.baseline = "memcpy", .a = acc, .b = mem, .n = rounds,
+		.params = params });
 	ret = 0;
 out:
 	free(src);
@@ -476,11 +880,12 @@ out:
 	return ret;
 }
 
+/* Per round: 1 MiB x 16 and 16 MiB x 2 (quick: 1 MiB x 2, 4 MiB x 1). */
 static int scenario_copy(void)
 {
 	if (quick)
-		return copy_one(MIB, 8) || copy_one(4 * MIB, 2) ? -1 : 0;
-	return copy_one(MIB, 64) || copy_one(16 * MIB, 8) ? -1 : 0;
+		return copy_one(MIB, 2) || copy_one(4 * MIB, 1) ? -1 : 0;
+	return copy_one(MIB, 16) || copy_one(16 * MIB, 2) ? -1 : 0;
 }
 
 /* deflate */
@@ -537,81 +942,129 @@ struct dfl {
 	int iters;
 };
 
-static int deflate_level(struct dfl *d, int level)
+/* MB/s of one DEFLATE at @level on the device (@accel) or with zlib. */
+static double deflate_round(struct dfl *d, int level, int accel, size_t *zlen)
 {
-	size_t zlen = 0, blen = 0;
-	double t, t_acc, t_zlib;
-	char measure[64], a[32], b[32];
+	double t = now();
 	int i, err;
 
-	t = now();
 	for (i = 0; i < d->iters; i++) {
+		if (!accel) {
+			if (zlib_gzip(level, d->in, d->len, d->zcomp, d->cap,
+				      zlen)) {
+				fail("deflate", "zlib failed at level %d", level);
+				return -1;
+			}
+			continue;
+		}
 		err = wd_compress(queue, WD_FMT_GZIP, level, d->in, d->len,
 				  d->comp, d->cap, &d->comp_len);
-		if (err)
-			return fail("deflate", "level %d: %s", level,
-				    wd_strerror(err));
+		if (err) {
+			fail("deflate", "level %d: %s", level, wd_strerror(err));
+			return -1;
+		}
 	}
-	t_acc = now() - t;
-	if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len, &blen) ||
-	    blen != d->len || memcmp(d->back, d->in, d->len))
-		return fail("deflate", "level %d: output does not inflate back "
-			    "to the input with zlib", level);
+	return d->len * (double)d->iters / (now() - t) / 1e6;
+}
 
-	t = now();
-	for (i = 0; i < d->iters; i++)
-		if (zlib_gzip(level, d->in, d->len, d->zcomp, d->cap, &zlen))
-			return fail("deflate", "zlib failed at level %d", level);
-	t_zlib = now() - t;
+static int deflate_level(struct dfl *d, int level)
+{
+	double acc[MAX_ROUNDS], zl[MAX_ROUNDS], sa[MAX_ROUNDS], sz[MAX_ROUNDS];
+	size_t zlen = 0, blen = 0;
+	char measure[64], params[64];
+	int r;
 
+	for (r = 0; r < rounds; r++) {
+		int rev = r & 1;
+
+		if (rev && (zl[r] = deflate_round(d, level, 0, &zlen)) < 0)
+			return -1;
+		if ((acc[r] = deflate_round(d, level, 1, NULL)) < 0)
+			return -1;
+		if (!rev && (zl[r] = deflate_round(d, level, 0, &zlen)) < 0)
+			return -1;
+		if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len, &blen) ||
+		    blen != d->len || memcmp(d->back, d->in, d->len))
+			return fail("deflate", "level %d: output does not "
+				    "inflate back to the input with zlib", level);
+		sa[r] = d->comp_len;
+		sz[r] = zlen;
+	}
+
+	snprintf(params, sizeof(params), "\"level\": %d, \"size\": %zu", level,
+		 d->len);
 	snprintf(measure, sizeof(measure), "level %d MB/s: DEFLATE | zlib",
 		 level);
-	snprintf(a, sizeof(a), "%.1f", d->len * (double)d->iters / t_acc / 1e6);
-	snprintf(b, sizeof(b), "%.1f", d->len * (double)d->iters / t_zlib / 1e6);
-	row("deflate", measure, a, b, t_zlib / t_acc, NULL);
+	record(&(struct rec){ .scenario = "deflate", .measure = measure,
+		.unit = "MB/s", .side = "DEFLATE (gzip) on the device",
+		.baseline = "user-space zlib", .a = acc, .b = zl, .n = rounds,
+		.params = params });
 	snprintf(measure, sizeof(measure), "level %d bytes out of %zu", level,
 		 d->len);
-	snprintf(a, sizeof(a), "%zu (%.1f%%)", d->comp_len,
-		 100.0 * d->comp_len / d->len);
-	snprintf(b, sizeof(b), "%zu (%.1f%%)", zlen, 100.0 * zlen / d->len);
-	row("deflate", measure, a, b, (double)d->comp_len / zlen,
-	    "size ratio");
+	record(&(struct rec){ .scenario = "deflate", .measure = measure,
+		.unit = "bytes", .side = "DEFLATE (gzip) on the device",
+		.baseline = "user-space zlib", .a = sa, .b = sz, .n = rounds,
+		.goal = "size ratio (lower: smaller)", .params = params });
 	return 0;
+}
+
+/* MB/s of one INFLATE of the device's last output, on the device or zlib. */
+static double inflate_round(struct dfl *d, int accel)
+{
+	size_t blen = 0, used = 0;
+	double t = now();
+	int i, err;
+
+	for (i = 0; i < d->iters; i++) {
+		if (!accel) {
+			if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len,
+					&blen)) {
+				fail("deflate", "zlib inflate failed");
+				return -1;
+			}
+			continue;
+		}
+		err = wd_decompress(queue, WD_FMT_GZIP, d->comp, d->comp_len,
+				    d->back, d->len, &blen, &used);
+		if (err) {
+			fail("deflate", "INFLATE: %s", wd_strerror(err));
+			return -1;
+		}
+		if (blen != d->len || used != d->comp_len ||
+		    memcmp(d->back, d->in, d->len)) {
+			fail("deflate", "INFLATE output differs from the input "
+			     "(%zu of %zu bytes, consumed %zu of %zu)", blen,
+			     d->len, used, d->comp_len);
+			return -1;
+		}
+		memset(d->back, 0, d->len);
+	}
+	return d->len * (double)d->iters / (now() - t) / 1e6;
 }
 
 /* INFLATE of the accelerator's last output, against zlib on the same. */
 static int inflate_rate(struct dfl *d)
 {
-	size_t blen = 0, used = 0;
-	double t, t_acc, t_zlib;
-	char a[32], b[32];
-	int i, err;
+	double acc[MAX_ROUNDS], zl[MAX_ROUNDS];
+	char params[64];
+	int r;
 
-	t = now();
-	for (i = 0; i < d->iters; i++) {
-		memset(d->back, 0, d->len);
-		err = wd_decompress(queue, WD_FMT_GZIP, d->comp, d->comp_len,
-				    d->back, d->len, &blen, &used);
-		if (err)
-			return fail("deflate", "INFLATE: %s", wd_strerror(err));
+	for (r = 0; r < rounds; r++) {
+		int rev = r & 1;
+
+		if (rev && (zl[r] = inflate_round(d, 0)) < 0)
+			return -1;
+		if ((acc[r] = inflate_round(d, 1)) < 0)
+			return -1;
+		if (!rev && (zl[r] = inflate_round(d, 0)) < 0)
+			return -1;
 	}
-	t_acc = now() - t;
-	if (blen != d->len || used != d->comp_len ||
-	    memcmp(d->back, d->in, d->len))
-		return fail("deflate", "INFLATE output differs from the input "
-			    "(%zu of %zu bytes, consumed %zu of %zu)", blen,
-			    d->len, used, d->comp_len);
-
-	t = now();
-	for (i = 0; i < d->iters; i++)
-		if (zlib_gunzip(d->comp, d->comp_len, d->back, d->len, &blen))
-			return fail("deflate", "zlib inflate failed");
-	t_zlib = now() - t;
-
-	snprintf(a, sizeof(a), "%.1f", d->len * (double)d->iters / t_acc / 1e6);
-	snprintf(b, sizeof(b), "%.1f", d->len * (double)d->iters / t_zlib / 1e6);
-	row("deflate", "inflate MB/s: INFLATE | zlib", a, b, t_zlib / t_acc,
-	    NULL);
+	snprintf(params, sizeof(params), "\"size\": %zu", d->len);
+	record(&(struct rec){ .scenario = "deflate",
+		.measure = "inflate MB/s: INFLATE | zlib", .unit = "MB/s",
+		.side = "INFLATE (gzip) on the device",
+		.baseline = "user-space zlib", .a = acc, .b = zl, .n = rounds,
+		.params = params });
 	return 0;
 }
 
@@ -619,7 +1072,7 @@ static int scenario_deflate(void)
 {
 	struct dfl d = {
 		.len = quick ? 512 * 1024 : 4 * MIB,
-		.iters = quick ? 1 : 3,
+		.iters = 1,
 	};
 	int ret = -1;
 
@@ -701,14 +1154,15 @@ static void *storm_loop(void *arg)
 static int scenario_mmu(void)
 {
 	size_t len = (quick ? 4 : 16) * MIB;
-	int iters = quick ? 4 : 16, ret = -1;
+	int iters = quick ? 1 : 4, ret = -1, r;
 	struct wd_dev *pdev = NULL;
 	struct wd_queue *pq = NULL;
-	struct storm st = { 0 };
-	double sva, pin, stormy;
-	uint64_t f0, p0, faults, pages;
+	double ppf[MAX_ROUNDS], one[MAX_ROUNDS], sva[MAX_ROUNDS],
+	       pin[MAX_ROUNDS], stormy[MAX_ROUNDS], quiet[MAX_ROUNDS],
+	       sf[MAX_ROUNDS], inv[MAX_ROUNDS], storms[MAX_ROUNDS];
+	uint64_t f0, p0, i0;
 	char *src = NULL, *dst = NULL, *fresh_src = NULL, *fresh_dst = NULL;
-	char a[32], b[32];
+	char params[64];
 	pthread_t th;
 
 	/*
@@ -718,39 +1172,44 @@ static int scenario_mmu(void)
 	 */
 	src = alloc_buf(len);
 	dst = alloc_buf(len);
-	fresh_src = alloc_buf(len);
-	fresh_dst = alloc_buf(len);
-	if (!src || !dst || !fresh_src || !fresh_dst) {
+	if (!src || !dst) {
 		fail("mmu", "out of memory");
 		goto out;
 	}
 	fill_random((unsigned char *)src, len);
+	snprintf(params, sizeof(params), "\"size\": %zu, \"iters\": %d", len,
+		 iters);
 
-	/* First touch: the device faults the buffers in. */
-	f0 = dev_stat("device_faults");
-	p0 = dev_stat("pages_faulted");
-	if (wd_copy(queue, fresh_dst, fresh_src, len)) {
-		fail("mmu", "first-touch COPY failed");
-		goto out;
+	/* First touch, once a round: the device faults fresh buffers in. */
+	for (r = 0; r < rounds; r++) {
+		uint64_t faults;
+
+		fresh_src = alloc_buf(len);
+		fresh_dst = alloc_buf(len);
+		if (!fresh_src || !fresh_dst) {
+			fail("mmu", "out of memory");
+			goto out;
+		}
+		f0 = dev_stat("device_faults");
+		p0 = dev_stat("pages_faulted");
+		if (wd_copy(queue, fresh_dst, fresh_src, len)) {
+			fail("mmu", "first-touch COPY failed");
+			goto out;
+		}
+		faults = dev_stat("device_faults") - f0;
+		ppf[r] = faults ? (double)(dev_stat("pages_faulted") - p0) /
+			 faults : 0;
+		one[r] = 1;
+		free(fresh_src);
+		free(fresh_dst);
+		fresh_src = fresh_dst = NULL;
 	}
-	faults = dev_stat("device_faults") - f0;
-	pages = dev_stat("pages_faulted") - p0;
-	snprintf(a, sizeof(a), "%.1f", faults ? (double)pages / faults : 0.0);
-	row("mmu", "SVA pages per device fault", a, "1 (no fault-around)",
-	    faults ? (double)pages / faults : NAN, ">= 16");
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "SVA pages per device fault", .unit = "pages/fault",
+		.side = "SVA, first touch of a fresh buffer (sequential)",
+		.baseline = "no fault-around: 1", .a = ppf, .b = one,
+		.n = rounds, .values = 1, .goal = ">= 16", .params = params });
 
-	/* Steady state: SVA (warm mirror) against pinned shares. */
-	if (wd_copy(queue, dst, src, len))
-		goto out;
-	f0 = dev_stat("device_faults");
-	p0 = dev_stat("invalidations");
-	if ((sva = copy_rate(queue, dst, src, len, iters)) < 0)
-		goto out;
-	snprintf(a, sizeof(a), "%llu",
-		 (unsigned long long)(dev_stat("device_faults") - f0));
-	snprintf(b, sizeof(b), "%llu inval.",
-		 (unsigned long long)(dev_stat("invalidations") - p0));
-	row("mmu", "SVA device faults in steady state", a, b, NAN, "0");
 	ret = wd_open(wd_dev_name(dev), &pdev);
 	if (!ret)
 		ret = wd_set_mmu_mode(pdev, WD_MMU_PINNED);
@@ -766,30 +1225,67 @@ static int scenario_mmu(void)
 		goto out;
 	}
 	ret = -1;
-	if ((pin = copy_rate(pq, dst, src, len, iters)) < 0)
+	engines_apart(wd_dev_name(dev));
+	/* Steady state: SVA (warm mirror) against pinned shares, in turns. */
+	if (wd_copy(queue, dst, src, len) || wd_copy(pq, dst, src, len))
 		goto out;
-	snprintf(a, sizeof(a), "%.1f", sva);
-	snprintf(b, sizeof(b), "%.1f", pin);
-	row("mmu", "COPY MB/s: SVA | pinned", a, b, sva / pin, ">= 0.90x");
+	for (r = 0; r < rounds; r++) {
+		int rev = r & 1;
 
-	/* An invalidation storm on the source while SVA copies run. */
-	st.buf = src;
-	st.len = len;
-	if (pthread_create(&th, NULL, storm_loop, &st)) {
-		fail("mmu", "no thread");
-		goto out;
+		if (rev && (pin[r] = copy_rate(pq, dst, src, len, iters)) < 0)
+			goto out;
+		f0 = dev_stat("device_faults");
+		i0 = dev_stat("invalidations");
+		if ((sva[r] = copy_rate(queue, dst, src, len, iters)) < 0)
+			goto out;
+		sf[r] = dev_stat("device_faults") - f0;
+		inv[r] = dev_stat("invalidations") - i0;
+		if (!rev && (pin[r] = copy_rate(pq, dst, src, len, iters)) < 0)
+			goto out;
 	}
-	stormy = copy_rate(queue, dst, src, len, iters);
-	st.stop = 1;
-	pthread_join(th, NULL);
-	if (stormy < 0)
-		goto out;
-	snprintf(a, sizeof(a), "%.1f", stormy);
-	snprintf(b, sizeof(b), "%.1f", sva);
-	row("mmu", "COPY MB/s: storm | quiet (SVA)", a, b, stormy / sva,
-	    NULL);
-	snprintf(a, sizeof(a), "%lu", st.rounds);
-	row("mmu", "storm rounds (whole-buffer drops)", a, "-", NAN, NULL);
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "SVA device faults in steady state", .unit = "faults",
+		.side = "SVA device faults", .baseline = "invalidations",
+		.a = sf, .b = inv, .n = rounds, .values = 1, .goal = "<= 0",
+		.params = params });
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "COPY MB/s: SVA | pinned", .unit = "MiB/s",
+		.side = "COPY, SVA (warm mirror)",
+		.baseline = "COPY, pinned shares", .a = sva, .b = pin,
+		.n = rounds, .goal = ">= 0.90x", .params = params });
+
+	/*
+	 * An invalidation storm on the source while SVA copies run, in turns
+	 * with quiet SVA copies.
+	 */
+	for (r = 0; r < rounds; r++) {
+		struct storm st = { .buf = src, .len = len };
+		int rev = r & 1;
+
+		if (rev && (quiet[r] = copy_rate(queue, dst, src, len, iters)) < 0)
+			goto out;
+		if (pthread_create(&th, NULL, storm_loop, &st)) {
+			fail("mmu", "no thread");
+			goto out;
+		}
+		stormy[r] = copy_rate(queue, dst, src, len, iters);
+		st.stop = 1;
+		pthread_join(th, NULL);
+		storms[r] = st.rounds;
+		if (stormy[r] < 0)
+			goto out;
+		if (!rev && (quiet[r] = copy_rate(queue, dst, src, len, iters)) < 0)
+			goto out;
+	}
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "COPY MB/s: storm | quiet (SVA)", .unit = "MiB/s",
+		.side = "COPY, SVA, source dropped 1000 times a second",
+		.baseline = "COPY, SVA, quiet", .a = stormy, .b = quiet,
+		.n = rounds, .params = params });
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "storm rounds (whole-buffer drops)", .unit = "drops",
+		.side = "drops of the source during the storm's copies",
+		.a = storms, .n = rounds, .params = params });
 	ret = 0;
 out:
 	if (pq)
@@ -935,20 +1431,14 @@ out:
 	return 0;
 }
 
-/* The pool and an anonymous buffer of the same size must fit. */
-/* Keep the best run: other work on the host only ever slows one down. */
+/* One round of @path: its result goes to r[@round]. */
 static int dm_run(int path, size_t len, int reserved, struct dm_result *r,
 		  int round)
 {
-	struct dm_result one;
-
-	if (dm_run_once(path, len, reserved, &one))
-		return -1;
-	if (!round || one.secs < r->secs)
-		*r = one;
-	return 0;
+	return dm_run_once(path, len, reserved, &r[round]);
 }
 
+/* The pool and an anonymous buffer of the same size must fit. */
 static size_t dm_size(void)
 {
 	uint64_t free_dm = 0, avail_kb = 0;
@@ -970,100 +1460,154 @@ static size_t dm_size(void)
 		len = avail_kb * 1024 > 192 * MIB ? avail_kb * 1024 - 192 * MIB : 0;
 	if (len > 1024 * MIB)
 		len = 1024 * MIB;
-	if (quick && len > 16 * MIB)
-		len = 16 * MIB;
+	if (quick && len > 8 * MIB)
+		len = 8 * MIB;
 	return len & ~(2 * MIB - 1);
 }
 
-static void dm_row(const char *measure, const struct dm_result *a,
-		   const struct dm_result *b, size_t len, const char *goal)
+/*
+ * One record: @a against @b, round by round (MB/s of each). @params: extra
+ * JSON members, or NULL.
+ */
+static void dm_row_p(const char *measure, const struct dm_result *a,
+		     const struct dm_result *b, size_t len, const char *goal,
+		     const char *params)
 {
-	char x[32], y[32];
+	double x[MAX_ROUNDS], y[MAX_ROUNDS];
+	char p[160], side[64], *base;
+	int i;
 
-	snprintf(x, sizeof(x), "%.1f", len / a->secs / 1e6);
-	snprintf(y, sizeof(y), "%.1f", len / b->secs / 1e6);
-	row("devmem", measure, x, y, b->secs / a->secs, goal);
+	/* "SIDE | BASELINE" */
+	snprintf(side, sizeof(side), "%s", measure);
+	base = strstr(side, " | ");
+	if (base) {
+		*base = 0;
+		base += 3;
+	}
+	for (i = 0; i < rounds; i++) {
+		x[i] = len / a[i].secs / 1e6;
+		y[i] = len / b[i].secs / 1e6;
+	}
+	snprintf(p, sizeof(p), "\"size\": %zu%s%s", len, params ? ", " : "",
+		 params ? params : "");
+	record(&(struct rec){ .scenario = "devmem", .measure = measure,
+		.unit = "MB/s", .side = side, .baseline = base, .a = x,
+		.b = y, .n = rounds, .goal = goal, .params = p });
+}
+
+static void __attribute__((unused))
+dm_row(const char *measure, const struct dm_result *a,
+       const struct dm_result *b, size_t len, const char *goal)
+{
+	dm_row_p(measure, a, b, len, goal, NULL);
 }
 
 static int scenario_devmem(void)
 {
-	struct dm_result r[DM_NR], res[DM_ANON_TOUCH], thp_pop, thp_touch;
-	char measure[64], x[32], y[32];
+	static struct dm_result r[DM_NR][ROUNDS_MAX], res[DM_ANON_TOUCH][ROUNDS_MAX],
+		thp_pop[ROUNDS_MAX], thp_touch[ROUNDS_MAX];
+	struct {
+		int path, reserved, thp;
+		struct dm_result *out;
+	} runs[4 + 2 * DM_ANON_TOUCH];
+	double sf[ROUNDS_MAX], tf[ROUNDS_MAX];
+	char measure[64], params[96];
 	struct wd_dev_desc d;
-	int i, round;
+	int i, k, n = 0, round;
 	size_t len;
 
 	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
-		row("devmem", "no device memory on this device", "-", "-", NAN,
-		    NULL);
+		note("devmem", "no device memory on this device");
 		return 0;
 	}
 	len = dm_size();
 	if (!len)
 		return fail("devmem", "not enough device or system memory");
 
-	/* Rounds over every path, interleaved; the best of each is kept. */
-	for (round = 0; round < (quick ? 1 : 3); round++) {
-		/* Baselines: anonymous memory in 4 KiB pages, then as configured. */
-		if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
-			return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
-				    strerror(errno));
-		if (dm_run(DM_ANON_TOUCH, len, 0, &r[DM_ANON_TOUCH], round) ||
-		    dm_run(DM_ANON_POPULATE, len, 0, &r[DM_ANON_POPULATE], round))
-			return -1;
-		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-		if (dm_run(DM_ANON_POPULATE, len, 0, &thp_pop, round) ||
-		    dm_run(DM_ANON_TOUCH, len, 0, &thp_touch, round))
-			return -1;
-		for (i = 0; i < DM_ANON_TOUCH; i++)
-			if (dm_run(i, len, 0, &r[i], round) ||
-			    dm_run(i, len, 1, &res[i], round))
-				return -1;
+	/*
+	 * The runs of a round. Baselines: anonymous memory in 4 KiB pages,
+	 * then as configured (THP); then every path on fresh and on reserved
+	 * memory.
+	 */
+#define DM_RUN(p, rsv, t, o) do {					\
+		runs[n].path = (p);					\
+		runs[n].reserved = (rsv);				\
+		runs[n].thp = (t);					\
+		runs[n++].out = (o);					\
+	} while (0)
+	DM_RUN(DM_ANON_TOUCH, 0, 0, r[DM_ANON_TOUCH]);
+	DM_RUN(DM_ANON_POPULATE, 0, 0, r[DM_ANON_POPULATE]);
+	DM_RUN(DM_ANON_POPULATE, 0, 1, thp_pop);
+	DM_RUN(DM_ANON_TOUCH, 0, 1, thp_touch);
+	for (i = 0; i < DM_ANON_TOUCH; i++) {
+		DM_RUN(i, 0, 0, r[i]);
+		DM_RUN(i, 1, 0, res[i]);
 	}
+#undef DM_RUN
 
+	/*
+	 * Rounds over every path, interleaved: each ratio is the median of
+	 * the rounds' ratios. Odd rounds take the runs in reverse order.
+	 */
+	for (round = 0; round < rounds; round++) {
+		for (k = 0; k < n; k++) {
+			int j = round & 1 ? n - 1 - k : k;
+
+			if (prctl(PR_SET_THP_DISABLE, !runs[j].thp, 0, 0, 0))
+				return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
+					    strerror(errno));
+			if (dm_run(runs[j].path, len, runs[j].reserved,
+				   runs[j].out, round))
+				return -1;
+		}
+	}
+	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+
+#define DM_P(path, mem) (snprintf(params, sizeof(params),		\
+		"\"path\": \"%s\", \"memory\": \"%s\"", dm_names[path], mem), params)
 	snprintf(measure, sizeof(measure), "%zu MiB MB/s: 1 fault/pg | anon",
 		 len / MIB);
-	dm_row(measure, &r[DM_FAULT], &r[DM_ANON_TOUCH], len, NULL);
-	dm_row("fault-around | 1 fault/page", &r[DM_AROUND], &r[DM_FAULT],
-	       len, NULL);
+	dm_row_p(measure, r[DM_FAULT], r[DM_ANON_TOUCH], len, NULL,
+		 DM_P(DM_FAULT, "fresh"));
+	dm_row_p("fault-around | 1 fault/page", r[DM_AROUND], r[DM_FAULT],
+		 len, NULL, DM_P(DM_AROUND, "fresh"));
 	for (i = DM_MAP_POPULATE; i <= DM_ADVANCE; i++) {
 		snprintf(measure, sizeof(measure), "%s | 1 fault/page",
 			 dm_names[i]);
-		dm_row(measure, &r[i], &r[DM_FAULT], len, ">= 4x");
+		dm_row_p(measure, r[i], r[DM_FAULT], len, ">= 4x",
+			 DM_P(i, "fresh"));
 		snprintf(measure, sizeof(measure), "%s | anon MAP_POP", dm_names[i]);
-		dm_row(measure, &r[i], &r[DM_ANON_POPULATE], len, ">= 1x");
+		dm_row_p(measure, r[i], r[DM_ANON_POPULATE], len, ">= 1x",
+			 DM_P(i, "fresh"));
 	}
 	/* The same paths on memory reserved (taken, zeroed) beforehand. */
-	dm_row("reserved: 1 fault/pg | fresh", &res[DM_FAULT], &r[DM_FAULT],
-	       len, NULL);
+	dm_row_p("reserved: 1 fault/pg | fresh", res[DM_FAULT], r[DM_FAULT],
+		 len, NULL, DM_P(DM_FAULT, "reserved"));
 	for (i = DM_AROUND; i <= DM_ADVANCE; i++) {
 		snprintf(measure, sizeof(measure), "reserved: %s | 1/page",
 			 dm_names[i]);
-		dm_row(measure, &res[i], &res[DM_FAULT], len,
-		       i == DM_AROUND ? NULL : ">= 4x");
+		dm_row_p(measure, res[i], res[DM_FAULT], len,
+			 i == DM_AROUND ? NULL : ">= 4x", DM_P(i, "reserved"));
 	}
-	dm_row("anon MAP_POP: THP | 4 KiB", &thp_pop, &r[DM_ANON_POPULATE],
-	       len, NULL);
-	dm_row("anon touch: THP | 4 KiB", &thp_touch, &r[DM_ANON_TOUCH], len,
-	       NULL);
+	dm_row_p("anon MAP_POP: THP | 4 KiB", thp_pop, r[DM_ANON_POPULATE],
+		 len, NULL, DM_P(DM_ANON_POPULATE, "THP"));
+	dm_row_p("anon touch: THP | 4 KiB", thp_touch, r[DM_ANON_TOUCH], len,
+		 NULL, DM_P(DM_ANON_TOUCH, "THP"));
+	/* Faults of each path (anonymous: minflt): during setup, the touch. */
 	for (i = 0; i < DM_NR; i++) {
-		if (i == DM_FAULT || i == DM_ANON_TOUCH)
-			continue;
-		snprintf(measure, sizeof(measure), "faults: %s | %s",
-			 dm_names[i], i < DM_ANON_TOUCH ? "1/page" : "anon");
-		snprintf(x, sizeof(x), "%llu+%llu",
-			 (unsigned long long)r[i].setup_faults,
-			 (unsigned long long)r[i].touch_faults);
-		if (i < DM_ANON_TOUCH)
-			snprintf(y, sizeof(y), "%llu+%llu",
-				 (unsigned long long)r[DM_FAULT].setup_faults,
-				 (unsigned long long)r[DM_FAULT].touch_faults);
-		else
-			snprintf(y, sizeof(y), "%llu+%llu",
-				 (unsigned long long)r[DM_ANON_TOUCH].setup_faults,
-				 (unsigned long long)r[DM_ANON_TOUCH].touch_faults);
-		row("devmem", measure, x, y, NAN, "setup+touch");
+		for (round = 0; round < rounds; round++) {
+			sf[round] = r[i][round].setup_faults;
+			tf[round] = r[i][round].touch_faults;
+		}
+		snprintf(measure, sizeof(measure), "faults: %s, setup | touch",
+			 dm_names[i]);
+		record(&(struct rec){ .scenario = "devmem", .measure = measure,
+			.unit = "faults", .side = "faults during setup",
+			.baseline = "faults during the touch", .a = sf, .b = tf,
+			.n = rounds, .values = 1, .goal = "setup | touch",
+			.params = DM_P(i, "fresh") });
 	}
+#undef DM_P
 	return 0;
 }
 
@@ -1121,20 +1665,6 @@ static int hmm_ioctl(int fd, unsigned long req, void *addr, void *out,
 	return c.cpages == len / 4096 ? 0 : -EIO;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median of @n times, in MB/s for @len bytes each (robust to a busy host). */
-static double median_rate(double *t, int n, size_t len)
-{
-	qsort(t, n, sizeof(*t), cmp_double);
-	return (double)len / MIB / t[n / 2];
-}
-
 /*
  * One round trip of @len bytes: to the device and back (explicitly). With
  * @hmm_fd >= 0 through the test_hmm ABI (whose migration to the device
@@ -1177,14 +1707,6 @@ static int mig_round(int hmm_fd, char *buf, char *out, size_t len,
 	return 0;
 }
 
-static void rate_str(char *s, size_t n, double v)
-{
-	if (v > 0)
-		snprintf(s, n, "%.1f", v);
-	else
-		snprintf(s, n, "-");
-}
-
 static int scenario_migrate(void)
 {
 	static const size_t sizes[] = {
@@ -1192,11 +1714,9 @@ static int scenario_migrate(void)
 	};
 	int nsizes = quick ? 4 : 5, i, k, ret = -1, kofd = -1;
 	size_t maxlen = sizes[nsizes - 1];
-	struct mig_rate wd[5] = { 0 }, th[5] = { 0 }, wc[5] = { 0 };
-	double mc[5] = { 0 }, *t = NULL;
 	char *buf, *out, *copy;
-	char a[32], b[32], m[64];
 	int thfd = -1, wcfd = -1;
+	double *t = NULL;
 	uint64_t want;
 
 	/*
@@ -1224,21 +1744,31 @@ static int scenario_migrate(void)
 
 	/*
 	 * The methods take turns round by round, so that a busy host slows
-	 * them alike; each figure is the median of its rounds.
+	 * them alike; each ratio is the median of the rounds' ratios. Times
+	 * are turned into MiB/s per round.
 	 */
-	t = calloc(7 * 256, sizeof(*t));
+	t = calloc(7 * MAX_ROUNDS, sizeof(*t));
 	if (!t) {
 		fail("migrate", "out of memory");
 		goto out;
 	}
 	for (i = 0; i < nsizes; i++) {
-		size_t len = sizes[i];
+		size_t len = sizes[i], kib = len >> 10;
 		int iters = (int)((quick ? 16 : 48) * MIB / len);
-		double *w_d = t, *w_s = t + 256, *h_d = t + 512, *h_s = t + 768;
-		double *c_d = t + 1024, *c_s = t + 1280, *mt = t + 1536;
+		double *w_d = t, *w_s = t + MAX_ROUNDS, *h_d = t + 2 * MAX_ROUNDS;
+		double *h_s = t + 3 * MAX_ROUNDS, *c_d = t + 4 * MAX_ROUNDS;
+		double *c_s = t + 5 * MAX_ROUNDS, *mt = t + 6 * MAX_ROUNDS;
+		const char *big = len >= MIB ? ">= 0.50x memcpy" : NULL;
+		char m[64], params[96];
+		int j, reps;
 		double t0, dummy;
 
-		iters = iters < 5 ? 5 : iters > 256 ? 256 : iters;
+		/*
+		 * @rounds rounds of @reps round trips by each method in
+		 * turns; a round's figure is its total time.
+		 */
+		reps = iters / rounds > 1 ? iters / rounds : 1;
+		iters = rounds;
 		want = crc32(0, (unsigned char *)buf, len);
 		/* Warm up: device memory allocated, code paths hot. */
 		if (mig_round(-1, buf, out, len, &dummy, &dummy) ||
@@ -1247,63 +1777,74 @@ static int scenario_migrate(void)
 			goto out;
 		memcpy(copy, buf, len);
 		for (k = 0; k < iters; k++) {
-			if (mig_round(-1, buf, out, len, &w_d[k], &w_s[k]))
-				goto out;
-			if (thfd >= 0 && mig_round(thfd, buf, out, len, &h_d[k], &h_s[k]))
-				goto out;
-			if (wcfd >= 0 && mig_round(wcfd, buf, out, len, &c_d[k], &c_s[k]))
-				goto out;
-			t0 = now();
-			memcpy(copy, buf, len);
-			use(copy);
-			mt[k] = now() - t0;
+			for (j = 0; j < reps; j++) {
+				double td, ts;
+
+				if (mig_round(-1, buf, out, len, &td, &ts))
+					goto out;
+				w_d[k] += td;
+				w_s[k] += ts;
+				if (thfd >= 0) {
+					if (mig_round(thfd, buf, out, len, &td, &ts))
+						goto out;
+					h_d[k] += td;
+					h_s[k] += ts;
+				}
+				if (wcfd >= 0) {
+					if (mig_round(wcfd, buf, out, len, &td, &ts))
+						goto out;
+					c_d[k] += td;
+					c_s[k] += ts;
+				}
+				t0 = now();
+				memcpy(copy, buf, len);
+				use(copy);
+				mt[k] += now() - t0;
+			}
 		}
 		if (crc32(0, (unsigned char *)buf, len) != want) {
 			fail("migrate", "data changed on the round trips");
 			goto out;
 		}
-		wd[i].to_dev = median_rate(w_d, iters, len);
-		wd[i].to_sys = median_rate(w_s, iters, len);
+		for (k = 0; k < 7 * MAX_ROUNDS; k++)
+			if (t[k] > 0)
+				t[k] = (double)len * reps / MIB / t[k];
+
+#define MIG_REC(meas_, dir_, a_, aname_, b_, bname_, goal_) do {	\
+		snprintf(params, sizeof(params),				\
+			 "\"size\": %zu, \"direction\": \"%s\", "		\
+			 "\"round_trips_per_round\": %d", len, dir_, reps);	\
+		record(&(struct rec){ .scenario = "migrate", .measure = meas_, \
+			.unit = "MiB/s", .side = aname_, .baseline = bname_,	\
+			.a = a_, .b = b_, .n = iters, .goal = goal_,		\
+			.params = params });					\
+	} while (0)
 		if (thfd >= 0) {
-			th[i].to_dev = median_rate(h_d, iters, len);
-			th[i].to_sys = median_rate(h_s, iters, len);
+			snprintf(m, sizeof(m), "to device %5zu KiB | test_hmm", kib);
+			MIG_REC(m, "to device", w_d, "WD_IOC_MIGRATE", h_d,
+				"test_hmm", NULL);
 		}
-		if (wcfd >= 0) {
-			wc[i].to_dev = median_rate(c_d, iters, len);
-			wc[i].to_sys = median_rate(c_s, iters, len);
+		if (thfd >= 0 && wcfd >= 0) {
+			snprintf(m, sizeof(m), "to device %5zu KiB, hmm ABI | test_hmm", kib);
+			MIG_REC(m, "to device", c_d, "WarpDrive, test_hmm's ABI",
+				h_d, "test_hmm", ">= 1.00x test_hmm");
 		}
-		mc[i] = median_rate(mt, iters, len);
-	}
-
-	for (i = 0; i < nsizes; i++) {
-		size_t kib = sizes[i] >> 10;
-		double big = sizes[i] >= (1 << 20);
-
-		snprintf(m, sizeof(m), "to device %5zu KiB MB/s", kib);
-		rate_str(a, sizeof(a), wd[i].to_dev);
-		rate_str(b, sizeof(b), th[i].to_dev);
-		row("migrate", m, a, b, th[i].to_dev > 0 ? wd[i].to_dev / th[i].to_dev : NAN,
-		    NULL);
-		snprintf(m, sizeof(m), "  same ABI as test_hmm (+copy out)");
-		rate_str(a, sizeof(a), wc[i].to_dev);
-		row("migrate", m, a, b, th[i].to_dev > 0 && wc[i].to_dev > 0 ?
-		    wc[i].to_dev / th[i].to_dev : NAN, ">= 1.00x test_hmm");
-		snprintf(m, sizeof(m), "to system %5zu KiB MB/s", kib);
-		rate_str(a, sizeof(a), wd[i].to_sys);
-		rate_str(b, sizeof(b), th[i].to_sys);
-		row("migrate", m, a, b, th[i].to_sys > 0 ? wd[i].to_sys / th[i].to_sys : NAN,
-		    NULL);
-		snprintf(m, sizeof(m), "  same ABI as test_hmm");
-		rate_str(a, sizeof(a), wc[i].to_sys);
-		row("migrate", m, a, b, th[i].to_sys > 0 && wc[i].to_sys > 0 ?
-		    wc[i].to_sys / th[i].to_sys : NAN, ">= 1.00x test_hmm");
+		if (thfd >= 0) {
+			snprintf(m, sizeof(m), "to system %5zu KiB | test_hmm", kib);
+			MIG_REC(m, "to system", w_s, "WD_IOC_MIGRATE", h_s,
+				"test_hmm", NULL);
+		}
+		if (thfd >= 0 && wcfd >= 0) {
+			snprintf(m, sizeof(m), "to system %5zu KiB, hmm ABI | test_hmm", kib);
+			MIG_REC(m, "to system", c_s, "WarpDrive, test_hmm's ABI",
+				h_s, "test_hmm", ">= 1.00x test_hmm");
+		}
 		snprintf(m, sizeof(m), "to device %5zu KiB | memcpy", kib);
-		rate_str(a, sizeof(a), wd[i].to_dev);
-		rate_str(b, sizeof(b), mc[i]);
-		row("migrate", m, a, b, wd[i].to_dev / mc[i], big ? ">= 0.50x memcpy" : NULL);
+		MIG_REC(m, "to device", w_d, "WD_IOC_MIGRATE", mt, "memcpy", big);
 		snprintf(m, sizeof(m), "to system %5zu KiB | memcpy", kib);
-		rate_str(a, sizeof(a), wd[i].to_sys);
-		row("migrate", m, a, b, wd[i].to_sys / mc[i], big ? ">= 0.50x memcpy" : NULL);
+		MIG_REC(m, "to system", w_s, "WD_IOC_MIGRATE", mt, "memcpy", big);
+#undef MIG_REC
+		memset(t, 0, 7 * MAX_ROUNDS * sizeof(*t));
 	}
 	if (thfd < 0)
 		printf("migrate: test_hmm not available (%s), its columns are empty\n",
@@ -1330,7 +1871,6 @@ out:
 
 /* vcrypto */
 
-#define VC_ROUNDS	5
 #define VC_DEPTH	8
 
 /* An AF_ALG cbc(aes) operation socket for the driver @drv, or -errno. */
@@ -1469,21 +2009,6 @@ static double vc_wd_rate(struct wd_queue *q, const unsigned char *key_iv,
 	return done / (t - t0);
 }
 
-static int vc_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* "median (min-max)" of @n ratios. */
-static double vc_median(double *v, int n, char *spread, size_t len)
-{
-	qsort(v, n, sizeof(*v), vc_cmp_double);
-	snprintf(spread, len, "%.2f-%.2f", v[0], v[n - 1]);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The driver name of the baseline virtio_crypto cbc(aes), from /proc/crypto. */
 static int vc_baseline_driver(char *out, size_t len)
 {
@@ -1548,7 +2073,7 @@ static int scenario_vcrypto(void)
 	struct wd_dev *sd = NULL, *pd = NULL;
 	struct wd_queue *sq = NULL, *pq = NULL;
 	unsigned char *buf = NULL, *ref = NULL;
-	char base[128], name[64] = "", spread[32], a[32], b[32];
+	char base[128], name[64] = "";
 	int ret = -1, bop = -1, btfm = -1, gop = -1, gtfm = -1, si, r;
 	size_t bufsz = 4096 + 65536 * (VC_DEPTH + 1);
 
@@ -1582,6 +2107,7 @@ static int scenario_vcrypto(void)
 		fail("vcrypto", "%s: cannot open two queues (SVA, pinned)", name);
 		goto out;
 	}
+	engines_apart(name);
 	if (vc_set_polled("1"))
 		printf("vcrypto: cannot switch wd_vcrypto to polled completions\n");
 	gop = vc_afalg_open("cbc(aes-generic)", buf, &gtfm);
@@ -1592,15 +2118,15 @@ static int scenario_vcrypto(void)
 		goto out;
 	}
 	printf("vcrypto: %s (polled), baseline AF_ALG %s, software AF_ALG cbc(aes-generic); AES-128-CBC, %d rounds of %.1f s, depth %d\n",
-	       name, base[0] ? base : "-", VC_ROUNDS, secs, VC_DEPTH);
+	       name, base[0] ? base : "-", rounds, secs, VC_DEPTH);
 
 	for (si = 0; si < 2; si++) {
 		size_t len = sizes[si];
 		unsigned char *src = buf + 4096, *dst = src + 65536;
-		double sva[VC_ROUNDS], pin[VC_ROUNDS], dev[VC_ROUNDS],
-		       sw[VC_ROUNDS], x[VC_ROUNDS], med;
+		double sva[ROUNDS_MAX], pin[ROUNDS_MAX], dev[ROUNDS_MAX],
+		       sw[ROUNDS_MAX];
 		uint64_t kicks = 0, cmds = 0;
-		char m[64];
+		char m[64], params[64];
 
 		/* Correctness first: the device against the software. */
 		if (wd_encrypt(sq, WD_CIPHER_CBC, buf, 16, src, dst, len) ||
@@ -1609,52 +2135,45 @@ static int scenario_vcrypto(void)
 			fail("vcrypto", "%zu bytes: device result differs from software", len);
 			goto out;
 		}
-		for (r = 0; r < VC_ROUNDS; r++) {
+		for (r = 0; r < rounds; r++) {
 			/* Alternate the order so drifts do not favour one. */
 			int rev = r & 1;
 
+			if (rev) {
+				dev[r] = bop >= 0 ? vc_afalg_rate(bop, buf, src, ref, len, secs) : NAN;
+				sw[r] = vc_afalg_rate(gop, buf, src, ref, len, secs);
+			}
 			if (!rev)
 				sva[r] = vc_wd_rate(sq, buf, src, dst, len, secs, &kicks, &cmds);
 			pin[r] = vc_wd_rate(pq, buf, src, dst, len, secs, &kicks, &cmds);
 			if (rev)
 				sva[r] = vc_wd_rate(sq, buf, src, dst, len, secs, &kicks, &cmds);
-			dev[r] = bop >= 0 ? vc_afalg_rate(bop, buf, src, ref, len, secs) : NAN;
-			sw[r] = vc_afalg_rate(gop, buf, src, ref, len, secs);
+			if (!rev) {
+				dev[r] = bop >= 0 ? vc_afalg_rate(bop, buf, src, ref, len, secs) : NAN;
+				sw[r] = vc_afalg_rate(gop, buf, src, ref, len, secs);
+			}
 			if (sva[r] < 0 || pin[r] < 0 || dev[r] < 0 || sw[r] < 0) {
 				fail("vcrypto", "%zu bytes: a measure failed", len);
 				goto out;
 			}
 		}
-#define VC_ROW(what, num, den, goal) do {					\
-		for (r = 0; r < VC_ROUNDS; r++)					\
-			x[r] = (num)[r] / (den)[r];				\
-		med = vc_median(x, VC_ROUNDS, spread, sizeof(spread));		\
-		qsort(num, VC_ROUNDS, sizeof(double), vc_cmp_double);		\
-		qsort(den, VC_ROUNDS, sizeof(double), vc_cmp_double);		\
-		snprintf(m, sizeof(m), "%s %zuK", what, len >> 10);		\
-		snprintf(a, sizeof(a), "%.0f/s", (num)[VC_ROUNDS / 2]);		\
-		snprintf(b, sizeof(b), "%.0f/s", (den)[VC_ROUNDS / 2]);		\
-		printf("%-10s %-32s %18s %18s %8.2fx  %s [spread %s]\n",	\
-		       "vcrypto", m, a, b, med, goal, spread);			\
+#define VC_ROW(what_, num_, den_, dname_, goal_) do {			\
+		snprintf(m, sizeof(m), "%s %zuK", what_, len >> 10);		\
+		record(&(struct rec){ .scenario = "vcrypto", .measure = m,	\
+			.unit = "req/s", .side = what_, .baseline = dname_,	\
+			.a = num_, .b = den_, .n = rounds, .goal = goal_,	\
+			.params = params });					\
 	} while (0)
-		{
-			double s1[VC_ROUNDS], p1[VC_ROUNDS], d1[VC_ROUNDS];
-
-			memcpy(s1, sva, sizeof(s1));
-			memcpy(p1, pin, sizeof(p1));
-			memcpy(d1, dev, sizeof(d1));
-			if (bop >= 0) {
-				VC_ROW("SVA vs AF_ALG virtio", sva, dev, ">= 2x");
-				memcpy(sva, s1, sizeof(s1));
-				memcpy(dev, d1, sizeof(d1));
-				VC_ROW("pinned vs AF_ALG virtio", pin, dev, ">= 2x");
-				memcpy(pin, p1, sizeof(p1));
-			}
-			VC_ROW("pinned vs SVA", pin, sva, "0.9-1.1x");
-			memcpy(pin, p1, sizeof(p1));
-			memcpy(sva, s1, sizeof(s1));
-			VC_ROW("SVA vs AF_ALG software", sva, sw, "> 1x: offload wins");
+		snprintf(params, sizeof(params), "\"size\": %zu", len);
+		if (bop >= 0) {
+			VC_ROW("SVA vs AF_ALG virtio", sva, dev,
+			       "AF_ALG, kernel virtio_crypto", ">= 2x");
+			VC_ROW("pinned vs AF_ALG virtio", pin, dev,
+			       "AF_ALG, kernel virtio_crypto", ">= 2x");
 		}
+		VC_ROW("pinned vs SVA", pin, sva, "WarpDrive SVA", "0.9-1.1x");
+		VC_ROW("SVA vs AF_ALG software", sva, sw,
+		       "AF_ALG cbc(aes-generic)", "> 1x: offload wins");
 #undef VC_ROW
 		printf("vcrypto   %zuK: %llu commands, %llu doorbell syscalls (%.4f per command)\n",
 		       len >> 10, (unsigned long long)cmds,
@@ -1705,14 +2224,71 @@ static const struct scenario {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: wdbench [--quick] [--scenario NAME] [--list] [-D DEVICE]\n"
+		"usage: wdbench [--quick] [--scenario NAME] [--rounds N] [--json FILE]\n"
+		"               [--list] [-D DEVICE]\n"
 		"Benchmarks a WarpDrive device against a baseline measured in the\n"
 		"same run; prints ratios, exits non-zero on any device error.\n"
-		"  -q, --quick          smaller sizes and fewer iterations\n"
+		"  -q, --quick          smaller sizes, fewer iterations, 3 rounds\n"
+		"  -r, --rounds N       rounds per ratio (default 5, quick 3; 1-%d)\n"
+		"  -j, --json FILE      also write every record to FILE, one JSON\n"
+		"                       object a line (a \"meta\" line first)\n"
 		"  -s, --scenario NAME  run only this scenario (default: all)\n"
 		"  -l, --list           list the scenarios\n"
 		"  -D, --device NAME    use this device (default: the first able)\n"
-		"  -h, --help           this text\n");
+		"  -c, --cpu N          run on CPU N only, the device's engine\n"
+		"                       threads on the others (default: the last\n"
+		"                       online CPU; -1: no placement)\n"
+		"  -h, --help           this text\n", ROUNDS_MAX);
+}
+
+/* The first line of the JSON file: what ran, where. */
+static void json_meta(int argc, char **argv, const char *only)
+{
+	char line[256], cpu[128] = "";
+	struct utsname u;
+	FILE *f;
+	int i;
+
+	if (!json)
+		return;
+	uname(&u);
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			snprintf(cpu, sizeof(cpu), "%s", strchr(line, ':') + 2);
+			cpu[strcspn(cpu, "\n")] = 0;
+			break;
+		}
+	if (f)
+		fclose(f);
+	fputs("{\"type\": \"meta\", \"tool\": \"wdbench\", \"args\": ", json);
+	line[0] = 0;
+	for (i = 1; i < argc; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "%s%s", i > 1 ? " " : "", argv[i]);
+	json_str(line);
+	fputs(", \"scenario\": ", json);
+	if (only)
+		json_str(only);
+	else
+		fputs("null", json);
+	fprintf(json, ", \"quick\": %s, \"rounds\": %d, \"device\": ",
+		quick ? "true" : "false", rounds);
+	json_str(wd_dev_name(dev));
+	fprintf(json, ", \"sq_entries\": %u, \"cq_entries\": %u, "
+		"\"kernel\": ", wd_queue_sq_entries(queue),
+		wd_queue_cq_entries(queue));
+	json_str(u.release);
+	fputs(", \"kernel_version\": ", json);
+	json_str(u.version);
+	fputs(", \"machine\": ", json);
+	json_str(u.machine);
+	fputs(", \"cpu\": ", json);
+	json_str(cpu);
+	fprintf(json, ", \"cpus\": %ld, \"wdbench_cpu\": %d, "
+		"\"engine_threads_apart\": %d}\n", sysconf(_SC_NPROCESSORS_ONLN),
+		bench_cpu, engines_apart(wd_dev_name(dev)));
+	fflush(json);
 }
 
 int main(int argc, char **argv)
@@ -1723,14 +2299,32 @@ int main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *only = NULL, *device = NULL;
-	int c, i, ret, failed = 0, found = 0;
+	const char *only = NULL, *device = NULL, *json_path = NULL;
+	int c, i, ret, failed = 0, found = 0, set_rounds = 0;
+	double t0 = now();
 	uint32_t algs = 0;
 
-	while ((c = getopt_long(argc, argv, "qs:lD:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qs:lD:hr:j:c:", lopts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			bench_cpu = atoi(optarg);
+			break;
+		case 'r':
+			set_rounds = atoi(optarg);
+			if (set_rounds < 1 || set_rounds > ROUNDS_MAX) {
+				fprintf(stderr, "wdbench: --rounds 1 to %d\n",
+					ROUNDS_MAX);
+				return 2;
+			}
+			break;
+		case 'j':
+			json_path = optarg;
+			break;
 		case 'q':
 			quick = 1;
 			break;
@@ -1767,6 +2361,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wdbench: no scenario '%s' (see --list)\n", only);
 		return 2;
 	}
+	rounds = set_rounds ? set_rounds : quick ? 3 : 5;
+	if (bench_cpu == -2)
+		bench_cpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ?
+			    sysconf(_SC_NPROCESSORS_ONLN) - 1 : -1;
+	if (bench_cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(bench_cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			fprintf(stderr, "wdbench: CPU %d: %s\n", bench_cpu,
+				strerror(errno));
+			return 2;
+		}
+	}
+	if (json_path) {
+		json = fopen(json_path, "w");
+		if (!json) {
+			fprintf(stderr, "wdbench: %s: %s\n", json_path,
+				strerror(errno));
+			return 1;
+		}
+	}
 
 	if (!device && !algs) {
 		/* vcrypto alone: its own device, loaded if need be. */
@@ -1789,19 +2406,30 @@ int main(int argc, char **argv)
 	}
 	printf("wdbench: device %s, rings %u/%u entries, %s run; ratios are "
 	       "WARPDRIVE over BASELINE\n(rates: higher is better for the "
-	       "device; sizes: lower is better)\n\n", wd_dev_name(dev),
+	       "device; sizes: lower is better). Each ratio is the median of\n"
+	       "%d rounds in which the two sides take turns, SPREAD its min-max;"
+	       " VERDICT: pass\nonly when the whole spread meets the goal, "
+	       "unstable when it crosses it.\n\n", wd_dev_name(dev),
 	       wd_queue_sq_entries(queue), wd_queue_cq_entries(queue),
-	       quick ? "quick" : "full");
+	       quick ? "quick" : "full", rounds);
+	json_meta(argc, argv, only);
 	header();
 	for (i = 0; i < NR_SCENARIOS; i++) {
 		if (only && strcmp(only, scenarios[i].name))
 			continue;
+		engines_apart(wd_dev_name(dev));
 		if (scenarios[i].run())
 			failed = 1;
 	}
 	printf("\nwdbench: kicks made by this run: %llu\n",
 	       (unsigned long long)wd_queue_kicks(queue));
 	wd_close(dev);
+	if (json) {
+		fprintf(json, "{\"type\": \"end\", \"failed\": %s, "
+			"\"seconds\": %.1f}\n", failed ? "true" : "false",
+			now() - t0);
+		fclose(json);
+	}
 	if (failed)
 		fprintf(stderr, "wdbench: FAILED (accelerator error, see above)\n");
 	return failed;

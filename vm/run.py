@@ -6,7 +6,9 @@ Modes (the guest's /init reads wd.mode from the kernel command line):
             the closing line "N passed, N failed, N skipped"
   selftest  prove the kernel-report detector works: a WARN must be caught
   run       the demo
-  bench     wdbench
+  bench     wdbench; with --bench-json FILE every figure (the records
+            wdbench writes with --json) goes to FILE on the host, with
+            the date, the QEMU and CPU of the run
   shell     an interactive guest on this terminal
 
 The kernel console (first serial port) goes to a log file; step output
@@ -349,6 +351,90 @@ def count_step(step, verbose):
     return passed, failed, skipped
 
 
+def first_line(cmd):
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True, timeout=30).stdout
+        return out.splitlines()[0].strip() if out.strip() else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def host_cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def write_bench_json(path, args, cmd, steps, start, elapsed, load0, ok):
+    """The records of the bench-json step, with the run's context, as one
+    JSON document: {"run": {...}, "meta": {wdbench's}, "records": [...]}."""
+    meta, records, end = {}, [], None
+    for s in steps:
+        if s.name != "bench-json":
+            continue
+        for line in s.output:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            kind = obj.pop("type", "record")
+            if kind == "meta":
+                meta = obj
+            elif kind == "end":
+                end = obj
+            else:
+                records.append(obj)
+    accel = cmd[cmd.index("-accel") + 1] if "-accel" in cmd else None
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        "command": "make bench" + (
+            " KERNEL=%s" % os.environ["WD_KERNEL"]
+            if os.environ.get("WD_KERNEL", "6.1") != "6.1" else "") + (
+            " BENCH_ARGS=\"%s\"" % args.bench_args
+            if args.bench_args.strip() else ""),
+        "bench_args": args.bench_args,
+        "complete": bool(ok and end is not None and not end.get("failed")),
+        "guest_seconds": round(elapsed, 1),
+        "wdbench_seconds": end.get("seconds") if end else None,
+        "qemu": first_line(["qemu-system-x86_64", "--version"]),
+        "accel": accel,
+        "guest_cpus": args.cpus,
+        "guest_memory_mib": args.memory,
+        "kernel_image": args.kernel,
+        "host_cpu": host_cpu(),
+        "host_cpus": os.cpu_count(),
+        "host_loadavg_before": load0,
+        "host_loadavg_after": loadavg(),
+        "commit": first_line(["git", "-C", root, "describe", "--always",
+                              "--dirty", "--abbrev=12"]),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"run": run, "meta": meta, "records": records}, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+    print("bench: %d records in %s" % (len(records), path))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -366,6 +452,8 @@ def main():
     ap.add_argument("--only", help="run just this test program")
     ap.add_argument("--bench-args", default="",
                     help="arguments for wdbench in --mode bench, e.g. '--scenario mmu'")
+    ap.add_argument("--bench-json", metavar="FILE",
+                    help="in --mode bench, write every figure to FILE (JSON)")
     ap.add_argument("--no-kvm", action="store_true")
     ap.add_argument("--verbose", "-v", action="store_true",
                     help="print every step's output, not only failing ones")
@@ -389,6 +477,7 @@ def main():
         return subprocess.call(cmd)
 
     start = time.time()
+    load0 = loadavg()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     shown, requests, timed_out = 0, 0, False
     while proc.poll() is None:
@@ -425,9 +514,14 @@ def main():
 
     if args.mode in ("run", "bench"):
         for s in steps:
+            if s.name == "bench-json":
+                continue
             for line in s.output:
                 print(line)
         bad = [s for s in steps if s.rc != 0 or s.splats] or lost
+        if args.mode == "bench" and args.bench_json:
+            write_bench_json(args.bench_json, args, cmd, steps, start, elapsed,
+                             load0, not (timed_out or not done or bad))
         for s in steps:
             for first, report in s.splats:
                 print("kernel report during %s: %s\n%s" % (s.name, first, report))
