@@ -2,33 +2,59 @@
 /*
  * WarpDrive framework: the device memory pool.
  *
- * The memory of a device is a fixed set of order-0 pages, allocated when
- * the device registers (system RAM stands in for the memory of a real
- * device, which cannot grow either). Regions (wd_region.c) take pages from
- * the pool and give them back; the pool never allocates afterwards.
+ * The memory of a device is a fixed set of pages, numbered 0 to nr_pages - 1,
+ * that a provider (see &struct wd_devmem_provider) gives when the device
+ * registers:
  *
- * References: a free page holds exactly one reference, the pool's. A page
- * handed out keeps it (the region holds it then); user mappings and GUP
- * users add their own. A page given back while anything else still holds
- * a reference (a pin taken through the mapping before it was unmapped, a
- * lookup racing with the punch) must not reach the next user: it waits on
- * the held list until its count is back to one, so device memory that
- * something can still reach is never reused, and none is lost either.
+ * - RAM: order-0 pages of system RAM allocated here (a stand-in for the
+ *   memory of a real device, which cannot grow either);
+ * - PAGES: a physical range of the driver's (a PCI BAR), given struct
+ *   pages from ZONE_DEVICE (MEMORY_DEVICE_GENERIC) with memremap_pages();
+ * - PFNMAP: a physical range of the driver's with no struct pages; the
+ *   kernel reaches it through one memremap() mapping, to zero it.
  *
- * Nothing tells us when such a reference goes, so the held list is looked
+ * Regions (wd_region.c) take pages from the pool by number and give them
+ * back; the pool never allocates afterwards. Free and held pages are kept
+ * on chains linked through the pool's own link array, never through the
+ * struct page (a ZONE_DEVICE page's lru is its pgmap).
+ *
+ * References (RAM and PAGES): a free page holds exactly one reference, the
+ * pool's (a ZONE_DEVICE generic page is born with a count of one and never
+ * drops below it). A page handed out keeps it; GUP users add their own
+ * (device-page entries in PAGES mode hold none, refcounted RAM entries do).
+ * A page given back while anything else still holds a reference (a pin
+ * taken through the mapping before it was unmapped, a lookup racing with
+ * the punch) must not reach the next user: it waits on the held chain
+ * until its count is back to one, so device memory that something can
+ * still reach is never reused, and none is lost either. PFNMAP pages
+ * cannot be referenced: they are free as soon as they are unmapped.
+ *
+ * Nothing tells us when such a reference goes, so the held chain is looked
  * at, a bounded number of pages per hold of the pool lock: by an
- * allocation that finds the free list short (at most WD_POOL_SCAN pages),
+ * allocation that finds the free chain short (at most WD_POOL_SCAN pages),
  * and off the hot path by a work item that runs while pages are held (at
  * once after a give-back left some, then every WD_POOL_RECLAIM_DELAY).
  * Reading the usage only reads the counters.
  *
+ * Removal: RAM pages go back to the system (a held one when its last
+ * other reference goes). PAGES memory is unmapped from the kernel
+ * (memunmap_pages()) only when the device is gone and no page is held any
+ * more: the work item keeps looking until then, and owns the pool from
+ * then on (wd_pool_exit() waits for the last of them).
+ *
  * Pages are zeroed when they are handed out, before any process can see
- * them.
+ * them, whatever the provider; so a region's page is zeroed once, when it
+ * enters the region (by a fault, a reservation or a populate), never again
+ * while it stays there.
  */
 #include <linux/highmem.h>
+#include <linux/io.h>
+#include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "wd_internal.h"
@@ -39,23 +65,198 @@
 #define WD_POOL_BATCH	512
 /* Held pages looked at per hold of the pool lock. */
 #define WD_POOL_SCAN	256
-/* How often the held list is looked at while it is not empty. */
+/* How often the held chain is looked at while it is not empty. */
 #define WD_POOL_RECLAIM_DELAY	(HZ / 10)
+
+/* Pools of departed devices whose ZONE_DEVICE pages are still held. */
+static atomic_t wd_pools_lingering = ATOMIC_INIT(0);
 
 static void wd_pool_reclaim_work(struct work_struct *work);
 
-static void wd_pool_put_list(struct list_head *pages)
-{
-	struct page *page, *tmp;
-	unsigned int n = 0;
+/* --- Chains of page numbers ------------------------------------------ */
 
-	list_for_each_entry_safe(page, tmp, pages, lru) {
-		list_del_init(&page->lru);
+void wd_chain_init(struct wd_chain *c)
+{
+	c->head = WD_CHAIN_END;
+	c->tail = WD_CHAIN_END;
+	c->nr = 0;
+}
+
+/* Append page @idx; whoever owns the page owns its link. */
+void wd_chain_add(struct wd_pool *pool, struct wd_chain *c, u32 idx)
+{
+	pool->link[idx] = WD_CHAIN_END;
+	if (c->tail == WD_CHAIN_END)
+		c->head = idx;
+	else
+		pool->link[c->tail] = idx;
+	c->tail = idx;
+	c->nr++;
+}
+
+static u32 wd_chain_pop(struct wd_pool *pool, struct wd_chain *c)
+{
+	u32 idx = c->head;
+
+	c->head = pool->link[idx];
+	if (c->head == WD_CHAIN_END)
+		c->tail = WD_CHAIN_END;
+	c->nr--;
+	return idx;
+}
+
+/* --- Pages by number ------------------------------------------------- */
+
+/**
+ * wd_pool_page() - the struct page of page @idx
+ * @pool: the pool
+ * @idx: page number
+ *
+ * Return: the page, or NULL in PFNMAP mode (there is none).
+ */
+struct page *wd_pool_page(struct wd_pool *pool, u32 idx)
+{
+	switch (pool->mode) {
+	case WD_DEVMEM_RAM:
+		return pool->ram[idx];
+	case WD_DEVMEM_PAGES:
+		return pfn_to_page(pool->base_pfn + idx);
+	default:
+		return NULL;
+	}
+}
+
+/**
+ * wd_pool_pfn() - the page frame number of page @idx
+ * @pool: the pool
+ * @idx: page number
+ *
+ * Return: the pfn.
+ */
+unsigned long wd_pool_pfn(struct wd_pool *pool, u32 idx)
+{
+	if (pool->mode == WD_DEVMEM_RAM)
+		return page_to_pfn(pool->ram[idx]);
+	return pool->base_pfn + idx;
+}
+
+/* Can page @idx go back to the free chain: does only the pool hold it? */
+static bool wd_pool_unreferenced(struct wd_pool *pool, u32 idx)
+{
+	struct page *page = wd_pool_page(pool, idx);
+
+	return !page || page_ref_count(page) == 1;
+}
+
+static void wd_pool_zero(struct wd_pool *pool, u32 idx)
+{
+	if (pool->mode == WD_DEVMEM_PFNMAP)
+		memset(pool->kaddr + ((size_t)idx << PAGE_SHIFT), 0, PAGE_SIZE);
+	else
+		clear_highpage(wd_pool_page(pool, idx));
+}
+
+/* --- Building and freeing -------------------------------------------- */
+
+static void wd_pool_free_ram(struct wd_pool *pool)
+{
+	unsigned long i;
+
+	for (i = 0; i < pool->nr_pages; i++) {
 		/* A page something still holds goes when it lets go. */
-		put_page(page);
-		if (!(++n % 1024))
+		if (pool->ram[i])
+			put_page(pool->ram[i]);
+		if (!(i % 1024))
 			cond_resched();
 	}
+}
+
+static int wd_pool_build_ram(struct wd_pool *pool)
+{
+	unsigned long i;
+
+	pool->ram = kvcalloc(pool->nr_pages, sizeof(*pool->ram), GFP_KERNEL);
+	if (!pool->ram)
+		return -ENOMEM;
+	for (i = 0; i < pool->nr_pages; i++) {
+		pool->ram[i] = alloc_page(WD_POOL_GFP);
+		if (!pool->ram[i])
+			return -ENOMEM;
+		if (!(i % 1024)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+#if IS_ENABLED(CONFIG_ZONE_DEVICE)
+static int wd_pool_build_pages(struct wd_pool *pool,
+			       const struct wd_devmem_provider *prov)
+{
+	void *addr;
+
+	pool->pgmap.type = MEMORY_DEVICE_GENERIC;
+	pool->pgmap.range.start = prov->phys;
+	pool->pgmap.range.end = prov->phys + prov->size - 1;
+	pool->pgmap.nr_range = 1;
+	addr = memremap_pages(&pool->pgmap, NUMA_NO_NODE);
+	if (IS_ERR(addr))
+		return PTR_ERR(addr);
+	pool->base_pfn = PHYS_PFN(prov->phys);
+	pool->mapped = true;
+	return 0;
+}
+
+static void wd_pool_unmap_pages(struct wd_pool *pool)
+{
+	memunmap_pages(&pool->pgmap);
+}
+#else
+static int wd_pool_build_pages(struct wd_pool *pool,
+			       const struct wd_devmem_provider *prov)
+{
+	return -EOPNOTSUPP;
+}
+
+static void wd_pool_unmap_pages(struct wd_pool *pool)
+{
+}
+#endif
+
+static int wd_pool_build_pfnmap(struct wd_pool *pool,
+				const struct wd_devmem_provider *prov)
+{
+	pool->kaddr = memremap(prov->phys, prov->size,
+			       prov->flags & WD_DEVMEM_F_WC ? MEMREMAP_WC :
+			       MEMREMAP_WB);
+	if (!pool->kaddr)
+		return -ENOMEM;
+	pool->base_pfn = PHYS_PFN(prov->phys);
+	return 0;
+}
+
+/* The end of a pool: what the provider gave goes back. */
+static void wd_pool_free(struct wd_pool *pool)
+{
+	switch (pool->mode) {
+	case WD_DEVMEM_RAM:
+		if (pool->ram)
+			wd_pool_free_ram(pool);
+		kvfree(pool->ram);
+		break;
+	case WD_DEVMEM_PAGES:
+		if (pool->mapped)
+			wd_pool_unmap_pages(pool);
+		break;
+	case WD_DEVMEM_PFNMAP:
+		if (pool->kaddr)
+			memunmap(pool->kaddr);
+		break;
+	}
+	kvfree(pool->link);
+	kfree(pool);
 }
 
 /**
@@ -63,97 +264,106 @@ static void wd_pool_put_list(struct list_head *pages)
  * @wdev: device being registered; nothing is done if its devmem_size is 0
  *
  * Return: 0, -ENOMEM if the memory could not be had, -EINTR if a fatal
- * signal arrived while it was being allocated.
+ * signal arrived while it was being allocated, or the errno of
+ * memremap_pages() (PAGES mode).
  */
 int wd_pool_create(struct wd_device *wdev)
 {
+	const struct wd_devmem_provider *prov = &wdev->devmem;
 	unsigned long i, nr = wdev->devmem_size >> PAGE_SHIFT;
 	struct wd_pool *pool;
-	struct page *page;
-	int ret = 0;
+	int ret;
 
 	if (!nr)
 		return 0;
+	if (nr >= WD_CHAIN_END)
+		return -E2BIG;
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 	if (!pool)
 		return -ENOMEM;
 	spin_lock_init(&pool->lock);
-	INIT_LIST_HEAD(&pool->free);
-	INIT_LIST_HEAD(&pool->held);
+	wd_chain_init(&pool->free);
+	wd_chain_init(&pool->held);
 	INIT_DELAYED_WORK(&pool->reclaim, wd_pool_reclaim_work);
-
-	for (i = 0; i < nr; i++) {
-		page = alloc_page(WD_POOL_GFP);
-		if (!page) {
-			ret = -ENOMEM;
-			break;
-		}
-		list_add_tail(&page->lru, &pool->free);
-		if (!(i % 1024)) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			cond_resched();
-		}
-	}
-	if (ret) {
-		wd_pool_put_list(&pool->free);
-		kfree(pool);
-		return ret;
-	}
+	pool->mode = prov->mode;
 	pool->nr_pages = nr;
-	pool->nr_free = nr;
+
+	pool->link = kvmalloc_array(nr, sizeof(*pool->link), GFP_KERNEL);
+	if (!pool->link) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	switch (pool->mode) {
+	case WD_DEVMEM_RAM:
+		ret = wd_pool_build_ram(pool);
+		break;
+	case WD_DEVMEM_PAGES:
+		ret = wd_pool_build_pages(pool, prov);
+		break;
+	case WD_DEVMEM_PFNMAP:
+		ret = wd_pool_build_pfnmap(pool, prov);
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (ret)
+		goto err;
+	for (i = 0; i < nr; i++)
+		wd_chain_add(pool, &pool->free, i);
 	wdev->pool = pool;
 	return 0;
+
+err:
+	wd_pool_free(pool);
+	return ret;
 }
 
 /*
  * Look at up to @budget held pages, oldest first: those no one else
- * references any more go to the free list, the others to the tail of the
- * held list. Returns how many were looked at.
+ * references any more go to the free chain (or, once the device is gone,
+ * nowhere: the provider takes them back with the rest), the others to the
+ * tail of the held chain. Returns how many were looked at.
  */
 static unsigned long wd_pool_reclaim(struct wd_pool *pool,
 				     unsigned long budget)
 {
 	unsigned long seen = 0;
-	struct page *page;
+	u32 idx;
 
 	lockdep_assert_held(&pool->lock);
-	budget = min(budget, pool->nr_held);
+	budget = min(budget, pool->held.nr);
 	while (seen < budget) {
-		page = list_first_entry(&pool->held, struct page, lru);
+		idx = wd_chain_pop(pool, &pool->held);
 		seen++;
 		/*
 		 * Nothing maps it and no region has it: a count of one is the
 		 * pool's own reference and cannot go up again (a lockless
 		 * GUP that raced with the unmapping drops what it took).
 		 */
-		if (page_ref_count(page) != 1) {
-			list_move_tail(&page->lru, &pool->held);
-			continue;
-		}
-		list_move(&page->lru, &pool->free);
-		pool->nr_held--;
-		pool->nr_free++;
+		if (!wd_pool_unreferenced(pool, idx))
+			wd_chain_add(pool, &pool->held, idx);
+		else if (!pool->dead)
+			wd_chain_add(pool, &pool->free, idx);
 	}
 	return seen;
 }
 
 /*
- * Off the hot path: one pass over the held list, a batch per hold of the
- * lock; comes back later while pages are still held.
+ * Off the hot path: one pass over the held chain, a batch per hold of the
+ * lock; comes back later while pages are still held. Once the device is
+ * gone it runs only for ZONE_DEVICE pages still held, and frees the pool
+ * when the last is let go.
  */
 static void wd_pool_reclaim_work(struct work_struct *work)
 {
 	struct wd_pool *pool = container_of(to_delayed_work(work),
 					    struct wd_pool, reclaim);
 	unsigned long left, seen;
-	bool again;
+	bool last = false;
 
 	spin_lock(&pool->lock);
-	left = pool->nr_held;
-	while (left && !pool->dead) {
+	left = pool->held.nr;
+	while (left && (!pool->dead || pool->mode == WD_DEVMEM_PAGES)) {
 		seen = wd_pool_reclaim(pool, min_t(unsigned long, left,
 						   WD_POOL_SCAN));
 		if (!seen)
@@ -163,17 +373,27 @@ static void wd_pool_reclaim_work(struct work_struct *work)
 		cond_resched();
 		spin_lock(&pool->lock);
 	}
-	again = pool->nr_held && !pool->dead;
-	spin_unlock(&pool->lock);
-	if (again)
+	if (pool->orphan && !pool->held.nr) {
+		/* The device is gone and nothing holds a page: ours to free. */
+		last = true;
+	} else if (pool->held.nr &&
+		   (!pool->dead || pool->mode == WD_DEVMEM_PAGES)) {
 		queue_delayed_work(system_unbound_wq, &pool->reclaim,
 				   WD_POOL_RECLAIM_DELAY);
+	}
+	spin_unlock(&pool->lock);
+	if (last) {
+		/* Not queued again; freeing the work item in it is allowed. */
+		wd_pool_free(pool);
+		if (atomic_dec_and_test(&wd_pools_lingering))
+			wake_up_var(&wd_pools_lingering);
+	}
 }
 
 /**
  * wd_pool_alloc() - take zeroed pages from the pool
  * @pool: the pool
- * @pages: where the pages go
+ * @idx: where the numbers of the pages go
  * @n: how many are wanted
  *
  * Each page comes with the pool's reference, which passes to the caller.
@@ -181,8 +401,7 @@ static void wd_pool_reclaim_work(struct work_struct *work)
  * Return: the number of pages taken, fewer than @n (maybe 0) when the
  * pool runs out or the device is gone.
  */
-unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
-			    unsigned long n)
+unsigned long wd_pool_alloc(struct wd_pool *pool, u32 *idx, unsigned long n)
 {
 	unsigned long i, got;
 
@@ -191,66 +410,55 @@ unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
 		spin_unlock(&pool->lock);
 		return 0;
 	}
-	if (pool->nr_free < n && pool->nr_held)
+	if (pool->free.nr < n && pool->held.nr)
 		wd_pool_reclaim(pool, WD_POOL_SCAN);
-	got = min(n, pool->nr_free);
-	for (i = 0; i < got; i++) {
-		pages[i] = list_first_entry(&pool->free, struct page, lru);
-		list_del_init(&pages[i]->lru);
-	}
-	pool->nr_free -= got;
+	got = min(n, pool->free.nr);
+	for (i = 0; i < got; i++)
+		idx[i] = wd_chain_pop(pool, &pool->free);
 	spin_unlock(&pool->lock);
 
 	/* Nothing the previous user left is ever seen by the next one. */
 	for (i = 0; i < got; i++)
-		clear_highpage(pages[i]);
+		wd_pool_zero(pool, idx[i]);
 	return got;
 }
 
 /**
  * wd_pool_give_back() - return pages to the pool
  * @pool: the pool they came from
- * @pages: list of pages (linked through page->lru), no longer mapped by
- *         anyone nor reachable through any region; it is emptied
+ * @pages: chain of pages no longer mapped by anyone nor reachable through
+ *         any region; it is emptied
  *
  * The caller's reference on each page passes to the pool. Pages something
  * else still references are held back until it lets them go.
  *
  * Context: may sleep.
  */
-void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages)
+void wd_pool_give_back(struct wd_pool *pool, struct wd_chain *pages)
 {
-	struct page *page, *tmp;
 	unsigned int n;
 	bool held = false;
-	LIST_HEAD(dead);
+	u32 idx;
 
-	while (!list_empty(pages)) {
+	while (pages->nr) {
 		n = 0;
 		spin_lock(&pool->lock);
-		list_for_each_entry_safe(page, tmp, pages, lru) {
-			if (pool->dead) {
-				list_move(&page->lru, &dead);
-			} else if (page_ref_count(page) == 1) {
-				list_move(&page->lru, &pool->free);
-				pool->nr_free++;
-			} else {
-				list_move_tail(&page->lru, &pool->held);
-				pool->nr_held++;
-			}
-			/* Not too long with the lock held: a punch may be big. */
-			if (++n == WD_POOL_BATCH)
-				break;
+		while (pages->nr && n++ < WD_POOL_BATCH) {
+			idx = wd_chain_pop(pool, pages);
+			if (!wd_pool_unreferenced(pool, idx))
+				wd_chain_add(pool, &pool->held, idx);
+			else if (!pool->dead)
+				wd_chain_add(pool, &pool->free, idx);
 		}
-		held = pool->nr_held && !pool->dead;
+		held = pool->held.nr &&
+		       (!pool->dead || pool->mode == WD_DEVMEM_PAGES);
 		spin_unlock(&pool->lock);
-		if (!list_empty(pages))
+		if (pages->nr)
 			cond_resched();
 	}
 	/* Pages held now (or before) are looked at by the work item. */
 	if (held)
 		mod_delayed_work(system_unbound_wq, &pool->reclaim, 0);
-	wd_pool_put_list(&dead);
 }
 
 /**
@@ -266,42 +474,72 @@ void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
 		   unsigned long *nr_held)
 {
 	spin_lock(&pool->lock);
-	*nr_free = pool->nr_free;
-	*nr_held = pool->nr_held;
+	*nr_free = pool->free.nr;
+	*nr_held = pool->held.nr;
 	spin_unlock(&pool->lock);
 }
 
 /**
- * wd_pool_drain() - give the pool back to the system
+ * wd_pool_drain() - stop handing memory out
  * @pool: pool of a device being unregistered, whose regions were revoked
  *
- * Free pages go to the system at once; held pages when the last other
- * reference goes. Pages given back later go straight to the system.
+ * Nothing is allocated from the pool any more; pages given back from now
+ * on are not reused. RAM and PFNMAP pools stop watching held pages (RAM
+ * pages go to the system when the pool is destroyed, a held one when its
+ * last other reference goes); a PAGES pool keeps watching them: its
+ * ZONE_DEVICE memory may only go once none is held.
  */
 void wd_pool_drain(struct wd_pool *pool)
 {
-	LIST_HEAD(pages);
-
 	spin_lock(&pool->lock);
 	pool->dead = true;
-	list_splice_init(&pool->free, &pages);
-	list_splice_init(&pool->held, &pages);
-	pool->nr_free = 0;
-	pool->nr_held = 0;
+	wd_chain_init(&pool->free);
+	if (pool->mode != WD_DEVMEM_PAGES)
+		wd_chain_init(&pool->held);
 	spin_unlock(&pool->lock);
-	/* Dead now: the work item does not queue itself again. */
-	cancel_delayed_work_sync(&pool->reclaim);
-	wd_pool_put_list(&pages);
+	if (pool->mode != WD_DEVMEM_PAGES)
+		/* Dead now: the work item does not queue itself again. */
+		cancel_delayed_work_sync(&pool->reclaim);
 }
 
 /**
  * wd_pool_destroy() - free a pool and what is left in it
  * @pool: pool, or NULL
+ *
+ * A PAGES pool some of whose pages are still held is handed to its work
+ * item, which frees it (and unmaps the ZONE_DEVICE memory) when the last
+ * one is let go.
  */
 void wd_pool_destroy(struct wd_pool *pool)
 {
+	bool later;
+
 	if (!pool)
 		return;
 	wd_pool_drain(pool);
-	kfree(pool);
+	spin_lock(&pool->lock);
+	later = pool->held.nr;
+	if (later) {
+		pool->orphan = true;
+		atomic_inc(&wd_pools_lingering);
+		/* Under the lock: the work cannot free the pool before this. */
+		mod_delayed_work(system_unbound_wq, &pool->reclaim, 0);
+	}
+	spin_unlock(&pool->lock);
+	if (later)
+		return;
+	cancel_delayed_work_sync(&pool->reclaim);
+	wd_pool_free(pool);
+}
+
+/**
+ * wd_pool_exit() - wait for the pools that outlived their devices
+ *
+ * Called at module exit: every pin of their pages is gone by then (the
+ * users' modules are gone), so the wait is short.
+ */
+void wd_pool_exit(void)
+{
+	wait_var_event(&wd_pools_lingering,
+		       !atomic_read(&wd_pools_lingering));
 }

@@ -63,7 +63,12 @@ PCI_DEVICES = {
     "basecrypto": ("rp2", "02:00.0", "baseline",
                    "virtio-crypto-pci,cryptodev=cd1,iommu_platform=on,"
                    "disable-legacy=on"),
+    # Device memory on a BAR (wd_bar): ivshmem-plain's BAR 2 is the host
+    # memory object WDBAR_MEM, kept when the device is unplugged so that a
+    # replug finds it again.
+    "wdbar": ("rp3", "03:00.0", "warpdrive", "ivshmem-plain,memdev=wdbarmem"),
 }
+WDBAR_MEM = "memory-backend-ram,id=wdbarmem,size=64M"
 
 
 def kvm_works(kernel, cache):
@@ -116,7 +121,8 @@ def qemu_command(args, console, results):
     else:
         cmd += ["-accel", "tcg", "-cpu", "max"]
     # q35 with the Intel IOMMU translating every DMA, invalidated strictly
-    # on unmap; the crypto devices on their own hot-pluggable root ports.
+    # on unmap; the crypto devices and the BAR device each on their own
+    # hot-pluggable root port.
     # Hot-plug on the root ports is QEMU's q35 default, ACPI hot-plug
     # (acpiphp in the guest). Native PCIe hot-plug (pciehp) works too, but
     # 6.1's pciehp trips lockdep on every removal (pci_rescan_remove_lock
@@ -124,7 +130,8 @@ def qemu_command(args, console, results):
     # of the run.
     cmd += ["-machine", "q35", "-device", "intel-iommu,aw-bits=48",
             "-object", "cryptodev-backend-builtin,id=cd0",
-            "-object", "cryptodev-backend-builtin,id=cd1"]
+            "-object", "cryptodev-backend-builtin,id=cd1",
+            "-object", WDBAR_MEM]
     for i, (name, (port, _bdf, _role, dev)) in enumerate(PCI_DEVICES.items()):
         cmd += ["-device", "pcie-root-port,id=%s,bus=pcie.0,chassis=%d,slot=%d,addr=0x%x"
                 % (port, i + 1, i + 1, 0x10 + i),
