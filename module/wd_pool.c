@@ -36,16 +36,23 @@
  * once after a give-back left some, then every WD_POOL_RECLAIM_DELAY).
  * Reading the usage only reads the counters.
  *
- * Removal: RAM pages go back to the system (a held one when its last
- * other reference goes). PAGES memory is unmapped from the kernel
- * (memunmap_pages()) only when the device is gone and no page is held any
- * more: the work item keeps looking until then, and owns the pool from
- * then on (wd_pool_exit() waits for the last of them).
+ * Removal (wd_pool_drain(), after every region was revoked): RAM pages go
+ * back to the system (a held one when its last other reference goes), the
+ * PFNMAP kernel mapping goes. PAGES memory is unmapped from the kernel
+ * (memunmap_pages()) only when no page is held any more: the work item
+ * keeps looking until then, and owns the pool once the device is freed
+ * (wd_pool_exit() waits for the last of them).
  *
- * Pages are zeroed when they are handed out, before any process can see
- * them, whatever the provider; so a region's page is zeroed once, when it
- * enters the region (by a fault, a reservation or a populate), never again
- * while it stays there.
+ * Zeroing: a page is zeroed before any process can see it, whatever the
+ * provider, and never while it stays in a region. Where depends on the
+ * provider. RAM pages are zeroed when they are handed out (by a fault, a
+ * reservation or a populate), as anonymous memory is. A BAR is zeroed once
+ * when the pool is built, and then each page when it is given back (punch,
+ * region release, exit), by the caller that gives it back, outside the
+ * pool lock: handing BAR memory out costs no zeroing, so every population
+ * path maps already-zeroed memory. Pages that come back through the held
+ * chain are zeroed when they are handed out again (the "dirty" chain), not
+ * under the lock.
  */
 #include <linux/highmem.h>
 #include <linux/io.h>
@@ -195,8 +202,21 @@ static int wd_pool_build_ram(struct wd_pool *pool)
 static int wd_pool_build_pages(struct wd_pool *pool,
 			       const struct wd_devmem_provider *prov)
 {
+	struct dev_pagemap *old;
 	void *addr;
 
+	/*
+	 * The range may still have struct pages from an earlier binding
+	 * (a page of it is still pinned): it cannot have them twice.
+	 */
+	old = get_dev_pagemap(PHYS_PFN(prov->phys), NULL);
+	if (!old)
+		old = get_dev_pagemap(PHYS_PFN(prov->phys + prov->size - 1),
+				      NULL);
+	if (old) {
+		put_dev_pagemap(old);
+		return -EBUSY;
+	}
 	pool->pgmap.type = MEMORY_DEVICE_GENERIC;
 	pool->pgmap.range.start = prov->phys;
 	pool->pgmap.range.end = prov->phys + prov->size - 1;
@@ -237,24 +257,36 @@ static int wd_pool_build_pfnmap(struct wd_pool *pool,
 	return 0;
 }
 
-/* The end of a pool: what the provider gave goes back. */
-static void wd_pool_free(struct wd_pool *pool)
+/*
+ * What the provider gave goes back: RAM pages to the system (a page still
+ * referenced elsewhere when its last reference goes), the BAR's struct
+ * pages or kernel mapping. Done once, when nothing is handed out and, for
+ * ZONE_DEVICE pages, nothing holds one any more.
+ */
+static void wd_pool_release(struct wd_pool *pool)
 {
 	switch (pool->mode) {
 	case WD_DEVMEM_RAM:
 		if (pool->ram)
 			wd_pool_free_ram(pool);
 		kvfree(pool->ram);
+		pool->ram = NULL;
 		break;
 	case WD_DEVMEM_PAGES:
 		if (pool->mapped)
 			wd_pool_unmap_pages(pool);
+		pool->mapped = false;
 		break;
 	case WD_DEVMEM_PFNMAP:
 		if (pool->kaddr)
 			memunmap(pool->kaddr);
+		pool->kaddr = NULL;
 		break;
 	}
+}
+
+static void wd_pool_free(struct wd_pool *pool)
+{
 	kvfree(pool->link);
 	kfree(pool);
 }
@@ -282,7 +314,8 @@ int wd_pool_create(struct wd_device *wdev)
 	if (!pool)
 		return -ENOMEM;
 	spin_lock_init(&pool->lock);
-	wd_chain_init(&pool->free);
+	wd_chain_init(&pool->clean);
+	wd_chain_init(&pool->dirty);
 	wd_chain_init(&pool->held);
 	INIT_DELAYED_WORK(&pool->reclaim, wd_pool_reclaim_work);
 	pool->mode = prov->mode;
@@ -308,12 +341,22 @@ int wd_pool_create(struct wd_device *wdev)
 	}
 	if (ret)
 		goto err;
-	for (i = 0; i < nr; i++)
-		wd_chain_add(pool, &pool->free, i);
+	/* A BAR is zeroed once, here; RAM pages when they are handed out. */
+	pool->zero_on_free = pool->mode != WD_DEVMEM_RAM;
+	for (i = 0; i < nr; i++) {
+		if (pool->zero_on_free) {
+			wd_pool_zero(pool, i);
+			if (!(i % 1024))
+				cond_resched();
+		}
+		wd_chain_add(pool, pool->zero_on_free ? &pool->clean :
+			     &pool->dirty, i);
+	}
 	wdev->pool = pool;
 	return 0;
 
 err:
+	wd_pool_release(pool);
 	wd_pool_free(pool);
 	return ret;
 }
@@ -343,7 +386,8 @@ static unsigned long wd_pool_reclaim(struct wd_pool *pool,
 		if (!wd_pool_unreferenced(pool, idx))
 			wd_chain_add(pool, &pool->held, idx);
 		else if (!pool->dead)
-			wd_chain_add(pool, &pool->free, idx);
+			/* Not zeroed under the lock: when it is handed out. */
+			wd_chain_add(pool, &pool->dirty, idx);
 	}
 	return seen;
 }
@@ -351,15 +395,15 @@ static unsigned long wd_pool_reclaim(struct wd_pool *pool,
 /*
  * Off the hot path: one pass over the held chain, a batch per hold of the
  * lock; comes back later while pages are still held. Once the device is
- * gone it runs only for ZONE_DEVICE pages still held, and frees the pool
- * when the last is let go.
+ * gone it runs only for ZONE_DEVICE pages still held: when the last is let
+ * go it gives the memory back, and frees the pool if the device is freed.
  */
 static void wd_pool_reclaim_work(struct work_struct *work)
 {
 	struct wd_pool *pool = container_of(to_delayed_work(work),
 					    struct wd_pool, reclaim);
+	bool release = false, last = false;
 	unsigned long left, seen;
-	bool last = false;
 
 	spin_lock(&pool->lock);
 	left = pool->held.nr;
@@ -373,15 +417,19 @@ static void wd_pool_reclaim_work(struct work_struct *work)
 		cond_resched();
 		spin_lock(&pool->lock);
 	}
-	if (pool->orphan && !pool->held.nr) {
-		/* The device is gone and nothing holds a page: ours to free. */
-		last = true;
+	if (pool->dead && !pool->held.nr && !pool->released) {
+		pool->released = true;
+		release = true;
+		/* The device is freed and nothing holds a page: ours to free. */
+		last = pool->orphan;
 	} else if (pool->held.nr &&
 		   (!pool->dead || pool->mode == WD_DEVMEM_PAGES)) {
 		queue_delayed_work(system_unbound_wq, &pool->reclaim,
 				   WD_POOL_RECLAIM_DELAY);
 	}
 	spin_unlock(&pool->lock);
+	if (release)
+		wd_pool_release(pool);
 	if (last) {
 		/* Not queued again; freeing the work item in it is allowed. */
 		wd_pool_free(pool);
@@ -403,24 +451,53 @@ static void wd_pool_reclaim_work(struct work_struct *work)
  */
 unsigned long wd_pool_alloc(struct wd_pool *pool, u32 *idx, unsigned long n)
 {
-	unsigned long i, got;
+	unsigned long i, got, clean;
 
 	spin_lock(&pool->lock);
 	if (pool->dead) {
 		spin_unlock(&pool->lock);
 		return 0;
 	}
-	if (pool->free.nr < n && pool->held.nr)
+	if (pool->clean.nr + pool->dirty.nr < n && pool->held.nr)
 		wd_pool_reclaim(pool, WD_POOL_SCAN);
-	got = min(n, pool->free.nr);
-	for (i = 0; i < got; i++)
-		idx[i] = wd_chain_pop(pool, &pool->free);
+	/* Zeroed pages first; the others are zeroed below. */
+	clean = min(n, pool->clean.nr);
+	got = min(n, clean + pool->dirty.nr);
+	for (i = 0; i < clean; i++)
+		idx[i] = wd_chain_pop(pool, &pool->clean);
+	for (; i < got; i++)
+		idx[i] = wd_chain_pop(pool, &pool->dirty);
 	spin_unlock(&pool->lock);
 
 	/* Nothing the previous user left is ever seen by the next one. */
-	for (i = 0; i < got; i++)
+	for (i = clean; i < got; i++)
 		wd_pool_zero(pool, idx[i]);
 	return got;
+}
+
+/**
+ * wd_pool_get() - announce a give-back
+ * @pool: the pool
+ *
+ * Whoever takes pages out of a region takes this first, while it still
+ * holds the lock that keeps the region from being revoked (its map_lock,
+ * or the device's region_lock for a region leaving the device's list), and
+ * drops it with wd_pool_put() once the pages were given back: the pool's
+ * memory is not released while a give-back is on its way.
+ */
+void wd_pool_get(struct wd_pool *pool)
+{
+	atomic_inc(&pool->giving);
+}
+
+/**
+ * wd_pool_put() - a give-back announced with wd_pool_get() is done
+ * @pool: the pool
+ */
+void wd_pool_put(struct wd_pool *pool)
+{
+	if (atomic_dec_and_test(&pool->giving))
+		wake_up_var(&pool->giving);
 }
 
 /**
@@ -432,14 +509,30 @@ unsigned long wd_pool_alloc(struct wd_pool *pool, u32 *idx, unsigned long n)
  * The caller's reference on each page passes to the pool. Pages something
  * else still references are held back until it lets them go.
  *
- * Context: may sleep.
+ * Context: may sleep; between wd_pool_get() and wd_pool_put().
  */
 void wd_pool_give_back(struct wd_pool *pool, struct wd_chain *pages)
 {
+	unsigned long i = 0;
 	unsigned int n;
 	bool held = false;
 	u32 idx;
 
+	/*
+	 * BAR providers zero memory here, in the caller that gives it back,
+	 * so that handing it out costs nothing. A page only the pool
+	 * references now cannot be reached again: zeroing it outside the lock
+	 * is safe, and it stays unreferenced below.
+	 */
+	if (pool->zero_on_free) {
+		for (idx = pages->head; idx != WD_CHAIN_END;
+		     idx = pool->link[idx]) {
+			if (wd_pool_unreferenced(pool, idx))
+				wd_pool_zero(pool, idx);
+			if (!(++i % 256))
+				cond_resched();
+		}
+	}
 	while (pages->nr) {
 		n = 0;
 		spin_lock(&pool->lock);
@@ -448,7 +541,8 @@ void wd_pool_give_back(struct wd_pool *pool, struct wd_chain *pages)
 			if (!wd_pool_unreferenced(pool, idx))
 				wd_chain_add(pool, &pool->held, idx);
 			else if (!pool->dead)
-				wd_chain_add(pool, &pool->free, idx);
+				wd_chain_add(pool, pool->zero_on_free ?
+					     &pool->clean : &pool->dirty, idx);
 		}
 		held = pool->held.nr &&
 		       (!pool->dead || pool->mode == WD_DEVMEM_PAGES);
@@ -474,36 +568,52 @@ void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
 		   unsigned long *nr_held)
 {
 	spin_lock(&pool->lock);
-	*nr_free = pool->free.nr;
+	*nr_free = pool->clean.nr + pool->dirty.nr;
 	*nr_held = pool->held.nr;
 	spin_unlock(&pool->lock);
 }
 
 /**
- * wd_pool_drain() - stop handing memory out
+ * wd_pool_drain() - stop handing memory out and give it back
  * @pool: pool of a device being unregistered, whose regions were revoked
  *
- * Nothing is allocated from the pool any more; pages given back from now
- * on are not reused. RAM and PFNMAP pools stop watching held pages (RAM
- * pages go to the system when the pool is destroyed, a held one when its
- * last other reference goes); a PAGES pool keeps watching them: its
- * ZONE_DEVICE memory may only go once none is held.
+ * Nothing is allocated from the pool any more and nothing given back is
+ * reused. The provider's memory goes back at once (RAM pages still
+ * referenced elsewhere when that reference goes), except ZONE_DEVICE
+ * pages some of which are still held (pinned): the work item keeps
+ * watching them and unmaps the memory when the last is let go.
  */
 void wd_pool_drain(struct wd_pool *pool)
 {
+	bool release = false;
+
 	spin_lock(&pool->lock);
 	pool->dead = true;
-	wd_chain_init(&pool->free);
+	spin_unlock(&pool->lock);
+	/*
+	 * Give-backs announced before the regions were revoked end first:
+	 * they may still look at (and zero) the memory.
+	 */
+	wait_var_event(&pool->giving, !atomic_read(&pool->giving));
+	spin_lock(&pool->lock);
+	wd_chain_init(&pool->clean);
+	wd_chain_init(&pool->dirty);
 	if (pool->mode != WD_DEVMEM_PAGES)
 		wd_chain_init(&pool->held);
+	if (!pool->held.nr && !pool->released) {
+		pool->released = true;
+		release = true;
+	}
 	spin_unlock(&pool->lock);
 	if (pool->mode != WD_DEVMEM_PAGES)
 		/* Dead now: the work item does not queue itself again. */
 		cancel_delayed_work_sync(&pool->reclaim);
+	if (release)
+		wd_pool_release(pool);
 }
 
 /**
- * wd_pool_destroy() - free a pool and what is left in it
+ * wd_pool_destroy() - free a pool
  * @pool: pool, or NULL
  *
  * A PAGES pool some of whose pages are still held is handed to its work
@@ -518,7 +628,7 @@ void wd_pool_destroy(struct wd_pool *pool)
 		return;
 	wd_pool_drain(pool);
 	spin_lock(&pool->lock);
-	later = pool->held.nr;
+	later = !pool->released;
 	if (later) {
 		pool->orphan = true;
 		atomic_inc(&wd_pools_lingering);
@@ -528,6 +638,7 @@ void wd_pool_destroy(struct wd_pool *pool)
 	spin_unlock(&pool->lock);
 	if (later)
 		return;
+	/* A pass that gave the memory back may still be on its way out. */
 	cancel_delayed_work_sync(&pool->reclaim);
 	wd_pool_free(pool);
 }

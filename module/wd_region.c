@@ -319,11 +319,14 @@ static unsigned long wd_region_fill(struct wd_region *r, pgoff_t first,
 	if (used < got) {
 		struct wd_chain unused;
 
+		/* map_lock keeps the region from being revoked meanwhile. */
 		wd_chain_init(&unused);
 		wd_charge_drop(r, got - used);
 		while (used < got)
 			wd_chain_add(pool, &unused, spare[used++]);
+		wd_pool_get(pool);
 		wd_pool_give_back(pool, &unused);
+		wd_pool_put(pool);
 	}
 
 	for (i = 0; i < n && idx[i] != WD_CHAIN_END; i++)
@@ -507,13 +510,19 @@ static void wd_region_unmap(struct wd_region *r, pgoff_t first,
 		unmap_mapping_range(r->mapping, start, len, 1);
 }
 
-/* Give pages taken out of @r back to the pool and uncharge them. */
+/*
+ * Give pages taken out of @r back to the pool and uncharge them; ends the
+ * give-back the caller announced with wd_pool_get().
+ */
 static void wd_region_put_pages(struct wd_region *r, struct wd_chain *chain)
 {
-	if (!chain->nr)
-		return;
-	wd_charge_drop(r, chain->nr);
-	wd_pool_give_back(r->wdev->pool, chain);
+	struct wd_pool *pool = r->wdev->pool;
+
+	if (chain->nr) {
+		wd_charge_drop(r, chain->nr);
+		wd_pool_give_back(pool, chain);
+	}
+	wd_pool_put(pool);
 }
 
 static int wd_region_punch(struct wd_region *r, pgoff_t first,
@@ -527,6 +536,8 @@ static int wd_region_punch(struct wd_region *r, pgoff_t first,
 		up_write(&r->map_lock);
 		return -ENODEV;
 	}
+	/* Before map_lock goes: the pool's memory stays until we are done. */
+	wd_pool_get(r->wdev->pool);
 	/* With no page in the range, nothing can map it. */
 	if (wd_region_take(r, first, first + n - 1, &gone))
 		wd_region_unmap(r, first, n, &gone);
@@ -542,6 +553,7 @@ static void wd_region_revoke(struct wd_region *r)
 	wd_chain_init(&gone);
 	down_write(&r->map_lock);
 	r->dead = true;
+	wd_pool_get(r->wdev->pool);
 	wd_region_take(r, 0, ULONG_MAX, &gone);
 	wd_region_unmap(r, 0, r->nr_pages, &gone);
 	up_write(&r->map_lock);
@@ -894,6 +906,8 @@ static int wd_region_release(struct inode *inode, struct file *file)
 	struct wd_chain gone;
 
 	mutex_lock(&wdev->region_lock);
+	/* Announced before a revocation can miss this region. */
+	wd_pool_get(wdev->pool);
 	list_del(&r->node);
 	mutex_unlock(&wdev->region_lock);
 

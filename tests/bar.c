@@ -64,7 +64,7 @@ static int write_str(const char *path, const char *s)
 
 static unsigned long long attr(const char *name)
 {
-	char path[256];
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s%s", sysdev, name);
 	return read_u64(path);
@@ -72,7 +72,7 @@ static unsigned long long attr(const char *name)
 
 static unsigned long long stat_of(const char *name)
 {
-	char path[256];
+	char path[512];
 
 	snprintf(path, sizeof(path), "%sstats/%s", sysdev, name);
 	return read_u64(path);
@@ -306,7 +306,7 @@ FIXTURE_VARIANT_ADD(bar, pfnmap_wc) {
 
 FIXTURE_SETUP(bar)
 {
-	char path[256];
+	char path[512];
 	int ret;
 
 	self->pfnmap = variant->pfnmap;
@@ -324,7 +324,7 @@ FIXTURE_SETUP(bar)
 
 FIXTURE_TEARDOWN(bar)
 {
-	char path[256];
+	char path[512];
 
 	snprintf(path, sizeof(path), "%sdevmem_user_quota", sysdev);
 	if (sysdev[0])
@@ -334,7 +334,7 @@ FIXTURE_TEARDOWN(bar)
 TEST_F(bar, shown_in_sysfs_memory_only)
 {
 	struct wd_queue_info qi = { .sq_entries = 8 };
-	char path[256], buf[64];
+	char path[512], buf[64];
 	int dev;
 
 	snprintf(path, sizeof(path), "%sdevmem_mode", sysdev);
@@ -345,6 +345,12 @@ TEST_F(bar, shown_in_sysfs_memory_only)
 	EXPECT_EQ(0, attr("queues_total"));
 	snprintf(path, sizeof(path), "%sdevice", sysdev);
 	ASSERT_LT(0, readlink(path, buf, sizeof(buf) - 1));
+	/* wdctl shows the mode, in text and in JSON. */
+	snprintf(path, sizeof(path),
+		 "/wd/bin/wdctl show %s | grep -q 'device mem:.*(%s)' && "
+		 "/wd/bin/wdctl --json list | grep -q '\"devmem_mode\": \"%s\"'",
+		 strrchr(node, '/') + 1, variant->shown, variant->shown);
+	EXPECT_EQ(0, system(path)) TH_LOG("%s", path);
 	/* No queues: binding one fails at once. */
 	dev = dev_open();
 	ASSERT_LE(0, dev);
@@ -588,7 +594,7 @@ TEST_F(bar, zeroed_across_processes_punch_and_recreate)
 /* Quota, exhaustion: short populate, SIGBUS, ENOMEM at map-advance. */
 TEST_F(bar, quota_and_exhaustion)
 {
-	char path[256];
+	char path[512];
 	size_t len = BAR_SIZE;
 	uint64_t done;
 	int fd, fd2;

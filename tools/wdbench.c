@@ -985,25 +985,21 @@ static void dm_row(const char *measure, const struct dm_result *a,
 	row("devmem", measure, x, y, b->secs / a->secs, goal);
 }
 
-static int scenario_devmem(void)
+/*
+ * One pool's table: every path, fresh and reserved, against one fault per
+ * page and against anonymous memory (measured in the same rounds). @pool
+ * names the pool in the rows ("" for the device's own, wd_soft's RAM);
+ * @pfnmap: VM_PFNMAP regions, where MADV_POPULATE_* is refused (a row
+ * says so) and MAP_POPULATE maps nothing (its row shows the faults left).
+ */
+static int dm_table(const char *pool, int pfnmap, size_t len, int rounds)
 {
 	struct dm_result r[DM_NR], res[DM_ANON_TOUCH], thp_pop, thp_touch;
-	char measure[64], x[32], y[32];
-	struct wd_dev_desc d;
+	char measure[96], x[32], y[32];
 	int i, round;
-	size_t len;
-
-	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
-		row("devmem", "no device memory on this device", "-", "-", NAN,
-		    NULL);
-		return 0;
-	}
-	len = dm_size();
-	if (!len)
-		return fail("devmem", "not enough device or system memory");
 
 	/* Rounds over every path, interleaved; the best of each is kept. */
-	for (round = 0; round < (quick ? 1 : 3); round++) {
+	for (round = 0; round < rounds; round++) {
 		/* Baselines: anonymous memory in 4 KiB pages, then as configured. */
 		if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
 			return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
@@ -1015,41 +1011,62 @@ static int scenario_devmem(void)
 		if (dm_run(DM_ANON_POPULATE, len, 0, &thp_pop, round) ||
 		    dm_run(DM_ANON_TOUCH, len, 0, &thp_touch, round))
 			return -1;
-		for (i = 0; i < DM_ANON_TOUCH; i++)
+		for (i = 0; i < DM_ANON_TOUCH; i++) {
+			if (pfnmap && i == DM_MADVISE)
+				continue;
 			if (dm_run(i, len, 0, &r[i], round) ||
 			    dm_run(i, len, 1, &res[i], round))
 				return -1;
+		}
 	}
 
-	snprintf(measure, sizeof(measure), "%zu MiB MB/s: 1 fault/pg | anon",
-		 len / MIB);
+	snprintf(measure, sizeof(measure), "%s%zu MiB MB/s: 1 fault/pg | anon",
+		 pool, len / MIB);
 	dm_row(measure, &r[DM_FAULT], &r[DM_ANON_TOUCH], len, NULL);
-	dm_row("fault-around | 1 fault/page", &r[DM_AROUND], &r[DM_FAULT],
-	       len, NULL);
+	snprintf(measure, sizeof(measure), "%sfault-around | 1 fault/page",
+		 pool);
+	dm_row(measure, &r[DM_AROUND], &r[DM_FAULT], len, NULL);
 	for (i = DM_MAP_POPULATE; i <= DM_ADVANCE; i++) {
-		snprintf(measure, sizeof(measure), "%s | 1 fault/page",
+		if (pfnmap && i == DM_MADVISE) {
+			snprintf(measure, sizeof(measure), "%s%s", pool,
+				 dm_names[i]);
+			row("devmem", measure, "EINVAL", "-", NAN,
+			    "VM_PFNMAP: refused");
+			continue;
+		}
+		snprintf(measure, sizeof(measure), "%s%s | 1 fault/page", pool,
 			 dm_names[i]);
-		dm_row(measure, &r[i], &r[DM_FAULT], len, ">= 4x");
-		snprintf(measure, sizeof(measure), "%s | anon MAP_POP", dm_names[i]);
-		dm_row(measure, &r[i], &r[DM_ANON_POPULATE], len, ">= 1x");
+		dm_row(measure, &r[i], &r[DM_FAULT], len,
+		       pfnmap && i == DM_MAP_POPULATE ? NULL : ">= 4x");
+		snprintf(measure, sizeof(measure), "%s%s | anon MAP_POP", pool,
+			 dm_names[i]);
+		dm_row(measure, &r[i], &r[DM_ANON_POPULATE], len,
+		       pfnmap && i == DM_MAP_POPULATE ? NULL : ">= 1x");
 	}
 	/* The same paths on memory reserved (taken, zeroed) beforehand. */
-	dm_row("reserved: 1 fault/pg | fresh", &res[DM_FAULT], &r[DM_FAULT],
-	       len, NULL);
+	snprintf(measure, sizeof(measure), "%sreserved: 1 fault/pg | fresh",
+		 pool);
+	dm_row(measure, &res[DM_FAULT], &r[DM_FAULT], len, NULL);
 	for (i = DM_AROUND; i <= DM_ADVANCE; i++) {
-		snprintf(measure, sizeof(measure), "reserved: %s | 1/page",
-			 dm_names[i]);
-		dm_row(measure, &res[i], &res[DM_FAULT], len,
-		       i == DM_AROUND ? NULL : ">= 4x");
-	}
-	dm_row("anon MAP_POP: THP | 4 KiB", &thp_pop, &r[DM_ANON_POPULATE],
-	       len, NULL);
-	dm_row("anon touch: THP | 4 KiB", &thp_touch, &r[DM_ANON_TOUCH], len,
-	       NULL);
-	for (i = 0; i < DM_NR; i++) {
-		if (i == DM_FAULT || i == DM_ANON_TOUCH)
+		if (pfnmap && i == DM_MADVISE)
 			continue;
-		snprintf(measure, sizeof(measure), "faults: %s | %s",
+		snprintf(measure, sizeof(measure), "%sreserved: %s | 1/page",
+			 pool, dm_names[i]);
+		dm_row(measure, &res[i], &res[DM_FAULT], len,
+		       i == DM_AROUND || (pfnmap && i == DM_MAP_POPULATE) ?
+		       NULL : ">= 4x");
+	}
+	if (!*pool) {
+		dm_row("anon MAP_POP: THP | 4 KiB", &thp_pop,
+		       &r[DM_ANON_POPULATE], len, NULL);
+		dm_row("anon touch: THP | 4 KiB", &thp_touch,
+		       &r[DM_ANON_TOUCH], len, NULL);
+	}
+	for (i = 0; i < DM_NR; i++) {
+		if (i == DM_FAULT || i == DM_ANON_TOUCH ||
+		    (pfnmap && i == DM_MADVISE) || (*pool && i > DM_ANON_TOUCH))
+			continue;
+		snprintf(measure, sizeof(measure), "%sfaults: %s | %s", pool,
 			 dm_names[i], i < DM_ANON_TOUCH ? "1/page" : "anon");
 		snprintf(x, sizeof(x), "%llu+%llu",
 			 (unsigned long long)r[i].setup_faults,
@@ -1065,6 +1082,95 @@ static int scenario_devmem(void)
 		row("devmem", measure, x, y, NAN, "setup+touch");
 	}
 	return 0;
+}
+
+#define WD_BAR_KO	"/wd/modules/wd_bar.ko"
+
+/* (Re)load wd_bar with @params; the name of its device, or NULL. */
+static const char *dm_bar_load(const char *params)
+{
+	static struct wd_dev_desc d[16];
+	int fd, n, i, tries;
+
+	syscall(SYS_delete_module, "wd_bar", O_NONBLOCK);
+	fd = open(WD_BAR_KO, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	i = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	if (i)
+		return NULL;
+	/* The PCI device binds as the module loads; its node may lag. */
+	for (tries = 0; tries < 50; tries++) {
+		n = wd_list_devices(d, 16);
+		for (i = 0; i < n; i++)
+			if (!strcmp(d[i].api, "wd_bar_v1"))
+				return d[i].name;
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/*
+ * The same table on BAR memory (wd_bar on the guest's ivshmem device), in
+ * pages and in pfnmap mode, when the module and the device are there.
+ * The BAR is 64 MiB: its tables use at most that.
+ */
+static int dm_bar_tables(size_t len, int rounds)
+{
+	static const struct {
+		const char *params, *label;
+		int pfnmap;
+	} modes[] = {
+		{ "mode=pages", "bar/pages: ", 0 },
+		{ "mode=pfnmap", "bar/pfnmap: ", 1 },
+	};
+	struct wd_dev *own = dev, *bdev;
+	const char *name;
+	uint64_t size = 0;
+	size_t blen;
+	unsigned int m;
+	int ret = 0;
+
+	if (access(WD_BAR_KO, R_OK))
+		return 0;
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]) && !ret; m++) {
+		name = dm_bar_load(modes[m].params);
+		if (!name || wd_open(name, &bdev)) {
+			row("devmem", modes[m].label, "-", "-", NAN,
+			    "no wd_bar device (ivshmem)");
+			continue;
+		}
+		wd_dev_attr_u64(name, "devmem_size", &size);
+		blen = len < size ? len : size;
+		blen &= ~(2 * MIB - 1);
+		dev = bdev;
+		ret = dm_table(modes[m].label, modes[m].pfnmap, blen, rounds);
+		dev = own;
+		wd_close(bdev);
+	}
+	syscall(SYS_delete_module, "wd_bar", O_NONBLOCK);
+	return ret;
+}
+
+static int scenario_devmem(void)
+{
+	struct wd_dev_desc d;
+	int rounds = quick ? 1 : 3;
+	size_t len;
+
+	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
+		row("devmem", "no device memory on this device", "-", "-", NAN,
+		    NULL);
+		return 0;
+	}
+	len = dm_size();
+	if (!len)
+		return fail("devmem", "not enough device or system memory");
+	if (dm_table("", 0, len, rounds))
+		return -1;
+	/* BAR pools: at most what the BAR holds. */
+	return dm_bar_tables(len, rounds);
 }
 
 /* migrate */

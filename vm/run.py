@@ -68,7 +68,8 @@ PCI_DEVICES = {
     # replug finds it again.
     "wdbar": ("rp3", "03:00.0", "warpdrive", "ivshmem-plain,memdev=wdbarmem"),
 }
-WDBAR_MEM = "memory-backend-ram,id=wdbarmem,size=64M"
+WDBAR_SIZE = 64 << 20
+WDBAR_MEM = "memory-backend-ram,id=wdbarmem,size=%d" % WDBAR_SIZE
 
 
 def kvm_works(kernel, cache):
@@ -166,6 +167,8 @@ class Qmp:
 
     def __init__(self, path, log):
         self.path, self.log, self.sock, self.buf = path, log, None, b""
+        # Memory backend each memdev device has now (see request()).
+        self.memdevs, self.replugs = {}, 0
 
     def _note(self, text):
         with open(self.log, "a") as f:
@@ -226,6 +229,19 @@ class Qmp:
                 driver, _, rest = dev.partition(",")
                 props = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
                 props.update({"driver": driver, "id": name, "bus": port})
+                if "memdev" in props:
+                    # QEMU 7.2 aborts when a memory backend is given to a
+                    # second device (its RAM block keeps the first one's
+                    # name): each plug gets a fresh backend, the old goes.
+                    old = self.memdevs.get(name, props["memdev"])
+                    self.replugs += 1
+                    new = "%s%d" % (props["memdev"], self.replugs)
+                    self.execute("object-del", {"id": old})
+                    self.execute("object-add", {
+                        "qom-type": "memory-backend-ram", "id": new,
+                        "size": WDBAR_SIZE})
+                    self.memdevs[name] = new
+                    props["memdev"] = new
                 self.execute("device_add", props)
             else:
                 self._note("unknown request: " + line)
