@@ -754,19 +754,26 @@ TEST_F(bar, engines_sva_and_pinned)
 	}
 	tq_close(&t);
 
-	memset(&t, 0, sizeof(t));
-	t.fd = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, t.fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(t.fd, WD_MMU_PINNED));
+	/* Pinned: the BAR pages are pinned and charged like any. */
+	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_PINNED));
 	if (self->pfnmap) {
-		EXPECT_NE(0, wd_test_share(t.fd, p, len,
-					   WD_SHARE_READ | WD_SHARE_WRITE));
+		EXPECT_EQ(-EFAULT, wd_test_share(t.fd, p, len,
+						 WD_SHARE_READ | WD_SHARE_WRITE));
+		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, back, p, len));
 	} else {
 		ASSERT_EQ(0, wd_test_share(t.fd, p, len,
 					   WD_SHARE_READ | WD_SHARE_WRITE));
+		ASSERT_EQ(0, wd_test_share(t.fd, back, len,
+					   WD_SHARE_READ | WD_SHARE_WRITE));
+		memset(back, 0, len);
+		ASSERT_EQ(WD_ST_OK, dev_copy(&t, back, p, len));
+		EXPECT_EQ(0, memcmp(back, src, len));
+		memset(p, 0, len);
+		ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, back, len));
+		EXPECT_EQ(0, memcmp(p, src, len));
 		EXPECT_EQ(0, wd_test_unshare(t.fd, p, len));
 	}
-	close(t.fd);
+	tq_close(&t);
 	munmap(p, len);
 	close(fd);
 	free(src);
