@@ -735,8 +735,9 @@ TEST_F(bar, engines_sva_and_pinned)
 	ASSERT_LE(0, fd);
 	p = map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	src = malloc(len);
-	back = malloc(len);
+	/* Page-aligned anonymous buffers: pinned mode shares whole pages. */
+	src = wd_test_anon(len);
+	back = wd_test_anon(len);
 	ASSERT_NE(NULL, src);
 	ASSERT_NE(NULL, back);
 	for (i = 0; i < len; i++)
@@ -776,8 +777,8 @@ TEST_F(bar, engines_sva_and_pinned)
 	tq_close(&t);
 	munmap(p, len);
 	close(fd);
-	free(src);
-	free(back);
+	munmap(src, len);
+	munmap(back, len);
 }
 
 TEST_F(bar, bad_arguments)

@@ -42,6 +42,8 @@ struct wd_pool;
  *              returns the driver no longer touches @q or the memory of
  *              the context. Commands not yet fetched stay in the ring.
  * @kick: user space rang the doorbell: new submissions may be waiting.
+ *        The three queue operations are required on a device with queues
+ *        and may be NULL on one with none.
  * @devpriv_backing: devices with device-private memory only (see
  *                   &wd_device.devpriv_pgmap): the CPU page that holds the
  *                   data of device-private page @dpage. The framework
@@ -122,9 +124,11 @@ struct wd_devmem_provider {
  * @api: driver API name shown in sysfs "api".
  * @flags: WD_DEV_F_* capabilities.
  * @algorithms: WD_ALG_* bits.
- * @queues_total: number of hardware queues.
+ * @queues_total: number of hardware queues; 0 for a device that offers
+ *                device memory only (wd_bar): binding a queue then fails
+ *                with -EOPNOTSUPP.
  * @max_cmd_len: the largest src_len or dst_len one command may name (not
- *               0); reported to user space in &struct wd_info. The
+ *               0 on a device with queues); reported to user space in &struct wd_info. The
  *               driver completes a command above it with WD_ST_TOO_BIG.
  * @devmem_size: bytes of device memory. When it is not 0 the framework
  *               builds the device memory pool at registration from the
@@ -196,8 +200,9 @@ struct wd_devmem_provider {
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
  * The driver fills in @api to @dma_dev; the rest is the framework's.
- * wd_device_register() fails with -EINVAL if @queues_total or
- * @max_cmd_len is 0.
+ * wd_device_register() fails with -EINVAL if a device with queues has
+ * @max_cmd_len 0 or lacks a queue operation, or if a device offers
+ * neither queues nor device memory.
  */
 struct wd_device {
 	struct device dev;
