@@ -94,7 +94,7 @@ static int find_bar(void)
 	DIR *d;
 	int i, ret = -1;
 
-	for (i = 0; i < 100 && ret; i++) {
+	for (i = 0; i < 200 && ret; i++) {
 		d = opendir("/sys/class/warpdrive");
 		while (d && (de = readdir(d))) {
 			if (strncmp(de->d_name, "wd_bar", 6))
@@ -108,7 +108,8 @@ static int find_bar(void)
 				 de->d_name);
 			snprintf(node, sizeof(node), "/dev/warpdrive/%s",
 				 de->d_name);
-			ret = 0;
+			/* devtmpfs makes the node a moment after sysfs. */
+			ret = access(node, F_OK) ? -1 : 0;
 		}
 		if (d)
 			closedir(d);
