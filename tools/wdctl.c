@@ -295,7 +295,7 @@ static int cmd_show(const char *name, int json)
 	read_mem(name, mem, mok);
 	printf("device mem:   %s", size_str(d.devmem_size, b1, sizeof(b1)));
 	devmem_mode(name, mode, sizeof(mode));
-	if (mode[0] && strcmp(mode, "none"))
+	if (mode[0] && strcmp(mode, "none") && strcmp(mode, "ram"))
 		printf(" (%s)", mode);
 	if (mok[0] && mok[1])
 		printf(": %s used, %s free", size_str(mem[1], b2, sizeof(b2)),
