@@ -782,6 +782,58 @@ TEST_F(bar, engines_sva_and_pinned)
 	munmap(back, len);
 }
 
+/*
+ * Pages mode: BAR pages pinned (a pinned share of wd_soft) when they are
+ * punched are held back, never handed out while pinned, and zeroed when
+ * they are handed out again after the pin went (they missed the zeroing
+ * at give-back: they were still reachable then).
+ */
+TEST_F(bar, pinned_pages_held_back_then_zeroed)
+{
+	size_t len = 16 * PG, all_len = BAR_SIZE;
+	int fd = new_region(len, 0, 0), fd2, soft, i;
+	uint64_t done;
+	char *p, *big;
+
+	if (self->pfnmap)
+		SKIP(return, "pfnmap memory cannot be pinned");
+	ASSERT_LE(0, fd);
+	p = map_rw(fd, len);
+	ASSERT_NE(NULL, p);
+	memset(p, 'P', len);
+	soft = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, soft);
+	ASSERT_EQ(WD_MMU_PINNED, set_mode(soft, WD_MMU_PINNED));
+	ASSERT_EQ(0, wd_test_share(soft, p, len, WD_SHARE_READ));
+	ASSERT_EQ(0, punch(fd, 0, len));
+	EXPECT_EQ(16, stat_of("devmem_held_pages"));
+	EXPECT_EQ(BAR_SIZE - len, attr("devmem_free"));
+
+	/* Everything else can be had, zeroed; the held pages are not among it. */
+	fd2 = new_region(all_len, 0, 0);
+	ASSERT_LE(0, fd2);
+	big = map_rw(fd2, all_len);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, populate(fd2, big, all_len, &done));
+	EXPECT_EQ(all_len - len, done);
+	EXPECT_TRUE(all(big, done, 0));
+
+	/* Unpinned: back within a few reclaim passes, and zeroed when had. */
+	ASSERT_EQ(0, wd_test_unshare(soft, p, len));
+	for (i = 0; i < 100 && stat_of("devmem_held_pages"); i++)
+		usleep(20 * 1000);
+	EXPECT_EQ(0, stat_of("devmem_held_pages"));
+	ASSERT_EQ(0, populate(fd2, big + done, len, &done));
+	EXPECT_EQ(len, done);
+	EXPECT_TRUE(all(big + all_len - len, len, 0));
+	close(soft);
+	munmap(big, all_len);
+	close(fd2);
+	munmap(p, len);
+	close(fd);
+	EXPECT_EQ(0, wait_used(0));
+}
+
 TEST_F(bar, bad_arguments)
 {
 	struct wd_region_populate pop = { .len = PG, .flags = 1 };
