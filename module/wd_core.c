@@ -63,6 +63,7 @@ static void __exit wd_exit(void)
 {
 	debugfs_remove(wd_debugfs);
 	wd_region_fs_exit();
+	wd_pool_exit();
 	class_destroy(wd_class);
 	unregister_chrdev_region(wd_devt, WD_MAX_DEVICES);
 }

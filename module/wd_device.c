@@ -113,6 +113,25 @@ static ssize_t devmem_used_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(devmem_used);
 
+static const char *const wd_devmem_mode_names[] = {
+	[WD_DEVMEM_RAM] = "ram",
+	[WD_DEVMEM_PAGES] = "pages",
+	[WD_DEVMEM_PFNMAP] = "pfnmap",
+};
+
+/* Where the device memory is and how it is mapped; "none" without any. */
+static ssize_t devmem_mode_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct wd_device *wdev = to_wd_device(dev);
+
+	if (!wdev->devmem_size)
+		return sysfs_emit(buf, "none\n");
+	return sysfs_emit(buf, "%s%s\n", wd_devmem_mode_names[wdev->devmem.mode],
+			  wdev->devmem.flags & WD_DEVMEM_F_WC ? " wc" : "");
+}
+static DEVICE_ATTR_RO(devmem_mode);
+
 static ssize_t devmem_user_quota_show(struct device *dev,
 				      struct device_attribute *attr, char *buf)
 {
@@ -158,6 +177,7 @@ static struct attribute *wd_device_attrs[] = {
 	&dev_attr_devmem_free.attr,
 	&dev_attr_devmem_used.attr,
 	&dev_attr_devmem_user_quota.attr,
+	&dev_attr_devmem_mode.attr,
 	&dev_attr_devpriv_size.attr,
 	NULL,
 };
@@ -299,8 +319,8 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 	struct wd_device *wdev;
 	int ret;
 
-	if (!prefix || !ops || !ops->owner || !ops->queue_start ||
-	    !ops->queue_stop || !ops->kick)
+	/* Queue operations are checked at register: a device may have none. */
+	if (!prefix || !ops || !ops->owner)
 		return ERR_PTR(-EINVAL);
 
 	wdev = kzalloc(sizeof(*wdev), GFP_KERNEL);
@@ -348,11 +368,52 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 }
 EXPORT_SYMBOL_GPL(wd_device_alloc);
 
+int wd_device_set_devmem(struct wd_device *wdev,
+			 const struct wd_devmem_provider *prov)
+{
+	u64 align = PAGE_SIZE;
+
+	if (!prov || prov->flags & ~WD_DEVMEM_F_WC)
+		return -EINVAL;
+	switch (prov->mode) {
+	case WD_DEVMEM_RAM:
+		if (prov->phys || prov->flags)
+			return -EINVAL;
+		break;
+	case WD_DEVMEM_PAGES:
+		if (!IS_ENABLED(CONFIG_ZONE_DEVICE))
+			return -EOPNOTSUPP;
+		/* memremap_pages() works on memory subsections. */
+		align = SZ_2M;
+		if (prov->flags)
+			return -EINVAL;
+		break;
+	case WD_DEVMEM_PFNMAP:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!prov->size || !IS_ALIGNED(prov->size, align) ||
+	    !IS_ALIGNED(prov->phys, align) ||
+	    prov->phys + prov->size - 1 < prov->phys)
+		return -EINVAL;
+	wdev->devmem = *prov;
+	wdev->devmem_size = prov->size;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(wd_device_set_devmem);
+
 int wd_device_register(struct wd_device *wdev)
 {
+	const struct wd_device_ops *ops = wdev->ops;
 	int ret;
 
-	if (!wdev->queues_total || !wdev->max_cmd_len)
+	/* A device with queues needs their operations; one without, memory. */
+	if (wdev->queues_total &&
+	    (!wdev->max_cmd_len || !ops->queue_start || !ops->queue_stop ||
+	     !ops->kick))
+		return -EINVAL;
+	if (!wdev->queues_total && !wdev->devmem_size)
 		return -EINVAL;
 	wdev->qmap = bitmap_zalloc(wdev->queues_total, GFP_KERNEL);
 	if (!wdev->qmap)

@@ -4,6 +4,7 @@
 #define _WD_INTERNAL_H
 
 #include <linux/kref.h>
+#include <linux/memremap.h>
 #include <linux/mmu_notifier.h>
 #include <linux/rbtree.h>
 #include <linux/xarray.h>
@@ -193,30 +194,64 @@ struct wd_mmu_window {
 	unsigned long last;
 };
 
+/* A chain of pool pages, linked through &wd_pool.link (see wd_pool.c). */
+#define WD_CHAIN_END		U32_MAX
+struct wd_chain {
+	u32 head;
+	u32 tail;
+	unsigned long nr;
+};
+
 /**
- * struct wd_pool - the memory of a device, as order-0 pages (see wd_pool.c)
- * @lock: protects @free, @held, @nr_free, @nr_held and @dead.
- * @free: pages no one uses, linked through page->lru; the pool holds the
- *        only reference on each.
+ * struct wd_pool - the memory of a device, as numbered pages (see wd_pool.c)
+ * @lock: protects @clean, @dirty, @held, @dead, @released and @orphan, and
+ *        the links of the pages on those chains.
+ * @mode: the provider's &enum wd_devmem_mode.
+ * @nr_pages: pages the pool was built with.
+ * @link: next page of the chain each page is on; a page's link belongs to
+ *        whoever holds the page (the pool under @lock, a region while it
+ *        takes pages out).
+ * @clean: free pages already zeroed; the pool holds the only reference on
+ *         each. Handed out first.
+ * @dirty: free pages to be zeroed when they are handed out.
  * @held: pages given back while something else still held a reference (a
  *        GUP pin, a racing lookup): kept out of use until that reference
- *        is dropped, then moved to @free.
- * @nr_pages: pages the pool was built with.
- * @nr_free: pages on @free.
- * @nr_held: pages on @held.
- * @dead: the device is unregistered: pages given back go to the system.
- * @reclaim: moves held pages no one references any more to @free, a
+ *        is dropped, then moved to @dirty.
+ * @ram: RAM mode: page of each number.
+ * @base_pfn: PAGES and PFNMAP modes: pfn of page 0.
+ * @kaddr: PFNMAP mode: kernel mapping of the range (memremap()).
+ * @pgmap: PAGES mode: the ZONE_DEVICE mapping of the range.
+ * @mapped: PAGES mode: @pgmap is mapped.
+ * @zero_on_free: BAR providers: pages are zeroed when given back (and once
+ *                at creation), not when handed out.
+ * @dead: the device is unregistered: nothing is handed out any more.
+ * @released: what the provider gave went back (wd_pool.c).
+ * @orphan: the device is freed; the work item frees the pool when no page
+ *          is held any more.
+ * @giving: give-backs on their way (wd_pool_get()); the memory is not
+ *          released before they end.
+ * @reclaim: moves held pages no one references any more to @dirty, a
  *           bounded batch per hold of @lock; queued while @held is not
  *           empty.
  */
 struct wd_pool {
 	spinlock_t lock;
-	struct list_head free;
-	struct list_head held;
+	enum wd_devmem_mode mode;
 	unsigned long nr_pages;
-	unsigned long nr_free;
-	unsigned long nr_held;
+	u32 *link;
+	struct wd_chain clean;
+	struct wd_chain dirty;
+	struct wd_chain held;
+	struct page **ram;
+	unsigned long base_pfn;
+	void *kaddr;
+	struct dev_pagemap pgmap;
+	bool mapped;
+	bool zero_on_free;
 	bool dead;
+	bool released;
+	bool orphan;
+	atomic_t giving;
 	struct delayed_work reclaim;
 };
 
@@ -354,11 +389,17 @@ void wd_mmu_dma_release(struct wd_mmu *mmu);
 int wd_pool_create(struct wd_device *wdev);
 void wd_pool_drain(struct wd_pool *pool);
 void wd_pool_destroy(struct wd_pool *pool);
-unsigned long wd_pool_alloc(struct wd_pool *pool, struct page **pages,
-			    unsigned long n);
-void wd_pool_give_back(struct wd_pool *pool, struct list_head *pages);
+void wd_pool_exit(void);
+unsigned long wd_pool_alloc(struct wd_pool *pool, u32 *idx, unsigned long n);
+void wd_pool_get(struct wd_pool *pool);
+void wd_pool_put(struct wd_pool *pool);
+void wd_pool_give_back(struct wd_pool *pool, struct wd_chain *pages);
 void wd_pool_usage(struct wd_pool *pool, unsigned long *nr_free,
 		   unsigned long *nr_held);
+struct page *wd_pool_page(struct wd_pool *pool, u32 idx);
+unsigned long wd_pool_pfn(struct wd_pool *pool, u32 idx);
+void wd_chain_init(struct wd_chain *c);
+void wd_chain_add(struct wd_pool *pool, struct wd_chain *c, u32 idx);
 
 /* wd_region.c */
 int wd_region_fs_init(void);

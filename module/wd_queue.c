@@ -48,6 +48,9 @@ static int wd_hw_acquire(struct wd_device *wdev, bool nonblock)
 	struct wd_waiter w = { .task = current, .hw_id = -1 };
 	int id;
 
+	/* A device that offers memory only. */
+	if (!wdev->queues_total)
+		return -EOPNOTSUPP;
 	spin_lock(&wdev->q_lock);
 	if (wdev->queues_dead) {
 		spin_unlock(&wdev->q_lock);

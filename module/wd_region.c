@@ -8,17 +8,28 @@
  * from the pool when it is first needed, zeroed. The file may be mapped
  * (shared) any number of times by any process it is passed to.
  *
- * Mappings are VM_MIXEDMAP, not VM_PFNMAP: the page table entries are
- * normal, refcounted pages, so GUP, MAP_POPULATE, MADV_POPULATE_*, fork,
- * mremap and hmm_range_fault (the engines' SVA mirror) all work on them,
- * and since VM_MIXEDMAP is set at mmap time, vm_insert_page() and
- * vm_insert_pages() may be used under the mmap lock held for reading (see
- * the comment above vm_insert_page() in mm/memory.c).
+ * How a mapping's entries look depends on the pool's provider:
+ *
+ * - RAM: VM_MIXEDMAP with normal, refcounted pages, so GUP, MAP_POPULATE,
+ *   MADV_POPULATE_*, fork, mremap and hmm_range_fault (the engines' SVA
+ *   mirror) all work on them, and since VM_MIXEDMAP is set at mmap time,
+ *   vm_insert_page() and vm_insert_pages() may be used under the mmap
+ *   lock held for reading (see the comment above vm_insert_page()).
+ * - PAGES (a BAR with ZONE_DEVICE struct pages): VM_MIXEDMAP with
+ *   device-page entries (vmf_insert_mixed() of PFN_DEV | PFN_MAP pfns):
+ *   they hold no page reference, but GUP (which takes one) and
+ *   hmm_range_fault recognise them, so the same standard paths work.
+ * - PFNMAP (a BAR as raw pfns): VM_IO | VM_PFNMAP with vmf_insert_pfn()
+ *   entries, write-combining if the provider asked for it. GUP refuses
+ *   such mappings: MAP_POPULATE maps nothing, MADV_POPULATE_* fail with
+ *   EINVAL, process_vm_readv() with EFAULT, and an engine's device fault
+ *   on them fails (WD_ST_FAULT). Only the paths below populate them.
  *
  * Making pages present and mapped:
  *
- * - ->fault takes the page from the pool if needed and returns it locked
- *   and referenced in vmf->page; the core maps it. Before that it maps the
+ * - ->fault takes the page from the pool if needed; for RAM it returns it
+ *   locked and referenced in vmf->page and the core maps it, for the BAR
+ *   providers it maps it itself (VM_FAULT_NOPAGE). Before that it maps the
  *   pages of the fault-around window (an aligned block of fault_around
  *   pages around the fault, within the VMA and the region) with
  *   vm_insert_pages(), taking those that are missing from the pool as
@@ -43,7 +54,7 @@
  * Everything that makes pages present or maps them holds map_lock for
  * reading; what removes pages from the region holds it for writing, takes
  * them out of the xarray and unmaps the range from every mapping. The one
- * mapping made outside map_lock is the faulting page the core maps after
+ * mapping made outside map_lock is the faulting RAM page the core maps after
  * ->fault returned: the fault handler locks that page before it drops
  * map_lock, and the remover waits for the page lock of every page it took
  * out, then unmaps again if one got mapped meanwhile. After that nothing
@@ -68,6 +79,7 @@
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
+#include <linux/pfn_t.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -101,9 +113,10 @@ MODULE_PARM_DESC(region_fault_around,
  * @map_lock: held for reading by everything that makes pages present or
  *            maps them, for writing by what takes pages out of @pages;
  *            protects @dead.
- * @pages: page offset -> page. Each entry holds the reference the pool
- *         handed out with the page. Entries are added under @map_lock for
- *         reading (xa_cmpxchg), removed under it for writing.
+ * @pages: page offset -> number of the pool page (an xarray value). Each
+ *         entry holds the reference the pool handed out with the page.
+ *         Entries are added under @map_lock for reading (xa_cmpxchg),
+ *         removed under it for writing.
  * @nr_resident: entries in @pages.
  * @dead: the device was unregistered; every mapping was revoked.
  */
@@ -126,6 +139,17 @@ static const struct vm_operations_struct wd_region_vm_ops;
 
 /* vm_private_data of a MAP_ADVANCE mapping not mapped yet. */
 #define WD_VMA_ADVANCE		((void *)1UL)
+
+/*
+ * Scratch room for a batch of @n pages: pool page numbers of the range,
+ * numbers fresh from the pool, struct pages to insert (RAM).
+ */
+struct wd_batch {
+	u32 *idx;
+	u32 *spare;
+	struct page **pages;
+	unsigned long n;
+};
 
 /*
  * --- Charges: per-user accounting against devmem_user_quota ----------
@@ -228,7 +252,7 @@ static unsigned int wd_region_window(struct wd_region *r)
 
 /*
  * Make pages [@first, @first + @n) of @r present, taking the missing ones
- * from the pool, and put them in @pages; @spare is scratch room for as many.
+ * from the pool, and put their pool numbers in @b->idx (@n at most @b->n).
  * Stops at the first page it cannot have and says why in *@err (-ENOSPC:
  * pool empty, -EDQUOT: quota reached, -ENOMEM).
  *
@@ -238,12 +262,14 @@ static unsigned int wd_region_window(struct wd_region *r)
  * Return: the number of pages present from @first on.
  */
 static unsigned long wd_region_fill(struct wd_region *r, pgoff_t first,
-				    unsigned long n, struct page **pages,
-				    struct page **spare, int *err)
+				    unsigned long n, struct wd_batch *b,
+				    int *err)
 {
 	unsigned long i, missing = n, granted, got = 0, used = 0;
+	struct wd_pool *pool = r->wdev->pool;
 	XA_STATE(xas, &r->pages, first);
-	struct page *cur;
+	u32 *idx = b->idx, *spare = b->spare;
+	void *cur;
 	int why;
 
 	lockdep_assert_held(&r->map_lock);
@@ -251,12 +277,13 @@ static unsigned long wd_region_fill(struct wd_region *r, pgoff_t first,
 	 * One walk over the range. Nothing leaves it while map_lock is held;
 	 * a page another filler adds meanwhile is found by xa_cmpxchg().
 	 */
-	memset(pages, 0, n * sizeof(*pages));
+	for (i = 0; i < n; i++)
+		idx[i] = WD_CHAIN_END;
 	rcu_read_lock();
 	xas_for_each(&xas, cur, first + n - 1) {
 		if (xas_retry(&xas, cur))
 			continue;
-		pages[xas.xa_index - first] = cur;
+		idx[xas.xa_index - first] = xa_to_value(cur);
 		missing--;
 	}
 	rcu_read_unlock();
@@ -265,52 +292,54 @@ static unsigned long wd_region_fill(struct wd_region *r, pgoff_t first,
 
 	granted = wd_charge_take(r, missing);
 	if (granted)
-		got = wd_pool_alloc(r->wdev->pool, spare, granted);
+		got = wd_pool_alloc(pool, spare, granted);
 	if (got < granted)
 		wd_charge_drop(r, granted - got);
 	why = got < granted ? -ENOSPC : -EDQUOT;
 
 	for (i = 0; i < n; i++) {
-		if (pages[i])
+		if (idx[i] != WD_CHAIN_END)
 			continue;
 		if (used == got)
 			break;
-		cur = xa_cmpxchg(&r->pages, first + i, NULL, spare[used],
-				 GFP_KERNEL);
+		cur = xa_cmpxchg(&r->pages, first + i, NULL,
+				 xa_mk_value(spare[used]), GFP_KERNEL);
 		if (xa_is_err(cur)) {
 			why = xa_err(cur);
 			break;
 		}
 		if (cur) {
 			/* Another fault got there first; keep ours for later. */
-			pages[i] = cur;
+			idx[i] = xa_to_value(cur);
 			continue;
 		}
-		pages[i] = spare[used++];
+		idx[i] = spare[used++];
 		atomic_long_inc(&r->nr_resident);
 	}
 	if (used < got) {
-		LIST_HEAD(unused);
+		struct wd_chain unused;
 
+		/* map_lock keeps the region from being revoked meanwhile. */
+		wd_chain_init(&unused);
 		wd_charge_drop(r, got - used);
 		while (used < got)
-			list_add(&spare[used++]->lru, &unused);
-		wd_pool_give_back(r->wdev->pool, &unused);
+			wd_chain_add(pool, &unused, spare[used++]);
+		wd_pool_get(pool);
+		wd_pool_give_back(pool, &unused);
+		wd_pool_put(pool);
 	}
 
-	for (i = 0; i < n && pages[i]; i++)
+	for (i = 0; i < n && idx[i] != WD_CHAIN_END; i++)
 		;
 	if (i < n)
 		*err = why;
 	return i;
 }
 
-/*
- * Map @n present pages at @addr of @vma, skipping entries already mapped.
- * Return: pages this call mapped, or -ENOMEM (no page table).
- */
-static long wd_region_insert(struct vm_area_struct *vma, unsigned long addr,
-			     struct page **pages, unsigned long n)
+/* Map RAM pages, skipping entries already mapped; see wd_region_insert(). */
+static long wd_region_insert_ram(struct vm_area_struct *vma,
+				 unsigned long addr, struct page **pages,
+				 unsigned long n)
 {
 	unsigned long num, done;
 	long mapped = 0;
@@ -334,10 +363,51 @@ static long wd_region_insert(struct vm_area_struct *vma, unsigned long addr,
 	return mapped;
 }
 
+/* Map one page of a BAR provider at @addr; an entry there already stays. */
+static vm_fault_t wd_region_insert_pfn(struct wd_pool *pool,
+				       struct vm_area_struct *vma,
+				       unsigned long addr, u32 idx)
+{
+	unsigned long pfn = wd_pool_pfn(pool, idx);
+
+	if (pool->mode == WD_DEVMEM_PAGES)
+		return vmf_insert_mixed(vma, addr,
+					__pfn_to_pfn_t(pfn, PFN_DEV | PFN_MAP));
+	/* The caching is the memtype of the range: the pool's memremap(). */
+	return vmf_insert_pfn(vma, addr, pfn);
+}
+
 /*
- * Make [@start, @end) of @vma present and mapped, @chunk pages at a time,
- * with @pages and @spare (@chunk entries each) as scratch room. The caller
- * holds the mmap lock and @r->map_lock.
+ * Map the @n present pages of @b at @addr of @vma. RAM entries already
+ * mapped are skipped; a BAR provider's are left as they are.
+ * Return: pages this call mapped (for a BAR provider: the pages now
+ * mapped), or -ENOMEM (no page table) or -EFAULT.
+ */
+static long wd_region_insert(struct wd_region *r, struct vm_area_struct *vma,
+			     unsigned long addr, struct wd_batch *b,
+			     unsigned long n)
+{
+	struct wd_pool *pool = r->wdev->pool;
+	unsigned long i;
+	vm_fault_t ret;
+
+	if (pool->mode == WD_DEVMEM_RAM) {
+		for (i = 0; i < n; i++)
+			b->pages[i] = wd_pool_page(pool, b->idx[i]);
+		return wd_region_insert_ram(vma, addr, b->pages, n);
+	}
+	for (i = 0; i < n; i++) {
+		ret = wd_region_insert_pfn(pool, vma, addr + (i << PAGE_SHIFT),
+					   b->idx[i]);
+		if (ret & VM_FAULT_ERROR)
+			return ret & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+	}
+	return n;
+}
+
+/*
+ * Make [@start, @end) of @vma present and mapped, @b->n pages at a time.
+ * The caller holds the mmap lock and @r->map_lock.
  *
  * Return: the address up to which the range is mapped now; if that is
  * short of @end, *@err says why. *@mapped counts the pages this call mapped.
@@ -345,8 +415,7 @@ static long wd_region_insert(struct vm_area_struct *vma, unsigned long addr,
 static unsigned long wd_region_map(struct wd_region *r,
 				   struct vm_area_struct *vma,
 				   unsigned long start, unsigned long end,
-				   struct page **pages, struct page **spare,
-				   unsigned long chunk, unsigned long *mapped,
+				   struct wd_batch *b, unsigned long *mapped,
 				   int *err)
 {
 	unsigned long n, got;
@@ -355,12 +424,12 @@ static unsigned long wd_region_map(struct wd_region *r,
 
 	lockdep_assert_held(&r->map_lock);
 	while (start < end) {
-		n = min(chunk, (end - start) >> PAGE_SHIFT);
+		n = min(b->n, (end - start) >> PAGE_SHIFT);
 		pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
-		got = wd_region_fill(r, pgoff, n, pages, spare, err);
+		got = wd_region_fill(r, pgoff, n, b, err);
 		if (!got)
 			break;
-		ret = wd_region_insert(vma, start, pages, got);
+		ret = wd_region_insert(r, vma, start, b, got);
 		if (ret < 0) {
 			*err = ret;
 			break;
@@ -376,21 +445,22 @@ static unsigned long wd_region_map(struct wd_region *r,
 }
 
 /*
- * Take pages [@first, @last] out of @r and link them on @list.
+ * Take pages [@first, @last] out of @r and chain them on @chain.
  * The caller holds @r->map_lock for writing (or is the last user).
  * Return: how many.
  */
 static unsigned long wd_region_take(struct wd_region *r, pgoff_t first,
-				    pgoff_t last, struct list_head *list)
+				    pgoff_t last, struct wd_chain *chain)
 {
+	struct wd_pool *pool = r->wdev->pool;
 	unsigned long index = first, nr = 0;
-	struct page *page;
+	void *entry;
 
 	/* xa_find() restarts from the index each time: erasing is safe. */
 	xa_lock(&r->pages);
-	while ((page = xa_find(&r->pages, &index, last, XA_PRESENT))) {
+	while ((entry = xa_find(&r->pages, &index, last, XA_PRESENT))) {
 		__xa_erase(&r->pages, index);
-		list_add_tail(&page->lru, list);
+		wd_chain_add(pool, chain, xa_to_value(entry));
 		if (!(++nr % XA_CHECK_SCHED)) {
 			xa_unlock(&r->pages);
 			cond_resched();
@@ -406,24 +476,30 @@ static unsigned long wd_region_take(struct wd_region *r, pgoff_t first,
 
 /*
  * Unmap [@first, @first + @n) from every mapping of @r, for the pages on
- * @list just taken out of it. Called with @r->map_lock held for writing.
+ * @chain just taken out of it. Called with @r->map_lock held for writing.
  */
 static void wd_region_unmap(struct wd_region *r, pgoff_t first,
-			    unsigned long n, struct list_head *list)
+			    unsigned long n, struct wd_chain *chain)
 {
+	struct wd_pool *pool = r->wdev->pool;
 	loff_t start = (loff_t)first << PAGE_SHIFT;
 	loff_t len = (loff_t)n << PAGE_SHIFT;
 	bool again = false;
 	unsigned long i = 0;
 	struct page *page;
+	u32 idx;
 
 	lockdep_assert_held_write(&r->map_lock);
 	unmap_mapping_range(r->mapping, start, len, 1);
+	/* BAR providers map only under map_lock: nothing can be left. */
+	if (pool->mode != WD_DEVMEM_RAM)
+		return;
 	/*
 	 * A fault that found one of the pages before we took map_lock holds
 	 * it locked until the core has mapped it: wait, and unmap again.
 	 */
-	list_for_each_entry(page, list, lru) {
+	for (idx = chain->head; idx != WD_CHAIN_END; idx = pool->link[idx]) {
+		page = wd_pool_page(pool, idx);
 		wait_on_page_locked(page);
 		if (page_mapped(page))
 			again = true;
@@ -434,47 +510,54 @@ static void wd_region_unmap(struct wd_region *r, pgoff_t first,
 		unmap_mapping_range(r->mapping, start, len, 1);
 }
 
-/* Give pages taken out of @r back to the pool and uncharge them. */
-static void wd_region_put_pages(struct wd_region *r, struct list_head *list,
-				unsigned long nr)
+/*
+ * Give pages taken out of @r back to the pool and uncharge them; ends the
+ * give-back the caller announced with wd_pool_get().
+ */
+static void wd_region_put_pages(struct wd_region *r, struct wd_chain *chain)
 {
-	if (!nr)
-		return;
-	wd_charge_drop(r, nr);
-	wd_pool_give_back(r->wdev->pool, list);
+	struct wd_pool *pool = r->wdev->pool;
+
+	if (chain->nr) {
+		wd_charge_drop(r, chain->nr);
+		wd_pool_give_back(pool, chain);
+	}
+	wd_pool_put(pool);
 }
 
 static int wd_region_punch(struct wd_region *r, pgoff_t first,
 			   unsigned long n)
 {
-	unsigned long nr;
-	LIST_HEAD(gone);
+	struct wd_chain gone;
 
+	wd_chain_init(&gone);
 	down_write(&r->map_lock);
 	if (r->dead) {
 		up_write(&r->map_lock);
 		return -ENODEV;
 	}
+	/* Before map_lock goes: the pool's memory stays until we are done. */
+	wd_pool_get(r->wdev->pool);
 	/* With no page in the range, nothing can map it. */
-	nr = wd_region_take(r, first, first + n - 1, &gone);
-	if (nr)
+	if (wd_region_take(r, first, first + n - 1, &gone))
 		wd_region_unmap(r, first, n, &gone);
 	up_write(&r->map_lock);
-	wd_region_put_pages(r, &gone, nr);
+	wd_region_put_pages(r, &gone);
 	return 0;
 }
 
 static void wd_region_revoke(struct wd_region *r)
 {
-	unsigned long nr;
-	LIST_HEAD(gone);
+	struct wd_chain gone;
 
+	wd_chain_init(&gone);
 	down_write(&r->map_lock);
 	r->dead = true;
-	nr = wd_region_take(r, 0, ULONG_MAX, &gone);
+	wd_pool_get(r->wdev->pool);
+	wd_region_take(r, 0, ULONG_MAX, &gone);
 	wd_region_unmap(r, 0, r->nr_pages, &gone);
 	up_write(&r->map_lock);
-	wd_region_put_pages(r, &gone, nr);
+	wd_region_put_pages(r, &gone);
 }
 
 /**
@@ -496,22 +579,43 @@ void wd_region_revoke_all(struct wd_device *wdev)
 
 /* --- Faults --------------------------------------------------------- */
 
-/* Scratch arrays for batches of WD_REGION_BATCH pages. */
-static struct page **wd_region_batch_alloc(void)
+/* Scratch room for batches of WD_REGION_BATCH pages. */
+static int wd_region_batch_alloc(struct wd_batch *b)
 {
-	return kmalloc_array(2 * WD_REGION_BATCH, sizeof(struct page *),
-			     GFP_KERNEL);
+	size_t n = WD_REGION_BATCH;
+
+	b->pages = kmalloc_array(n, sizeof(struct page *) + 2 * sizeof(u32),
+				 GFP_KERNEL);
+	if (!b->pages)
+		return -ENOMEM;
+	b->idx = (u32 *)(b->pages + n);
+	b->spare = b->idx + n;
+	b->n = n;
+	return 0;
 }
 
+static void wd_region_batch_free(struct wd_batch *b)
+{
+	kfree(b->pages);
+	b->pages = NULL;
+}
 
 static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 {
-	struct page *pages[WD_FAULT_CHUNK], *spare[WD_FAULT_CHUNK], *page;
-	struct page **batch = NULL;
+	u32 idx[WD_FAULT_CHUNK], spare[WD_FAULT_CHUNK];
+	struct page *pages[WD_FAULT_CHUNK], *page = NULL;
+	struct wd_batch chunk = {
+		.idx = idx, .spare = spare, .pages = pages, .n = WD_FAULT_CHUNK,
+	};
+	struct wd_batch big = { }, *one = &chunk;
 	struct vm_area_struct *vma = vmf->vma;
 	struct wd_region *r = vma->vm_file->private_data;
+	struct wd_pool *pool = r->wdev->pool;
 	unsigned long addr = vmf->address & PAGE_MASK;
 	unsigned long win, base, start, end, mapped = 1;
+	vm_fault_t ret = VM_FAULT_LOCKED;
+	bool advance = false;
+	u32 self;
 	int err = 0;
 
 	atomic64_inc(&r->wdev->stats.devmem_faults);
@@ -519,46 +623,55 @@ static vm_fault_t wd_region_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	/* First fault of a MAP_ADVANCE mapping: it maps the whole VMA. */
 	if (READ_ONCE(vma->vm_private_data) == WD_VMA_ADVANCE)
-		batch = wd_region_batch_alloc();
+		advance = !wd_region_batch_alloc(&big);
 
 	down_read(&r->map_lock);
-	if (r->dead || !wd_region_fill(r, vmf->pgoff, 1, &page, spare, &err)) {
+	if (r->dead || !wd_region_fill(r, vmf->pgoff, 1, one, &err)) {
 		up_read(&r->map_lock);
-		kfree(batch);
+		wd_region_batch_free(&big);
 		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
-	/* The reference the core takes over with vmf->page. */
-	get_page(page);
+	self = idx[0];
+	if (pool->mode == WD_DEVMEM_RAM) {
+		/* The reference the core takes over with vmf->page. */
+		page = wd_pool_page(pool, self);
+		get_page(page);
+	} else {
+		/* A BAR page is mapped here, under map_lock. */
+		ret = wd_region_insert_pfn(pool, vma, addr, self);
+		if (ret & VM_FAULT_ERROR) {
+			up_read(&r->map_lock);
+			wd_region_batch_free(&big);
+			return ret;
+		}
+	}
 
 	/* Fault-around: map the rest of the aligned window, best effort. */
 	win = (unsigned long)wd_region_window(r) << PAGE_SHIFT;
-	if (batch) {
+	if (advance) {
 		/* Whoever gets here first maps it; a second one finds it mapped. */
 		WRITE_ONCE(vma->vm_private_data, NULL);
-		wd_region_map(r, vma, vma->vm_start, addr, batch,
-			      batch + WD_REGION_BATCH, WD_REGION_BATCH,
-			      &mapped, &err);
-		wd_region_map(r, vma, addr + PAGE_SIZE, vma->vm_end, batch,
-			      batch + WD_REGION_BATCH, WD_REGION_BATCH,
+		wd_region_map(r, vma, vma->vm_start, addr, &big, &mapped, &err);
+		wd_region_map(r, vma, addr + PAGE_SIZE, vma->vm_end, &big,
 			      &mapped, &err);
 	} else if (win > PAGE_SIZE) {
 		base = ALIGN_DOWN(addr, win);
 		start = max(base, vma->vm_start);
 		end = min3(base + win, vma->vm_end,
 			   addr + ((r->nr_pages - vmf->pgoff) << PAGE_SHIFT));
-		wd_region_map(r, vma, start, addr, pages, spare,
-			      WD_FAULT_CHUNK, &mapped, &err);
-		wd_region_map(r, vma, addr + PAGE_SIZE, end, pages, spare,
-			      WD_FAULT_CHUNK, &mapped, &err);
+		wd_region_map(r, vma, start, addr, one, &mapped, &err);
+		wd_region_map(r, vma, addr + PAGE_SIZE, end, one, &mapped,
+			      &err);
 	}
 
 	/* Locked before map_lock goes: a punch waits until it is mapped. */
-	lock_page(page);
+	if (page)
+		lock_page(page);
 	up_read(&r->map_lock);
-	kfree(batch);
+	wd_region_batch_free(&big);
 	atomic64_add(mapped, &r->wdev->stats.devmem_pages_mapped);
 	vmf->page = page;
-	return VM_FAULT_LOCKED;
+	return ret;
 }
 
 static const struct vm_operations_struct wd_region_vm_ops = {
@@ -582,7 +695,18 @@ static int wd_region_mmap(struct file *file, struct vm_area_struct *vma)
 	    vma_pages(vma) > r->nr_pages - vma->vm_pgoff)
 		return -EINVAL;
 
-	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	switch (r->wdev->pool->mode) {
+	case WD_DEVMEM_PFNMAP:
+		/* Raw pfns: no struct page for GUP, never in a core dump. */
+		vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+			     VM_DONTDUMP);
+		if (r->wdev->devmem.flags & WD_DEVMEM_F_WC)
+			vma->vm_page_prot =
+				pgprot_writecombine(vma->vm_page_prot);
+		break;
+	default:
+		vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	}
 	vma->vm_ops = &wd_region_vm_ops;
 
 	if (r->flags & WD_REGION_MAP_ADVANCE) {
@@ -608,12 +732,13 @@ static int wd_region_mmap(struct file *file, struct vm_area_struct *vma)
 static int wd_region_reserve(struct wd_region *r, pgoff_t first,
 			     unsigned long n)
 {
-	struct page **batch = wd_region_batch_alloc();
 	unsigned long step, got;
-	int ret = 0;
+	struct wd_batch batch;
+	int ret;
 
-	if (!batch)
-		return -ENOMEM;
+	ret = wd_region_batch_alloc(&batch);
+	if (ret)
+		return ret;
 	while (n) {
 		step = min_t(unsigned long, n, WD_REGION_BATCH);
 		down_read(&r->map_lock);
@@ -622,8 +747,7 @@ static int wd_region_reserve(struct wd_region *r, pgoff_t first,
 			ret = -ENODEV;
 			break;
 		}
-		got = wd_region_fill(r, first, step, batch,
-				     batch + WD_REGION_BATCH, &ret);
+		got = wd_region_fill(r, first, step, &batch, &ret);
 		up_read(&r->map_lock);
 		if (got < step)
 			break;
@@ -636,7 +760,7 @@ static int wd_region_reserve(struct wd_region *r, pgoff_t first,
 		}
 		cond_resched();
 	}
-	kfree(batch);
+	wd_region_batch_free(&batch);
 	return ret;
 }
 
@@ -666,7 +790,7 @@ static long wd_region_populate(struct file *file,
 	struct wd_region_populate req;
 	unsigned long addr, end, stop, mapped = 0;
 	struct vm_area_struct *vma;
-	struct page **batch;
+	struct wd_batch batch;
 	int err = 0;
 
 	if (copy_from_user(&req, uarg, sizeof(req)))
@@ -679,8 +803,7 @@ static long wd_region_populate(struct file *file,
 	if (!mm || req.addr + req.len < req.addr ||
 	    req.addr + req.len > TASK_SIZE)
 		return -EFAULT;
-	batch = wd_region_batch_alloc();
-	if (!batch)
+	if (wd_region_batch_alloc(&batch))
 		return -ENOMEM;
 
 	addr = req.addr;
@@ -710,10 +833,8 @@ static long wd_region_populate(struct file *file,
 			if (r->dead) {
 				err = -ENODEV;
 			} else {
-				addr = wd_region_map(r, vma, addr, stop, batch,
-						     batch + WD_REGION_BATCH,
-						     WD_REGION_BATCH, &mapped,
-						     &err);
+				addr = wd_region_map(r, vma, addr, stop,
+						     &batch, &mapped, &err);
 				if (addr == stop)
 					err = 0;
 			}
@@ -724,7 +845,7 @@ static long wd_region_populate(struct file *file,
 			break;
 		cond_resched();
 	}
-	kfree(batch);
+	wd_region_batch_free(&batch);
 	atomic64_add(mapped, &r->wdev->stats.devmem_pages_mapped);
 
 	req.done = addr - req.addr;
@@ -782,16 +903,18 @@ static int wd_region_release(struct inode *inode, struct file *file)
 	struct wd_region *r = file->private_data;
 	struct wd_device *wdev = r->wdev;
 	struct module *owner = wdev->ops->owner;
-	unsigned long nr;
-	LIST_HEAD(gone);
+	struct wd_chain gone;
 
 	mutex_lock(&wdev->region_lock);
+	/* Announced before a revocation can miss this region. */
+	wd_pool_get(wdev->pool);
 	list_del(&r->node);
 	mutex_unlock(&wdev->region_lock);
 
 	/* Every mapping held the file: none is left, no fault can come. */
-	nr = wd_region_take(r, 0, ULONG_MAX, &gone);
-	wd_region_put_pages(r, &gone, nr);
+	wd_chain_init(&gone);
+	wd_region_take(r, 0, ULONG_MAX, &gone);
+	wd_region_put_pages(r, &gone);
 	xa_destroy(&r->pages);
 	wd_charge_put(r->charge);
 	kfree(r);

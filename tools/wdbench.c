@@ -1502,7 +1502,14 @@ dm_row(const char *measure, const struct dm_result *a,
 	dm_row_p(measure, a, b, len, goal, NULL);
 }
 
-static int scenario_devmem(void)
+/*
+ * One pool's table: every path, fresh and reserved, against one fault per
+ * page and against anonymous memory (measured in the same rounds). @pool
+ * names the pool in the rows ("" for the device's own, wd_soft's RAM);
+ * @pfnmap: VM_PFNMAP regions, where MADV_POPULATE_* is refused (a row
+ * says so) and MAP_POPULATE maps nothing (its row shows the faults left).
+ */
+static int dm_table(const char *pool, int pfnmap, size_t len)
 {
 	static struct dm_result r[DM_NR][ROUNDS_MAX], res[DM_ANON_TOUCH][ROUNDS_MAX],
 		thp_pop[ROUNDS_MAX], thp_touch[ROUNDS_MAX];
@@ -1511,23 +1518,14 @@ static int scenario_devmem(void)
 		struct dm_result *out;
 	} runs[4 + 2 * DM_ANON_TOUCH];
 	double sf[ROUNDS_MAX], tf[ROUNDS_MAX];
-	char measure[64], params[96];
-	struct wd_dev_desc d;
+	char measure[96], params[128];
+	const char *pname = *pool ? pool : "ram";
 	int i, k, n = 0, round;
-	size_t len;
-
-	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
-		note("devmem", "no device memory on this device");
-		return 0;
-	}
-	len = dm_size();
-	if (!len)
-		return fail("devmem", "not enough device or system memory");
 
 	/*
 	 * The runs of a round. Baselines: anonymous memory in 4 KiB pages,
 	 * then as configured (THP); then every path on fresh and on reserved
-	 * memory.
+	 * memory (MADV_POPULATE_* is refused on VM_PFNMAP: not run there).
 	 */
 #define DM_RUN(p, rsv, t, o) do {					\
 		runs[n].path = (p);					\
@@ -1540,6 +1538,8 @@ static int scenario_devmem(void)
 	DM_RUN(DM_ANON_POPULATE, 0, 1, thp_pop);
 	DM_RUN(DM_ANON_TOUCH, 0, 1, thp_touch);
 	for (i = 0; i < DM_ANON_TOUCH; i++) {
+		if (pfnmap && i == DM_MADVISE)
+			continue;
 		DM_RUN(i, 0, 0, r[i]);
 		DM_RUN(i, 1, 0, res[i]);
 	}
@@ -1564,43 +1564,67 @@ static int scenario_devmem(void)
 	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 
 #define DM_P(path, mem) (snprintf(params, sizeof(params),		\
-		"\"path\": \"%s\", \"memory\": \"%s\"", dm_names[path], mem), params)
-	snprintf(measure, sizeof(measure), "%zu MiB MB/s: 1 fault/pg | anon",
-		 len / MIB);
+		"\"pool\": \"%.*s\", \"path\": \"%s\", \"memory\": \"%s\"",	\
+		(int)strcspn(pname, ":"), pname, dm_names[path], mem), params)
+	snprintf(measure, sizeof(measure), "%s%zu MiB MB/s: 1 fault/pg | anon",
+		 pool, len / MIB);
 	dm_row_p(measure, r[DM_FAULT], r[DM_ANON_TOUCH], len, NULL,
 		 DM_P(DM_FAULT, "fresh"));
-	dm_row_p("fault-around | 1 fault/page", r[DM_AROUND], r[DM_FAULT],
-		 len, NULL, DM_P(DM_AROUND, "fresh"));
+	snprintf(measure, sizeof(measure), "%sfault-around | 1 fault/page",
+		 pool);
+	dm_row_p(measure, r[DM_AROUND], r[DM_FAULT], len, NULL,
+		 DM_P(DM_AROUND, "fresh"));
 	for (i = DM_MAP_POPULATE; i <= DM_ADVANCE; i++) {
-		snprintf(measure, sizeof(measure), "%s | 1 fault/page",
+		/* VM_PFNMAP: MAP_POPULATE maps nothing, no goal to meet. */
+		int nogoal = pfnmap && i == DM_MAP_POPULATE;
+
+		if (pfnmap && i == DM_MADVISE) {
+			snprintf(measure, sizeof(measure),
+				 "%s%s: EINVAL (VM_PFNMAP: refused)", pool,
+				 dm_names[i]);
+			note("devmem", measure);
+			continue;
+		}
+		snprintf(measure, sizeof(measure), "%s%s | 1 fault/page", pool,
 			 dm_names[i]);
-		dm_row_p(measure, r[i], r[DM_FAULT], len, ">= 4x",
-			 DM_P(i, "fresh"));
-		snprintf(measure, sizeof(measure), "%s | anon MAP_POP", dm_names[i]);
-		dm_row_p(measure, r[i], r[DM_ANON_POPULATE], len, ">= 1x",
-			 DM_P(i, "fresh"));
+		dm_row_p(measure, r[i], r[DM_FAULT], len,
+			 nogoal ? NULL : ">= 4x", DM_P(i, "fresh"));
+		snprintf(measure, sizeof(measure), "%s%s | anon MAP_POP", pool,
+			 dm_names[i]);
+		dm_row_p(measure, r[i], r[DM_ANON_POPULATE], len,
+			 nogoal ? NULL : ">= 1x", DM_P(i, "fresh"));
 	}
 	/* The same paths on memory reserved (taken, zeroed) beforehand. */
-	dm_row_p("reserved: 1 fault/pg | fresh", res[DM_FAULT], r[DM_FAULT],
-		 len, NULL, DM_P(DM_FAULT, "reserved"));
+	snprintf(measure, sizeof(measure), "%sreserved: 1 fault/pg | fresh",
+		 pool);
+	dm_row_p(measure, res[DM_FAULT], r[DM_FAULT], len, NULL,
+		 DM_P(DM_FAULT, "reserved"));
 	for (i = DM_AROUND; i <= DM_ADVANCE; i++) {
-		snprintf(measure, sizeof(measure), "reserved: %s | 1/page",
-			 dm_names[i]);
+		if (pfnmap && i == DM_MADVISE)
+			continue;
+		snprintf(measure, sizeof(measure), "%sreserved: %s | 1/page",
+			 pool, dm_names[i]);
 		dm_row_p(measure, res[i], res[DM_FAULT], len,
-			 i == DM_AROUND ? NULL : ">= 4x", DM_P(i, "reserved"));
+			 i == DM_AROUND || (pfnmap && i == DM_MAP_POPULATE) ?
+			 NULL : ">= 4x", DM_P(i, "reserved"));
 	}
-	dm_row_p("anon MAP_POP: THP | 4 KiB", thp_pop, r[DM_ANON_POPULATE],
-		 len, NULL, DM_P(DM_ANON_POPULATE, "THP"));
-	dm_row_p("anon touch: THP | 4 KiB", thp_touch, r[DM_ANON_TOUCH], len,
-		 NULL, DM_P(DM_ANON_TOUCH, "THP"));
+	if (!*pool) {
+		dm_row_p("anon MAP_POP: THP | 4 KiB", thp_pop,
+			 r[DM_ANON_POPULATE], len, NULL,
+			 DM_P(DM_ANON_POPULATE, "THP"));
+		dm_row_p("anon touch: THP | 4 KiB", thp_touch, r[DM_ANON_TOUCH],
+			 len, NULL, DM_P(DM_ANON_TOUCH, "THP"));
+	}
 	/* Faults of each path (anonymous: minflt): during setup, the touch. */
 	for (i = 0; i < DM_NR; i++) {
+		if ((pfnmap && i == DM_MADVISE) || (*pool && i >= DM_ANON_TOUCH))
+			continue;
 		for (round = 0; round < rounds; round++) {
 			sf[round] = r[i][round].setup_faults;
 			tf[round] = r[i][round].touch_faults;
 		}
-		snprintf(measure, sizeof(measure), "faults: %s, setup | touch",
-			 dm_names[i]);
+		snprintf(measure, sizeof(measure), "%sfaults: %s, setup | touch",
+			 pool, dm_names[i]);
 		record(&(struct rec){ .scenario = "devmem", .measure = measure,
 			.unit = "faults", .side = "faults during setup",
 			.baseline = "faults during the touch", .a = sf, .b = tf,
@@ -1609,6 +1633,95 @@ static int scenario_devmem(void)
 	}
 #undef DM_P
 	return 0;
+}
+
+#define WD_BAR_KO	"/wd/modules/wd_bar.ko"
+
+/* (Re)load wd_bar with @params; the name of its device, or NULL. */
+static const char *dm_bar_load(const char *params)
+{
+	static struct wd_dev_desc d[16];
+	int fd, n, i, tries;
+
+	syscall(SYS_delete_module, "wd_bar", O_NONBLOCK);
+	fd = open(WD_BAR_KO, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	i = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	if (i)
+		return NULL;
+	/* The PCI device binds as the module loads; its node may lag. */
+	for (tries = 0; tries < 50; tries++) {
+		n = wd_list_devices(d, 16);
+		for (i = 0; i < n; i++)
+			if (!strcmp(d[i].api, "wd_bar_v1"))
+				return d[i].name;
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/*
+ * The same table on BAR memory (wd_bar on the guest's ivshmem device), in
+ * pages and in pfnmap mode, when the module and the device are there.
+ * The BAR is 64 MiB: its tables use at most that.
+ */
+static int dm_bar_tables(size_t len)
+{
+	static const struct {
+		const char *params, *label;
+		int pfnmap;
+	} modes[] = {
+		{ "mode=pages", "bar/pages: ", 0 },
+		{ "mode=pfnmap", "bar/pfnmap: ", 1 },
+	};
+	struct wd_dev *own = dev, *bdev;
+	char line[96];
+	const char *name;
+	uint64_t size = 0;
+	size_t blen;
+	unsigned int m;
+	int ret = 0;
+
+	if (access(WD_BAR_KO, R_OK))
+		return 0;
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]) && !ret; m++) {
+		name = dm_bar_load(modes[m].params);
+		if (!name || wd_open(name, &bdev)) {
+			snprintf(line, sizeof(line), "%sno wd_bar device (ivshmem)",
+				 modes[m].label);
+			note("devmem", line);
+			continue;
+		}
+		wd_dev_attr_u64(name, "devmem_size", &size);
+		blen = len < size ? len : size;
+		blen &= ~(2 * MIB - 1);
+		dev = bdev;
+		ret = dm_table(modes[m].label, modes[m].pfnmap, blen);
+		dev = own;
+		wd_close(bdev);
+	}
+	syscall(SYS_delete_module, "wd_bar", O_NONBLOCK);
+	return ret;
+}
+
+static int scenario_devmem(void)
+{
+	struct wd_dev_desc d;
+	size_t len;
+
+	if (wd_describe(wd_dev_name(dev), &d) || !(d.flags & WD_DEV_F_DEVMEM)) {
+		note("devmem", "no device memory on this device");
+		return 0;
+	}
+	len = dm_size();
+	if (!len)
+		return fail("devmem", "not enough device or system memory");
+	if (dm_table("", 0, len))
+		return -1;
+	/* BAR pools: at most what the BAR holds. */
+	return dm_bar_tables(len);
 }
 
 /* migrate */

@@ -111,8 +111,31 @@ static void print_algs(uint32_t algs, int json)
 		printf("-");
 }
 
+/*
+ * Where the device memory is and how it is mapped (sysfs devmem_mode:
+ * "ram", "pages", "pfnmap" or "pfnmap wc"); "" if the module has no such
+ * attribute (an older one).
+ */
+static void devmem_mode(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/class/warpdrive/%s/devmem_mode",
+		 name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 static void print_json(const struct wd_dev_desc *d)
 {
+	char mode[32];
 	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
 	int ok[NR_STATS], mok[NR_MEM];
 	size_t i;
@@ -125,6 +148,11 @@ static void print_json(const struct wd_dev_desc *d)
 	print_algs(d->algorithms, 1);
 	printf("], \"queues_total\": %u, \"devmem_size\": %llu",
 	       d->queues_total, (unsigned long long)d->devmem_size);
+	devmem_mode(d->name, mode, sizeof(mode));
+	if (mode[0])
+		printf(", \"devmem_mode\": \"%s\"", mode);
+	else
+		printf(", \"devmem_mode\": null");
 	if (!wd_dev_attr_u64(d->name, "devpriv_size", &devpriv))
 		printf(", \"devpriv_size\": %llu", (unsigned long long)devpriv);
 	else
@@ -243,7 +271,7 @@ static int cmd_show(const char *name, int json)
 {
 	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
 	int ok[NR_STATS], mok[NR_MEM];
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], mode[32];
 	struct wd_dev_desc d;
 	size_t i;
 	int ret;
@@ -272,6 +300,9 @@ static int cmd_show(const char *name, int json)
 		printf("\nqueues:       - free of %u\n", d.queues_total);
 	read_mem(name, mem, mok);
 	printf("device mem:   %s", size_str(d.devmem_size, b1, sizeof(b1)));
+	devmem_mode(name, mode, sizeof(mode));
+	if (mode[0] && strcmp(mode, "none") && strcmp(mode, "ram"))
+		printf(" (%s)", mode);
 	if (mok[0] && mok[1])
 		printf(": %s used, %s free", size_str(mem[1], b2, sizeof(b2)),
 		       size_str(mem[0], b3, sizeof(b3)));

@@ -65,7 +65,13 @@ PCI_DEVICES = {
     "basecrypto": ("rp2", "02:00.0", "baseline",
                    "virtio-crypto-pci,cryptodev=cd1,iommu_platform=on,"
                    "disable-legacy=on"),
+    # Device memory on a BAR (wd_bar): ivshmem-plain's BAR 2 is the host
+    # memory object WDBAR_MEM, kept when the device is unplugged so that a
+    # replug finds it again.
+    "wdbar": ("rp3", "03:00.0", "warpdrive", "ivshmem-plain,memdev=wdbarmem"),
 }
+WDBAR_SIZE = 64 << 20
+WDBAR_MEM = "memory-backend-ram,id=wdbarmem,size=%d" % WDBAR_SIZE
 
 
 def kvm_works(kernel, cache):
@@ -118,7 +124,8 @@ def qemu_command(args, console, results):
     else:
         cmd += ["-accel", "tcg", "-cpu", "max"]
     # q35 with the Intel IOMMU translating every DMA, invalidated strictly
-    # on unmap; the crypto devices on their own hot-pluggable root ports.
+    # on unmap; the crypto devices and the BAR device each on their own
+    # hot-pluggable root port.
     # Hot-plug on the root ports is QEMU's q35 default, ACPI hot-plug
     # (acpiphp in the guest). Native PCIe hot-plug (pciehp) works too, but
     # 6.1's pciehp trips lockdep on every removal (pci_rescan_remove_lock
@@ -126,7 +133,8 @@ def qemu_command(args, console, results):
     # of the run.
     cmd += ["-machine", "q35", "-device", "intel-iommu,aw-bits=48",
             "-object", "cryptodev-backend-builtin,id=cd0",
-            "-object", "cryptodev-backend-builtin,id=cd1"]
+            "-object", "cryptodev-backend-builtin,id=cd1",
+            "-object", WDBAR_MEM]
     for i, (name, (port, _bdf, _role, dev)) in enumerate(PCI_DEVICES.items()):
         cmd += ["-device", "pcie-root-port,id=%s,bus=pcie.0,chassis=%d,slot=%d,addr=0x%x"
                 % (port, i + 1, i + 1, 0x10 + i),
@@ -161,6 +169,8 @@ class Qmp:
 
     def __init__(self, path, log):
         self.path, self.log, self.sock, self.buf = path, log, None, b""
+        # Memory backend each memdev device has now (see request()).
+        self.memdevs, self.replugs = {}, 0
 
     def _note(self, text):
         with open(self.log, "a") as f:
@@ -221,6 +231,19 @@ class Qmp:
                 driver, _, rest = dev.partition(",")
                 props = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
                 props.update({"driver": driver, "id": name, "bus": port})
+                if "memdev" in props:
+                    # QEMU 7.2 aborts when a memory backend is given to a
+                    # second device (its RAM block keeps the first one's
+                    # name): each plug gets a fresh backend, the old goes.
+                    old = self.memdevs.get(name, props["memdev"])
+                    self.replugs += 1
+                    new = "%s%d" % (props["memdev"], self.replugs)
+                    self.execute("object-del", {"id": old})
+                    self.execute("object-add", {
+                        "qom-type": "memory-backend-ram", "id": new,
+                        "size": WDBAR_SIZE})
+                    self.memdevs[name] = new
+                    props["memdev"] = new
                 self.execute("device_add", props)
             else:
                 self._note("unknown request: " + line)

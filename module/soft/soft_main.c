@@ -414,7 +414,13 @@ static struct soft_dev *soft_dev_create(void)
 				 WD_ALG_DEFLATE | WD_ALG_INFLATE;
 	sdev->wdev->queues_total = queues;
 	sdev->wdev->max_cmd_len = max_cmd_len;
-	sdev->wdev->devmem_size = (u64)devmem_mb << 20;
+	/* The device memory of the software device: RAM, from the framework. */
+	ret = wd_device_set_devmem(sdev->wdev, &(struct wd_devmem_provider) {
+		.mode = WD_DEVMEM_RAM,
+		.size = (u64)devmem_mb << 20,
+	});
+	if (ret)
+		goto err_put;
 	ret = soft_devpriv_init(sdev);
 	if (ret)
 		goto err_put;

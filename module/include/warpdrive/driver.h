@@ -42,6 +42,8 @@ struct wd_pool;
  *              returns the driver no longer touches @q or the memory of
  *              the context. Commands not yet fetched stay in the ring.
  * @kick: user space rang the doorbell: new submissions may be waiting.
+ *        The three queue operations are required on a device with queues
+ *        and may be NULL on one with none.
  * @devpriv_backing: devices with device-private memory only (see
  *                   &wd_device.devpriv_pgmap): the CPU page that holds the
  *                   data of device-private page @dpage. The framework
@@ -61,6 +63,58 @@ struct wd_device_ops {
 };
 
 /**
+ * enum wd_devmem_mode - where a device's memory is and how processes map it
+ * @WD_DEVMEM_RAM: system RAM the framework allocates (order-0 pages) when
+ *                 the device registers: a stand-in for the memory of a
+ *                 device (wd_soft). Mapped VM_MIXEDMAP with refcounted
+ *                 pages.
+ * @WD_DEVMEM_PAGES: a physical range the driver owns (a PCI BAR), given
+ *                   struct pages by the framework (ZONE_DEVICE,
+ *                   %MEMORY_DEVICE_GENERIC, memremap_pages()) and mapped
+ *                   VM_MIXEDMAP with device-page entries: MAP_POPULATE,
+ *                   MADV_POPULATE_*, GUP and hmm_range_fault() work on it.
+ *                   The range must be aligned to 2 MiB (a memory
+ *                   subsection) and must not be system RAM.
+ * @WD_DEVMEM_PFNMAP: a physical range the driver owns, mapped as raw pfns
+ *                    (VM_IO | VM_PFNMAP): no struct page, so no GUP, no
+ *                    MAP_POPULATE (it maps nothing), MADV_POPULATE_* fail
+ *                    (-EINVAL) and engines cannot reach it (WD_ST_FAULT).
+ *                    WarpDrive's own paths populate it (fault-around,
+ *                    WD_REGION_MAP_ADVANCE, WD_REGION_IOC_POPULATE).
+ */
+enum wd_devmem_mode {
+	WD_DEVMEM_RAM,
+	WD_DEVMEM_PAGES,
+	WD_DEVMEM_PFNMAP,
+};
+
+/* Provider flags. */
+/* PFNMAP only: user mappings are write-combining (pgprot_writecombine). */
+#define WD_DEVMEM_F_WC		BIT(0)
+
+/**
+ * struct wd_devmem_provider - the device memory a driver offers
+ * @mode: how it is backed and mapped, &enum wd_devmem_mode.
+ * @phys: first byte of the physical range (BAR modes; 0 for RAM). The
+ *        driver owns the range (pci_request_region() or
+ *        request_mem_region()) from wd_device_register() until
+ *        wd_device_unregister() returned, and must not map it itself.
+ * @size: bytes, a multiple of PAGE_SIZE (pages mode: of 2 MiB).
+ * @flags: WD_DEVMEM_F_*.
+ *
+ * Whatever the provider, the framework keeps the same promises: memory is
+ * zeroed before a region gets it, quotas and punch-hole work, the
+ * statistics count it, and unregistering revokes every user mapping
+ * before it returns.
+ */
+struct wd_devmem_provider {
+	enum wd_devmem_mode mode;
+	phys_addr_t phys;
+	u64 size;
+	u32 flags;
+};
+
+/**
  * struct wd_device - one accelerator as the framework sees it
  * @dev: class device (/sys/class/warpdrive/<name>); its refcount is the
  *       lifetime of the whole structure.
@@ -70,14 +124,20 @@ struct wd_device_ops {
  * @api: driver API name shown in sysfs "api".
  * @flags: WD_DEV_F_* capabilities.
  * @algorithms: WD_ALG_* bits.
- * @queues_total: number of hardware queues.
+ * @queues_total: number of hardware queues; 0 for a device that offers
+ *                device memory only (wd_bar): binding a queue then fails
+ *                with -EOPNOTSUPP.
  * @max_cmd_len: the largest src_len or dst_len one command may name (not
- *               0); reported to user space in &struct wd_info. The
+ *               0 on a device with queues); reported to user space in &struct wd_info. The
  *               driver completes a command above it with WD_ST_TOO_BIG.
  * @devmem_size: bytes of device memory. When it is not 0 the framework
- *               builds the device memory pool at registration (system RAM
- *               stands in for it) and offers regions on it; the driver sets
- *               %WD_DEV_F_DEVMEM in @flags then.
+ *               builds the device memory pool at registration from the
+ *               provider in @devmem (system RAM when the driver set none)
+ *               and offers regions on it; the driver sets
+ *               %WD_DEV_F_DEVMEM in @flags then. Set by
+ *               wd_device_set_devmem().
+ * @devmem: where the device memory comes from and how it is mapped (see
+ *          &struct wd_devmem_provider); set with wd_device_set_devmem().
  * @devpriv_pgmap: device-private memory (HMM), or NULL for none. The driver
  *                 fills in type (MEMORY_DEVICE_PRIVATE), owner (this
  *                 device: the framework and HMM recognise the device's
@@ -140,8 +200,9 @@ struct wd_device_ops {
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
  * The driver fills in @api to @dma_dev; the rest is the framework's.
- * wd_device_register() fails with -EINVAL if @queues_total or
- * @max_cmd_len is 0.
+ * wd_device_register() fails with -EINVAL if a device with queues has
+ * @max_cmd_len 0 or lacks a queue operation, or if a device offers
+ * neither queues nor device memory.
  */
 struct wd_device {
 	struct device dev;
@@ -154,6 +215,7 @@ struct wd_device {
 	u32 queues_total;
 	u64 max_cmd_len;
 	u64 devmem_size;
+	struct wd_devmem_provider devmem;
 	struct dev_pagemap *devpriv_pgmap;
 	unsigned int devpriv_window;
 	bool devpriv_evict;
@@ -217,13 +279,37 @@ struct wd_device *wd_device_alloc(struct device *parent, const char *prefix,
 				  const struct wd_device_ops *ops, void *priv);
 
 /**
+ * wd_device_set_devmem() - say where the device memory comes from
+ * @wdev: device from wd_device_alloc(), not registered yet
+ * @prov: the provider; copied
+ *
+ * Sets &wd_device.devmem_size and &wd_device.devmem; the pool is built by
+ * wd_device_register(): for %WD_DEVMEM_RAM it allocates @prov->size bytes
+ * of system RAM, for %WD_DEVMEM_PAGES it gives the range struct pages
+ * (memremap_pages()), for %WD_DEVMEM_PFNMAP it maps the range in the
+ * kernel (memremap(), to zero it). In pages mode the struct pages stay
+ * until the last reference to them is gone (a page pinned through a
+ * mapping may outlive the unregistration); the driver may release the
+ * range when wd_device_unregister() returned.
+ *
+ * Context: may sleep. Return: 0, -EINVAL (bad mode, flags, size or
+ * alignment), -EOPNOTSUPP (pages mode on a kernel without ZONE_DEVICE).
+ */
+int wd_device_set_devmem(struct wd_device *wdev,
+			 const struct wd_devmem_provider *prov);
+
+/**
  * wd_device_register() - make a device visible to user space
  * @wdev: device from wd_device_alloc()
  *
- * Builds the device memory pool (@wdev->devmem_size bytes, when not 0),
- * then creates the sysfs node and /dev/warpdrive/<name>.
+ * Builds the device memory pool (@wdev->devmem_size bytes, when not 0, from
+ * the provider in @wdev->devmem), then creates the sysfs node and
+ * /dev/warpdrive/<name>. A device may offer device memory only: with
+ * @wdev->queues_total 0 the queue operations may be NULL, and binding a
+ * queue fails with -EOPNOTSUPP.
  *
- * Return: 0 or a negative errno (-ENOMEM: the pool could not be had).
+ * Return: 0 or a negative errno (-ENOMEM: the pool could not be had; an
+ * errno of memremap_pages() or memremap() for a BAR provider).
  */
 int wd_device_register(struct wd_device *wdev);
 
