@@ -129,8 +129,9 @@ struct wd_hwq {
  *          (and the segments wd_mem_segs() handed out); what removes
  *          translations takes it for writing, before @lock, so that it
  *          removes them (and their DMA mappings) only once no engine uses
- *          them. SVA entries of @pt go only under it; readers holding it
- *          look @pt up without @lock (RCU, xa_load()).
+ *          them. SVA entries of @pt go only under it, and @shares
+ *          changes only under it: readers holding it look @pt up without
+ *          @lock (RCU, xa_load()) and walk @shares without any other lock.
  * @lock: protects @pt, @dma, @shares and @gen (for writers).
  * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps) and mode
  *              switches; taken before @lock.

@@ -378,6 +378,7 @@ static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
 	unsigned long idx = first;
 
+	atomic64_inc(&mmu->wdev->stats.notifier_calls);
 	/*
 	 * The compatible nodes' own exclusive conversions keep the pages
 	 * where they are (wd_hmm_compat.c enters them afterwards).
@@ -703,11 +704,16 @@ void *wd_mmu_pfn_kaddr(struct wd_mmu *mmu, unsigned long pfn, bool touch)
 
 /* --- Pinned mode: shares ------------------------------------------- */
 
+/*
+ * The tree changes only with both ->lock and the access lock (for writing)
+ * held: either keeps it still for a reader.
+ */
 static struct wd_share *wd_share_find(struct wd_mmu *mmu, u64 addr)
 {
 	struct interval_tree_node *it;
 
-	lockdep_assert_held(&mmu->lock);
+	lockdep_assert(lockdep_is_held(&mmu->lock) ||
+		       lockdep_is_held(&mmu->access));
 	it = interval_tree_iter_first(&mmu->shares, addr, addr);
 	return it ? container_of(it, struct wd_share, it) : NULL;
 }
@@ -1004,9 +1010,12 @@ int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req)
 			goto err_unpin;
 		}
 	}
+	/* Engines read the tree holding only the access lock. */
+	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	interval_tree_insert(&sh->it, &mmu->shares);
 	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 	wd_device_leave(mmu->wdev, idx);
 	mutex_unlock(&mmu->share_lock);
 	atomic64_add(nr, &mmu->pinned_pages);
@@ -1034,6 +1043,12 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 	if (req->access)
 		return -EINVAL;
 
+	/*
+	 * Engines read the tree holding only the access lock: once we hold
+	 * it for writing, no engine access to the pages is in flight, and
+	 * none finds the share afterwards.
+	 */
+	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	sh = wd_share_find(mmu, req->addr);
 	if (mmu->mode != WD_MMU_PINNED) {
@@ -1048,12 +1063,9 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 		mmu->gen++;
 	}
 	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 	if (ret)
 		return ret;
-
-	/* No engine access to the pages is in flight past this point. */
-	down_write(&mmu->access);
-	up_write(&mmu->access);
 	wd_share_free(mmu, sh);
 	return 0;
 }
@@ -1174,6 +1186,8 @@ void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q)
 {
 	memset(job, 0, sizeof(*job));
 	job->q = q;
+	/* The TLB is empty: any generation will do. */
+	job->gen = READ_ONCE(wd_job_mmu(job)->gen);
 }
 EXPORT_SYMBOL_GPL(wd_mem_job_init);
 
@@ -1218,13 +1232,12 @@ static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
 		*pfn = wd_pt_pfn(entry);
 		return 0;
 	}
-	mutex_lock(&mmu->lock);
+	/* The access lock keeps the shares still: no ->lock. */
 	sh = wd_share_find(mmu, addr);
 	if (!sh || (write && !sh->writable))
 		ret = -EFAULT;
 	else
 		*pfn = page_to_pfn(wd_share_page(sh, addr));
-	mutex_unlock(&mmu->lock);
 	return ret;
 }
 
@@ -1269,9 +1282,59 @@ static bool wd_seg_add(struct wd_seg_fill *f, dma_addr_t dma, void *kaddr,
 	return true;
 }
 
+static void wd_tlb_flush(struct wd_mem_job *job)
+{
+	memset(job->tlb, 0, sizeof(job->tlb));
+}
+
 /*
- * SVA: segments from the cursor's position through the device page table,
- * up to the first page it does not map. Access lock held.
+ * The page of index @idx through the job's TLB, or a walk of the device
+ * page table on a miss. Access lock held, with the job's generation that
+ * of the context (wd_job_revalidate()): no translation went since the
+ * entries were cached. Pages of device-private memory are never cached
+ * (each use marks the page used, for eviction).
+ * Return: 0, -ENOENT for a miss of the page table, -EFAULT.
+ */
+static int wd_sva_translate(struct wd_mmu *mmu, struct wd_mem_job *job,
+			    unsigned long idx, bool write, bool dma,
+			    struct wd_mem_tlb_entry *out)
+{
+	struct wd_mem_tlb_entry *t = &job->tlb[idx % WD_MEM_TLB_SIZE];
+	unsigned long pfn;
+	void *entry;
+
+	if (t->idx == idx + 1 && (t->write || !write)) {
+		*out = *t;
+		return 0;
+	}
+	entry = wd_sva_entry(mmu, idx, write);
+	if (!entry)
+		return -ENOENT;
+	pfn = wd_pt_pfn(entry);
+	out->idx = idx + 1;
+	out->write = wd_pt_flags(entry) & WD_PT_WRITE;
+	out->kaddr = NULL;
+	out->dma = 0;
+	if (dma) {
+		void *d = xa_load(&mmu->dma, idx);
+
+		if (WARN_ON_ONCE(!d))
+			return -EFAULT;
+		out->dma = wd_dma_addr(d);
+	} else {
+		out->kaddr = wd_mmu_pfn_kaddr(mmu, pfn, true);
+		if (!out->kaddr)
+			return -EFAULT;
+	}
+	if (!is_device_private_page(pfn_to_page(pfn)))
+		*t = *out;
+	return 0;
+}
+
+/*
+ * SVA: segments from the cursor's position through the device page table
+ * (and the job's TLB), up to the first page it does not map. Access lock
+ * held: the entries stay, and the table is read without ->lock (RCU).
  * Return: bytes, -ENOENT if the first page misses, -EFAULT.
  */
 static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
@@ -1281,28 +1344,22 @@ static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 	unsigned int budget = WD_SEGS_MAX_PAGES;
 	u64 addr = cur->addr;
 
+	lockdep_assert_held_read(&mmu->access);
 	for (; addr < cur->end && budget--; idx++) {
 		u32 len = min_t(u64, PAGE_SIZE - offset_in_page(addr),
 				cur->end - addr);
-		void *entry = wd_sva_entry(mmu, idx, cur->write);
-		dma_addr_t dma = 0;
-		void *kaddr = NULL;
+		struct wd_mem_tlb_entry t;
+		int ret;
 
-		if (!entry)
+		ret = wd_sva_translate(mmu, cur->job, idx, cur->write, f->dma,
+				       &t);
+		if (ret == -EFAULT && !f->bytes)
+			return -EFAULT;
+		if (ret)
 			break;
-		if (f->dma) {
-			void *d = xa_load(&mmu->dma, idx);
-
-			if (WARN_ON_ONCE(!d))
-				break;
-			dma = wd_dma_addr(d) + offset_in_page(addr);
-		} else {
-			kaddr = wd_mmu_pfn_kaddr(mmu, wd_pt_pfn(entry), true);
-			if (!kaddr)
-				return f->bytes ? f->bytes : -EFAULT;
-			kaddr += offset_in_page(addr);
-		}
-		if (!wd_seg_add(f, dma, kaddr, len))
+		if (!wd_seg_add(f, f->dma ? t.dma + offset_in_page(addr) : 0,
+				f->dma ? NULL : t.kaddr + offset_in_page(addr),
+				len))
 			break;
 		addr += len;
 	}
@@ -1310,8 +1367,9 @@ static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 }
 
 /*
- * Pinned mode: segments from the cursor's position through the shares,
- * one lookup of ->lock for the whole batch. Access lock held.
+ * Pinned mode: segments from the cursor's position through the shares.
+ * The access lock held keeps the shares (and their DMA mappings) still:
+ * no other lock.
  * Return: bytes, or -EFAULT if the first byte is not shared as needed.
  */
 static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
@@ -1321,7 +1379,7 @@ static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 	u64 addr = cur->addr;
 	struct wd_share *sh;
 
-	mutex_lock(&mmu->lock);
+	lockdep_assert_held_read(&mmu->access);
 	while (addr < cur->end && budget) {
 		u64 off, stop;
 
@@ -1367,7 +1425,6 @@ static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 		}
 	}
 out:
-	mutex_unlock(&mmu->lock);
 	return f->bytes ? f->bytes : -EFAULT;
 }
 
@@ -1387,6 +1444,8 @@ static bool wd_job_revalidate(struct wd_mem_job *job)
 	if (READ_ONCE(mmu->gen) == job->gen)
 		return true;
 	job->gen = READ_ONCE(mmu->gen);
+	/* Translations went: what the TLB holds may be among them. */
+	wd_tlb_flush(job);
 	for (i = 0; i < job->nr; i++) {
 		struct wd_mem_cursor *cur = job->cursors[i];
 
@@ -1636,6 +1695,18 @@ void wd_mem_finish(struct wd_mem_cursor *cur)
 	cur->held = 0;
 }
 EXPORT_SYMBOL_GPL(wd_mem_finish);
+
+void wd_mem_job_next(struct wd_mem_job *job)
+{
+	int i;
+
+	for (i = 0; i < job->nr; i++)
+		WARN_ON_ONCE(job->cursors[i]->held || job->cursors[i]->kaddr);
+	job->nr = 0;
+	/* The TLB stays: wd_job_revalidate() empties it if it went stale. */
+	wd_job_release(job);
+}
+EXPORT_SYMBOL_GPL(wd_mem_job_next);
 
 void wd_mem_job_end(struct wd_mem_job *job)
 {

@@ -558,6 +558,81 @@ TEST(pinned_leaks_on_exit)
 	EXPECT_EQ(0, stat_of("pinned_pages"));
 }
 
+/*
+ * wd_soft's debugfs copy_baseline (the kernel's own copy of the same
+ * pages, wdbench's baseline): it copies, reports a time, and refuses
+ * malformed, unaligned, overlapping, oversized and unmapped requests.
+ */
+TEST(copy_baseline_knob)
+{
+	size_t len = 16 * PG;
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len), cmd[128], out[32];
+	int fd, i;
+	struct {
+		const char *fmt;
+		int err;
+	} bad[] = {
+		{ "nonsense", EINVAL },
+		{ "%lx %lx", EINVAL },
+		{ "%lx %lx 4096 0", EINVAL },			/* no rounds */
+		{ "%lx %lx 4096 1001", EINVAL },		/* too many */
+		{ "%lx %lx 100 1", EINVAL },			/* not pages */
+		{ "%lx %lx 0 1", EINVAL },
+		{ "%lx %lx 1099511627776 1", EINVAL },	/* too long */
+	};
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	fd = open("/sys/kernel/debug/wd_soft/copy_baseline", O_RDWR);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		int n = snprintf(cmd, sizeof(cmd), bad[i].fmt,
+				 (unsigned long)src, (unsigned long)dst);
+
+		EXPECT_EQ(-1, write(fd, cmd, n)) TH_LOG("%s", cmd);
+		EXPECT_EQ(bad[i].err, errno) TH_LOG("%s", cmd);
+	}
+	/* Unaligned, overlapping, wrapping, unmapped. */
+	snprintf(cmd, sizeof(cmd), "%lx %lx 4096 1", (unsigned long)src + 1,
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	snprintf(cmd, sizeof(cmd), "%lx %lx 8192 1", (unsigned long)src,
+		 (unsigned long)src + PG);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	snprintf(cmd, sizeof(cmd), "fffffffffffff000 %lx 8192 1",
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, munmap(src + 8 * PG, PG));
+	snprintf(cmd, sizeof(cmd), "%lx %lx %zu 1", (unsigned long)src,
+		 (unsigned long)dst, len);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EFAULT, errno);
+	/* Read-only destination: refused, nothing written. */
+	ASSERT_EQ(0, mprotect(dst, len, PROT_READ));
+	snprintf(cmd, sizeof(cmd), "%lx %lx 4096 1", (unsigned long)src,
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(dst, len, PROT_READ | PROT_WRITE));
+
+	/* A good one: the pages are copied, and the time is given. */
+	for (i = 0; i < (int)(8 * PG); i++)
+		src[i] = (char)(i * 7 + 1);
+	snprintf(cmd, sizeof(cmd), "%lx %lx %lu 3", (unsigned long)src,
+		 (unsigned long)dst, 8 * PG);
+	EXPECT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(0, memcmp(src, dst, 8 * PG));
+	memset(out, 0, sizeof(out));
+	EXPECT_LT(0, pread(fd, out, sizeof(out) - 1, 0));
+	EXPECT_LT(0, strtoull(out, NULL, 10)) TH_LOG("%s", out);
+	close(fd);
+	munmap(src, len);
+	munmap(dst, len);
+}
+
 TEST(debugfs_context_stats)
 {
 	size_t len = 32 * PG;
