@@ -11,12 +11,15 @@
  * in with hmm_range_fault() under the mmu_interval_read_begin()/retry
  * protocol, on an interval notifier that covers only that window and
  * lives only while the fault runs (a "fault window"), so a change to the
- * address space elsewhere never makes a fault start again. A second
- * notifier over the whole address space removes entries before the CPU
- * mapping changes (munmap, mprotect, fork's write protection, COW,
- * migration, exit...); when the range holds no entry it returns without
- * taking any lock. Nothing is pinned. Memory that is not in the kernel
- * direct map (memfd_secret) is never entered.
+ * address space elsewhere never makes a fault start again. Entries are
+ * removed before the CPU mapping changes (munmap, mprotect, fork's write
+ * protection, COW, migration, exit...) by one interval notifier per 2 MiB
+ * block the mirror has entered pages in (inserted by the window before it
+ * reads the CPU page table; blocks without entries are freed in bulk), so
+ * a change where the device mirrors nothing calls nothing here; in a block
+ * whose range holds no entry it returns without taking any lock. Nothing
+ * is pinned. Memory that is not in the kernel direct map (memfd_secret)
+ * is never entered.
  *
  * Pinned: the process shares ranges explicitly; they are pinned with
  * FOLL_LONGTERM and charged to RLIMIT_MEMLOCK before anything is
@@ -363,19 +366,21 @@ static void wd_pt_evict(struct wd_mmu *mmu, unsigned long idx)
 }
 
 /*
- * The notifier over the whole address space. Entries are entered only
- * inside a fault window, whose own notifier catches any invalidation of
- * the window that races the fault (below); so entries this one can miss
- * in a lockless look are ones that window's notifier removes, and a range
- * without entries needs no lock at all.
+ * The notifier of a block. Entries are entered only inside a fault
+ * window, which holds the block's notifier (inserted before the window's
+ * own) and whose own notifier catches any invalidation of the window that
+ * races the fault (below); so entries this one can miss in a lockless look
+ * are ones that window's notifier removes, and a range without entries
+ * needs no lock at all.
  */
 static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
 {
-	struct wd_mmu *mmu = container_of(mni, struct wd_mmu, notifier);
-	unsigned long first = range->start >> PAGE_SHIFT;
-	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
+	struct wd_mmu_block *blk = container_of(mni, struct wd_mmu_block, mni);
+	struct wd_mmu *mmu = blk->mmu;
+	unsigned long first = max(range->start >> PAGE_SHIFT, blk->first);
+	unsigned long last = min((range->end - 1) >> PAGE_SHIFT, blk->last);
 	unsigned long idx = first;
 
 	atomic64_inc(&mmu->wdev->stats.notifier_calls);
@@ -425,20 +430,142 @@ static const struct mmu_interval_notifier_ops wd_window_notifier_ops = {
 	.invalidate = wd_window_invalidate,
 };
 
+/* Fewest blocks a context keeps before it frees unused ones. */
+#define WD_MMU_BLOCKS_GC_MIN	256
+
+/*
+ * Move the blocks that hold no entry and serve no window from ->blocks to
+ * @list; the caller removes their notifiers once it dropped the lock. No
+ * entry can enter such a block: entries enter only in a window, and a
+ * window takes its blocks under ->blocks_lock.
+ */
+static void wd_mmu_blocks_collect(struct wd_mmu *mmu, struct list_head *list,
+				  bool all)
+{
+	struct wd_mmu_block *blk;
+	unsigned long b, idx;
+
+	lockdep_assert_held(&mmu->blocks_lock);
+	xa_for_each(&mmu->blocks, b, blk) {
+		idx = blk->first;
+		if (blk->users ||
+		    (!all && xa_find(&mmu->pt, &idx, blk->last, XA_PRESENT)))
+			continue;
+		xa_erase(&mmu->blocks, b);
+		mmu->nr_blocks--;
+		list_add(&blk->gc, list);
+	}
+	mmu->blocks_gc_at = max_t(unsigned long, WD_MMU_BLOCKS_GC_MIN,
+				  2 * mmu->nr_blocks);
+}
+
+/* Remove the notifiers of collected blocks; no lock held. */
+static void wd_mmu_blocks_free(struct list_head *list)
+{
+	struct wd_mmu_block *blk, *tmp;
+
+	list_for_each_entry_safe(blk, tmp, list, gc) {
+		/* Returns once no callback of the block runs any more. */
+		mmu_interval_notifier_remove(&blk->mni);
+		kfree(blk);
+	}
+}
+
+static void wd_mmu_blocks_put(struct wd_mmu_window *win)
+{
+	struct wd_mmu *mmu = win->mmu;
+	unsigned int i;
+
+	mutex_lock(&mmu->blocks_lock);
+	for (i = 0; i < win->nr_blocks; i++)
+		win->blocks[i]->users--;
+	mutex_unlock(&mmu->blocks_lock);
+	win->nr_blocks = 0;
+}
+
+/*
+ * Hold the blocks [@start, @end) lies in for a window, inserting the
+ * notifiers of those that have none yet: before the window's own notifier,
+ * so every invalidation after the window's read of the CPU page table
+ * reaches the block too, and entries the window enters are never missed.
+ */
+static int wd_mmu_blocks_get(struct wd_mmu *mmu, struct wd_mmu_window *win,
+			     u64 start, u64 end)
+{
+	unsigned long b, first = start >> WD_MMU_BLOCK_SHIFT;
+	unsigned long last = (end - 1) >> WD_MMU_BLOCK_SHIFT;
+	struct wd_mmu_block *blk;
+	LIST_HEAD(gc);
+	int ret = 0;
+
+	win->nr_blocks = 0;
+	if (WARN_ON_ONCE(last - first >= ARRAY_SIZE(win->blocks)))
+		return -EINVAL;
+	mutex_lock(&mmu->blocks_lock);
+	if (mmu->nr_blocks >= mmu->blocks_gc_at)
+		wd_mmu_blocks_collect(mmu, &gc, false);
+	for (b = first; b <= last; b++) {
+		blk = xa_load(&mmu->blocks, b);
+		if (!blk) {
+			blk = kzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
+			if (!blk) {
+				ret = -ENOMEM;
+				break;
+			}
+			blk->mmu = mmu;
+			blk->first = b << (WD_MMU_BLOCK_SHIFT - PAGE_SHIFT);
+			blk->last = blk->first +
+				    (1UL << (WD_MMU_BLOCK_SHIFT - PAGE_SHIFT)) - 1;
+			ret = mmu_interval_notifier_insert(&blk->mni, mmu->mm,
+						b << WD_MMU_BLOCK_SHIFT,
+						1UL << WD_MMU_BLOCK_SHIFT,
+						&wd_mmu_notifier_ops);
+			if (ret) {
+				kfree(blk);
+				break;
+			}
+			ret = xa_err(xa_store(&mmu->blocks, b, blk,
+					      GFP_KERNEL_ACCOUNT));
+			if (ret) {
+				list_add(&blk->gc, &gc);
+				break;
+			}
+			mmu->nr_blocks++;
+		}
+		blk->users++;
+		win->blocks[win->nr_blocks++] = blk;
+	}
+	mutex_unlock(&mmu->blocks_lock);
+	wd_mmu_blocks_free(&gc);
+	if (ret)
+		wd_mmu_blocks_put(win);
+	return ret;
+}
+
 int wd_mmu_window_begin(struct wd_mmu *mmu, struct wd_mmu_window *win,
 			u64 start, u64 end)
 {
+	int ret;
+
 	win->mmu = mmu;
 	win->first = start >> PAGE_SHIFT;
 	win->last = (end - 1) >> PAGE_SHIFT;
-	return mmu_interval_notifier_insert(&win->mni, mmu->mm, start,
-					    end - start,
-					    &wd_window_notifier_ops);
+	ret = wd_mmu_blocks_get(mmu, win, start, end);
+	if (ret)
+		return ret;
+	ret = mmu_interval_notifier_insert(&win->mni, mmu->mm, start,
+					   end - start,
+					   &wd_window_notifier_ops);
+	if (ret)
+		wd_mmu_blocks_put(win);
+	return ret;
 }
 
 void wd_mmu_window_end(struct wd_mmu_window *win)
 {
 	mmu_interval_notifier_remove(&win->mni);
+	/* What the window entered stays under its blocks' notifiers. */
+	wd_mmu_blocks_put(win);
 }
 
 /* --- SVA: device faults --------------------------------------------- */
@@ -1072,9 +1199,25 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 
 /* --- Context set-up and teardown ----------------------------------- */
 
+/* The notifier wd_mmu_init() inserts and removes at once: it does nothing. */
+static bool wd_probe_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops wd_probe_notifier_ops = {
+	.invalidate = wd_probe_invalidate,
+};
+
 int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 		struct mm_struct *mm)
 {
+	struct mmu_interval_notifier probe;
+	int ret;
+
 	mmu->wdev = wdev;
 	mmu->mm = mm;
 	init_rwsem(&mmu->access);
@@ -1084,9 +1227,33 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 	xa_init(&mmu->dma);
 	mmu->shares = RB_ROOT_CACHED;
 	mmu->mode = (wdev->flags & WD_DEV_F_SVA) ? WD_MMU_SVA : WD_MMU_PINNED;
-	return mmu_interval_notifier_insert(&mmu->notifier, mm, 0,
-					    ULONG_MAX & PAGE_MASK,
-					    &wd_mmu_notifier_ops);
+	mutex_init(&mmu->blocks_lock);
+	xa_init(&mmu->blocks);
+	mmu->blocks_gc_at = WD_MMU_BLOCKS_GC_MIN;
+	/*
+	 * Set the address space up for interval notifiers now, in the
+	 * opener's context: the first one inserted takes mmap_lock for
+	 * writing, which the faults that insert blocks later must not need.
+	 */
+	ret = mmu_interval_notifier_insert(&probe, mm, 0, PAGE_SIZE,
+					   &wd_probe_notifier_ops);
+	if (ret)
+		return ret;
+	mmu_interval_notifier_remove(&probe);
+	return 0;
+}
+
+/* Remove every block notifier (no window may be open). */
+static void wd_mmu_blocks_fini(struct wd_mmu *mmu)
+{
+	LIST_HEAD(gc);
+
+	mutex_lock(&mmu->blocks_lock);
+	wd_mmu_blocks_collect(mmu, &gc, true);
+	WARN_ON_ONCE(mmu->nr_blocks);
+	mutex_unlock(&mmu->blocks_lock);
+	wd_mmu_blocks_free(&gc);
+	xa_destroy(&mmu->blocks);
 }
 
 /*
@@ -1124,7 +1291,7 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 
 void wd_mmu_fini(struct wd_mmu *mmu)
 {
-	mmu_interval_notifier_remove(&mmu->notifier);
+	wd_mmu_blocks_fini(mmu);
 	wd_mmu_drop_all(mmu, 0);
 	xa_destroy(&mmu->pt);
 	WARN_ON_ONCE(!xa_empty(&mmu->dma));
