@@ -750,6 +750,23 @@ TEST(copy_baseline_knob)
 	EXPECT_EQ(EFAULT, errno);
 	ASSERT_EQ(0, mprotect(dst, len, PROT_READ | PROT_WRITE));
 
+	/* wd_soft's busy_ns grows with the commands its engines run. */
+	{
+		const char *bpath = "/sys/kernel/debug/wd_soft/busy_ns";
+		char busy[32];
+		unsigned long long b0, b1;
+		struct tq t;
+
+		ASSERT_EQ(0, wd_test_read_file(bpath, busy, sizeof(busy)));
+		b0 = strtoull(busy, NULL, 10);
+		ASSERT_EQ(0, tq_open(&t, 8, 0));
+		ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, src, 4 * PG));
+		tq_close(&t);
+		ASSERT_EQ(0, wd_test_read_file(bpath, busy, sizeof(busy)));
+		b1 = strtoull(busy, NULL, 10);
+		EXPECT_LT(b0, b1);
+	}
+
 	/* A good one: the pages are copied, and the time is given. */
 	for (i = 0; i < (int)(8 * PG); i++)
 		src[i] = (char)(i * 7 + 1);
