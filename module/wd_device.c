@@ -224,6 +224,8 @@ WD_STAT_ATTR(migrated_to_system, migrated_to_system);
 WD_STAT_ATTR(cpu_faults, cpu_faults);
 WD_STAT_ATTR(evicted_pages, evicted_pages);
 WD_STAT_ATTR(dma_mapped, dma_mapped);
+WD_STAT_ATTR(engine_wakeups, engine_wakeups);
+WD_STAT_ATTR(notifier_calls, notifier_calls);
 
 static ssize_t devpriv_pages_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
@@ -251,6 +253,8 @@ static struct attribute *wd_stats_attrs[] = {
 	&dev_attr_cpu_faults.attr,
 	&dev_attr_evicted_pages.attr,
 	&dev_attr_dma_mapped.attr,
+	&dev_attr_engine_wakeups.attr,
+	&dev_attr_notifier_calls.attr,
 	NULL,
 };
 

@@ -130,14 +130,25 @@ struct wd_hwq {
  *          (and the segments wd_mem_segs() handed out); what removes
  *          translations takes it for writing, before @lock, so that it
  *          removes them (and their DMA mappings) only once no engine uses
- *          them. SVA entries of @pt go only under it; readers holding it
- *          look @pt up without @lock (RCU, xa_load()).
+ *          them. SVA entries of @pt go only under it, and @shares
+ *          changes only under it: readers holding it look @pt up without
+ *          @lock (RCU, xa_load()) and walk @shares without any other lock.
  * @lock: protects @pt, @dma, @shares and @gen (for writers).
  * @share_lock: serialises WD_IOC_SHARE calls (pinning sleeps) and mode
  *              switches; taken before @lock.
  * @gen: bumped whenever translations are removed.
- * @notifier: SVA invalidations, over the whole address space; it only
- *            removes entries (faults use a &struct wd_mmu_window).
+ * @blocks_lock: protects @blocks, @nr_blocks, @blocks_gc_at and the
+ *               users of each block; taken with no other lock of the
+ *               context held (before the mm's mmap_lock).
+ * @blocks: SVA invalidations: block number (address >> WD_MMU_BLOCK_SHIFT)
+ *          -> &struct wd_mmu_block, an interval notifier over the block.
+ *          Every page @pt holds is in a block here; address ranges the
+ *          device never mirrored have none, so changing them costs the
+ *          device nothing. The notifiers only remove entries (faults use
+ *          a &struct wd_mmu_window).
+ * @nr_blocks: blocks in @blocks.
+ * @blocks_gc_at: @nr_blocks at which the next fault frees the blocks that
+ *                hold no entry and serve no fault.
  * @pt: SVA device page table: page index -> wd_pt_entry().
  * @dma: SVA, devices with &wd_device.dma_dev only: page index -> the DMA
  *       mapping of the page @pt holds at that index (wd_mmu.c). An entry
@@ -161,7 +172,10 @@ struct wd_mmu {
 	struct mutex lock;
 	struct mutex share_lock;
 	unsigned long gen;
-	struct mmu_interval_notifier notifier;
+	struct mutex blocks_lock;
+	struct xarray blocks;
+	unsigned long nr_blocks;
+	unsigned long blocks_gc_at;
 	struct xarray pt;
 	struct xarray dma;
 	struct rb_root_cached shares;
@@ -174,12 +188,37 @@ struct wd_mmu {
 	bool dma_off;
 };
 
+/* Bytes of address space one SVA invalidation notifier covers (2 MiB). */
+#define WD_MMU_BLOCK_SHIFT	21
+
+/**
+ * struct wd_mmu_block - the SVA invalidation notifier of one block
+ * @mni: interval notifier over the block's addresses.
+ * @mmu: the device MMU whose entries it removes.
+ * @first: first page index of the block.
+ * @last: last page index of the block.
+ * @users: fault windows in the block now (under &wd_mmu.blocks_lock); a
+ *         block is freed only when it has none and holds no entry.
+ * @gc: in the list of blocks being freed.
+ */
+struct wd_mmu_block {
+	struct mmu_interval_notifier mni;
+	struct wd_mmu *mmu;
+	unsigned long first;
+	unsigned long last;
+	unsigned int users;
+	struct list_head gc;
+};
+
 /**
  * struct wd_mmu_window - an interval notifier over one device fault
  * @mni: the notifier, alive from wd_mmu_window_begin() to _end().
  * @mmu: the device MMU the fault fills.
  * @first: first page index of the window.
  * @last: last page index of the window.
+ * @blocks: the blocks the window lies in (at most two: a window covers at
+ *          most WD_FAULT_MAX pages), held (users) until the window ends.
+ * @nr_blocks: entries of @blocks.
  *
  * Code that reads the CPU page table and then enters pages in @mmu->pt
  * does it in a window: mmu_interval_read_begin()/read_retry() on @mni,
@@ -192,6 +231,8 @@ struct wd_mmu_window {
 	struct wd_mmu *mmu;
 	unsigned long first;
 	unsigned long last;
+	struct wd_mmu_block *blocks[2];
+	unsigned int nr_blocks;
 };
 
 /* A chain of pool pages, linked through &wd_pool.link (see wd_pool.c). */

@@ -11,12 +11,15 @@
  * in with hmm_range_fault() under the mmu_interval_read_begin()/retry
  * protocol, on an interval notifier that covers only that window and
  * lives only while the fault runs (a "fault window"), so a change to the
- * address space elsewhere never makes a fault start again. A second
- * notifier over the whole address space removes entries before the CPU
- * mapping changes (munmap, mprotect, fork's write protection, COW,
- * migration, exit...); when the range holds no entry it returns without
- * taking any lock. Nothing is pinned. Memory that is not in the kernel
- * direct map (memfd_secret) is never entered.
+ * address space elsewhere never makes a fault start again. Entries are
+ * removed before the CPU mapping changes (munmap, mprotect, fork's write
+ * protection, COW, migration, exit...) by one interval notifier per 2 MiB
+ * block the mirror has entered pages in (inserted by the window before it
+ * reads the CPU page table; blocks without entries are freed in bulk), so
+ * a change where the device mirrors nothing calls nothing here; in a block
+ * whose range holds no entry it returns without taking any lock. Nothing
+ * is pinned. Memory that is not in the kernel direct map (memfd_secret)
+ * is never entered.
  *
  * Pinned: the process shares ranges explicitly; they are pinned with
  * FOLL_LONGTERM and charged to RLIMIT_MEMLOCK before anything is
@@ -363,21 +366,24 @@ static void wd_pt_evict(struct wd_mmu *mmu, unsigned long idx)
 }
 
 /*
- * The notifier over the whole address space. Entries are entered only
- * inside a fault window, whose own notifier catches any invalidation of
- * the window that races the fault (below); so entries this one can miss
- * in a lockless look are ones that window's notifier removes, and a range
- * without entries needs no lock at all.
+ * The notifier of a block. Entries are entered only inside a fault
+ * window, which holds the block's notifier (inserted before the window's
+ * own) and whose own notifier catches any invalidation of the window that
+ * races the fault (below); so entries this one can miss in a lockless look
+ * are ones that window's notifier removes, and a range without entries
+ * needs no lock at all.
  */
 static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
 {
-	struct wd_mmu *mmu = container_of(mni, struct wd_mmu, notifier);
-	unsigned long first = range->start >> PAGE_SHIFT;
-	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
+	struct wd_mmu_block *blk = container_of(mni, struct wd_mmu_block, mni);
+	struct wd_mmu *mmu = blk->mmu;
+	unsigned long first = max(range->start >> PAGE_SHIFT, blk->first);
+	unsigned long last = min((range->end - 1) >> PAGE_SHIFT, blk->last);
 	unsigned long idx = first;
 
+	atomic64_inc(&mmu->wdev->stats.notifier_calls);
 	/*
 	 * The compatible nodes' own exclusive conversions keep the pages
 	 * where they are (wd_hmm_compat.c enters them afterwards).
@@ -424,20 +430,142 @@ static const struct mmu_interval_notifier_ops wd_window_notifier_ops = {
 	.invalidate = wd_window_invalidate,
 };
 
+/* Fewest blocks a context keeps before it frees unused ones. */
+#define WD_MMU_BLOCKS_GC_MIN	256
+
+/*
+ * Move the blocks that hold no entry and serve no window from ->blocks to
+ * @list; the caller removes their notifiers once it dropped the lock. No
+ * entry can enter such a block: entries enter only in a window, and a
+ * window takes its blocks under ->blocks_lock.
+ */
+static void wd_mmu_blocks_collect(struct wd_mmu *mmu, struct list_head *list,
+				  bool all)
+{
+	struct wd_mmu_block *blk;
+	unsigned long b, idx;
+
+	lockdep_assert_held(&mmu->blocks_lock);
+	xa_for_each(&mmu->blocks, b, blk) {
+		idx = blk->first;
+		if (blk->users ||
+		    (!all && xa_find(&mmu->pt, &idx, blk->last, XA_PRESENT)))
+			continue;
+		xa_erase(&mmu->blocks, b);
+		mmu->nr_blocks--;
+		list_add(&blk->gc, list);
+	}
+	mmu->blocks_gc_at = max_t(unsigned long, WD_MMU_BLOCKS_GC_MIN,
+				  2 * mmu->nr_blocks);
+}
+
+/* Remove the notifiers of collected blocks; no lock held. */
+static void wd_mmu_blocks_free(struct list_head *list)
+{
+	struct wd_mmu_block *blk, *tmp;
+
+	list_for_each_entry_safe(blk, tmp, list, gc) {
+		/* Returns once no callback of the block runs any more. */
+		mmu_interval_notifier_remove(&blk->mni);
+		kfree(blk);
+	}
+}
+
+static void wd_mmu_blocks_put(struct wd_mmu_window *win)
+{
+	struct wd_mmu *mmu = win->mmu;
+	unsigned int i;
+
+	mutex_lock(&mmu->blocks_lock);
+	for (i = 0; i < win->nr_blocks; i++)
+		win->blocks[i]->users--;
+	mutex_unlock(&mmu->blocks_lock);
+	win->nr_blocks = 0;
+}
+
+/*
+ * Hold the blocks [@start, @end) lies in for a window, inserting the
+ * notifiers of those that have none yet: before the window's own notifier,
+ * so every invalidation after the window's read of the CPU page table
+ * reaches the block too, and entries the window enters are never missed.
+ */
+static int wd_mmu_blocks_get(struct wd_mmu *mmu, struct wd_mmu_window *win,
+			     u64 start, u64 end)
+{
+	unsigned long b, first = start >> WD_MMU_BLOCK_SHIFT;
+	unsigned long last = (end - 1) >> WD_MMU_BLOCK_SHIFT;
+	struct wd_mmu_block *blk;
+	LIST_HEAD(gc);
+	int ret = 0;
+
+	win->nr_blocks = 0;
+	if (WARN_ON_ONCE(last - first >= ARRAY_SIZE(win->blocks)))
+		return -EINVAL;
+	mutex_lock(&mmu->blocks_lock);
+	if (mmu->nr_blocks >= mmu->blocks_gc_at)
+		wd_mmu_blocks_collect(mmu, &gc, false);
+	for (b = first; b <= last; b++) {
+		blk = xa_load(&mmu->blocks, b);
+		if (!blk) {
+			blk = kzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
+			if (!blk) {
+				ret = -ENOMEM;
+				break;
+			}
+			blk->mmu = mmu;
+			blk->first = b << (WD_MMU_BLOCK_SHIFT - PAGE_SHIFT);
+			blk->last = blk->first +
+				    (1UL << (WD_MMU_BLOCK_SHIFT - PAGE_SHIFT)) - 1;
+			ret = mmu_interval_notifier_insert(&blk->mni, mmu->mm,
+						b << WD_MMU_BLOCK_SHIFT,
+						1UL << WD_MMU_BLOCK_SHIFT,
+						&wd_mmu_notifier_ops);
+			if (ret) {
+				kfree(blk);
+				break;
+			}
+			ret = xa_err(xa_store(&mmu->blocks, b, blk,
+					      GFP_KERNEL_ACCOUNT));
+			if (ret) {
+				list_add(&blk->gc, &gc);
+				break;
+			}
+			mmu->nr_blocks++;
+		}
+		blk->users++;
+		win->blocks[win->nr_blocks++] = blk;
+	}
+	mutex_unlock(&mmu->blocks_lock);
+	wd_mmu_blocks_free(&gc);
+	if (ret)
+		wd_mmu_blocks_put(win);
+	return ret;
+}
+
 int wd_mmu_window_begin(struct wd_mmu *mmu, struct wd_mmu_window *win,
 			u64 start, u64 end)
 {
+	int ret;
+
 	win->mmu = mmu;
 	win->first = start >> PAGE_SHIFT;
 	win->last = (end - 1) >> PAGE_SHIFT;
-	return mmu_interval_notifier_insert(&win->mni, mmu->mm, start,
-					    end - start,
-					    &wd_window_notifier_ops);
+	ret = wd_mmu_blocks_get(mmu, win, start, end);
+	if (ret)
+		return ret;
+	ret = mmu_interval_notifier_insert(&win->mni, mmu->mm, start,
+					   end - start,
+					   &wd_window_notifier_ops);
+	if (ret)
+		wd_mmu_blocks_put(win);
+	return ret;
 }
 
 void wd_mmu_window_end(struct wd_mmu_window *win)
 {
 	mmu_interval_notifier_remove(&win->mni);
+	/* What the window entered stays under its blocks' notifiers. */
+	wd_mmu_blocks_put(win);
 }
 
 /* --- SVA: device faults --------------------------------------------- */
@@ -703,11 +831,16 @@ void *wd_mmu_pfn_kaddr(struct wd_mmu *mmu, unsigned long pfn, bool touch)
 
 /* --- Pinned mode: shares ------------------------------------------- */
 
+/*
+ * The tree changes only with both ->lock and the access lock (for writing)
+ * held: either keeps it still for a reader.
+ */
 static struct wd_share *wd_share_find(struct wd_mmu *mmu, u64 addr)
 {
 	struct interval_tree_node *it;
 
-	lockdep_assert_held(&mmu->lock);
+	lockdep_assert(lockdep_is_held(&mmu->lock) ||
+		       lockdep_is_held(&mmu->access));
 	it = interval_tree_iter_first(&mmu->shares, addr, addr);
 	return it ? container_of(it, struct wd_share, it) : NULL;
 }
@@ -1004,9 +1137,12 @@ int wd_mmu_share(struct wd_mmu *mmu, const struct wd_share_req *req)
 			goto err_unpin;
 		}
 	}
+	/* Engines read the tree holding only the access lock. */
+	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	interval_tree_insert(&sh->it, &mmu->shares);
 	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 	wd_device_leave(mmu->wdev, idx);
 	mutex_unlock(&mmu->share_lock);
 	atomic64_add(nr, &mmu->pinned_pages);
@@ -1034,6 +1170,12 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 	if (req->access)
 		return -EINVAL;
 
+	/*
+	 * Engines read the tree holding only the access lock: once we hold
+	 * it for writing, no engine access to the pages is in flight, and
+	 * none finds the share afterwards.
+	 */
+	down_write(&mmu->access);
 	mutex_lock(&mmu->lock);
 	sh = wd_share_find(mmu, req->addr);
 	if (mmu->mode != WD_MMU_PINNED) {
@@ -1048,21 +1190,34 @@ int wd_mmu_unshare(struct wd_mmu *mmu, const struct wd_share_req *req)
 		mmu->gen++;
 	}
 	mutex_unlock(&mmu->lock);
+	up_write(&mmu->access);
 	if (ret)
 		return ret;
-
-	/* No engine access to the pages is in flight past this point. */
-	down_write(&mmu->access);
-	up_write(&mmu->access);
 	wd_share_free(mmu, sh);
 	return 0;
 }
 
 /* --- Context set-up and teardown ----------------------------------- */
 
+/* The notifier wd_mmu_init() inserts and removes at once: it does nothing. */
+static bool wd_probe_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops wd_probe_notifier_ops = {
+	.invalidate = wd_probe_invalidate,
+};
+
 int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 		struct mm_struct *mm)
 {
+	struct mmu_interval_notifier probe;
+	int ret;
+
 	mmu->wdev = wdev;
 	mmu->mm = mm;
 	init_rwsem(&mmu->access);
@@ -1072,9 +1227,33 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 	xa_init(&mmu->dma);
 	mmu->shares = RB_ROOT_CACHED;
 	mmu->mode = (wdev->flags & WD_DEV_F_SVA) ? WD_MMU_SVA : WD_MMU_PINNED;
-	return mmu_interval_notifier_insert(&mmu->notifier, mm, 0,
-					    ULONG_MAX & PAGE_MASK,
-					    &wd_mmu_notifier_ops);
+	mutex_init(&mmu->blocks_lock);
+	xa_init(&mmu->blocks);
+	mmu->blocks_gc_at = WD_MMU_BLOCKS_GC_MIN;
+	/*
+	 * Set the address space up for interval notifiers now, in the
+	 * opener's context: the first one inserted takes mmap_lock for
+	 * writing, which the faults that insert blocks later must not need.
+	 */
+	ret = mmu_interval_notifier_insert(&probe, mm, 0, PAGE_SIZE,
+					   &wd_probe_notifier_ops);
+	if (ret)
+		return ret;
+	mmu_interval_notifier_remove(&probe);
+	return 0;
+}
+
+/* Remove every block notifier (no window may be open). */
+static void wd_mmu_blocks_fini(struct wd_mmu *mmu)
+{
+	LIST_HEAD(gc);
+
+	mutex_lock(&mmu->blocks_lock);
+	wd_mmu_blocks_collect(mmu, &gc, true);
+	WARN_ON_ONCE(mmu->nr_blocks);
+	mutex_unlock(&mmu->blocks_lock);
+	wd_mmu_blocks_free(&gc);
+	xa_destroy(&mmu->blocks);
 }
 
 /*
@@ -1112,7 +1291,7 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 
 void wd_mmu_fini(struct wd_mmu *mmu)
 {
-	mmu_interval_notifier_remove(&mmu->notifier);
+	wd_mmu_blocks_fini(mmu);
 	wd_mmu_drop_all(mmu, 0);
 	xa_destroy(&mmu->pt);
 	WARN_ON_ONCE(!xa_empty(&mmu->dma));
@@ -1174,6 +1353,8 @@ void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q)
 {
 	memset(job, 0, sizeof(*job));
 	job->q = q;
+	/* The TLB is empty: any generation will do. */
+	job->gen = READ_ONCE(wd_job_mmu(job)->gen);
 }
 EXPORT_SYMBOL_GPL(wd_mem_job_init);
 
@@ -1218,13 +1399,12 @@ static int wd_mmu_lookup(struct wd_mmu *mmu, u64 addr, bool write,
 		*pfn = wd_pt_pfn(entry);
 		return 0;
 	}
-	mutex_lock(&mmu->lock);
+	/* The access lock keeps the shares still: no ->lock. */
 	sh = wd_share_find(mmu, addr);
 	if (!sh || (write && !sh->writable))
 		ret = -EFAULT;
 	else
 		*pfn = page_to_pfn(wd_share_page(sh, addr));
-	mutex_unlock(&mmu->lock);
 	return ret;
 }
 
@@ -1269,9 +1449,59 @@ static bool wd_seg_add(struct wd_seg_fill *f, dma_addr_t dma, void *kaddr,
 	return true;
 }
 
+static void wd_tlb_flush(struct wd_mem_job *job)
+{
+	memset(job->tlb, 0, sizeof(job->tlb));
+}
+
 /*
- * SVA: segments from the cursor's position through the device page table,
- * up to the first page it does not map. Access lock held.
+ * The page of index @idx through the job's TLB, or a walk of the device
+ * page table on a miss. Access lock held, with the job's generation that
+ * of the context (wd_job_revalidate()): no translation went since the
+ * entries were cached. Pages of device-private memory are never cached
+ * (each use marks the page used, for eviction).
+ * Return: 0, -ENOENT for a miss of the page table, -EFAULT.
+ */
+static int wd_sva_translate(struct wd_mmu *mmu, struct wd_mem_job *job,
+			    unsigned long idx, bool write, bool dma,
+			    struct wd_mem_tlb_entry *out)
+{
+	struct wd_mem_tlb_entry *t = &job->tlb[idx % WD_MEM_TLB_SIZE];
+	unsigned long pfn;
+	void *entry;
+
+	if (t->idx == idx + 1 && (t->write || !write)) {
+		*out = *t;
+		return 0;
+	}
+	entry = wd_sva_entry(mmu, idx, write);
+	if (!entry)
+		return -ENOENT;
+	pfn = wd_pt_pfn(entry);
+	out->idx = idx + 1;
+	out->write = wd_pt_flags(entry) & WD_PT_WRITE;
+	out->kaddr = NULL;
+	out->dma = 0;
+	if (dma) {
+		void *d = xa_load(&mmu->dma, idx);
+
+		if (WARN_ON_ONCE(!d))
+			return -EFAULT;
+		out->dma = wd_dma_addr(d);
+	} else {
+		out->kaddr = wd_mmu_pfn_kaddr(mmu, pfn, true);
+		if (!out->kaddr)
+			return -EFAULT;
+	}
+	if (!is_device_private_page(pfn_to_page(pfn)))
+		*t = *out;
+	return 0;
+}
+
+/*
+ * SVA: segments from the cursor's position through the device page table
+ * (and the job's TLB), up to the first page it does not map. Access lock
+ * held: the entries stay, and the table is read without ->lock (RCU).
  * Return: bytes, -ENOENT if the first page misses, -EFAULT.
  */
 static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
@@ -1281,28 +1511,22 @@ static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 	unsigned int budget = WD_SEGS_MAX_PAGES;
 	u64 addr = cur->addr;
 
+	lockdep_assert_held_read(&mmu->access);
 	for (; addr < cur->end && budget--; idx++) {
 		u32 len = min_t(u64, PAGE_SIZE - offset_in_page(addr),
 				cur->end - addr);
-		void *entry = wd_sva_entry(mmu, idx, cur->write);
-		dma_addr_t dma = 0;
-		void *kaddr = NULL;
+		struct wd_mem_tlb_entry t;
+		int ret;
 
-		if (!entry)
+		ret = wd_sva_translate(mmu, cur->job, idx, cur->write, f->dma,
+				       &t);
+		if (ret == -EFAULT && !f->bytes)
+			return -EFAULT;
+		if (ret)
 			break;
-		if (f->dma) {
-			void *d = xa_load(&mmu->dma, idx);
-
-			if (WARN_ON_ONCE(!d))
-				break;
-			dma = wd_dma_addr(d) + offset_in_page(addr);
-		} else {
-			kaddr = wd_mmu_pfn_kaddr(mmu, wd_pt_pfn(entry), true);
-			if (!kaddr)
-				return f->bytes ? f->bytes : -EFAULT;
-			kaddr += offset_in_page(addr);
-		}
-		if (!wd_seg_add(f, dma, kaddr, len))
+		if (!wd_seg_add(f, f->dma ? t.dma + offset_in_page(addr) : 0,
+				f->dma ? NULL : t.kaddr + offset_in_page(addr),
+				len))
 			break;
 		addr += len;
 	}
@@ -1310,8 +1534,9 @@ static ssize_t wd_sva_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 }
 
 /*
- * Pinned mode: segments from the cursor's position through the shares,
- * one lookup of ->lock for the whole batch. Access lock held.
+ * Pinned mode: segments from the cursor's position through the shares.
+ * The access lock held keeps the shares (and their DMA mappings) still:
+ * no other lock.
  * Return: bytes, or -EFAULT if the first byte is not shared as needed.
  */
 static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
@@ -1321,7 +1546,7 @@ static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 	u64 addr = cur->addr;
 	struct wd_share *sh;
 
-	mutex_lock(&mmu->lock);
+	lockdep_assert_held_read(&mmu->access);
 	while (addr < cur->end && budget) {
 		u64 off, stop;
 
@@ -1367,7 +1592,6 @@ static ssize_t wd_share_segs(struct wd_mmu *mmu, struct wd_mem_cursor *cur,
 		}
 	}
 out:
-	mutex_unlock(&mmu->lock);
 	return f->bytes ? f->bytes : -EFAULT;
 }
 
@@ -1387,6 +1611,8 @@ static bool wd_job_revalidate(struct wd_mem_job *job)
 	if (READ_ONCE(mmu->gen) == job->gen)
 		return true;
 	job->gen = READ_ONCE(mmu->gen);
+	/* Translations went: what the TLB holds may be among them. */
+	wd_tlb_flush(job);
 	for (i = 0; i < job->nr; i++) {
 		struct wd_mem_cursor *cur = job->cursors[i];
 
@@ -1636,6 +1862,18 @@ void wd_mem_finish(struct wd_mem_cursor *cur)
 	cur->held = 0;
 }
 EXPORT_SYMBOL_GPL(wd_mem_finish);
+
+void wd_mem_job_next(struct wd_mem_job *job)
+{
+	int i;
+
+	for (i = 0; i < job->nr; i++)
+		WARN_ON_ONCE(job->cursors[i]->held || job->cursors[i]->kaddr);
+	job->nr = 0;
+	/* The TLB stays: wd_job_revalidate() empties it if it went stale. */
+	wd_job_release(job);
+}
+EXPORT_SYMBOL_GPL(wd_mem_job_next);
 
 void wd_mem_job_end(struct wd_mem_job *job)
 {

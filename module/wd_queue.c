@@ -632,9 +632,11 @@ void wd_engine_idle(struct wd_queue *q, wait_queue_head_t *wq, bool *kicked,
 	}
 	wd_queue_set_need_wakeup(q, true);
 	/* A submission that raced with the flag is seen here. */
-	if (!wd_queue_has_work(q))
+	if (!wd_queue_has_work(q)) {
 		wait_event_interruptible(*wq, READ_ONCE(*kicked) ||
 					 kthread_should_stop());
+		atomic64_inc(&q->wdev->stats.engine_wakeups);
+	}
 	WRITE_ONCE(*kicked, false);
 	*idle_since = jiffies;
 	wd_queue_set_need_wakeup(q, false);

@@ -558,6 +558,230 @@ TEST(pinned_leaks_on_exit)
 	EXPECT_EQ(0, stat_of("pinned_pages"));
 }
 
+/* A private anonymous mapping of one 2 MiB-aligned 2 MiB block, or NULL. */
+static char *block_2m(void)
+{
+	size_t blk = 2UL << 20;
+	char *p = mmap(NULL, 2 * blk, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *b;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	b = (char *)(((uintptr_t)p + blk - 1) & ~(blk - 1));
+	if (b > p)
+		munmap(p, b - p);
+	if (b + blk < p + 2 * blk)
+		munmap(b + blk, p + 2 * blk - (b + blk));
+	/* No khugepaged collapse (an invalidation) while we count. */
+	madvise(b, blk, MADV_NOHUGEPAGE);
+	return b;
+}
+
+/*
+ * The device's mirror is watched only where it has entries: munmap,
+ * MADV_DONTNEED and mprotect elsewhere in the process deliver nothing to
+ * the device (stats/notifier_calls), while a change inside the mirrored
+ * range still does and the device sees it.
+ */
+TEST(sva_unrelated_munmap_costs_nothing)
+{
+	size_t blk = 2UL << 20, other_len = 4UL << 20;
+	char *buf = block_2m(), *other;
+	unsigned long long n0, i0;
+	uint32_t crc;
+	struct tq t;
+	int i;
+
+	ASSERT_NE(NULL, buf);
+	memset(buf, 3, blk);
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, buf, blk, &crc));
+	EXPECT_EQ(wd_test_crc32c(0, buf, blk), crc);
+
+	n0 = stat_of("notifier_calls");
+	i0 = stat_of("invalidations");
+	for (i = 0; i < 8; i++) {
+		other = mmap(NULL, other_len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, other);
+		memset(other, i, other_len);
+		ASSERT_EQ(0, madvise(other, other_len / 2, MADV_DONTNEED));
+		ASSERT_EQ(0, mprotect(other, other_len, PROT_READ));
+		ASSERT_EQ(0, munmap(other, other_len));
+	}
+	EXPECT_EQ(n0, stat_of("notifier_calls"));
+	EXPECT_EQ(i0, stat_of("invalidations"));
+
+	/* Inside the mirror: delivered, entries dropped, new data seen. */
+	ASSERT_EQ(0, madvise(buf + 5 * PG, PG, MADV_DONTNEED));
+	EXPECT_LT(n0, stat_of("notifier_calls"));
+	EXPECT_LT(i0, stat_of("invalidations"));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, buf, blk, &crc));
+	EXPECT_EQ(wd_test_crc32c(0, buf, blk), crc);
+	EXPECT_EQ(0, buf[5 * PG]);
+	tq_close(&t);
+	munmap(buf, blk);
+}
+
+/* One read-write page at each 2 MiB step of a PROT_NONE reservation. */
+static char *spread_pages(int n)
+{
+	size_t blk = 2UL << 20;
+	char *p = mmap(NULL, (n + 1) * blk, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *b;
+	int i;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	b = (char *)(((uintptr_t)p + blk - 1) & ~(blk - 1));
+	for (i = 0; i < n; i++) {
+		if (mprotect(b + i * blk, PG, PROT_READ | PROT_WRITE))
+			return NULL;
+		memset(b + i * blk, i & 0x7f, PG);
+	}
+	return b;
+}
+
+/*
+ * Blocks whose entries all went are freed once their number has doubled:
+ * after that, changes in their ranges call nothing in the device, and the
+ * device mirrors those ranges again correctly when it touches them anew.
+ */
+TEST(sva_empty_blocks_freed)
+{
+	const int n = 300;
+	size_t blk = 2UL << 20;
+	char *a = spread_pages(n), *b = spread_pages(n);
+	unsigned long long n0;
+	uint32_t crc;
+	struct tq t;
+	int i;
+
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(WD_ST_OK, tq_crc(&t, a + i * blk, PG, &crc));
+		EXPECT_EQ(wd_test_crc32c(0, a + i * blk, PG), crc);
+	}
+	/* Every entry of a's blocks goes: they are empty now. */
+	n0 = stat_of("notifier_calls");
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, madvise(a + i * blk, PG, MADV_DONTNEED));
+	EXPECT_LE(n0 + n, stat_of("notifier_calls"));
+	/* Enough new blocks that the empty ones are collected. */
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(WD_ST_OK, tq_crc(&t, b + i * blk, PG, &crc));
+		EXPECT_EQ(wd_test_crc32c(0, b + i * blk, PG), crc);
+	}
+	n0 = stat_of("notifier_calls");
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, madvise(a + i * blk, PG, MADV_DONTNEED));
+	EXPECT_EQ(n0, stat_of("notifier_calls"));
+	/* b's blocks still hold entries: still watched. */
+	ASSERT_EQ(0, madvise(b, PG, MADV_DONTNEED));
+	EXPECT_LT(n0, stat_of("notifier_calls"));
+	/* A freed block's range is mirrored again, with what is there now. */
+	memset(a + 7 * blk, 0x5a, PG);
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, a + 7 * blk, PG, &crc));
+	EXPECT_EQ(wd_test_crc32c(0, a + 7 * blk, PG), crc);
+	tq_close(&t);
+	munmap(a, n * blk);
+	munmap(b, n * blk);
+}
+
+/*
+ * wd_soft's debugfs copy_baseline (the kernel's own copy of the same
+ * pages, wdbench's baseline): it copies, reports a time, and refuses
+ * malformed, unaligned, overlapping, oversized and unmapped requests.
+ */
+TEST(copy_baseline_knob)
+{
+	size_t len = 16 * PG;
+	char *src = wd_test_anon(len), *dst = wd_test_anon(len), cmd[128], out[32];
+	int fd, i;
+	struct {
+		const char *fmt;
+		int err;
+	} bad[] = {
+		{ "nonsense", EINVAL },
+		{ "%lx %lx", EINVAL },
+		{ "%lx %lx 4096 0", EINVAL },			/* no rounds */
+		{ "%lx %lx 4096 1001", EINVAL },		/* too many */
+		{ "%lx %lx 100 1", EINVAL },			/* not pages */
+		{ "%lx %lx 0 1", EINVAL },
+		{ "%lx %lx 1099511627776 1", EINVAL },	/* too long */
+	};
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	fd = open("/sys/kernel/debug/wd_soft/copy_baseline", O_RDWR);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		int n = snprintf(cmd, sizeof(cmd), bad[i].fmt,
+				 (unsigned long)src, (unsigned long)dst);
+
+		EXPECT_EQ(-1, write(fd, cmd, n)) TH_LOG("%s", cmd);
+		EXPECT_EQ(bad[i].err, errno) TH_LOG("%s", cmd);
+	}
+	/* Unaligned, overlapping, wrapping, unmapped. */
+	snprintf(cmd, sizeof(cmd), "%lx %lx 4096 1", (unsigned long)src + 1,
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	snprintf(cmd, sizeof(cmd), "%lx %lx 8192 1", (unsigned long)src,
+		 (unsigned long)src + PG);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	snprintf(cmd, sizeof(cmd), "fffffffffffff000 %lx 8192 1",
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, munmap(src + 8 * PG, PG));
+	snprintf(cmd, sizeof(cmd), "%lx %lx %zu 1", (unsigned long)src,
+		 (unsigned long)dst, len);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EFAULT, errno);
+	/* Read-only destination: refused, nothing written. */
+	ASSERT_EQ(0, mprotect(dst, len, PROT_READ));
+	snprintf(cmd, sizeof(cmd), "%lx %lx 4096 1", (unsigned long)src,
+		 (unsigned long)dst);
+	EXPECT_EQ(-1, write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(dst, len, PROT_READ | PROT_WRITE));
+
+	/* wd_soft's busy_ns grows with the commands its engines run. */
+	{
+		const char *bpath = "/sys/kernel/debug/wd_soft/busy_ns";
+		char busy[32];
+		unsigned long long b0, b1;
+		struct tq t;
+
+		ASSERT_EQ(0, wd_test_read_file(bpath, busy, sizeof(busy)));
+		b0 = strtoull(busy, NULL, 10);
+		ASSERT_EQ(0, tq_open(&t, 8, 0));
+		ASSERT_EQ(WD_ST_OK, tq_copy(&t, dst, src, 4 * PG));
+		tq_close(&t);
+		ASSERT_EQ(0, wd_test_read_file(bpath, busy, sizeof(busy)));
+		b1 = strtoull(busy, NULL, 10);
+		EXPECT_LT(b0, b1);
+	}
+
+	/* A good one: the pages are copied, and the time is given. */
+	for (i = 0; i < (int)(8 * PG); i++)
+		src[i] = (char)(i * 7 + 1);
+	snprintf(cmd, sizeof(cmd), "%lx %lx %lu 3", (unsigned long)src,
+		 (unsigned long)dst, 8 * PG);
+	EXPECT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
+	EXPECT_EQ(0, memcmp(src, dst, 8 * PG));
+	memset(out, 0, sizeof(out));
+	EXPECT_LT(0, pread(fd, out, sizeof(out) - 1, 0));
+	EXPECT_LT(0, strtoull(out, NULL, 10)) TH_LOG("%s", out);
+	close(fd);
+	munmap(src, len);
+	munmap(dst, len);
+}
+
 TEST(debugfs_context_stats)
 {
 	size_t len = 32 * PG;

@@ -764,6 +764,53 @@ TEST(statistics_count)
 	tq_close(&t);
 }
 
+/*
+ * stats/engine_wakeups counts the engine's sleeps that ended, stats/kicks
+ * the doorbells: a command submitted to a sleeping engine costs one kick
+ * and one wake-up; commands submitted while it polls cost neither.
+ */
+TEST(wakeup_and_kick_statistics)
+{
+	unsigned int w0, k0, c0;
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+	struct tq t;
+	int i;
+
+	ASSERT_EQ(0, tq_open(&t, 64, 0));
+	/* Idle for far longer than poll_us: the engine sleeps. */
+	usleep(200 * 1000);
+	ASSERT_TRUE(t.cqh->flags & WD_CQ_F_NEED_WAKEUP);
+	w0 = sysfs_uint("stats/engine_wakeups");
+	k0 = sysfs_uint("stats/kicks");
+	c = nop(1);
+	ASSERT_EQ(0, tq_run(&t, &c, &cqe));
+	EXPECT_EQ(WD_ST_OK, cqe.status);
+	EXPECT_EQ(k0 + 1, sysfs_uint("stats/kicks"));
+	EXPECT_EQ(w0 + 1, sysfs_uint("stats/engine_wakeups"));
+
+	/*
+	 * A burst while the engine is awake: at most one more sleep (the
+	 * guest may be slow), and each kick ended at most one sleep.
+	 */
+	w0 = sysfs_uint("stats/engine_wakeups");
+	k0 = sysfs_uint("stats/kicks");
+	c0 = sysfs_uint("stats/commands_completed");
+	for (i = 0; i < 32; i++) {
+		c = nop(100 + i);
+		ASSERT_EQ(0, tq_submit(&t, &c));
+	}
+	for (i = 0; i < 32; i++) {
+		ASSERT_EQ(0, tq_reap(&t, &cqe, 5000));
+		EXPECT_EQ(WD_ST_OK, cqe.status);
+	}
+	EXPECT_EQ(c0 + 32, sysfs_uint("stats/commands_completed"));
+	EXPECT_GE(w0 + 1, sysfs_uint("stats/engine_wakeups"));
+	EXPECT_GE(sysfs_uint("stats/kicks") - k0,
+		  sysfs_uint("stats/engine_wakeups") - w0);
+	tq_close(&t);
+}
+
 static void submit_in_child(void *arg)
 {
 	struct tq *t = arg;

@@ -664,26 +664,33 @@ static int rt_syscall(const struct rt *rt, uint64_t n, double max_secs,
 	return rt_verify(rt, i);
 }
 
+static uint64_t dev_stat(const char *name);
+
 /*
  * Commands per second of one mode for @slice seconds (and its kicks per
- * command), after a quarter of that uncounted: the engine settles into
+ * command, and the engine's wake-ups per command from its sysfs stats),
+ * after a quarter of that uncounted: the engine settles into
  * the mode's steady state (polling, or sleeping between commands) first.
  */
 static int rt_measure(struct rt *rt, int polled, double slice, double *rate,
-		      double *kpc)
+		      double *kpc, double *wpc)
 {
 	int (*fn)(const struct rt *, uint64_t, double, uint64_t *, uint64_t *,
 		  double *) = polled ? rt_polled : rt_syscall;
 	const uint64_t lots = UINT64_MAX / 2;
-	uint64_t done, kicks;
+	uint64_t done, kicks, w0;
 	double t;
 
-	if (fn(rt, lots, slice / 4, &done, &kicks, &t) ||
-	    fn(rt, lots, slice, &done, &kicks, &t))
+	if (fn(rt, lots, slice / 4, &done, &kicks, &t))
+		return -1;
+	w0 = dev_stat("engine_wakeups");
+	if (fn(rt, lots, slice, &done, &kicks, &t))
 		return -1;
 	*rate = done / t;
 	if (kpc)
 		*kpc = (double)kicks / done;
+	if (wpc)
+		*wpc = (double)(dev_stat("engine_wakeups") - w0) / done;
 	return 0;
 }
 
@@ -701,6 +708,7 @@ static const unsigned int rt_sweep[] = { 1, 2, 4, 8, 16, 32 };
 static int roundtrip_one(struct rt *rt, const char *name)
 {
 	double sys[MAX_ROUNDS], pol[MAX_ROUNDS], kp[MAX_ROUNDS], ks[MAX_ROUNDS];
+	double wp[MAX_ROUNDS], ws[MAX_ROUNDS];
 	double sw[RT_SWEEP][MAX_ROUNDS], slice = quick ? 0.2 : 0.3;
 	unsigned int ring = rt->depth;
 	int nsw = quick ? 0 : RT_SWEEP, n = quick ? rounds : 2 * rounds, r, j;
@@ -718,19 +726,22 @@ static int roundtrip_one(struct rt *rt, const char *name)
 		for (j = 0; rev && j < nsw; j++) {
 			rt->depth = rt_sweep[nsw - 1 - j] < ring ?
 				    rt_sweep[nsw - 1 - j] : ring;
-			if (rt_measure(rt, 1, slice, &sw[nsw - 1 - j][r], NULL))
+			if (rt_measure(rt, 1, slice, &sw[nsw - 1 - j][r], NULL,
+				       NULL))
 				return -1;
 		}
 		rt->depth = ring;
-		if (!rev && rt_measure(rt, 0, slice, &sys[r], &ks[r]))
+		if (!rev && rt_measure(rt, 0, slice, &sys[r], &ks[r],
+				       &ws[r]))
 			return -1;
-		if (rt_measure(rt, 1, slice, &pol[r], &kp[r]))
+		if (rt_measure(rt, 1, slice, &pol[r], &kp[r], &wp[r]))
 			return -1;
-		if (rev && rt_measure(rt, 0, slice, &sys[r], &ks[r]))
+		if (rev && rt_measure(rt, 0, slice, &sys[r], &ks[r],
+				       &ws[r]))
 			return -1;
 		for (j = 0; !rev && j < nsw; j++) {
 			rt->depth = rt_sweep[j] < ring ? rt_sweep[j] : ring;
-			if (rt_measure(rt, 1, slice, &sw[j][r], NULL))
+			if (rt_measure(rt, 1, slice, &sw[j][r], NULL, NULL))
 				return -1;
 		}
 		rt->depth = ring;
@@ -752,6 +763,13 @@ static int roundtrip_one(struct rt *rt, const char *name)
 		.unit = "kicks/cmd", .side = side,
 		.baseline = "one system call per command", .a = kp, .b = ks,
 		.n = n, .values = 1, .goal = "polled: 0",
+		.params = params });
+	snprintf(measure, sizeof(measure),
+		 "%s engine wake-ups/cmd: polled | 1 syscall", name);
+	record(&(struct rec){ .scenario = "roundtrip", .measure = measure,
+		.unit = "wake-ups/cmd", .side = side,
+		.baseline = "one system call per command", .a = wp, .b = ws,
+		.n = n, .values = 1, .goal = "polled: ~0",
 		.params = params });
 	for (j = 0; j < nsw; j++) {
 		unsigned int b = rt_sweep[j] < ring ? rt_sweep[j] : ring;
@@ -1151,16 +1169,165 @@ static void *storm_loop(void *arg)
 	return NULL;
 }
 
+/*
+ * The kernel's own copy of the same pages (wd_soft's debugfs
+ * copy_baseline: pinned, memcpy() a page at a time through the direct
+ * map): seconds for @rounds copies of @len bytes, or a negative errno.
+ */
+static double kernel_copy_secs(int fd, const void *src, void *dst,
+			       size_t len, int rounds)
+{
+	char buf[96];
+	ssize_t n;
+	int l;
+
+	l = snprintf(buf, sizeof(buf), "%lx %lx %zu %d", (unsigned long)src,
+		     (unsigned long)dst, len, rounds);
+	if (write(fd, buf, l) != l)
+		return -errno;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n ? -errno : -EIO;
+	buf[n] = 0;
+	return strtoull(buf, NULL, 10) / 1e9;
+}
+
+/* wd_soft's engines' busy time so far (debugfs busy_ns), -1 if unknown. */
+static long long busy_ns(void)
+{
+	char buf[32];
+	int fd = open("/sys/kernel/debug/wd_soft/busy_ns", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * One COPY through @q, reaped by polling the completion ring (as polled
+ * submission does), not by sleeping in poll(): the wake-up of a sleeping
+ * thread (on an idle vCPU of an emulator, an IPI and a host thread to
+ * schedule) is not the framework's cost. Returns 0 or -1.
+ */
+static int copy_polled(struct wd_queue *q, void *dst, const void *src,
+		       size_t len)
+{
+	struct wd_cmd cmd = { 0 };
+	struct wd_cqe cqe;
+	double t0 = 0;
+	unsigned long spins = 0;
+	int r;
+
+	cmd.opcode = WD_OP_COPY;
+	cmd.src = (uintptr_t)src;
+	cmd.src_len = len;
+	cmd.dst = (uintptr_t)dst;
+	cmd.dst_len = len;
+	r = wd_submit(q, &cmd);
+	if (r)
+		return fail("mmu", "submit: %s", wd_strerror(r));
+	while ((r = wd_reap(q, &cqe, 1)) == 0) {
+		cpu_relax();
+		if (++spins % 65536)
+			continue;
+		if (!t0)
+			t0 = now();
+		else if (now() - t0 > STALL_SECS)
+			return fail("mmu", "no completion for %d s", STALL_SECS);
+	}
+	if (r < 0)
+		return fail("mmu", "reap: %s", wd_strerror(r));
+	if (cqe.status != WD_ST_OK || cqe.result != len)
+		return fail("mmu", "COPY: %s", wd_status_str(cqe.status));
+	return 0;
+}
+
+/*
+ * COPY through a queue and the device MMU (@q: SVA or pinned, @mode its
+ * name; one command at a time, reaped by polling) against the kernel
+ * copying the same pages, at 1, 4 and 16 MiB, in rounds in which the two
+ * take turns. A second record compares the engine's own busy time
+ * (wd_soft's busy_ns) with the kernel's copy: what the framework costs
+ * outside the engine is the difference between the two.
+ */
+static int kcopy_rows(int kfd, struct wd_queue *q, const char *mode,
+		      char *src, char *dst, size_t max)
+{
+	static const size_t sizes[] = { 1 * MIB, 4 * MIB, 16 * MIB };
+	unsigned int s;
+
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t len = sizes[s];
+		int iters = (quick ? 16 : 64) * MIB / len, r, i;
+		double wd[MAX_ROUNDS], k[MAX_ROUNDS], busy[MAX_ROUNDS];
+		char measure[64], side[64], params[64];
+		double mib = (double)len * iters / MIB;
+
+		if (len > max)
+			break;
+		if (wd_copy(q, dst, src, len))	/* warm: mirror filled */
+			return fail("mmu", "COPY %zu failed", len);
+		for (r = 0; r < rounds; r++) {
+			double t0 = now(), t_wd, t_k, t_e;
+			long long e0 = busy_ns();
+
+			for (i = 0; i < iters; i++)
+				if (copy_polled(q, dst, src, len))
+					return -1;
+			t_wd = now() - t0;
+			t_e = (busy_ns() - e0) / 1e9;
+			t_k = kernel_copy_secs(kfd, src, dst, len, iters);
+			if (t_k <= 0)
+				return fail("mmu", "kernel copy: %s",
+					    strerror((int)-t_k));
+			wd[r] = mib / t_wd;
+			k[r] = mib / t_k;
+			busy[r] = e0 >= 0 && t_e > 0 ? mib / t_e : NAN;
+		}
+		if (memcmp(dst, src, len))
+			return fail("mmu", "COPY output differs");
+		snprintf(params, sizeof(params),
+			 "\"size\": %zu, \"iters\": %d, \"mmu\": \"%s\"", len,
+			 iters, mode);
+		snprintf(measure, sizeof(measure),
+			 "COPY %zu MiB MB/s: %s | kernel", len / MIB, mode);
+		snprintf(side, sizeof(side), "COPY, %s, one at a time, polled",
+			 mode);
+		record(&(struct rec){ .scenario = "mmu", .measure = measure,
+			.unit = "MiB/s", .side = side,
+			.baseline = "the kernel's memcpy() of the same pages",
+			.a = wd, .b = k, .n = rounds, .goal = ">= 0.80x",
+			.params = params });
+		snprintf(measure, sizeof(measure),
+			 "COPY %zu MiB engine busy MB/s: %s | kernel",
+			 len / MIB, mode);
+		snprintf(side, sizeof(side), "COPY, %s, engine busy time only",
+			 mode);
+		record(&(struct rec){ .scenario = "mmu", .measure = measure,
+			.unit = "MiB/s", .side = side,
+			.baseline = "the kernel's memcpy() of the same pages",
+			.a = busy, .b = k, .n = rounds, .params = params });
+	}
+	return 0;
+}
+
 static int scenario_mmu(void)
 {
 	size_t len = (quick ? 4 : 16) * MIB;
-	int iters = quick ? 1 : 4, ret = -1, r;
+	int iters = quick ? 1 : 4, ret = -1, r, kfd;
 	struct wd_dev *pdev = NULL;
 	struct wd_queue *pq = NULL;
 	double ppf[MAX_ROUNDS], one[MAX_ROUNDS], sva[MAX_ROUNDS],
 	       pin[MAX_ROUNDS], stormy[MAX_ROUNDS], quiet[MAX_ROUNDS],
-	       sf[MAX_ROUNDS], inv[MAX_ROUNDS], storms[MAX_ROUNDS];
-	uint64_t f0, p0, i0;
+	       sf[MAX_ROUNDS], inv[MAX_ROUNDS], storms[MAX_ROUNDS],
+	       ncalls[MAX_ROUNDS];
+	uint64_t f0, p0, i0, n0;
 	char *src = NULL, *dst = NULL, *fresh_src = NULL, *fresh_dst = NULL;
 	char params[64];
 	pthread_t th;
@@ -1209,6 +1376,49 @@ static int scenario_mmu(void)
 		.side = "SVA, first touch of a fresh buffer (sequential)",
 		.baseline = "no fault-around: 1", .a = ppf, .b = one,
 		.n = rounds, .values = 1, .goal = ">= 16", .params = params });
+
+	/*
+	 * What an munmap elsewhere in the process costs the device: 1 MiB
+	 * mapped, touched and unmapped in the middle of a reservation of its
+	 * own, so no 2 MiB block around it holds anything the device mirrors.
+	 * Device notifier calls per munmap, a hundred munmaps a round.
+	 */
+	for (r = 0; r < rounds; r++) {
+		size_t res_len = 8 * MIB;
+		char *res = mmap(NULL, res_len, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				 -1, 0);
+		char *o;
+		int i;
+
+		if (res == MAP_FAILED) {
+			fail("mmu", "no reservation: %s", strerror(errno));
+			goto out;
+		}
+		o = (char *)(((uintptr_t)res + 3 * MIB) & ~(2 * MIB - 1));
+		n0 = dev_stat("notifier_calls");
+		for (i = 0; i < 100; i++) {
+			if (mmap(o, MIB, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				 -1, 0) == MAP_FAILED)
+				break;
+			memset(o, 1, MIB);
+			munmap(o, MIB);
+		}
+		ncalls[r] = i ? (double)(dev_stat("notifier_calls") - n0) / i :
+			    NAN;
+		munmap(res, res_len);
+		if (i < 100) {
+			fail("mmu", "mmap in the reservation failed");
+			goto out;
+		}
+	}
+	record(&(struct rec){ .scenario = "mmu",
+		.measure = "device notifier calls/unrelated munmap",
+		.unit = "calls/munmap",
+		.side = "SVA queue open, 1 MiB munmap 2 MiB away from its pages",
+		.a = ncalls, .n = rounds, .values = 1, .goal = "<= 0",
+		.params = params });
 
 	ret = wd_open(wd_dev_name(dev), &pdev);
 	if (!ret)
@@ -1286,6 +1496,19 @@ static int scenario_mmu(void)
 		.measure = "storm rounds (whole-buffer drops)", .unit = "drops",
 		.side = "drops of the source during the storm's copies",
 		.a = storms, .n = rounds, .params = params });
+
+	/* Framework overhead: the kernel's own copy of the same pages. */
+	kfd = open("/sys/kernel/debug/wd_soft/copy_baseline", O_RDWR);
+	if (kfd < 0) {
+		note("mmu", "COPY | kernel copy: no wd_soft debugfs");
+	} else {
+		r = kcopy_rows(kfd, queue, "SVA", src, dst, len);
+		if (!r)
+			r = kcopy_rows(kfd, pq, "pinned", src, dst, len);
+		close(kfd);
+		if (r)
+			goto out;
+	}
 	ret = 0;
 out:
 	if (pq)

@@ -868,6 +868,16 @@ void soft_engine_reset(struct soft_engine *eng)
 	WRITE_ONCE(eng->cancel, false);
 }
 
+void soft_engine_batch_begin(struct soft_engine *eng, struct wd_queue *q)
+{
+	wd_mem_job_init(&eng->job, q);
+}
+
+void soft_engine_batch_end(struct soft_engine *eng)
+{
+	wd_mem_job_end(&eng->job);
+}
+
 void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 		     const struct wd_cmd *cmd, struct wd_cqe *cqe)
 {
@@ -891,7 +901,6 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 	 * finish calls below pair with them one to one. Any error (range
 	 * wraps or leaves user space, process has no mm) is a fault.
 	 */
-	wd_mem_job_init(&eng->job, q);
 	soft_segs_reset(&job);
 	if (use_src && wd_mem_start(job.src, &eng->job, cmd->src,
 				    cmd->src_len, false))
@@ -905,7 +914,7 @@ void soft_engine_run(struct soft_engine *eng, struct wd_queue *q,
 		wd_mem_finish(job.dst);
 	if (use_src)
 		wd_mem_finish(job.src);
-	wd_mem_job_end(&eng->job);
+	wd_mem_job_next(&eng->job);
 
 out:
 	/* A stream lives on only through WD_ST_MORE. */

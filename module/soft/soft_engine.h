@@ -104,9 +104,28 @@ void soft_engine_fini(struct soft_engine *eng);
 void soft_engine_reset(struct soft_engine *eng);
 
 /**
+ * soft_engine_batch_begin() - begin a batch of commands of @q
+ * @eng: engine of the calling worker thread
+ * @q: queue the commands come from
+ *
+ * The commands of a batch share one memory job (wd_mem_job_next() between
+ * them): the translations it cached stay valid from one command to the
+ * next while no translation of the context is removed. Call
+ * soft_engine_batch_end() before the thread serves another queue.
+ */
+void soft_engine_batch_begin(struct soft_engine *eng, struct wd_queue *q);
+
+/**
+ * soft_engine_batch_end() - end the batch soft_engine_batch_begin() began
+ * @eng: engine
+ */
+void soft_engine_batch_end(struct soft_engine *eng);
+
+/**
  * soft_engine_run() - execute one command
  * @eng: engine of the calling worker thread
- * @q: queue the command was fetched from; its context owns the memory
+ * @q: queue the command was fetched from; its context owns the memory;
+ *     the one of the batch (soft_engine_batch_begin()) it runs in
  * @cmd: private copy of the command; every field is validated here
  * @cqe: completion to fill in: status, result and consumed (the caller
  *       sets tag and opcode)

@@ -32,7 +32,9 @@
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
 #include <warpdrive/driver.h>
@@ -131,6 +133,14 @@ struct soft_queue {
 	wait_queue_head_t wq;
 	bool kicked;
 };
+
+/*
+ * Nanoseconds the engines of all devices spent running batches of
+ * commands (fetch, run, complete), debugfs wd_soft/busy_ns: what wdbench
+ * sets against the kernel's own copy, apart from the time commands wait
+ * for an engine to get a CPU.
+ */
+static atomic64_t soft_busy_ns;
 
 /* Serialises the remove knob against module unload. */
 static DEFINE_MUTEX(soft_devs_lock);
@@ -277,20 +287,30 @@ static bool soft_stopping(struct soft_queue *sq)
 	return READ_ONCE(sq->eng->cancel) || kthread_should_stop();
 }
 
-/* Run up to SOFT_BATCH commands of @sq; returns how many ran. */
+/*
+ * Run up to SOFT_BATCH commands of @sq in one memory batch (cached
+ * translations kept between them); returns how many ran.
+ */
 static unsigned int soft_batch(struct soft_queue *sq)
 {
 	unsigned int n;
 	struct wd_cmd cmd;
 	struct wd_cqe cqe;
+	u64 t0 = ktime_get_ns();
 
 	for (n = 0; n < SOFT_BATCH && !soft_stopping(sq) &&
 		    wd_queue_fetch(sq->q, &cmd); n++) {
+		if (!n)
+			soft_engine_batch_begin(sq->eng, sq->q);
 		memset(&cqe, 0, sizeof(cqe));
 		soft_engine_run(sq->eng, sq->q, &cmd, &cqe);
 		cqe.tag = cmd.tag;
 		cqe.opcode = cmd.opcode;
 		wd_queue_complete(sq->q, &cqe);
+	}
+	if (n) {
+		soft_engine_batch_end(sq->eng);
+		atomic64_add(ktime_get_ns() - t0, &soft_busy_ns);
 	}
 	return n;
 }
@@ -475,6 +495,138 @@ static const struct file_operations soft_remove_fops = {
 	.write = soft_remove_write,
 };
 
+/*
+ * debugfs wd_soft/copy_baseline: the kernel's own copy of the same pages,
+ * the baseline COPY through a queue is measured against (wdbench). The
+ * caller writes "SRC DST LEN ROUNDS" (page-aligned addresses of its own
+ * memory, LEN a multiple of the page size up to SOFT_BASELINE_MAX); the
+ * pages are pinned, then copied ROUNDS times, a page at a time with
+ * memcpy() through the direct map (what the engine uses on its segments),
+ * and a read gives the nanoseconds the copies took (pinning excluded).
+ * Through the kernel's memcpy(), as the engine's copies go (see below).
+ */
+#define SOFT_BASELINE_MAX	(256ULL << 20)
+#define SOFT_BASELINE_ROUNDS	1000
+
+static int soft_baseline_open(struct inode *inode, struct file *file)
+{
+	file->private_data = kzalloc(sizeof(u64), GFP_KERNEL);
+	return file->private_data ? 0 : -ENOMEM;
+}
+
+static int soft_baseline_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static ssize_t soft_baseline_read(struct file *file, char __user *ubuf,
+				  size_t len, loff_t *ppos)
+{
+	char buf[24];
+	int n = scnprintf(buf, sizeof(buf), "%llu\n",
+			  *(u64 *)file->private_data);
+
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
+/* Copy @nr pinned pages @rounds times; return the nanoseconds it took. */
+static u64 soft_baseline_copy(struct page **src, struct page **dst,
+			      unsigned long nr, unsigned int rounds)
+{
+	size_t len = PAGE_SIZE;
+	unsigned long i;
+	unsigned int r;
+	u64 t0, ns = 0;
+
+	/*
+	 * The engine's memcpy() gets lengths known only at run time, so it
+	 * calls the kernel's memcpy; with a constant length the compiler
+	 * would inline a copy loop of its own (rep movsq on x86), and the
+	 * baseline would measure that loop, not the primitive.
+	 */
+	OPTIMIZER_HIDE_VAR(len);
+	for (r = 0; r < rounds; r++) {
+		t0 = ktime_get_ns();
+		for (i = 0; i < nr; i++) {
+			memcpy(page_address(dst[i]), page_address(src[i]),
+			       len);
+			if (i % 64 == 63)
+				cond_resched();
+		}
+		ns += ktime_get_ns() - t0;
+		if (fatal_signal_pending(current))
+			break;
+	}
+	return ns;
+}
+
+static ssize_t soft_baseline_write(struct file *file, const char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	unsigned long long src, dst, bytes;
+	struct page **pages = NULL;
+	unsigned int rounds;
+	char buf[96];
+	long nr, a = 0, b = 0;
+	ssize_t ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	if (sscanf(buf, "%llx %llx %llu %u", &src, &dst, &bytes, &rounds) != 4)
+		return -EINVAL;
+	if (!bytes || bytes > SOFT_BASELINE_MAX || !PAGE_ALIGNED(bytes) ||
+	    !PAGE_ALIGNED(src) || !PAGE_ALIGNED(dst) || !rounds ||
+	    rounds > SOFT_BASELINE_ROUNDS)
+		return -EINVAL;
+	if (src + bytes < src || dst + bytes < dst ||
+	    (src < dst + bytes && dst < src + bytes))
+		return -EINVAL;
+	nr = bytes >> PAGE_SHIFT;
+	pages = kvcalloc(2 * nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	a = pin_user_pages_fast(src, nr, 0, pages);
+	if (a != nr) {
+		ret = a < 0 ? a : -EFAULT;
+		goto out;
+	}
+	b = pin_user_pages_fast(dst, nr, FOLL_WRITE, pages + nr);
+	if (b != nr) {
+		ret = b < 0 ? b : -EFAULT;
+		goto out;
+	}
+	*(u64 *)file->private_data = soft_baseline_copy(pages, pages + nr, nr,
+							rounds);
+	ret = len;
+out:
+	if (a > 0)
+		unpin_user_pages(pages, a);
+	if (b > 0)
+		unpin_user_pages_dirty_lock(pages + nr, b, true);
+	kvfree(pages);
+	return ret;
+}
+
+static int soft_busy_get(void *data, u64 *val)
+{
+	*val = atomic64_read(&soft_busy_ns);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(soft_busy_fops, soft_busy_get, NULL, "%llu\n");
+
+static const struct file_operations soft_baseline_fops = {
+	.owner = THIS_MODULE,
+	.open = soft_baseline_open,
+	.release = soft_baseline_release,
+	.read = soft_baseline_read,
+	.write = soft_baseline_write,
+	.llseek = default_llseek,
+};
+
 static void soft_destroy_all(void)
 {
 	int i;
@@ -550,6 +702,10 @@ static int __init soft_init(void)
 	soft_debugfs = debugfs_create_dir("wd_soft", NULL);
 	debugfs_create_file("remove", 0200, soft_debugfs, NULL,
 			    &soft_remove_fops);
+	debugfs_create_file("copy_baseline", 0600, soft_debugfs, NULL,
+			    &soft_baseline_fops);
+	debugfs_create_file_unsafe("busy_ns", 0400, soft_debugfs, NULL,
+				   &soft_busy_fops);
 	return 0;
 }
 

@@ -197,6 +197,11 @@ struct wd_devmem_provider {
  * @stats: counters shown in sysfs stats/. @stats.dma_mapped is the number
  *         of pages the framework holds DMA-mapped for @dma_dev right now
  *         (mirror entries and shared pages); 0 once every context closed.
+ *         @stats.engine_wakeups counts the times an engine thread slept in
+ *         wd_engine_idle() and woke up (completed / engine_wakeups is the
+ *         commands per wake-up); @stats.notifier_calls the invalidations
+ *         of process address spaces delivered to the device's SVA
+ *         mirrors, whether or not they removed anything.
  * @debugfs: the device's directory under debugfs warpdrive/.
  *
  * The driver fills in @api to @dma_dev; the rest is the framework's.
@@ -259,6 +264,8 @@ struct wd_device {
 		atomic64_t cpu_faults;
 		atomic64_t evicted_pages;
 		atomic64_t dma_mapped;
+		atomic64_t engine_wakeups;
+		atomic64_t notifier_calls;
 	} stats;
 	struct dentry *debugfs;
 };
@@ -454,6 +461,23 @@ void wd_engine_idle(struct wd_queue *q, wait_queue_head_t *wq, bool *kicked,
 
 struct wd_mem_cursor;
 
+/* Translations a job caches (its TLB); see &struct wd_mem_job. */
+#define WD_MEM_TLB_SIZE		16
+
+/**
+ * struct wd_mem_tlb_entry - one cached translation of a job (private)
+ * @idx: page index of the process address, plus one (0: empty)
+ * @kaddr: kernel address of the page
+ * @dma: its DMA address (devices with &wd_device.dma_dev)
+ * @write: the device may write the page
+ */
+struct wd_mem_tlb_entry {
+	unsigned long idx;
+	void *kaddr;
+	dma_addr_t dma;
+	bool write;
+};
+
 /**
  * struct wd_mem_job - the memory accesses of one command
  *
@@ -462,6 +486,14 @@ struct wd_mem_cursor;
  * they translate process virtual addresses into kernel mappings of the
  * pages, check the access, take device faults and keep the translation
  * valid while the engine uses it. All fields are private.
+ *
+ * A job caches the last translations it used (SVA mode, its TLB): a hit
+ * costs no walk of the device page table. The cache is emptied whenever
+ * a translation of the context is removed (the job sees the context's
+ * generation move when it takes the access lock again), so an entry is
+ * never used after the invalidation of its page. An engine that reuses
+ * one job for consecutive commands of a queue (wd_mem_job_next()) keeps
+ * the cache from one command to the next.
  */
 struct wd_mem_job {
 	struct wd_queue *q;
@@ -469,6 +501,7 @@ struct wd_mem_job {
 	int nr;
 	bool access_held;
 	unsigned long gen;
+	struct wd_mem_tlb_entry tlb[WD_MEM_TLB_SIZE];
 };
 
 /**
@@ -504,6 +537,19 @@ struct wd_mem_cursor {
  * invalidation would block the second while it waits for the first.
  */
 void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q);
+
+/**
+ * wd_mem_job_next() - end one command's accesses, keep the job for the next
+ * @job: job whose cursors are all finished (wd_mem_finish())
+ *
+ * For an engine that runs several commands of the same queue in a row:
+ * wd_mem_job_init() before the first, wd_mem_job_next() after each one,
+ * wd_mem_job_end() after the last. Everything the command held is
+ * released (as by wd_mem_job_end()), but the job keeps its cached
+ * translations, so the next command's pages cost no page table walk while
+ * no translation of the context was removed in between.
+ */
+void wd_mem_job_next(struct wd_mem_job *job);
 
 /**
  * wd_mem_start() - add a walk over [@addr, @addr + @len) to a job
