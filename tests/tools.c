@@ -600,6 +600,14 @@ TEST_F(gzc, wdzip_test_and_list)
 	EXPECT_STREQ("h.gz:\t OK\nh.gz:\t OK\n", self->err);
 	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t a"));
 	EXPECT_STREQ("wdzip: a: not in gzip format\n", self->err);
+	/* Standard input: gzip's forms. */
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -tv < h.gz"));
+	EXPECT_STREQ(" OK\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t < a"));
+	EXPECT_STREQ("wdzip: stdin: not in gzip format\n", self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dv < h.gz > /dev/null"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l < h.gz | grep -q '^                 26                   6 -33.3% stdout$'"));
 	EXPECT_TRUE(exists(GZC "/h.gz"));
 
 	/* gzip 1.12 prints exactly these for this file. */

@@ -948,8 +948,9 @@ static void treat_file(const char *arg)
 	if (!from_stdin && !to_stdout &&
 	    output_name(arg, out_name, sizeof(out_name), no_output))
 		goto close_in;
+	/* gzip's names for standard input in -l. */
 	if (from_stdin && no_output)
-		snprintf(out_name, sizeof(out_name), "stdin");
+		snprintf(out_name, sizeof(out_name), "stdout");
 
 	if (no_output) {
 		r = decompress_fd(in, -1, in_name, NULL, &cnt);
@@ -960,7 +961,9 @@ static void treat_file(const char *arg)
 			    "%s: decompression OK, trailing garbage ignored",
 			    in_name);
 		if (opt.test) {
-			if (opt.verbose)
+			if (opt.verbose && from_stdin)
+				fprintf(stderr, " OK\n");
+			else if (opt.verbose)
 				fprintf(stderr, "%s:\t OK\n", in_name);
 		} else {
 			if (opt.name == 1 && cnt.has_name && !from_stdin)
@@ -1064,8 +1067,10 @@ done:
 		double pct = opt.decompress ? ratio(cnt.out, cnt.deflate) :
 					      ratio(cnt.in, cnt.deflate);
 
-		if (from_stdin)
+		if (from_stdin && !opt.decompress)
 			fprintf(stderr, "%5.1f%%\n", pct);
+		else if (from_stdin)
+			;	/* gzip says nothing */
 		else
 			fprintf(stderr, "%s:\t%5.1f%% -- %s %s\n", in_name, pct,
 				opt.keep && !to_stdout ? "created" : "replaced with",
