@@ -366,7 +366,7 @@ static int in_skip_string(struct input *in, uLong *crc, char *keep,
 	size_t kept = 0;
 
 	for (;;) {
-		const unsigned char *p = in->buf + in->off, *nul;
+		const unsigned char *p, *nul;
 		size_t n, i;
 		int r = in_need(in, 1);
 
