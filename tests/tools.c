@@ -773,6 +773,30 @@ TEST_F_TIMEOUT(gzc, wdzip_sigkill_leaves_nothing, 300)
 		EXPECT_STREQ(".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n", ls);
 	}
 	EXPECT_LT(0, killed);
+
+	/* And while decompressing. */
+	ASSERT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -1 big"));
+	for (i = 0, killed = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		char *const argv[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
+		int status;
+		pid_t pid = spawn(argv);
+
+		ASSERT_LT(0, pid);
+		usleep(delays_ms[i] * 1000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (WIFSIGNALED(status)) {
+			killed++;
+		} else {
+			EXPECT_EQ(0, gzc(NULL, 0, "rm big"));
+		}
+		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
+		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
+		ASSERT_LT(0, n);
+		ls[n] = 0;
+		EXPECT_STREQ(".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n", ls);
+	}
+	EXPECT_LT(0, killed);
 }
 
 /* A full filesystem: an error, no output, the input kept. */
