@@ -1038,6 +1038,9 @@ static void treat_file(const char *arg)
 	{
 		struct timespec times[2] = { st.st_atim, st.st_mtim };
 
+		/* The owner too where allowed (root), as gzip; else kept. */
+		if (fchown(out, st.st_uid, st.st_gid))
+			errno = 0;
 		if (fchmod(out, st.st_mode & 07777) || futimens(out, times)) {
 			say(EXIT_ERROR, "%s: %s", out_name, strerror(errno));
 			goto fail_out;
