@@ -20,6 +20,8 @@
 #   make deb       Debian packages; make dkms-check: dkms build against
 #                  Debian's stock 6.1 and 6.12 headers
 #   make user      only the user-space library, tools and tests (host)
+#   make wdzip-compat  wdzip against GNU gzip on the host (libwd served by
+#                  zlib: options, messages, exit status, files left)
 #
 # Everything built goes to $(BUILD).
 
@@ -84,7 +86,7 @@ TEST_KERNELS := $(if $(filter command line environment environment override,$(or
 GUEST := python3 vm/run.py --logdir $(BUILD)/logs$(if $(KP),/$(KERNEL))
 
 .PHONY: all user lib deps test test-kernel fuzz run shell bench bench-report selftest-runner check install clean \
-	guest-debug guest-release deb dkms-check test-stock
+	guest-debug guest-release deb dkms-check test-stock wdzip-compat
 
 all: user
 
@@ -253,6 +255,16 @@ bench-report:
 
 shell: guest-release
 	$(GUEST) --kernel $(BUILD)/$(KP)release/bzImage --initrd $(BUILD)/$(KP)release/initramfs.cpio.gz --mode shell
+
+# wdzip's gzip front end on the host, each case against GNU gzip; the
+# device's DEFLATE/INFLATE is tested in the guest (tests/tools.c).
+wdzip-compat: tools/wdzip.c tests/wdzip-host/libwd-stub.c tests/wdzip-host/no-tmpfile.c
+	mkdir -p $(BUILD)/host
+	$(CC) $(WD_CPPFLAGS) $(CFLAGS) $(WFLAGS) -o $(BUILD)/host/wdzip tools/wdzip.c \
+		tests/wdzip-host/libwd-stub.c -lz
+	$(CC) $(CFLAGS) $(WFLAGS) -D_GNU_SOURCE -shared -fPIC -o $(BUILD)/host/no-tmpfile.so \
+		tests/wdzip-host/no-tmpfile.c -ldl
+	tests/wdzip-host/compare.sh $(BUILD)/host/wdzip man/wdzip.1 $(BUILD)/host/no-tmpfile.so
 
 # Warnings are printed; only checkpatch errors fail (the compat header's
 # LINUX_VERSION_CODE tests are warnings checkpatch gives any such header).

@@ -309,6 +309,511 @@ TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 	free(data);
 }
 
+/*
+ * wdzip as a drop-in for gzip. The expected messages and exit status are
+ * GNU gzip 1.12's, recorded on the host (the guest has only busybox):
+ * 0 success, 1 error, 2 warning. Each test works in a fresh /tmp/gzc
+ * holding a (text, 3893 bytes), h ("hello\n", 6 bytes), h.gz (h as one
+ * member with no name and no time, 26 bytes from zlib at level 6, as
+ * `gzip -n` writes it) and a directory d with d/1 and d/e/2.
+ */
+#define GZC "/tmp/gzc"
+
+/* Run @cmd in GZC; its stderr into @err (if not NULL); its exit status. */
+static int gzc(char *err, size_t len, const char *fmt, ...)
+{
+	char cmd[900], full[1024];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "cd " GZC " && %s 2>" GZC ".err", cmd);
+	ret = sh("%s", full);
+	if (err) {
+		FILE *f = fopen(GZC ".err", "r");
+		size_t n = f ? fread(err, 1, len - 1, f) : 0;
+
+		err[n] = 0;
+		if (f)
+			fclose(f);
+	}
+	return ret;
+}
+
+/* @path's bytes into @buf (at most @len); how many, or -1. */
+static ssize_t slurp(const char *path, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	return n;
+}
+
+static int spew(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fwrite(buf, 1, len, f) == len;
+
+	if (f)
+		ok &= fclose(f) == 0;
+	return ok ? 0 : -1;
+}
+
+/* "hello\n" as one gzip member, no name, MTIME 0: 26 bytes. */
+static size_t hello_gz(unsigned char *out)
+{
+	static const char data[] = "hello\n";
+	z_stream zs = { 0 };
+	size_t n;
+
+	deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+	zs.next_in = (Bytef *)data;
+	zs.avail_in = 6;
+	zs.next_out = out;
+	zs.avail_out = 64;
+	deflate(&zs, Z_FINISH);
+	n = zs.total_out;
+	deflateEnd(&zs);
+	out[9] = 3;		/* OS Unix, as gzip */
+	return n;
+}
+
+FIXTURE(gzc) {
+	unsigned char hgz[64];
+	size_t hgz_len;
+	char err[4096];
+};
+
+FIXTURE_SETUP(gzc)
+{
+	sh("rm -rf " GZC " " GZC ".err");
+	ASSERT_EQ(0, sh("mkdir -p " GZC "/d/e && cd " GZC " && seq 1000 > a && "
+			"echo hello > h && echo x > d/1 && echo y > d/e/2 && "
+			"touch -d '2020-01-02 03:04:05' a h"));
+	self->hgz_len = hello_gz(self->hgz);
+	ASSERT_EQ(26, self->hgz_len);
+	ASSERT_EQ(0, spew(GZC "/h.gz", self->hgz, self->hgz_len));
+}
+
+FIXTURE_TEARDOWN(gzc)
+{
+	sh("rm -rf " GZC " " GZC ".err");
+}
+
+TEST_F(gzc, wdzip_options_as_gzip)
+{
+	/* Every gzip option wdzip has is in --help. */
+	static const char *const opts[] = {
+		"-c, --stdout", "-d, --decompress", "-f, --force", "-h, --help",
+		"-k, --keep", "-l, --list", "-L, --license", "-n, --no-name",
+		"-N, --name", "-q, --quiet", "-r, --recursive", "-S, --suffix=SUF",
+		"-t, --test", "-v, --verbose", "-V, --version", "-1, --fast",
+		"-9, --best",
+	};
+	char help[4096];
+	ssize_t n;
+	unsigned int i;
+
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip --help > help.txt"));
+	n = slurp(GZC "/help.txt", help, sizeof(help) - 1);
+	ASSERT_LT(0, n);
+	help[n] = 0;
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		EXPECT_NE(NULL, strstr(help, opts[i]));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -V | grep -q '^wdzip (WarpDrive) [0-9]'"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip --version | grep -q '^wdzip (WarpDrive) [0-9]'"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -L | grep -q 'GPL'"));
+
+	/* Unknown options: gzip's two lines and status 1, nothing touched. */
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -y a"));
+	EXPECT_STREQ("wdzip: invalid option -- 'y'\n"
+		     "Try `wdzip --help' for more information.\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip --bogus a"));
+	EXPECT_STREQ("wdzip: unrecognized option '--bogus'\n"
+		     "Try `wdzip --help' for more information.\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -S"));
+	EXPECT_STREQ("wdzip: option requires an argument -- 'S'\n"
+		     "Try `wdzip --help' for more information.\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -S '' a"));
+	EXPECT_STREQ("wdzip: invalid suffix ''\n", self->err);
+	EXPECT_TRUE(exists(GZC "/a"));
+	EXPECT_FALSE(exists(GZC "/a.gz"));
+}
+
+/* Refusals: gzip's warnings (status 2) or errors (1), inputs untouched. */
+TEST_F(gzc, wdzip_refusals_as_gzip)
+{
+	/* The output exists. */
+	ASSERT_EQ(0, gzc(NULL, 0, "echo old > a.gz"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip a"));
+	EXPECT_STREQ("wdzip: a.gz already exists;\tnot overwritten\n", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "test -f a && grep -q old a.gz"));
+	/* -q: silent, still 2. */
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -q a"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -f a && test ! -e a && gunzip -t a.gz"));
+
+	/* Two hard links: refused without -f, with -k too (gzip 1.12). */
+	ASSERT_EQ(0, gzc(NULL, 0, "ln h hl"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -k h"));
+	EXPECT_STREQ("wdzip: h has 1 other link -- file ignored\n", self->err);
+	ASSERT_EQ(0, gzc(NULL, 0, "ln h hl2"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip h"));
+	EXPECT_STREQ("wdzip: h has 2 other links -- file ignored\n", self->err);
+	EXPECT_TRUE(exists(GZC "/h"));
+	ASSERT_EQ(0, gzc(NULL, 0, "rm h.gz"));
+	EXPECT_FALSE(exists(GZC "/h.gz"));
+	/* -c reads it; -f compresses it and removes that name only. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -c h | gunzip -c | cmp - hl"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -f h"));
+	EXPECT_FALSE(exists(GZC "/h"));
+	EXPECT_EQ(0, gzc(NULL, 0, "gunzip -c h.gz | cmp - hl"));
+
+	/* Directories, suffixes, symbolic links, missing files. */
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip d"));
+	EXPECT_STREQ("wdzip: d is a directory -- ignored\n", self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip h.gz"));
+	EXPECT_STREQ("wdzip: h.gz already has .gz suffix -- unchanged\n", self->err);
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "echo z > u && /wd/bin/wdzip -d u"));
+	EXPECT_STREQ("wdzip: u: unknown suffix -- ignored\n", self->err);
+	ASSERT_EQ(0, gzc(NULL, 0, "ln -s hl sl"));
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip sl"));
+	EXPECT_STREQ("wdzip: sl: Too many levels of symbolic links\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip nonexist"));
+	EXPECT_STREQ("wdzip: nonexist: No such file or directory\n", self->err);
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err),
+			 "/wd/bin/wdzip -c /dev/null > /dev/null; /wd/bin/wdzip /dev/null"));
+	EXPECT_STREQ("wdzip: /dev/null is not a directory or a regular file - ignored\n",
+		     self->err);
+	/* An error outweighs a warning in the status. */
+	EXPECT_EQ(1, gzc(NULL, 0, "/wd/bin/wdzip d nonexist"));
+	EXPECT_NE(0, gzc(NULL, 0, "ls -a | grep -q 'wdzip\\|\\.gz\\.'"));
+}
+
+/* Bad headers and data: gzip's message for each, status 1, no output. */
+TEST_F(gzc, wdzip_corrupt_messages_as_gzip)
+{
+	static const struct {
+		const char *name;
+		int at;			/* byte changed, -1: cut to @val bytes */
+		int val;
+		const char *msg;
+	} cases[] = {
+		{ "m.gz", 2, 7, "wdzip: m.gz: unknown method 7 -- not supported\n" },
+		{ "e.gz", 3, 0x20, "wdzip: e.gz is encrypted -- not supported\n" },
+		{ "r.gz", 3, 0x48, "wdzip: r.gz has flags 0x48 -- not supported\n" },
+		{ "t.gz", -1, 5, "wdzip: t.gz: unexpected end of file\n" },
+		{ "e0.gz", -1, 0, "wdzip: e0.gz: unexpected end of file\n" },
+		{ "c.gz", 18, 0, "wdzip: c.gz: invalid compressed data--crc error\n" },
+		{ "l.gz", 22, 9, "wdzip: l.gz: invalid compressed data--length error\n" },
+		{ "b.gz", 10, 0xff, "wdzip: b.gz: invalid compressed data--format violated\n" },
+		{ "n.gz", 0, 'x', "wdzip: n.gz: not in gzip format\n" },
+	};
+	unsigned char buf[64], hc[64];
+	unsigned int i, crc;
+	char out[128];
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[64];
+		size_t len = self->hgz_len;
+
+		memcpy(buf, self->hgz, len);
+		if (cases[i].at < 0)
+			len = cases[i].val;
+		else
+			buf[cases[i].at] = cases[i].val;
+		snprintf(path, sizeof(path), GZC "/%s", cases[i].name);
+		ASSERT_EQ(0, spew(path, buf, len));
+		EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d %s",
+				 cases[i].name));
+		EXPECT_STREQ(cases[i].msg, self->err);
+		EXPECT_TRUE(exists(path));
+		snprintf(out, sizeof(out), "%.*s", (int)strlen(path) - 3, path);
+		EXPECT_FALSE(exists(out)) TH_LOG("%s", out);
+		/* -t says the same. */
+		EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t %s",
+				 cases[i].name));
+		EXPECT_STREQ(cases[i].msg, self->err);
+	}
+
+	/* FHCRC: a header with a name and its checksum, then one bit off. */
+	memcpy(hc, self->hgz, 10);
+	hc[3] = 2 | 8;
+	memcpy(hc + 10, "stored", 7);
+	crc = crc32(0, hc, 17) & 0xffff;
+	hc[17] = crc;
+	hc[18] = crc >> 8;
+	memcpy(hc + 19, self->hgz + 10, self->hgz_len - 10);
+	ASSERT_EQ(0, spew(GZC "/hok.gz", hc, self->hgz_len + 9));
+	hc[17] ^= 1;
+	ASSERT_EQ(0, spew(GZC "/hc.gz", hc, self->hgz_len + 9));
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d hc.gz"));
+	snprintf(out, sizeof(out),
+		 "wdzip: hc.gz: header checksum 0x%04x != computed checksum 0x%04x\n",
+		 crc ^ 1, crc);
+	EXPECT_STREQ(out, self->err);
+	EXPECT_FALSE(exists(GZC "/hc"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -d hok.gz && cmp hok h"));
+	EXPECT_NE(0, gzc(NULL, 0, "ls -a | grep -q 'wdzip\\|\\.gz\\.'"));
+}
+
+/* Trailing garbage: the output is written, then a warning (status 2). */
+TEST_F(gzc, wdzip_trailing_garbage_warns)
+{
+	ASSERT_EQ(0, gzc(NULL, 0, "cp h.gz g.gz && echo junk >> g.gz && cp g.gz q.gz && "
+			 "cp g.gz c.gz && cp h.gz z.gz && head -c 10 /dev/zero >> z.gz"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d g.gz"));
+	EXPECT_STREQ("wdzip: g.gz: decompression OK, trailing garbage ignored\n",
+		     self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "cmp g h && test ! -e g.gz"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dq q.gz"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(2, gzc(NULL, 0, "/wd/bin/wdzip -dc c.gz > c.out"));
+	EXPECT_EQ(0, gzc(NULL, 0, "cmp c.out h"));
+	EXPECT_EQ(2, gzc(NULL, 0, "/wd/bin/wdzip -t c.gz"));
+	/* Zeros after the last member are padding: no warning. */
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d z.gz"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "cmp z h"));
+	/* Two members and the start of a third: an error. */
+	ASSERT_EQ(0, gzc(NULL, 0, "cat h.gz h.gz > mm.gz && printf '\\037\\213' >> mm.gz"));
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d mm.gz"));
+	EXPECT_STREQ("wdzip: mm.gz: unexpected end of file\n", self->err);
+	EXPECT_FALSE(exists(GZC "/mm"));
+}
+
+/* -t and -l, with their exact output. */
+TEST_F(gzc, wdzip_test_and_list)
+{
+	char out[1024];
+	ssize_t n;
+
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t h.gz"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -tv h.gz h.gz"));
+	EXPECT_STREQ("h.gz:\t OK\nh.gz:\t OK\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t a"));
+	EXPECT_STREQ("wdzip: a: not in gzip format\n", self->err);
+	/* Standard input: gzip's forms. */
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -tv < h.gz"));
+	EXPECT_STREQ(" OK\n", self->err);
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t < a"));
+	EXPECT_STREQ("wdzip: stdin: not in gzip format\n", self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dv < h.gz > /dev/null"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l < h.gz > l.txt"));
+	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
+	ASSERT_LT(0, n);
+	out[n] = 0;
+	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
+		     "                 26                   6 -33.3% stdout\n", out);
+	EXPECT_TRUE(exists(GZC "/h.gz"));
+
+	/* gzip 1.12 prints exactly these for this file. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l h.gz > l.txt"));
+	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
+	ASSERT_LT(0, n);
+	out[n] = 0;
+	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
+		     "                 26                   6 -33.3% h\n", out);
+	ASSERT_EQ(0, gzc(NULL, 0, "touch -d '2020-01-02 03:04:05' h.gz"));
+	EXPECT_EQ(0, gzc(NULL, 0, "TZ=UTC /wd/bin/wdzip -lv h.gz > l.txt"));
+	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
+	ASSERT_LT(0, n);
+	out[n] = 0;
+	EXPECT_STREQ("method  crc     date  time           compressed        uncompressed  ratio uncompressed_name\n"
+		     "defla 363a3020 Jan  2 03:04                  26                   6 -33.3% h\n",
+		     out);
+
+	/* wdzip's many members: the sizes are the whole file's. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -k -b 1k a && "
+			 "/wd/bin/wdzip -l a.gz h.gz > l.txt"));
+	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
+	ASSERT_LT(0, n);
+	out[n] = 0;
+	EXPECT_NE(NULL, strstr(out, "                3893 ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "                3899 ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "% (totals)\n")) TH_LOG("%s", out);
+	EXPECT_EQ(0, gzc(NULL, 0, "gunzip -t a.gz"));
+}
+
+/* -S, -r, -c, -k and -v as gzip. */
+TEST_F(gzc, wdzip_suffix_recursive_stdout_keep_verbose)
+{
+	struct stat st;
+	char want[128];
+
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -S .z -k a && test -f a.z && test -f a"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -d -S .z a.z"));
+	EXPECT_STREQ("wdzip: a already exists;\tnot overwritten\n", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "mv a a.orig && /wd/bin/wdzip -d -S .z a.z && cmp a a.orig"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -S _x a && test -f a_x && cp a_x a2_x && "
+			 "/wd/bin/wdzip -d -S _x a2_x && cmp a2 a.orig"));
+
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -r d"));
+	EXPECT_EQ(0, gzc(NULL, 0, "test -f d/1.gz && test -f d/e/2.gz && test ! -e d/1"));
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -r d"));
+	EXPECT_STREQ("", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -dr d && test \"$(cat d/e/2)\" = y && "
+			 "test ! -e d/1.gz"));
+
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -c h > hc.gz && test -f h && gunzip -c hc.gz | cmp - h"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -dc hc.gz | cmp - h && test -f hc.gz"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip < h | /wd/bin/wdzip -d | cmp - h"));
+	EXPECT_EQ(0, gzc(NULL, 0, "rm h.gz && /wd/bin/wdzip -k h && test -f h && test -f h.gz"));
+
+	/* -v: gzip's ratio of the deflate data, framing (20 bytes) left out. */
+	ASSERT_EQ(0, gzc(NULL, 0, "rm h.gz"));
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -v h"));
+	ASSERT_EQ(0, stat(GZC "/h.gz", &st));
+	snprintf(want, sizeof(want), "h:\t%5.1f%% -- replaced with h.gz\n",
+		 100.0 * (6.0 - (st.st_size - 20)) / 6.0);
+	EXPECT_STREQ(want, self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dkv h.gz"));
+	snprintf(want, sizeof(want), "h.gz:\t%5.1f%% -- created h\n",
+		 100.0 * (6.0 - (st.st_size - 20)) / 6.0);
+	EXPECT_STREQ(want, self->err);
+	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -cv h > /dev/null"));
+	snprintf(want, sizeof(want), "h:\t%5.1f%% -- replaced with stdout\n",
+		 100.0 * (6.0 - (st.st_size - 20)) / 6.0);
+	EXPECT_STREQ(want, self->err);
+}
+
+/* -n/-N: the name and time saved when compressing, restored with -N. */
+TEST_F(gzc, wdzip_name_and_time)
+{
+	unsigned char hd[32];
+	struct stat st;
+
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -k a"));
+	ASSERT_EQ(32, slurp(GZC "/a.gz", hd, sizeof(hd)));
+	EXPECT_EQ(8, hd[3]);			/* FNAME */
+	EXPECT_EQ(1577934245u, hd[4] | hd[5] << 8 | hd[6] << 16 | (uint32_t)hd[7] << 24);
+	EXPECT_EQ(0, memcmp(hd + 10, "a", 2));
+	EXPECT_EQ(0, gzc(NULL, 0, "gunzip -c a.gz | cmp - a"));
+	/* The stored name and time come back with -N, not without. */
+	EXPECT_EQ(0, gzc(NULL, 0, "mv a a.orig && cp a.gz x.gz && mv a.gz y.gz && "
+			 "touch -d '2021-05-06 07:08:09' x.gz y.gz"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -dN x.gz && cmp a a.orig && test ! -e x"));
+	ASSERT_EQ(0, stat(GZC "/a", &st));
+	EXPECT_EQ(1577934245, st.st_mtime);
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -d y.gz && cmp y a.orig"));
+	ASSERT_EQ(0, stat(GZC "/y", &st));
+	EXPECT_EQ(1620284889, st.st_mtime);
+	/* -N and the stored name taken: not overwritten, input kept. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip y && mv y.gz z.gz && cp z.gz w.gz"));
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -dN z.gz"));
+	EXPECT_EQ(2, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dN w.gz"));
+	EXPECT_STREQ("wdzip: y already exists;\tnot overwritten\n", self->err);
+	EXPECT_TRUE(exists(GZC "/w.gz"));
+	/* -l -N names the stored name. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -lN w.gz | grep -q ' y$'"));
+
+	/* -n: no name, MTIME 0. */
+	EXPECT_EQ(0, gzc(NULL, 0, "rm h.gz && /wd/bin/wdzip -n -k h"));
+	ASSERT_LT(18, slurp(GZC "/h.gz", hd, sizeof(hd)));
+	EXPECT_EQ(0, hd[3]);
+	EXPECT_EQ(0, hd[4] | hd[5] | hd[6] | hd[7]);
+	/* Standard input: no name, no time. */
+	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip < h > s.gz"));
+	ASSERT_LT(10, slurp(GZC "/s.gz", hd, sizeof(hd)));
+	EXPECT_EQ(0, hd[3]);
+	EXPECT_EQ(0, hd[4] | hd[5] | hd[6] | hd[7]);
+}
+
+/* Start wdzip with @argv. */
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	execv("/wd/bin/wdzip", argv);
+	_exit(127);
+}
+
+/*
+ * Nothing left when killed with SIGKILL at any point: the output is an
+ * unnamed file until it is complete (/tmp is tmpfs, which has O_TMPFILE;
+ * every filesystem of the guest has it, so the named fallback is tested on
+ * the host: make wdzip-compat).
+ */
+TEST_F_TIMEOUT(gzc, wdzip_sigkill_leaves_nothing, 300)
+{
+	static const int delays_ms[] = { 20, 100, 300, 800 };
+	unsigned int i, killed = 0;
+	char ls[1024];
+	ssize_t n;
+
+	make_file(GZC "/big", 24 << 20, 5);
+	for (i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		int status;
+		char *const argv[] = { "wdzip", "-9", "-k", GZC "/big", NULL };
+		pid_t pid = spawn(argv);
+
+		ASSERT_LT(0, pid);
+		usleep(delays_ms[i] * 1000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (WIFSIGNALED(status)) {
+			killed++;
+		} else {
+			EXPECT_EQ(0, gzc(NULL, 0, "rm big.gz"));
+		}
+		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
+		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
+		ASSERT_LT(0, n);
+		ls[n] = 0;
+		EXPECT_STREQ(".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n", ls);
+	}
+	EXPECT_LT(0, killed);
+
+	/* And while decompressing. */
+	ASSERT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -1 big"));
+	for (i = 0, killed = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		char *const argv[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
+		int status;
+		pid_t pid = spawn(argv);
+
+		ASSERT_LT(0, pid);
+		usleep(delays_ms[i] * 1000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (WIFSIGNALED(status)) {
+			killed++;
+		} else {
+			EXPECT_EQ(0, gzc(NULL, 0, "rm big"));
+		}
+		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
+		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
+		ASSERT_LT(0, n);
+		ls[n] = 0;
+		EXPECT_STREQ(".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n", ls);
+	}
+	EXPECT_LT(0, killed);
+}
+
+/* A full filesystem: an error, no output, the input kept. */
+TEST_F(gzc, wdzip_enospc_clean)
+{
+	ASSERT_EQ(0, sh("mkdir -p " GZC "/sm && mount -t tmpfs -o size=64k none " GZC "/sm"));
+	make_file(GZC "/sm/f", 40 << 10, 6);
+	ASSERT_EQ(0, gzc(NULL, 0, "head -c 200000 /dev/urandom > r && cp sm/f f.orig"));
+	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "cp r sm/r 2>/dev/null; "
+			 "dd if=/dev/zero of=sm/fill bs=1k count=40 2>/dev/null; "
+			 "/wd/bin/wdzip sm/f"));
+	EXPECT_STREQ("wdzip: sm/f.gz: No space left on device\n", self->err);
+	EXPECT_EQ(0, gzc(NULL, 0, "cmp sm/f f.orig && test ! -e sm/f.gz"));
+	EXPECT_NE(0, gzc(NULL, 0, "ls -a sm | grep -q '^\\.f'"));
+	sh("umount " GZC "/sm");
+}
+
 TEST(wdbench_quick)
 {
 	EXPECT_EQ(0, sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));

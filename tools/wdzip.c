@@ -2,38 +2,56 @@
 /*
  * wdzip: gzip-compatible compression through a WarpDrive accelerator.
  *
- *   wdzip [-d] [-c] [-k] [-f] [-1..-9] [-b SIZE] [-D DEVICE] [FILE...]
+ *   wdzip [-cdfhklLnNqrtvV] [-1..-9] [-S SUF] [-b SIZE] [-D DEVICE] [FILE...]
  *
- * Compression cuts the input into blocks (1 MiB by default) and makes each
- * an independent gzip member, so the output is a multi-member gzip file
- * that gunzip accepts. Decompression walks the members of any gzip file
- * (one big member from gzip included, whatever it expands to) with bounded
+ * The options, messages and exit status follow GNU gzip (0 success, 1
+ * error, 2 warning). Compression cuts the input into blocks (1 MiB by
+ * default), has the device DEFLATE each block as raw data and frames each
+ * as an independent gzip member (the first one carrying the file's name
+ * and time unless -n), so the output is a multi-member gzip file that
+ * gunzip accepts. Decompression walks the members of any gzip file (one
+ * big member from gzip included, whatever it expands to) with bounded
  * memory: it reads the file and writes the output in chunks, the device
  * inflates each member's deflate data as a stream continued from command
  * to command (WD_CMD_F_STREAM), and wdzip parses the gzip framing and
- * checks the CRC-32 and length itself. A file's output goes to a temporary
- * file in the same directory, renamed into place only once everything
- * worked.
+ * checks the CRC-32 and length itself.
+ *
+ * A file's output is written to an unnamed temporary file (O_TMPFILE) in
+ * the output's directory and linked into place only once everything
+ * worked, so nothing is left behind whatever ends the process, SIGKILL
+ * included. Where the filesystem has no O_TMPFILE, a named temporary file
+ * is used instead and removed on error and on catchable signals.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "libwd.h"
 
+#ifndef WD_VERSION
+#define WD_VERSION	"0.1.0"
+#endif
+
 #define DEFAULT_BLOCK	(1UL << 20)
 #define MAX_BLOCK	(512UL << 20)	/* at most half the device's max_cmd_len */
 #define IN_CHUNK	(1UL << 20)	/* decompression: input read at a time */
 #define OUT_CHUNK	(1UL << 20)	/* decompression: output per command */
+#define MAX_SUFFIX	30		/* as gzip */
+
+/* gzip's exit status. */
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_WARNING = 2 };
 
 static struct {
 	int decompress;
@@ -41,19 +59,30 @@ static struct {
 	int keep;
 	int force;
 	int level;
+	int test;
+	int list;
+	int verbose;
+	int quiet;
+	int name;		/* -N: 1, -n: 0, neither: -1 */
+	int recursive;
+	const char *suffix;
 	size_t block;
 	const char *device;
 } opt = {
 	.level = 6,
+	.name = -1,
+	.suffix = ".gz",
 	.block = DEFAULT_BLOCK,
 };
+
+static int exit_code = EXIT_OK;
 
 static struct wd_dev *dev;
 static struct wd_queue *queue;
 /* The most one command may name on the device (struct wd_info). */
 static uint64_t cmd_max_len;
 
-/* The temporary output file, removed if a signal ends us. */
+/* A named temporary output file, removed if a signal ends us. */
 static char tmp_path[PATH_MAX];
 static volatile sig_atomic_t tmp_live;
 
@@ -65,14 +94,23 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * "wdzip: " and the message. EXIT_ERROR always prints and sets the exit
+ * status to 1; EXIT_WARNING prints unless -q and sets it to 2 unless an
+ * error did; EXIT_OK prints unless -q and leaves the status alone.
+ */
 static void __attribute__((format(printf, 2, 3)))
-error(const char *name, const char *fmt, ...)
+say(int level, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (level == EXIT_ERROR)
+		exit_code = EXIT_ERROR;
+	else if (level == EXIT_WARNING && exit_code == EXIT_OK)
+		exit_code = EXIT_WARNING;
+	if (level != EXIT_ERROR && opt.quiet)
+		return;
 	fprintf(stderr, "wdzip: ");
-	if (name)
-		fprintf(stderr, "%s: ", name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -115,7 +153,7 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Room for the gzip member of @len bytes, with margin: grown on -ENOSPC. */
+/* Room for the deflate data of @len bytes, with margin: grown on -ENOSPC. */
 static size_t deflate_bound(size_t len)
 {
 	return len + len / 8 + 4096;
@@ -132,49 +170,105 @@ static unsigned char *grow_output(unsigned char *buf, size_t *cap)
 	return malloc(*cap);
 }
 
-/* Each block of @in becomes one gzip member on @out. */
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* What a compression or decompression saw, for -v and -l. */
+struct counts {
+	uint64_t in;		/* bytes read */
+	uint64_t out;		/* bytes written (uncompressed, decompressing) */
+	uint64_t deflate;	/* bytes of deflate data, framing left out */
+	uint32_t crc;		/* CRC-32 of the uncompressed data */
+	uint32_t mtime;		/* the first member's MTIME */
+	int has_name;		/* the first member had FNAME */
+	char name[NAME_MAX + 1];	/* its last path component */
+	int garbage;		/* trailing garbage after the last member */
+};
+
+/* gzip's ratio: the part of @len saved by deflate data of @deflate bytes. */
+static double ratio(uint64_t len, uint64_t deflate)
+{
+	return len ? 100.0 * ((double)len - (double)deflate) / (double)len : 0;
+}
+
+/*
+ * Each block of @in becomes one gzip member on @out: a header (the first
+ * carrying @name and @mtime when given), the device's raw deflate data,
+ * the CRC-32 and length.
+ */
 static int compress_fd(int in, int out, const char *in_name,
-		       const char *out_name)
+		       const char *out_name, const char *name, uint32_t mtime,
+		       struct counts *cnt)
 {
 	size_t cap = deflate_bound(opt.block), olen = 0;
-	unsigned char *ibuf, *obuf;
+	unsigned char *ibuf, *obuf, head[10], tail[8];
 	int members = 0, ret = -1, err;
 	ssize_t n;
 
 	ibuf = malloc(opt.block);
 	obuf = malloc(cap);
 	if (!ibuf || !obuf) {
-		error(in_name, "out of memory");
+		say(EXIT_ERROR, "%s: out of memory", in_name);
 		goto out;
 	}
 	for (;;) {
 		n = read_full(in, ibuf, opt.block);
 		if (n < 0) {
-			error(in_name, "%s", strerror(-n));
+			say(EXIT_ERROR, "%s: %s", in_name, strerror(-n));
 			goto out;
 		}
 		if (n == 0 && members)
 			break;		/* an empty input still gets a member */
 		for (;;) {
-			err = wd_compress(queue, WD_FMT_GZIP, opt.level, ibuf, n,
+			err = wd_compress(queue, WD_FMT_RAW, opt.level, ibuf, n,
 					  obuf, cap, &olen);
 			if (err != -ENOSPC || cap >= cmd_max_len)
 				break;
 			obuf = grow_output(obuf, &cap);
 			if (!obuf) {
-				error(in_name, "out of memory");
+				say(EXIT_ERROR, "%s: out of memory", in_name);
 				goto out;
 			}
 		}
 		if (err) {
-			error(in_name, "compression failed: %s", wd_strerror(err));
+			say(EXIT_ERROR, "%s: compression failed: %s", in_name,
+			    wd_strerror(err));
 			goto out;
 		}
-		err = write_full(out, obuf, olen);
+		head[0] = 0x1f;
+		head[1] = 0x8b;
+		head[2] = 8;			/* deflate */
+		head[3] = !members && name ? 8 : 0;	/* FNAME */
+		put_le32(head + 4, members ? 0 : mtime);
+		head[8] = opt.level == 9 ? 2 : opt.level == 1 ? 4 : 0;
+		head[9] = 3;			/* Unix */
+		put_le32(tail, crc32(0, ibuf, n));
+		put_le32(tail + 4, (uint32_t)n);
+		err = write_full(out, head, sizeof(head));
+		if (!err && head[3])
+			err = write_full(out, name, strlen(name) + 1);
+		if (!err)
+			err = write_full(out, obuf, olen);
+		if (!err)
+			err = write_full(out, tail, sizeof(tail));
 		if (err) {
-			error(out_name, "%s", strerror(-err));
+			say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
 			goto out;
 		}
+		cnt->in += n;
+		cnt->deflate += olen;
+		cnt->out += sizeof(head) + (head[3] ? strlen(name) + 1 : 0) +
+			    olen + sizeof(tail);
 		members++;
 		if ((size_t)n < opt.block)
 			break;
@@ -193,6 +287,7 @@ struct input {
 	unsigned char *buf;
 	size_t off;		/* first byte not consumed */
 	size_t len;		/* bytes in buf */
+	uint64_t taken;		/* bytes consumed in all */
 	int eof;
 };
 
@@ -213,7 +308,7 @@ static int in_fill(struct input *in)
 		return 0;
 	n = read_full(in->fd, in->buf + in->len, IN_CHUNK - in->len);
 	if (n < 0) {
-		error(in->name, "%s", strerror(-n));
+		say(EXIT_ERROR, "%s: %s", in->name, strerror(-n));
 		return -1;
 	}
 	in->len += n;
@@ -236,11 +331,12 @@ static void in_take(struct input *in, size_t n, uLong *crc)
 	if (crc)
 		*crc = crc32(*crc, in->buf + in->off, n);
 	in->off += n;
+	in->taken += n;
 }
 
 static int truncated(const struct input *in)
 {
-	error(in->name, "unexpected end of file");
+	say(EXIT_ERROR, "%s: unexpected end of file", in->name);
 	return -1;
 }
 
@@ -260,26 +356,41 @@ static int in_skip(struct input *in, size_t n, uLong *crc)
 	return 0;
 }
 
-/* Skip a zero-terminated header string. */
-static int in_skip_string(struct input *in, uLong *crc)
+/*
+ * Skip a zero-terminated header string, keeping in @keep (if not NULL)
+ * its last path component, cut to @size - 1 bytes.
+ */
+static int in_skip_string(struct input *in, uLong *crc, char *keep,
+			  size_t size)
 {
+	size_t kept = 0;
+
 	for (;;) {
-		const unsigned char *nul;
+		const unsigned char *p, *nul;
+		size_t n, i;
 		int r = in_need(in, 1);
 
 		if (r <= 0)
 			return r ? -1 : truncated(in);
-		nul = memchr(in->buf + in->off, 0, in_avail(in));
-		if (nul) {
-			in_take(in, nul - (in->buf + in->off) + 1, crc);
-			return 0;
+		p = in->buf + in->off;
+		nul = memchr(p, 0, in_avail(in));
+		n = nul ? (size_t)(nul - p) : in_avail(in);
+		for (i = 0; keep && i < n; i++) {
+			if (p[i] == '/')
+				kept = 0;
+			else if (kept < size - 1)
+				keep[kept++] = p[i];
 		}
-		in_take(in, in_avail(in), crc);
+		if (keep)
+			keep[kept] = 0;
+		in_take(in, n + !!nul, crc);
+		if (nul)
+			return 0;
 	}
 }
 
 /* A gzip member header (RFC 1952), up to the deflate data. */
-static int gzip_header(struct input *in)
+static int gzip_header(struct input *in, struct counts *cnt, int first)
 {
 	const unsigned char *h;
 	uLong crc = crc32(0, NULL, 0);
@@ -290,12 +401,23 @@ static int gzip_header(struct input *in)
 	if (r <= 0)
 		return r ? -1 : truncated(in);
 	h = in->buf + in->off;
-	if (h[2] != 8 || (h[3] & 0xe0)) {
-		error(in->name, "unsupported gzip header (method %u, flags 0x%x)",
-		      h[2], h[3]);
+	if (h[2] != 8) {
+		say(EXIT_ERROR, "%s: unknown method %u -- not supported",
+		    in->name, h[2]);
 		return -1;
 	}
 	flg = h[3];
+	if (flg & 0x20) {
+		say(EXIT_ERROR, "%s is encrypted -- not supported", in->name);
+		return -1;
+	}
+	if (flg & 0xc0) {
+		say(EXIT_ERROR, "%s has flags 0x%x -- not supported", in->name,
+		    flg);
+		return -1;
+	}
+	if (first)
+		cnt->mtime = get_le32(h + 4);
 	in_take(in, 10, &crc);
 	if (flg & 4) {			/* FEXTRA */
 		r = in_need(in, 2);
@@ -307,17 +429,27 @@ static int gzip_header(struct input *in)
 		if (in_skip(in, r, &crc))
 			return -1;
 	}
-	if ((flg & 8) && in_skip_string(in, &crc))	/* FNAME */
-		return -1;
-	if ((flg & 16) && in_skip_string(in, &crc))	/* FCOMMENT */
+	if (flg & 8) {			/* FNAME */
+		if (in_skip_string(in, &crc, first ? cnt->name : NULL,
+				   sizeof(cnt->name)))
+			return -1;
+		if (first)
+			cnt->has_name = cnt->name[0] != 0;
+	}
+	if ((flg & 16) && in_skip_string(in, &crc, NULL, 0))	/* FCOMMENT */
 		return -1;
 	if (flg & 2) {			/* FHCRC */
+		unsigned int want;
+
 		r = in_need(in, 2);
 		if (r <= 0)
 			return r ? -1 : truncated(in);
 		h = in->buf + in->off;
-		if ((unsigned int)(h[0] | h[1] << 8) != (crc & 0xffff)) {
-			error(in->name, "invalid compressed data (header crc error)");
+		want = h[0] | h[1] << 8;
+		if (want != (crc & 0xffff)) {
+			say(EXIT_ERROR,
+			    "%s: header checksum 0x%04x != computed checksum 0x%04x",
+			    in->name, want, (unsigned int)(crc & 0xffff));
 			return -1;
 		}
 		in_take(in, 2, NULL);
@@ -346,7 +478,7 @@ static int run_cmd(struct wd_cmd *cmd, struct wd_cqe *cqe)
 /*
  * The deflate data of one member, inflated by the device as one stream
  * continued over as many commands as it takes, OUT_CHUNK of output each.
- * Adds the output to *@crc and *@isize and writes it to @out.
+ * Adds the output to *@crc and *@isize and writes it to @out (if >= 0).
  */
 static int inflate_member(struct input *in, unsigned char *obuf, int out,
 			  const char *out_name, uLong *crc, uint64_t *isize)
@@ -372,37 +504,41 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 		cmd.dst_len = OUT_CHUNK < cmd_max_len ? OUT_CHUNK : cmd_max_len;
 		err = run_cmd(&cmd, &cqe);
 		if (err) {
-			error(in->name, "decompression failed: %s", wd_strerror(err));
+			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
+			    wd_strerror(err));
 			return -1;
 		}
 		first = 0;
 		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_MORE) {
 			if (cqe.status == WD_ST_CORRUPT)
-				error(in->name, "invalid compressed data (corrupt)");
+				say(EXIT_ERROR,
+				    "%s: invalid compressed data--format violated",
+				    in->name);
 			else
-				error(in->name, "decompression failed: %s",
-				      wd_strerror(wd_status_to_errno(cqe.status)));
+				say(EXIT_ERROR, "%s: decompression failed: %s",
+				    in->name,
+				    wd_strerror(wd_status_to_errno(cqe.status)));
 			return -1;
 		}
 		if (cqe.consumed > cmd.src_len || cqe.result > cmd.dst_len) {
-			error(in->name, "decompression failed: %s",
-			      wd_strerror(-EPROTO));
+			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
+			    wd_strerror(-EPROTO));
 			return -1;
 		}
 		in_take(in, cqe.consumed, NULL);
 		*crc = crc32(*crc, obuf, cqe.result);
 		*isize += cqe.result;
-		err = write_full(out, obuf, cqe.result);
+		err = out >= 0 ? write_full(out, obuf, cqe.result) : 0;
 		if (err) {
-			error(out_name, "%s", strerror(-err));
+			say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
 			return -1;
 		}
 		if (cqe.status == WD_ST_OK)
 			return 0;
 		/* MORE: it used up the input or the room; never neither. */
 		if (!cqe.consumed && !cqe.result && in_avail(in)) {
-			error(in->name, "decompression failed: %s",
-			      wd_strerror(-EPROTO));
+			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
+			    wd_strerror(-EPROTO));
 			return -1;
 		}
 	}
@@ -422,9 +558,12 @@ static int rest_is_zero(struct input *in)
 	}
 }
 
-/* Inflate every gzip member of @fd onto @out. */
+/*
+ * Inflate every gzip member of @fd onto @out (none if -1). Trailing
+ * garbage after a member is not an error: cnt->garbage says it was there.
+ */
 static int decompress_fd(int fd, int out, const char *in_name,
-			 const char *out_name)
+			 const char *out_name, struct counts *cnt)
 {
 	struct input in = { .fd = fd, .name = in_name };
 	unsigned char *obuf = malloc(OUT_CHUNK);
@@ -432,12 +571,12 @@ static int decompress_fd(int fd, int out, const char *in_name,
 
 	in.buf = malloc(IN_CHUNK);
 	if (!in.buf || !obuf) {
-		error(in_name, "out of memory");
+		say(EXIT_ERROR, "%s: out of memory", in_name);
 		goto out;
 	}
 	for (;;) {
 		const unsigned char *t;
-		uint64_t isize = 0;
+		uint64_t isize = 0, start;
 		uLong crc = crc32(0, NULL, 0);
 
 		r = in_need(&in, 2);
@@ -446,18 +585,22 @@ static int decompress_fd(int fd, int out, const char *in_name,
 		if (!in_avail(&in) && members)
 			break;
 		if (!r || in.buf[in.off] != 0x1f || in.buf[in.off + 1] != 0x8b) {
-			if (members && rest_is_zero(&in))
+			if (members) {
+				cnt->garbage = !rest_is_zero(&in);
 				break;
-			if (!in_avail(&in) && !members)
-				error(in_name, "unexpected end of file");
+			}
+			if (!in_avail(&in))
+				truncated(&in);
 			else
-				error(in_name, members ? "trailing garbage after gzip data" :
-				      "not in gzip format");
+				say(EXIT_ERROR, "%s: not in gzip format", in_name);
 			goto out;
 		}
-		if (gzip_header(&in) ||
-		    inflate_member(&in, obuf, out, out_name, &crc, &isize))
+		if (gzip_header(&in, cnt, !members))
 			goto out;
+		start = in.taken;
+		if (inflate_member(&in, obuf, out, out_name, &crc, &isize))
+			goto out;
+		cnt->deflate += in.taken - start;
 		r = in_need(&in, 8);
 		if (r <= 0) {
 			if (!r)
@@ -465,18 +608,24 @@ static int decompress_fd(int fd, int out, const char *in_name,
 			goto out;
 		}
 		t = in.buf + in.off;
-		if ((uint32_t)(t[0] | t[1] << 8 | t[2] << 16 | (uint32_t)t[3] << 24) !=
-		    (uint32_t)crc ||
-		    (uint32_t)(t[4] | t[5] << 8 | t[6] << 16 | (uint32_t)t[7] << 24) !=
-		    (uint32_t)isize) {
-			error(in_name, "invalid compressed data (crc or length error)");
+		if (get_le32(t) != (uint32_t)crc) {
+			say(EXIT_ERROR, "%s: invalid compressed data--crc error",
+			    in_name);
+			goto out;
+		}
+		if (get_le32(t + 4) != (uint32_t)isize) {
+			say(EXIT_ERROR, "%s: invalid compressed data--length error",
+			    in_name);
 			goto out;
 		}
 		in_take(&in, 8, NULL);
+		cnt->crc = members ? crc32_combine(cnt->crc, crc, isize) : crc;
+		cnt->out += isize;
 		members++;
 	}
 	ret = 0;
 out:
+	cnt->in = in.taken + in_avail(&in);
 	free(in.buf);
 	free(obuf);
 	return ret;
@@ -489,43 +638,60 @@ static int has_suffix(const char *s, const char *suffix)
 	return ls > lx && !strcmp(s + ls - lx, suffix);
 }
 
-/* Name of the output file for @in, or -1 after saying why there is none. */
-static int output_name(const char *in, char *out, size_t size)
+/* The compressed-file suffix @name ends with (-S's first), or NULL. */
+static const char *get_suffix(const char *name)
 {
-	size_t len = strlen(in);
-	int n;
+	static const char *const known[] = {
+		".gz", "-gz", ".z", "-z", "_z", ".tgz", ".taz", NULL
+	};
+	int i;
 
-	if (!opt.decompress) {
-		if (has_suffix(in, ".gz") && !opt.force) {
-			error(in, "already has .gz suffix -- unchanged");
-			return -1;
-		}
-		n = snprintf(out, size, "%s.gz", in);
-	} else if (has_suffix(in, ".gz")) {
-		n = snprintf(out, size, "%.*s", (int)(len - 3), in);
-	} else if (has_suffix(in, ".tgz")) {
-		n = snprintf(out, size, "%.*s.tar", (int)(len - 4), in);
-	} else {
-		error(in, "unknown suffix -- ignored");
-		return -1;
-	}
-	if (n < 0 || (size_t)n >= size) {
-		error(in, "%s", strerror(ENAMETOOLONG));
-		return -1;
-	}
-	return 0;
+	if (has_suffix(name, opt.suffix))
+		return opt.suffix;
+	for (i = 0; known[i]; i++)
+		if (has_suffix(name, known[i]))
+			return known[i];
+	return NULL;
 }
 
-/* Create the temporary file next to @out; sets tmp_path. */
+/* Length of the directory part of @path, its last '/' included. */
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path + 1) : 0;
+}
+
+/* Whether the temporary file is unnamed (O_TMPFILE) or at tmp_path. */
+static int tmp_anon;
+
+/*
+ * Create the temporary output file in @out's directory: unnamed where the
+ * filesystem has O_TMPFILE, else named (tmp_path, removed on signals).
+ */
 static int create_temp(const char *out)
 {
-	const char *slash = strrchr(out, '/');
-	int dir_len = slash ? (int)(slash - out + 1) : 0;
+	size_t dl = dir_len(out);
 	sigset_t all, old;
 	int fd, n, err;
 
-	n = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.XXXXXX", dir_len, out,
-		     out + dir_len);
+	if (dl)
+		n = snprintf(tmp_path, sizeof(tmp_path), "%.*s", (int)dl, out);
+	else
+		n = snprintf(tmp_path, sizeof(tmp_path), ".");
+	if (n < 0 || (size_t)n >= sizeof(tmp_path))
+		return -ENAMETOOLONG;
+	fd = open(tmp_path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		tmp_anon = 1;
+		return fd;
+	}
+	/* Filesystems without it; kernels before 3.11 say EISDIR. */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	tmp_anon = 0;
+	n = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.XXXXXX", (int)dl, out,
+		     out + dl);
 	if (n < 0 || (size_t)n >= sizeof(tmp_path))
 		return -ENAMETOOLONG;
 	/* No signal between creating the file and recording it. */
@@ -539,118 +705,388 @@ static int create_temp(const char *out)
 	return fd >= 0 ? fd : -err;
 }
 
+/* Give the unnamed file @fd the name @path (-EEXIST if taken). */
+static int link_temp(int fd, const char *path)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (!linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
+		return 0;
+	if (errno != ENOENT || !access("/proc/self/fd", F_OK))
+		return -errno;
+	/* No /proc: this way needs CAP_DAC_READ_SEARCH. */
+	if (!linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH))
+		return 0;
+	return -errno;
+}
+
+/* Put the finished temporary file in place as @out: 0, or -errno. */
+static int commit_temp(int fd, const char *out)
+{
+	size_t dl = dir_len(out);
+	sigset_t all, old;
+	int err = 0, i;
+
+	if (!tmp_anon) {
+		if (rename(tmp_path, out))
+			return -errno;
+		tmp_live = 0;
+		return 0;
+	}
+	err = link_temp(fd, out);
+	if (err != -EEXIST || !opt.force)
+		return err;
+	/* -f over an existing file: a name of its own for the rename. */
+	sigfillset(&all);
+	for (i = 0; i < 100 && err == -EEXIST; i++) {
+		snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.wdzip%d-%d",
+			 (int)dl, out, out + dl, (int)getpid(), i);
+		sigprocmask(SIG_BLOCK, &all, &old);
+		err = link_temp(fd, tmp_path);
+		if (!err)
+			tmp_live = 1;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	if (err)
+		return err;
+	if (rename(tmp_path, out)) {
+		err = -errno;
+		unlink(tmp_path);
+	}
+	tmp_live = 0;
+	return err;
+}
+
 static void drop_temp(int fd)
 {
 	close(fd);
-	unlink(tmp_path);
+	if (!tmp_anon)
+		unlink(tmp_path);
 	tmp_live = 0;
 }
 
-/* Compress or decompress one FILE ("-": stdin). Returns 0 or 1. */
-static int process(const char *arg)
+/* -l: one line for a file, the column heads before the first. */
+static int listed;
+static uint64_t list_comp, list_uncomp, list_deflate;
+
+static void list_heads(void)
+{
+	if (opt.verbose)
+		printf("method  crc     date  time  ");
+	printf("         compressed        uncompressed  ratio uncompressed_name\n");
+}
+
+static void list_line(const char *name, uint64_t comp, const struct counts *c,
+		      time_t when)
+{
+	if (!listed++)
+		list_heads();
+	if (opt.verbose) {
+		char date[32] = "";
+		struct tm tm;
+
+		if (localtime_r(&when, &tm))
+			strftime(date, sizeof(date), "%b %e %H:%M", &tm);
+		printf("%5s %08x %s ", "defla", (unsigned int)c->crc, date);
+	}
+	printf("%19llu %19llu %5.1f%% %s\n", (unsigned long long)comp,
+	       (unsigned long long)c->out, ratio(c->out, c->deflate), name);
+	list_comp += comp;
+	list_uncomp += c->out;
+	list_deflate += c->deflate;
+}
+
+static void list_totals(void)
+{
+	if (listed < 2)
+		return;
+	if (opt.verbose)
+		printf("%28s", "");
+	printf("%19llu %19llu %5.1f%% (totals)\n", (unsigned long long)list_comp,
+	       (unsigned long long)list_uncomp, ratio(list_uncomp, list_deflate));
+}
+
+static void treat_file(const char *arg);
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* -r: every entry of the directory @path, in name order. */
+static void treat_dir(const char *path)
+{
+	struct dirent *de;
+	char **names = NULL, sub[PATH_MAX];
+	size_t n = 0, cap = 0, i;
+	DIR *d = opendir(path);
+
+	if (!d) {
+		say(EXIT_ERROR, "%s: %s", path, strerror(errno));
+		return;
+	}
+	/* All names first: the directory changes as its files are treated. */
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **more = realloc(names, (cap = cap * 2 + 16) *
+					      sizeof(*names));
+
+			if (!more)
+				break;
+			names = more;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n])
+			n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n; i++) {
+		int len = snprintf(sub, sizeof(sub), "%s%s%s", path,
+				   has_suffix(path, "/") ? "" : "/", names[i]);
+
+		if (len < 0 || (size_t)len >= sizeof(sub))
+			say(EXIT_ERROR, "%s/%s: %s", path, names[i],
+			    strerror(ENAMETOOLONG));
+		else
+			treat_file(sub);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/*
+ * The output name for @arg into @out, or -1 (having said why when gzip
+ * would). @no_output: -t or -l, which take any name without -r.
+ */
+static int output_name(const char *arg, char *out, size_t size, int no_output)
+{
+	const char *suf = get_suffix(arg);
+	size_t len = strlen(arg);
+	int n;
+
+	if (!opt.decompress) {
+		if (suf && !opt.force) {
+			if (opt.verbose || (!opt.recursive && !opt.quiet))
+				fprintf(stderr,
+					"wdzip: %s already has %s suffix -- unchanged\n",
+					arg, suf);
+			return -1;
+		}
+		n = snprintf(out, size, "%s%s", arg, opt.suffix);
+	} else if (suf) {
+		int tar = !strcmp(suf, ".tgz") || !strcmp(suf, ".taz");
+
+		n = snprintf(out, size, "%.*s%s", (int)(len - strlen(suf)), arg,
+			     tar ? ".tar" : "");
+	} else if (no_output && !opt.recursive) {
+		n = snprintf(out, size, "%s", arg);
+	} else {
+		if (opt.verbose || (!opt.recursive && !opt.quiet))
+			say(EXIT_WARNING, "%s: unknown suffix -- ignored", arg);
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= size) {
+		say(EXIT_ERROR, "%s: %s", arg, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	return 0;
+}
+
+/* Compress, decompress, test or list one FILE ("-": stdin). */
+static void treat_file(const char *arg)
 {
 	int from_stdin = !strcmp(arg, "-");
-	int to_stdout = opt.to_stdout || from_stdin;
+	int no_output = opt.test || opt.list;
+	int to_stdout = !no_output && (opt.to_stdout || from_stdin);
 	const char *in_name = from_stdin ? "stdin" : arg;
 	char out_name[PATH_MAX] = "stdout";
-	int in = 0, out = 1, ret;
-	struct stat st, lst;
+	struct counts cnt = { 0 };
+	struct stat st;
+	int in = 0, out = -1, r;
 
 	if (!from_stdin) {
-		if (lstat(arg, &lst)) {
-			error(arg, "%s", strerror(errno));
-			return 1;
+		int flags = O_RDONLY | O_CLOEXEC;
+
+		if (!to_stdout && !no_output && !opt.force)
+			flags |= O_NOFOLLOW;
+		in = open(arg, flags);
+		if (in < 0) {
+			say(EXIT_ERROR, "%s: %s", arg, strerror(errno));
+			return;
 		}
-		if (S_ISLNK(lst.st_mode) && !to_stdout && !opt.force) {
-			error(arg, "is a symbolic link -- ignored (use -f)");
-			return 1;
+	}
+	if (fstat(in, &st)) {
+		say(EXIT_ERROR, "%s: %s", in_name, strerror(errno));
+		goto close_in;
+	}
+	if (from_stdin) {
+		if ((opt.decompress || no_output) && isatty(0) && !opt.force) {
+			say(EXIT_ERROR, "compressed data not read from a terminal. "
+			    "Use -f to force decompression.");
+			return;
 		}
-		in = open(arg, O_RDONLY | O_CLOEXEC);
-		if (in < 0 || fstat(in, &st)) {
-			error(arg, "%s", strerror(errno));
-			if (in >= 0)
-				close(in);
-			return 1;
+	} else if (S_ISDIR(st.st_mode)) {
+		close(in);
+		if (opt.recursive)
+			treat_dir(arg);
+		else
+			say(EXIT_WARNING, "%s is a directory -- ignored", arg);
+		return;
+	} else if (!S_ISREG(st.st_mode) && !to_stdout && !no_output) {
+		say(EXIT_WARNING,
+		    "%s is not a directory or a regular file - ignored", arg);
+		goto close_in;
+	} else if (st.st_nlink > 1 && !to_stdout && !no_output && !opt.force) {
+		say(EXIT_WARNING, "%s has %lu other link%s -- file ignored", arg,
+		    (unsigned long)st.st_nlink - 1, st.st_nlink > 2 ? "s" : "");
+		goto close_in;
+	}
+	if (!from_stdin && !to_stdout &&
+	    output_name(arg, out_name, sizeof(out_name), no_output))
+		goto close_in;
+	/* gzip's names for standard input in -l. */
+	if (from_stdin && no_output)
+		snprintf(out_name, sizeof(out_name), "stdout");
+
+	if (no_output) {
+		r = decompress_fd(in, -1, in_name, NULL, &cnt);
+		if (r)
+			goto close_in;
+		if (cnt.garbage)
+			say(EXIT_WARNING,
+			    "%s: decompression OK, trailing garbage ignored",
+			    in_name);
+		if (opt.test) {
+			if (opt.verbose && from_stdin)
+				fprintf(stderr, " OK\n");
+			else if (opt.verbose)
+				fprintf(stderr, "%s:\t OK\n", in_name);
+		} else {
+			if (opt.name == 1 && cnt.has_name && !from_stdin)
+				snprintf(out_name, sizeof(out_name), "%.*s%s",
+					 (int)dir_len(arg), arg, cnt.name);
+			list_line(out_name, S_ISREG(st.st_mode) ? (uint64_t)st.st_size :
+				  cnt.in, &cnt, cnt.mtime ? (time_t)cnt.mtime :
+				  st.st_mtime);
 		}
-		if (S_ISDIR(st.st_mode)) {
-			error(arg, "is a directory -- ignored");
-			goto fail_in;
-		}
-		if (!S_ISREG(st.st_mode) && !to_stdout) {
-			error(arg, "not a regular file -- ignored (use -c)");
-			goto fail_in;
-		}
-	} else if (opt.decompress && isatty(0) && !opt.force) {
-		error(NULL, "compressed data not read from a terminal. "
-		      "Use -f to force decompression.");
-		return 1;
+		goto close_in;
 	}
 
 	if (to_stdout) {
 		if (!opt.decompress && isatty(1) && !opt.force) {
-			error(NULL, "compressed data not written to a terminal. "
-			      "Use -f to force compression.");
-			goto fail_in;
+			say(EXIT_ERROR, "compressed data not written to a terminal. "
+			    "Use -f to force compression.");
+			goto close_in;
 		}
+		out = 1;
 	} else {
-		if (output_name(arg, out_name, sizeof(out_name)))
-			goto fail_in;
-		if (!lstat(out_name, &lst) && !opt.force) {
-			error(out_name, "already exists; use -f to overwrite");
-			goto fail_in;
+		/* With -N the name comes from the header: checked after. */
+		if (!(opt.decompress && opt.name == 1) &&
+		    !faccessat(AT_FDCWD, out_name, F_OK, AT_SYMLINK_NOFOLLOW) &&
+		    !opt.force) {
+			say(EXIT_WARNING, "%s already exists;\tnot overwritten",
+			    out_name);
+			goto close_in;
 		}
 		out = create_temp(out_name);
 		if (out < 0) {
-			error(out_name, "cannot create a temporary file: %s",
-			      strerror(-out));
-			goto fail_in;
+			say(EXIT_ERROR, "%s: %s", out_name, strerror(-out));
+			goto close_in;
 		}
 	}
 
-	if (opt.decompress)
-		ret = decompress_fd(in, out, in_name, out_name);
-	else
-		ret = compress_fd(in, out, in_name, out_name);
-	if (ret)
+	if (opt.decompress) {
+		r = decompress_fd(in, out, in_name, out_name, &cnt);
+	} else {
+		int save = opt.name != 0 && !from_stdin;
+
+		r = compress_fd(in, out, in_name, out_name,
+				save ? arg + dir_len(arg) : NULL,
+				save ? (uint32_t)st.st_mtime : 0, &cnt);
+	}
+	if (r)
 		goto fail_out;
 	if (to_stdout)
 		goto done;
 
+	if (opt.decompress && opt.name == 1) {
+		char named[PATH_MAX];
+		int n = -1;
+
+		if (cnt.has_name && strcmp(cnt.name, ".") && strcmp(cnt.name, ".."))
+			n = snprintf(named, sizeof(named), "%.*s%s",
+				     (int)dir_len(arg), arg, cnt.name);
+		/* Never the input's own name. */
+		if (n > 0 && (size_t)n < sizeof(named) && strcmp(named, arg))
+			strcpy(out_name, named);
+		if (cnt.mtime) {
+			st.st_mtim.tv_sec = cnt.mtime;
+			st.st_mtim.tv_nsec = 0;
+		}
+		if (!faccessat(AT_FDCWD, out_name, F_OK, AT_SYMLINK_NOFOLLOW) &&
+		    !opt.force) {
+			say(EXIT_WARNING, "%s already exists;\tnot overwritten",
+			    out_name);
+			drop_temp(out);
+			goto close_in;
+		}
+	}
 	{
 		struct timespec times[2] = { st.st_atim, st.st_mtim };
 
-		if (fchmod(out, st.st_mode & 0777) || futimens(out, times)) {
-			error(out_name, "%s", strerror(errno));
+		/* The owner too where allowed (root), as gzip; else kept. */
+		if (fchown(out, st.st_uid, st.st_gid))
+			errno = 0;
+		if (fchmod(out, st.st_mode & 07777) || futimens(out, times)) {
+			say(EXIT_ERROR, "%s: %s", out_name, strerror(errno));
 			goto fail_out;
 		}
 	}
+	r = commit_temp(out, out_name);
+	if (r == -EEXIST) {
+		say(EXIT_WARNING, "%s already exists;\tnot overwritten", out_name);
+		goto fail_out;
+	}
+	if (r) {
+		say(EXIT_ERROR, "%s: %s", out_name, strerror(-r));
+		goto fail_out;
+	}
 	if (close(out)) {
-		error(out_name, "%s", strerror(errno));
-		unlink(tmp_path);
-		tmp_live = 0;
-		goto fail_in;
+		say(EXIT_ERROR, "%s: %s", out_name, strerror(errno));
+		unlink(out_name);
+		goto close_in;
 	}
-	if (rename(tmp_path, out_name)) {
-		error(out_name, "%s", strerror(errno));
-		unlink(tmp_path);
-		tmp_live = 0;
-		goto fail_in;
-	}
-	tmp_live = 0;
 	if (!opt.keep && unlink(arg))
-		error(arg, "cannot remove: %s", strerror(errno));
+		say(EXIT_ERROR, "%s: %s", arg, strerror(errno));
 done:
-	if (!from_stdin)
-		close(in);
-	return 0;
+	if (cnt.garbage)
+		say(EXIT_WARNING, "%s: decompression OK, trailing garbage ignored",
+		    in_name);
+	if (opt.verbose) {
+		double pct = opt.decompress ? ratio(cnt.out, cnt.deflate) :
+					      ratio(cnt.in, cnt.deflate);
+
+		if (from_stdin && !opt.decompress)
+			fprintf(stderr, "%5.1f%%\n", pct);
+		else if (from_stdin)
+			;	/* gzip says nothing */
+		else
+			fprintf(stderr, "%s:\t%5.1f%% -- %s %s\n", in_name, pct,
+				opt.keep && !to_stdout ? "created" : "replaced with",
+				out_name);
+	}
+	goto close_in;
 
 fail_out:
 	if (!to_stdout)
 		drop_temp(out);
-fail_in:
+close_in:
 	if (!from_stdin)
 		close(in);
-	return 1;
 }
 
 /* SIZE with an optional k/K or m/M or g/G suffix. */
@@ -686,20 +1122,39 @@ static int parse_size(const char *s, size_t *out)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: wdzip [-d] [-c] [-k] [-f] [-1..-9] [-b SIZE] [-D DEVICE] [FILE...]\n"
-		"Compress (or with -d decompress) FILEs in gzip format on a WarpDrive\n"
-		"accelerator; FILE becomes FILE.gz and back. No FILE, or -, filters\n"
-		"stdin to stdout.\n"
-		"  -d, --decompress   decompress\n"
-		"  -c, --stdout       write to stdout, keep the input files\n"
-		"  -k, --keep         keep the input files\n"
-		"  -f, --force        overwrite outputs, compress links and .gz files,\n"
-		"                     write compressed data to a terminal\n"
-		"  -1 .. -9           compression level (fast .. best, default 6)\n"
-		"  -b, --block SIZE   compress in independent blocks of SIZE bytes\n"
-		"                     (k/M suffixes, default 1M, at most 512M)\n"
-		"  -D, --device NAME  use this device (default: the first with deflate)\n"
-		"  -h, --help         this text\n");
+		"Usage: wdzip [OPTION]... [FILE]...\n"
+		"Compress or decompress FILEs in gzip format on a WarpDrive accelerator\n"
+		"(by default, compress FILEs in-place: FILE becomes FILE.gz).\n"
+		"\n"
+		"  -c, --stdout      write on standard output, keep original files unchanged\n"
+		"  -d, --decompress  decompress\n"
+		"  -f, --force       force overwrite of output file and compress links\n"
+		"  -h, --help        give this help\n"
+		"  -k, --keep        keep (don't delete) input files\n"
+		"  -l, --list        list compressed file contents\n"
+		"  -L, --license     display software license\n"
+		"  -n, --no-name     do not save or restore the original name and timestamp\n"
+		"  -N, --name        save or restore the original name and timestamp\n"
+		"  -q, --quiet       suppress all warnings\n"
+		"  -r, --recursive   operate recursively on directories\n"
+		"  -S, --suffix=SUF  use suffix SUF on compressed files\n"
+		"  -t, --test        test compressed file integrity\n"
+		"  -v, --verbose     verbose mode\n"
+		"  -V, --version     display version number\n"
+		"  -1, --fast        compress faster\n"
+		"  -9, --best        compress better\n"
+		"  -b, --block=SIZE  compress in independent gzip members of SIZE bytes\n"
+		"                    (k/M/G suffixes, default 1M, at most 512M)\n"
+		"  -D, --device=NAME use this device (default: the first with deflate)\n"
+		"\n"
+		"With no FILE, or when FILE is -, read standard input.\n"
+		"Exit status: 0 success, 1 error, 2 warning.\n");
+}
+
+static int try_help(void)
+{
+	fprintf(stderr, "Try `wdzip --help' for more information.\n");
+	return EXIT_ERROR;
 }
 
 int main(int argc, char **argv)
@@ -711,6 +1166,17 @@ int main(int argc, char **argv)
 		{ "to-stdout", no_argument, NULL, 'c' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "license", no_argument, NULL, 'L' },
+		{ "no-name", no_argument, NULL, 'n' },
+		{ "name", no_argument, NULL, 'N' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "silent", no_argument, NULL, 'q' },
+		{ "recursive", no_argument, NULL, 'r' },
+		{ "suffix", required_argument, NULL, 'S' },
+		{ "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "fast", no_argument, NULL, '1' },
 		{ "best", no_argument, NULL, '9' },
 		{ "block", required_argument, NULL, 'b' },
@@ -719,11 +1185,12 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	int c, i, ret, failed = 0;
+	int c, i, ret;
 	uint32_t algs;
 
-	while ((c = getopt_long(argc, argv, "dckfb:D:h123456789", lopts,
-				NULL)) != -1) {
+	argv[0] = "wdzip";	/* getopt's messages, as gzip's */
+	while ((c = getopt_long(argc, argv, "cdfhklLnNqrS:tvVb:D:123456789",
+				lopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.decompress = 1;
@@ -737,10 +1204,54 @@ int main(int argc, char **argv)
 		case 'f':
 			opt.force = 1;
 			break;
+		case 'l':
+			opt.list = 1;
+			break;
+		case 'n':
+			opt.name = 0;
+			break;
+		case 'N':
+			opt.name = 1;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			opt.verbose = 0;
+			break;
+		case 'r':
+			opt.recursive = 1;
+			break;
+		case 'S':
+			if (!*optarg || strchr(optarg, '/')) {
+				say(EXIT_ERROR, "invalid suffix '%s'", optarg);
+				return EXIT_ERROR;
+			}
+			if (strlen(optarg) > MAX_SUFFIX) {
+				say(EXIT_ERROR, "suffix too long");
+				return EXIT_ERROR;
+			}
+			opt.suffix = optarg;
+			break;
+		case 't':
+			opt.test = 1;
+			break;
+		case 'v':
+			opt.verbose++;
+			opt.quiet = 0;
+			break;
+		case 'V':
+			printf("wdzip (WarpDrive) %s\n", WD_VERSION);
+			return 0;
+		case 'L':
+			printf("wdzip (WarpDrive) %s\n"
+			       "License GPLv2: GNU GPL version 2 <https://gnu.org/licenses/old-licenses/gpl-2.0.html>.\n"
+			       "This is free software: you are free to change and redistribute it.\n"
+			       "There is NO WARRANTY, to the extent permitted by law.\n",
+			       WD_VERSION);
+			return 0;
 		case 'b':
 			if (parse_size(optarg, &opt.block)) {
-				error(NULL, "bad block size '%s'", optarg);
-				return 2;
+				say(EXIT_ERROR, "bad block size '%s'", optarg);
+				return try_help();
 			}
 			break;
 		case 'D':
@@ -753,10 +1264,11 @@ int main(int argc, char **argv)
 			opt.level = c - '0';
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			return try_help();
 		}
 	}
+	if (opt.test || opt.list)
+		opt.decompress = 1;
 
 	for (i = 0; i < (int)(sizeof(sigs) / sizeof(sigs[0])); i++) {
 		struct sigaction sa = { .sa_handler = on_signal };
@@ -780,16 +1292,19 @@ int main(int argc, char **argv)
 			opt.block = cmd_max_len / 2;
 	}
 	if (ret) {
-		error(opt.device, "%s", wd_strerror(ret));
+		say(EXIT_ERROR, "%s: %s", opt.device ? opt.device : "device",
+		    wd_strerror(ret));
 		wd_close(dev);
-		return 1;
+		return EXIT_ERROR;
 	}
 
 	if (optind == argc)
-		failed = process("-");
+		treat_file("-");
 	for (i = optind; i < argc; i++)
-		failed |= process(argv[i]);
+		treat_file(argv[i]);
+	if (opt.list)
+		list_totals();
 
 	wd_close(dev);		/* puts the queue too */
-	return failed;
+	return exit_code;
 }
