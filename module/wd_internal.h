@@ -287,6 +287,7 @@ struct wd_pool {
 	unsigned long base_pfn;
 	void *kaddr;
 	struct dev_pagemap pgmap;
+	struct list_head remapped;	/* on wd_pool_remapped, while mapped */
 	bool mapped;
 	bool zero_on_free;
 	bool dead;

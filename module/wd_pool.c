@@ -58,6 +58,7 @@
 #include <linux/io.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -77,6 +78,17 @@
 
 /* Pools of departed devices whose ZONE_DEVICE pages are still held. */
 static atomic_t wd_pools_lingering = ATOMIC_INIT(0);
+
+/*
+ * Physical ranges this module gave struct pages, from memremap_pages()
+ * until memunmap_pages() has returned. get_dev_pagemap() cannot tell: it
+ * stops finding a pagemap as soon as its teardown starts, while the struct
+ * pages of the range exist until the teardown ends, and mapping the range
+ * again before that fails inside the memory hotplug code (with a WARN).
+ */
+static LIST_HEAD(wd_pool_remapped);
+/* Protects wd_pool_remapped; held across memremap_pages() to add to it. */
+static DEFINE_MUTEX(wd_pool_remap_lock);
 
 static void wd_pool_reclaim_work(struct work_struct *work);
 
@@ -199,39 +211,69 @@ static int wd_pool_build_ram(struct wd_pool *pool)
 }
 
 #if IS_ENABLED(CONFIG_ZONE_DEVICE)
+/* Does a range of ours, mapped or still being unmapped, overlap @prov's? */
+static bool wd_pool_range_busy(const struct wd_devmem_provider *prov)
+{
+	phys_addr_t end = prov->phys + prov->size - 1;
+	struct dev_pagemap *old;
+	struct wd_pool *pool;
+
+	lockdep_assert_held(&wd_pool_remap_lock);
+	list_for_each_entry(pool, &wd_pool_remapped, remapped)
+		if (pool->pgmap.range.start <= end &&
+		    prov->phys <= pool->pgmap.range.end)
+			return true;
+	/* Someone else's pagemap (not torn down) at either end. */
+	old = get_dev_pagemap(PHYS_PFN(prov->phys), NULL);
+	if (!old)
+		old = get_dev_pagemap(PHYS_PFN(end), NULL);
+	if (old) {
+		put_dev_pagemap(old);
+		return true;
+	}
+	return false;
+}
+
 static int wd_pool_build_pages(struct wd_pool *pool,
 			       const struct wd_devmem_provider *prov)
 {
-	struct dev_pagemap *old;
 	void *addr;
+	int ret = 0;
 
 	/*
 	 * The range may still have struct pages from an earlier binding
-	 * (a page of it is still pinned): it cannot have them twice.
+	 * (a page of it is still pinned, or their teardown is under way):
+	 * it cannot have them twice.
 	 */
-	old = get_dev_pagemap(PHYS_PFN(prov->phys), NULL);
-	if (!old)
-		old = get_dev_pagemap(PHYS_PFN(prov->phys + prov->size - 1),
-				      NULL);
-	if (old) {
-		put_dev_pagemap(old);
-		return -EBUSY;
+	mutex_lock(&wd_pool_remap_lock);
+	if (wd_pool_range_busy(prov)) {
+		ret = -EBUSY;
+		goto out;
 	}
 	pool->pgmap.type = MEMORY_DEVICE_GENERIC;
 	pool->pgmap.range.start = prov->phys;
 	pool->pgmap.range.end = prov->phys + prov->size - 1;
 	pool->pgmap.nr_range = 1;
 	addr = memremap_pages(&pool->pgmap, NUMA_NO_NODE);
-	if (IS_ERR(addr))
-		return PTR_ERR(addr);
+	if (IS_ERR(addr)) {
+		ret = PTR_ERR(addr);
+		goto out;
+	}
 	pool->base_pfn = PHYS_PFN(prov->phys);
 	pool->mapped = true;
-	return 0;
+	list_add(&pool->remapped, &wd_pool_remapped);
+out:
+	mutex_unlock(&wd_pool_remap_lock);
+	return ret;
 }
 
 static void wd_pool_unmap_pages(struct wd_pool *pool)
 {
 	memunmap_pages(&pool->pgmap);
+	/* Only now may the range be given struct pages again. */
+	mutex_lock(&wd_pool_remap_lock);
+	list_del(&pool->remapped);
+	mutex_unlock(&wd_pool_remap_lock);
 }
 #else
 static int wd_pool_build_pages(struct wd_pool *pool,
