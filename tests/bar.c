@@ -729,6 +729,7 @@ struct toucher {
 	char *p;
 	size_t len;
 	int ready[2];
+	pid_t pids[3];
 };
 
 /* Touch the mapping until something stops us; tell the parent once. */
@@ -761,6 +762,68 @@ static pid_t start_toucher(struct toucher *t)
 	return pid;
 }
 
+/* A region of @t->len on the device, mapped at @t->p; its fd. */
+static int toucher_region(struct __test_metadata *_metadata,
+			  struct toucher *t)
+{
+	int fd = wd_test_new_region(node, t->len, 0, 0);
+
+	ASSERT_LE(0, fd);
+	t->p = wd_test_map_rw(fd, t->len);
+	ASSERT_NE(NULL, t->p);
+	return fd;
+}
+
+/* toucher_region(), and three processes touching it without end. */
+static int start_touchers(struct __test_metadata *_metadata,
+			  struct toucher *t)
+{
+	int fd = toucher_region(_metadata, t), i;
+
+	ASSERT_EQ(0, pipe(t->ready));
+	for (i = 0; i < 3; i++) {
+		t->pids[i] = start_toucher(t);
+		ASSERT_LT(0, t->pids[i]);
+	}
+	return fd;
+}
+
+/* The device gone: each toucher ended by SIGBUS, the region by ENODEV. */
+static void touchers_got_sigbus(struct __test_metadata *_metadata,
+				struct toucher *t, int fd)
+{
+	uint64_t done;
+	int i, st;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(t->pids[i], waitpid(t->pids[i], &st, 0));
+		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+			TH_LOG("child %d: status %#x", i, st);
+	}
+	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t->p));
+	EXPECT_EQ(-ENODEV, wd_test_populate(fd, t->p, PG, &done));
+}
+
+/* Unmap and close what start_touchers() made. */
+static void end_touchers(struct toucher *t, int fd)
+{
+	munmap(t->p, t->len);
+	close(fd);
+	close(t->ready[0]);
+	close(t->ready[1]);
+}
+
+/* The device back: a fresh region of it, mapped at @t->p, zeroed; its fd. */
+static int fresh_region(struct __test_metadata *_metadata, struct toucher *t)
+{
+	int fd;
+
+	ASSERT_EQ(0, find_bar());
+	fd = toucher_region(_metadata, t);
+	EXPECT_TRUE(wd_test_all(t->p, t->len, 0));
+	return fd;
+}
+
 /*
  * Unbinding the driver while the region is mapped and touched in three
  * processes: every mapping is revoked (SIGBUS), region calls fail with
@@ -772,19 +835,9 @@ static pid_t start_toucher(struct toucher *t)
 TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 {
 	struct toucher t = { .len = 256 * PG };
-	pid_t pids[3];
-	int fd, st, i, soft = -1;
-	uint64_t done;
+	int fd, i, soft = -1;
 
-	fd = wd_test_new_region(node, t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = wd_test_map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	ASSERT_EQ(0, pipe(t.ready));
-	for (i = 0; i < 3; i++) {
-		pids[i] = start_toucher(&t);
-		ASSERT_LT(0, pids[i]);
-	}
+	fd = start_touchers(_metadata, &t);
 	if (!self->pfnmap) {
 		soft = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, soft);
@@ -792,13 +845,7 @@ TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 		ASSERT_EQ(0, wd_test_share(soft, t.p, 4 * PG, WD_SHARE_READ));
 	}
 	ASSERT_EQ(0, wd_test_write_str(BAR_DRV "unbind", BAR_PCI));
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
-		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
-			TH_LOG("child %d: status %#x", i, st);
-	}
-	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t.p));
-	EXPECT_EQ(-ENODEV, wd_test_populate(fd, t.p, PG, &done));
+	touchers_got_sigbus(_metadata, &t, fd);
 	EXPECT_EQ(-ENODEV, wd_test_punch(fd, 0, PG));
 
 	if (soft >= 0) {
@@ -816,18 +863,10 @@ TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 	} else {
 		ASSERT_EQ(0, wd_test_write_str(BAR_DRV "bind", BAR_PCI));
 	}
-	munmap(t.p, t.len);
-	close(fd);
-	close(t.ready[0]);
-	close(t.ready[1]);
+	end_touchers(&t, fd);
 
 	/* Bound again: a fresh device that works. */
-	ASSERT_EQ(0, find_bar());
-	fd = wd_test_new_region(node, t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = wd_test_map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	EXPECT_TRUE(wd_test_all(t.p, t.len, 0));
+	fd = fresh_region(_metadata, &t);
 	munmap(t.p, t.len);
 	close(fd);
 }
@@ -840,43 +879,19 @@ TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 TEST_F_TIMEOUT(bar, hot_unplug_under_load, 240)
 {
 	struct toucher t = { .len = 512 * PG };
-	pid_t pids[3];
-	int fd, st, i;
-	uint64_t done;
+	int fd;
 
-	fd = wd_test_new_region(node, t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = wd_test_map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	ASSERT_EQ(0, pipe(t.ready));
-	for (i = 0; i < 3; i++) {
-		pids[i] = start_toucher(&t);
-		ASSERT_LT(0, pids[i]);
-	}
+	fd = start_touchers(_metadata, &t);
 	wd_test_qmp("unplug", BAR_QMP);
 	ASSERT_EQ(0, wd_test_pci_wait(BAR_PCI, 0, 60))
 		TH_LOG("device still present 60 s after the unplug request");
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
-		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
-			TH_LOG("child %d: status %#x", i, st);
-	}
-	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t.p));
-	EXPECT_EQ(-ENODEV, wd_test_populate(fd, t.p, PG, &done));
-	munmap(t.p, t.len);
-	close(fd);
-	close(t.ready[0]);
-	close(t.ready[1]);
+	touchers_got_sigbus(_metadata, &t, fd);
+	end_touchers(&t, fd);
 
 	wd_test_qmp("replug", BAR_QMP);
 	ASSERT_EQ(0, wd_test_pci_wait(BAR_PCI, 1, 60))
 		TH_LOG("device not back 60 s after the replug request");
-	ASSERT_EQ(0, find_bar());
-	fd = wd_test_new_region(node, t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = wd_test_map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	EXPECT_TRUE(wd_test_all(t.p, t.len, 0));
+	fd = fresh_region(_metadata, &t);
 	memset(t.p, 'r', t.len);
 	EXPECT_TRUE(wd_test_all(t.p, t.len, 'r'));
 	munmap(t.p, t.len);
