@@ -23,19 +23,6 @@
 #include "libwd.h"
 #include "wd_test.h"
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	status = system(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 static int exists(const char *path)
 {
 	struct stat st;
@@ -119,18 +106,18 @@ TEST(wdzip_output_is_gzip)
 
 	make_file("/tmp/t1", 3 << 20, 1);
 	ASSERT_EQ(0, file_crc("/tmp/t1", &c1));
-	ASSERT_EQ(0, sh("cp /tmp/t1 /tmp/t1.orig"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -6 /tmp/t1"));
+	ASSERT_EQ(0, wd_test_sh("cp /tmp/t1 /tmp/t1.orig"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -6 /tmp/t1"));
 	EXPECT_FALSE(exists("/tmp/t1"));
 	EXPECT_TRUE(exists("/tmp/t1.gz"));
-	ASSERT_EQ(0, sh("gunzip -c /tmp/t1.gz > /tmp/t1.out"));
+	ASSERT_EQ(0, wd_test_sh("gunzip -c /tmp/t1.gz > /tmp/t1.out"));
 	ASSERT_EQ(0, file_crc("/tmp/t1.out", &c2));
 	EXPECT_EQ(c1, c2);
 	/* And back through the accelerator. */
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -d /tmp/t1.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t1.gz"));
 	ASSERT_EQ(0, file_crc("/tmp/t1", &c2));
 	EXPECT_EQ(c1, c2);
-	sh("rm -f /tmp/t1*");
+	wd_test_sh("rm -f /tmp/t1*");
 }
 
 TEST(wdzip_reads_gzip_output)
@@ -139,38 +126,38 @@ TEST(wdzip_reads_gzip_output)
 
 	make_file("/tmp/t2", 2 << 20, 2);
 	ASSERT_EQ(0, file_crc("/tmp/t2", &c1));
-	ASSERT_EQ(0, sh("gzip -9 -c /tmp/t2 > /tmp/t2.gz"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -d -c /tmp/t2.gz > /tmp/t2.out"));
+	ASSERT_EQ(0, wd_test_sh("gzip -9 -c /tmp/t2 > /tmp/t2.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -d -c /tmp/t2.gz > /tmp/t2.out"));
 	ASSERT_EQ(0, file_crc("/tmp/t2.out", &c2));
 	EXPECT_EQ(c1, c2);
 	/* Keep, levels, stdin to stdout. */
-	ASSERT_EQ(0, sh("rm /tmp/t2.gz && /wd/bin/wdzip -1 -k /tmp/t2 && test -f /tmp/t2 && test -f /tmp/t2.gz"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -c < /tmp/t2 | gunzip -c | cmp - /tmp/t2"));
+	ASSERT_EQ(0, wd_test_sh("rm /tmp/t2.gz && /wd/bin/wdzip -1 -k /tmp/t2 && test -f /tmp/t2 && test -f /tmp/t2.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -c < /tmp/t2 | gunzip -c | cmp - /tmp/t2"));
 	/* Refuses to overwrite without -f. */
-	EXPECT_NE(0, sh("/wd/bin/wdzip -k /tmp/t2 2>/dev/null"));
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -k -f /tmp/t2"));
-	sh("rm -f /tmp/t2*");
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -k /tmp/t2 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -k -f /tmp/t2"));
+	wd_test_sh("rm -f /tmp/t2*");
 }
 
 TEST(wdzip_corrupt_input_leaves_nothing)
 {
 	make_file("/tmp/t3", 1 << 20, 3);
-	ASSERT_EQ(0, sh("/wd/bin/wdzip /tmp/t3"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip /tmp/t3"));
 	/* Flip a byte in the middle of the deflate data. */
-	ASSERT_EQ(0, sh("printf '\\377' | dd of=/tmp/t3.gz bs=1 seek=5000 conv=notrunc 2>/dev/null"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t3.gz 2>/tmp/t3.err"));
+	ASSERT_EQ(0, wd_test_sh("printf '\\377' | dd of=/tmp/t3.gz bs=1 seek=5000 conv=notrunc 2>/dev/null"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t3.gz 2>/tmp/t3.err"));
 	EXPECT_FALSE(exists("/tmp/t3"));
 	EXPECT_TRUE(exists("/tmp/t3.gz"));
-	EXPECT_EQ(0, sh("grep -q 'wdzip: /tmp/t3.gz' /tmp/t3.err"));
+	EXPECT_EQ(0, wd_test_sh("grep -q 'wdzip: /tmp/t3.gz' /tmp/t3.err"));
 	/* Truncated and not gzip at all. */
-	ASSERT_EQ(0, sh("head -c 3000 /tmp/t3.gz > /tmp/t4.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t4.gz 2>/dev/null"));
+	ASSERT_EQ(0, wd_test_sh("head -c 3000 /tmp/t3.gz > /tmp/t4.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t4.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/t4"));
-	ASSERT_EQ(0, sh("echo hello > /tmp/t5.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t5.gz 2>/dev/null"));
+	ASSERT_EQ(0, wd_test_sh("echo hello > /tmp/t5.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t5.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/t5"));
-	EXPECT_EQ(0, sh("ls -a /tmp | grep -v -q '^\\.t[345]'"));
-	sh("rm -f /tmp/t3* /tmp/t4* /tmp/t5*");
+	EXPECT_EQ(0, wd_test_sh("ls -a /tmp | grep -v -q '^\\.t[345]'"));
+	wd_test_sh("rm -f /tmp/t3* /tmp/t4* /tmp/t5*");
 }
 
 FIXTURE(big) {
@@ -182,7 +169,7 @@ FIXTURE_SETUP(big)
 
 FIXTURE_TEARDOWN(big)
 {
-	sh("rm -f /tmp/big*");
+	wd_test_sh("rm -f /tmp/big*");
 }
 
 TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
@@ -191,9 +178,9 @@ TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
 
 	make_file("/tmp/big", 64 << 20, 4);
 	ASSERT_EQ(0, file_crc("/tmp/big", &c1));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -k -1 /tmp/big"));
-	ASSERT_EQ(0, sh("gunzip -c /tmp/big.gz | cmp - /tmp/big"));
-	ASSERT_EQ(0, sh("rm /tmp/big && /wd/bin/wdzip -d /tmp/big.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -k -1 /tmp/big"));
+	ASSERT_EQ(0, wd_test_sh("gunzip -c /tmp/big.gz | cmp - /tmp/big"));
+	ASSERT_EQ(0, wd_test_sh("rm /tmp/big && /wd/bin/wdzip -d /tmp/big.gz"));
 	ASSERT_EQ(0, file_crc("/tmp/big", &c2));
 	EXPECT_EQ(c1, c2);
 	/* The accelerator's own CRC32C agrees with the software one. */
@@ -288,24 +275,24 @@ TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 				       limit, sizeof(limit)));
 	EXPECT_STREQ("1048576", limit);
 
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -d -k /tmp/lim.gz"));
-	EXPECT_EQ(0, sh("cmp /tmp/lim /tmp/lim.orig"));
-	EXPECT_EQ(0, sh("gunzip -c /tmp/lim.gz | cmp - /tmp/lim.orig"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -d -k /tmp/lim.gz"));
+	EXPECT_EQ(0, wd_test_sh("cmp /tmp/lim /tmp/lim.orig"));
+	EXPECT_EQ(0, wd_test_sh("gunzip -c /tmp/lim.gz | cmp - /tmp/lim.orig"));
 
 	/* Cut short anywhere, or one bit wrong: an error, and no output. */
-	EXPECT_EQ(0, sh("head -c 1000000 /tmp/lim.gz > /tmp/cut.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("head -c 1000000 /tmp/lim.gz > /tmp/cut.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/cut"));
-	EXPECT_EQ(0, sh("head -c 15 /tmp/lim.gz > /tmp/cut.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("head -c 15 /tmp/lim.gz > /tmp/cut.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/cut"));
-	EXPECT_EQ(0, sh("cp /tmp/lim.gz /tmp/bad.gz && printf 'Z' | "
-			"dd of=/tmp/bad.gz bs=1 seek=500000 conv=notrunc 2>/dev/null"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/bad.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("cp /tmp/lim.gz /tmp/bad.gz && printf 'Z' | "
+				"dd of=/tmp/bad.gz bs=1 seek=500000 conv=notrunc 2>/dev/null"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/bad.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/bad"));
 
 	EXPECT_EQ(0, wd_test_reload_soft(NULL));
-	sh("rm -f /tmp/lim /tmp/lim.orig /tmp/lim.gz /tmp/cut.gz /tmp/bad.gz");
+	wd_test_sh("rm -f /tmp/lim /tmp/lim.orig /tmp/lim.gz /tmp/cut.gz /tmp/bad.gz");
 	free(data);
 }
 
@@ -330,7 +317,7 @@ static int gzc(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	snprintf(full, sizeof(full), "cd " GZC " && %s 2>" GZC ".err", cmd);
-	ret = sh("%s", full);
+	ret = wd_test_sh("%s", full);
 	if (err) {
 		FILE *f = fopen(GZC ".err", "r");
 		size_t n = f ? fread(err, 1, len - 1, f) : 0;
@@ -392,10 +379,10 @@ FIXTURE(gzc) {
 
 FIXTURE_SETUP(gzc)
 {
-	sh("rm -rf " GZC " " GZC ".err");
-	ASSERT_EQ(0, sh("mkdir -p " GZC "/d/e && cd " GZC " && seq 1000 > a && "
-			"echo hello > h && echo x > d/1 && echo y > d/e/2 && "
-			"touch -d '2020-01-02 03:04:05' a h"));
+	wd_test_sh("rm -rf " GZC " " GZC ".err");
+	ASSERT_EQ(0, wd_test_sh("mkdir -p " GZC "/d/e && cd " GZC " && seq 1000 > a && "
+				"echo hello > h && echo x > d/1 && echo y > d/e/2 && "
+				"touch -d '2020-01-02 03:04:05' a h"));
 	self->hgz_len = hello_gz(self->hgz);
 	ASSERT_EQ(26, self->hgz_len);
 	ASSERT_EQ(0, spew(GZC "/h.gz", self->hgz, self->hgz_len));
@@ -403,7 +390,7 @@ FIXTURE_SETUP(gzc)
 
 FIXTURE_TEARDOWN(gzc)
 {
-	sh("rm -rf " GZC " " GZC ".err");
+	wd_test_sh("rm -rf " GZC " " GZC ".err");
 }
 
 TEST_F(gzc, wdzip_options_as_gzip)
@@ -802,7 +789,7 @@ TEST_F_TIMEOUT(gzc, wdzip_sigkill_leaves_nothing, 300)
 /* A full filesystem: an error, no output, the input kept. */
 TEST_F(gzc, wdzip_enospc_clean)
 {
-	ASSERT_EQ(0, sh("mkdir -p " GZC "/sm && mount -t tmpfs -o size=64k none " GZC "/sm"));
+	ASSERT_EQ(0, wd_test_sh("mkdir -p " GZC "/sm && mount -t tmpfs -o size=64k none " GZC "/sm"));
 	make_file(GZC "/sm/f", 40 << 10, 6);
 	ASSERT_EQ(0, gzc(NULL, 0, "head -c 200000 /dev/urandom > r && cp sm/f f.orig"));
 	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "cp r sm/r 2>/dev/null; "
@@ -811,15 +798,15 @@ TEST_F(gzc, wdzip_enospc_clean)
 	EXPECT_STREQ("wdzip: sm/f.gz: No space left on device\n", self->err);
 	EXPECT_EQ(0, gzc(NULL, 0, "cmp sm/f f.orig && test ! -e sm/f.gz"));
 	EXPECT_NE(0, gzc(NULL, 0, "ls -a sm | grep -q '^\\.f'"));
-	sh("umount " GZC "/sm");
+	wd_test_sh("umount " GZC "/sm");
 }
 
 TEST(wdbench_quick)
 {
-	EXPECT_EQ(0, sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));
-	EXPECT_EQ(0, sh("grep -qi memcpy /tmp/bench.out"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));
+	EXPECT_EQ(0, wd_test_sh("grep -qi memcpy /tmp/bench.out"));
 	if (!_metadata->passed)
-		sh("cat /tmp/bench.out");
+		wd_test_sh("cat /tmp/bench.out");
 }
 
 /* A process keeping the device busy with copies until it is killed. */
@@ -899,9 +886,9 @@ TEST_F_TIMEOUT(top, wdctl_top_under_load, 120)
 	before = stat_of(d.name, "commands_completed");
 	bin = stat_of(d.name, "bytes_read");
 	bout = stat_of(d.name, "bytes_written");
-	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 3 -d 0.5 --json > /tmp/top.json"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdctl top -n 3 -d 0.5 --json > /tmp/top.json"));
 	after = stat_of(d.name, "commands_completed");
-	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 2 -d 0.3 > /tmp/top.txt"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdctl top -n 2 -d 0.3 > /tmp/top.txt"));
 	EXPECT_EQ(0, waitpid(load, &status, WNOHANG));	/* still loading */
 	kill(load, SIGKILL);
 	waitpid(load, &status, 0);
@@ -954,17 +941,17 @@ TEST_F_TIMEOUT(top, wdctl_top_under_load, 120)
 	}
 	fclose(f);
 	EXPECT_EQ(3, n);
-	EXPECT_EQ(0, sh("test $(grep -c '^DEVICE' /tmp/top.txt) = 2"));
-	EXPECT_EQ(0, sh("grep -q '^%s  *[0-9]' /tmp/top.txt && grep -q '  pid %d ' /tmp/top.txt",
-			d.name, load));
+	EXPECT_EQ(0, wd_test_sh("test $(grep -c '^DEVICE' /tmp/top.txt) = 2"));
+	EXPECT_EQ(0, wd_test_sh("grep -q '^%s  *[0-9]' /tmp/top.txt && grep -q '  pid %d ' /tmp/top.txt",
+				d.name, load));
 	if (!_metadata->passed)
-		sh("cat /tmp/top.json /tmp/top.txt");
+		wd_test_sh("cat /tmp/top.json /tmp/top.txt");
 	/* Bad arguments: usage error, nothing printed on stdout. */
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 0 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -d 0 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 3x 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top extra 2>/dev/null"));
-	sh("rm -f /tmp/top.json /tmp/top.txt");
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -n 0 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -d 0 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -n 3x 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top extra 2>/dev/null"));
+	wd_test_sh("rm -f /tmp/top.json /tmp/top.txt");
 }
 
 TEST_HARNESS_MAIN

@@ -122,6 +122,12 @@ uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
 void wd_test_qmp(const char *verb, const char *name);
 int wd_test_pci_wait(const char *bdf, int present, int timeout_s);
 
+/*
+ * Run the shell command made from @fmt with system(); its exit status, or
+ * 128 if it did not exit (the command is cut at 2047 characters).
+ */
+int wd_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A small file's number (any base strtoull() reads), or ~0ULL. */
 unsigned long long wd_test_read_u64(const char *path);
 /* Write @s to @path at once: 0, or -errno (a short write too). */
