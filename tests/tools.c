@@ -342,6 +342,16 @@ static ssize_t slurp(const char *path, void *buf, size_t len)
 	return n;
 }
 
+/* @path's text into @buf (NUL-terminated, at most @len - 1 bytes): some. */
+static void slurp_text(struct __test_metadata *_metadata, const char *path,
+		       char *buf, size_t len)
+{
+	ssize_t n = slurp(path, buf, len - 1);
+
+	ASSERT_LT(0, n);
+	buf[n] = 0;
+}
+
 static int spew(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "w");
@@ -404,13 +414,10 @@ TEST_F(gzc, wdzip_options_as_gzip)
 		"-9, --best",
 	};
 	char help[4096];
-	ssize_t n;
 	unsigned int i;
 
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip --help > help.txt"));
-	n = slurp(GZC "/help.txt", help, sizeof(help) - 1);
-	ASSERT_LT(0, n);
-	help[n] = 0;
+	slurp_text(_metadata, GZC "/help.txt", help, sizeof(help));
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		EXPECT_NE(NULL, strstr(help, opts[i]));
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -V | grep -q '^wdzip (WarpDrive) [0-9]'"));
@@ -579,7 +586,6 @@ TEST_F(gzc, wdzip_trailing_garbage_warns)
 TEST_F(gzc, wdzip_test_and_list)
 {
 	char out[1024];
-	ssize_t n;
 
 	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t h.gz"));
 	EXPECT_STREQ("", self->err);
@@ -595,25 +601,19 @@ TEST_F(gzc, wdzip_test_and_list)
 	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dv < h.gz > /dev/null"));
 	EXPECT_STREQ("", self->err);
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l < h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
 		     "                 26                   6 -33.3% stdout\n", out);
 	EXPECT_TRUE(exists(GZC "/h.gz"));
 
 	/* gzip 1.12 prints exactly these for this file. */
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
 		     "                 26                   6 -33.3% h\n", out);
 	ASSERT_EQ(0, gzc(NULL, 0, "touch -d '2020-01-02 03:04:05' h.gz"));
 	EXPECT_EQ(0, gzc(NULL, 0, "TZ=UTC /wd/bin/wdzip -lv h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("method  crc     date  time           compressed        uncompressed  ratio uncompressed_name\n"
 		     "defla 363a3020 Jan  2 03:04                  26                   6 -33.3% h\n",
 		     out);
@@ -621,9 +621,7 @@ TEST_F(gzc, wdzip_test_and_list)
 	/* wdzip's many members: the sizes are the whole file's. */
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -k -b 1k a && "
 			 "/wd/bin/wdzip -l a.gz h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_NE(NULL, strstr(out, "                3893 ")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "                3899 ")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "% (totals)\n")) TH_LOG("%s", out);
@@ -726,6 +724,39 @@ static pid_t spawn(char *const argv[])
 }
 
 /*
+ * Start wdzip with @argv and SIGKILL it after each of a few delays. After
+ * each, GZC holds what `ls -a` shows as @ls_want (@rm first removes the
+ * output of a run the signal came too late for). How many were killed.
+ */
+static unsigned int kill_at_delays(struct __test_metadata *_metadata,
+				   char *const argv[], const char *rm,
+				   const char *ls_want)
+{
+	static const int delays_ms[] = { 20, 100, 300, 800 };
+	unsigned int i, killed = 0;
+	char ls[1024];
+
+	for (i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		int status;
+		pid_t pid = spawn(argv);
+
+		ASSERT_LT(0, pid);
+		usleep(delays_ms[i] * 1000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (WIFSIGNALED(status)) {
+			killed++;
+		} else {
+			EXPECT_EQ(0, gzc(NULL, 0, "%s", rm));
+		}
+		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
+		slurp_text(_metadata, GZC "/ls.txt", ls, sizeof(ls));
+		EXPECT_STREQ(ls_want, ls);
+	}
+	return killed;
+}
+
+/*
  * Nothing left when killed with SIGKILL at any point: the output is an
  * unnamed file until it is complete (/tmp is tmpfs, which has O_TMPFILE;
  * every filesystem of the guest has it, so the named fallback is tested on
@@ -733,56 +764,19 @@ static pid_t spawn(char *const argv[])
  */
 TEST_F_TIMEOUT(gzc, wdzip_sigkill_leaves_nothing, 300)
 {
-	static const int delays_ms[] = { 20, 100, 300, 800 };
-	unsigned int i, killed = 0;
-	char ls[1024];
-	ssize_t n;
+	char *const compress[] = { "wdzip", "-9", "-k", GZC "/big", NULL };
+	char *const decompress[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
+	unsigned int killed;
 
 	make_file(GZC "/big", 24 << 20, 5);
-	for (i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
-		int status;
-		char *const argv[] = { "wdzip", "-9", "-k", GZC "/big", NULL };
-		pid_t pid = spawn(argv);
-
-		ASSERT_LT(0, pid);
-		usleep(delays_ms[i] * 1000);
-		kill(pid, SIGKILL);
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		if (WIFSIGNALED(status)) {
-			killed++;
-		} else {
-			EXPECT_EQ(0, gzc(NULL, 0, "rm big.gz"));
-		}
-		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
-		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
-		ASSERT_LT(0, n);
-		ls[n] = 0;
-		EXPECT_STREQ(".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n", ls);
-	}
+	killed = kill_at_delays(_metadata, compress, "rm big.gz",
+				".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n");
 	EXPECT_LT(0, killed);
 
 	/* And while decompressing. */
 	ASSERT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -1 big"));
-	for (i = 0, killed = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
-		char *const argv[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
-		int status;
-		pid_t pid = spawn(argv);
-
-		ASSERT_LT(0, pid);
-		usleep(delays_ms[i] * 1000);
-		kill(pid, SIGKILL);
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		if (WIFSIGNALED(status)) {
-			killed++;
-		} else {
-			EXPECT_EQ(0, gzc(NULL, 0, "rm big"));
-		}
-		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
-		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
-		ASSERT_LT(0, n);
-		ls[n] = 0;
-		EXPECT_STREQ(".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n", ls);
-	}
+	killed = kill_at_delays(_metadata, decompress, "rm big",
+				".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n");
 	EXPECT_LT(0, killed);
 }
 
