@@ -56,6 +56,23 @@ static unsigned long long stat_of(const char *name)
 	return wd_test_read_u64(path);
 }
 
+/*
+ * Touch every page of [p, p + len) with @v: the devmem_faults this took,
+ * and the minor faults into @minor if it is not NULL.
+ */
+static unsigned long long touch_faults(char *p, size_t len, char v,
+				       long *minor)
+{
+	unsigned long long f0 = stat_of("devmem_faults"), faults;
+	long m0 = minor ? wd_test_minflt() : 0;
+
+	wd_test_touch(p, len, v);
+	faults = stat_of("devmem_faults") - f0;
+	if (minor)
+		*minor = wd_test_minflt() - m0;
+	return faults;
+}
+
 /* Find the device wd_bar registered (api wd_bar_v1): 0 or -1. */
 static int find_bar(void)
 {
@@ -214,11 +231,10 @@ TEST_F(bar, shown_in_sysfs_memory_only)
 TEST_F(bar, fault_per_page_and_fault_around)
 {
 	size_t len = 64 * PG;
-	unsigned long long f0;
 	int fd1 = wd_test_new_region(node, len, 0, 1),
 	    fd16 = wd_test_new_region(node, len, 0, 16);
 	char *p1, *p16;
-	long m0;
+	long minor;
 
 	ASSERT_LE(0, fd1);
 	ASSERT_LE(0, fd16);
@@ -227,18 +243,12 @@ TEST_F(bar, fault_per_page_and_fault_around)
 	ASSERT_NE(NULL, p1);
 	ASSERT_NE(NULL, p16);
 
-	f0 = stat_of("devmem_faults");
-	m0 = wd_test_minflt();
-	wd_test_touch(p1, len, 1);
-	EXPECT_EQ(64, stat_of("devmem_faults") - f0);
-	EXPECT_LE(64, wd_test_minflt() - m0);
+	EXPECT_EQ(64, touch_faults(p1, len, 1, &minor));
+	EXPECT_LE(64, minor);
 	EXPECT_EQ(len, wd_test_resident(fd1));
 
-	f0 = stat_of("devmem_faults");
-	m0 = wd_test_minflt();
-	wd_test_touch(p16, len, 2);
-	EXPECT_EQ(4, stat_of("devmem_faults") - f0);
-	EXPECT_GT(16, wd_test_minflt() - m0);
+	EXPECT_EQ(4, touch_faults(p16, len, 2, &minor));
+	EXPECT_GT(16, minor);
 	EXPECT_EQ(len, wd_test_resident(fd16));
 	EXPECT_EQ(2 * len, attr("devmem_used"));
 	EXPECT_TRUE(wd_test_all(p1 + 1, PG - 1, 0));
@@ -285,7 +295,6 @@ TEST_F(bar, madv_populate)
 {
 	size_t len = 64 * PG;
 	int fd = wd_test_new_region(node, len, 0, 0), adv, ret;
-	unsigned long long f0;
 	char *p;
 
 	ASSERT_LE(0, fd);
@@ -302,11 +311,8 @@ TEST_F(bar, madv_populate)
 			EXPECT_EQ(len, wd_test_resident(fd));
 		}
 	}
-	if (!self->pfnmap) {
-		f0 = stat_of("devmem_faults");
-		wd_test_touch(p, len, 4);
-		EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	}
+	if (!self->pfnmap)
+		EXPECT_EQ(0, touch_faults(p, len, 4, NULL));
 	munmap(p, len);
 	close(fd);
 }
@@ -316,9 +322,8 @@ TEST_F(bar, populate_ioctl_and_map_advance)
 {
 	size_t len = 600 * PG;
 	int fd = wd_test_new_region(node, len, 0, 0), fda;
-	unsigned long long f0;
 	uint64_t done;
-	long m0;
+	long minor;
 	char *p;
 
 	ASSERT_LE(0, fd);
@@ -326,11 +331,8 @@ TEST_F(bar, populate_ioctl_and_map_advance)
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(len, done);
-	f0 = stat_of("devmem_faults");
-	m0 = wd_test_minflt();
-	wd_test_touch(p, len, 5);
-	EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	EXPECT_EQ(0, wd_test_minflt() - m0);
+	EXPECT_EQ(0, touch_faults(p, len, 5, &minor));
+	EXPECT_EQ(0, minor);
 	munmap(p, len);
 	close(fd);
 
@@ -339,9 +341,7 @@ TEST_F(bar, populate_ioctl_and_map_advance)
 	p = wd_test_map_rw(fda, len);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(len, wd_test_resident(fda));
-	f0 = stat_of("devmem_faults");
-	wd_test_touch(p, len, 6);
-	EXPECT_EQ(1, stat_of("devmem_faults") - f0);
+	EXPECT_EQ(1, touch_faults(p, len, 6, NULL));
 	EXPECT_TRUE(wd_test_all(p + 1, PG - 1, 0));
 	munmap(p, len);
 	close(fda);
