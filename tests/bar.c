@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,33 +40,12 @@
 /* /sys/class/warpdrive/<name>/ of the wd_bar device, and its node. */
 static char sysdev[300], node[300];
 
-static unsigned long long read_u64(const char *path)
-{
-	char buf[64];
-
-	if (wd_test_read_file(path, buf, sizeof(buf)))
-		return ~0ULL;
-	return strtoull(buf, NULL, 0);
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 static unsigned long long attr(const char *name)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s%s", sysdev, name);
-	return read_u64(path);
+	return wd_test_read_u64(path);
 }
 
 static unsigned long long stat_of(const char *name)
@@ -75,15 +53,24 @@ static unsigned long long stat_of(const char *name)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%sstats/%s", sysdev, name);
-	return read_u64(path);
+	return wd_test_read_u64(path);
 }
 
-static long minflt(void)
+/*
+ * Touch every page of [p, p + len) with @v: the devmem_faults this took,
+ * and the minor faults into @minor if it is not NULL.
+ */
+static unsigned long long touch_faults(char *p, size_t len, char v,
+				       long *minor)
 {
-	struct rusage ru;
+	unsigned long long f0 = stat_of("devmem_faults"), faults;
+	long m0 = minor ? wd_test_minflt() : 0;
 
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
+	wd_test_touch(p, len, v);
+	faults = stat_of("devmem_faults") - f0;
+	if (minor)
+		*minor = wd_test_minflt() - m0;
+	return faults;
 }
 
 /* Find the device wd_bar registered (api wd_bar_v1): 0 or -1. */
@@ -137,114 +124,6 @@ static int load_bar(const char *params)
 	return wd_test_insmod("wd_bar", params);
 }
 
-static int dev_open(void)
-{
-	return open(node, O_RDWR | O_CLOEXEC);
-}
-
-static int region_create(int dev, uint64_t size, uint32_t flags,
-			 uint32_t fault_around)
-{
-	struct wd_region_create c = {
-		.size = size, .flags = flags, .fault_around = fault_around,
-	};
-
-	return ioctl(dev, WD_IOC_REGION_CREATE, &c) ? -errno : (int)c.fd;
-}
-
-static int new_region(uint64_t size, uint32_t flags, uint32_t fault_around)
-{
-	int dev = dev_open(), fd;
-
-	if (dev < 0)
-		return -errno;
-	fd = region_create(dev, size, flags, fault_around);
-	close(dev);
-	return fd;
-}
-
-static char *map(int fd, size_t len, int prot, int flags, off_t off)
-{
-	void *p = mmap(NULL, len, prot, MAP_SHARED | flags, fd, off);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static char *map_rw(int fd, size_t len)
-{
-	return map(fd, len, PROT_READ | PROT_WRITE, 0, 0);
-}
-
-/* Map @len of @fd at an address aligned to @align, so windows are known. */
-static char *map_aligned(int fd, size_t len, size_t align)
-{
-	char *a = mmap(NULL, len + align, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *p;
-
-	if (a == MAP_FAILED)
-		return NULL;
-	p = (char *)(((uintptr_t)a + align - 1) & ~(uintptr_t)(align - 1));
-	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 0) != p)
-		return NULL;
-	return p;
-}
-
-static int populate(int fd, void *addr, size_t len, uint64_t *done)
-{
-	struct wd_region_populate p = { .addr = (uintptr_t)addr, .len = len };
-	int ret = ioctl(fd, WD_REGION_IOC_POPULATE, &p) ? -errno : 0;
-
-	if (done)
-		*done = p.done;
-	return ret;
-}
-
-static uint64_t resident(int fd)
-{
-	struct wd_region_info i;
-
-	memset(&i, 0, sizeof(i));
-	return ioctl(fd, WD_REGION_IOC_INFO, &i) ? ~0ULL : i.resident;
-}
-
-static int punch(int fd, off_t off, off_t len)
-{
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-			 len) ? -errno : 0;
-}
-
-static void touch(char *p, size_t len, char v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += PG)
-		((volatile char *)p)[i] = v;
-}
-
-static int all(const char *p, size_t len, char v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != v)
-			return 0;
-	return 1;
-}
-
-static unsigned long long wait_used(unsigned long long want)
-{
-	unsigned long long used = attr("devmem_used");
-	int i;
-
-	for (i = 0; i < 500 && used != want; i++) {
-		usleep(10000);
-		used = attr("devmem_used");
-	}
-	return used;
-}
-
 /* Run @fn(@arg) in a child; its exit code, or 128 + the signal that ended it. */
 static int in_child(int (*fn)(void *), void *arg)
 {
@@ -263,18 +142,6 @@ static int in_child(int (*fn)(void *), void *arg)
 static int read_first(void *p)
 {
 	return *(volatile char *)p;
-}
-
-static int dev_copy(struct tq *t, void *dst, const void *src, size_t len)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_COPY, .tag = 7,
-		.src = (uintptr_t)src, .src_len = len,
-		.dst = (uintptr_t)dst, .dst_len = len,
-	};
-	struct wd_cqe cqe;
-
-	return tq_run(t, &c, &cqe) ? -1 : (int)cqe.status;
 }
 
 FIXTURE(bar) {
@@ -317,10 +184,11 @@ FIXTURE_SETUP(bar)
 	ASSERT_EQ(0, ret) TH_LOG("insmod wd_bar %s: %s", variant->params,
 				 strerror(-ret));
 	ASSERT_EQ(0, find_bar()) TH_LOG("wd_bar registered no device");
-	write_str("/sys/module/warpdrive/parameters/region_fault_around", "16");
+	wd_test_write_str("/sys/module/warpdrive/parameters/region_fault_around",
+			  "16");
 	snprintf(path, sizeof(path), "%sdevmem_user_quota", sysdev);
-	write_str(path, "0");
-	ASSERT_EQ(0, wait_used(0));
+	wd_test_write_str(path, "0");
+	ASSERT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 FIXTURE_TEARDOWN(bar)
@@ -329,7 +197,7 @@ FIXTURE_TEARDOWN(bar)
 
 	snprintf(path, sizeof(path), "%sdevmem_user_quota", sysdev);
 	if (sysdev[0])
-		write_str(path, "0");
+		wd_test_write_str(path, "0");
 }
 
 TEST_F(bar, shown_in_sysfs_memory_only)
@@ -353,7 +221,7 @@ TEST_F(bar, shown_in_sysfs_memory_only)
 		 strrchr(node, '/') + 1, variant->shown, variant->shown);
 	EXPECT_EQ(0, system(path)) TH_LOG("%s", path);
 	/* No queues: binding one fails at once. */
-	dev = dev_open();
+	dev = wd_test_dev_open(node);
 	ASSERT_LE(0, dev);
 	EXPECT_EQ(-1, tq_get(dev, &qi));
 	EXPECT_EQ(EOPNOTSUPP, errno);
@@ -363,38 +231,32 @@ TEST_F(bar, shown_in_sysfs_memory_only)
 TEST_F(bar, fault_per_page_and_fault_around)
 {
 	size_t len = 64 * PG;
-	unsigned long long f0;
-	int fd1 = new_region(len, 0, 1), fd16 = new_region(len, 0, 16);
+	int fd1 = wd_test_new_region(node, len, 0, 1),
+	    fd16 = wd_test_new_region(node, len, 0, 16);
 	char *p1, *p16;
-	long m0;
+	long minor;
 
 	ASSERT_LE(0, fd1);
 	ASSERT_LE(0, fd16);
-	p1 = map_aligned(fd1, len, 16 * PG);
-	p16 = map_aligned(fd16, len, 16 * PG);
+	p1 = wd_test_map_aligned(fd1, len, 16 * PG);
+	p16 = wd_test_map_aligned(fd16, len, 16 * PG);
 	ASSERT_NE(NULL, p1);
 	ASSERT_NE(NULL, p16);
 
-	f0 = stat_of("devmem_faults");
-	m0 = minflt();
-	touch(p1, len, 1);
-	EXPECT_EQ(64, stat_of("devmem_faults") - f0);
-	EXPECT_LE(64, minflt() - m0);
-	EXPECT_EQ(len, resident(fd1));
+	EXPECT_EQ(64, touch_faults(p1, len, 1, &minor));
+	EXPECT_LE(64, minor);
+	EXPECT_EQ(len, wd_test_resident(fd1));
 
-	f0 = stat_of("devmem_faults");
-	m0 = minflt();
-	touch(p16, len, 2);
-	EXPECT_EQ(4, stat_of("devmem_faults") - f0);
-	EXPECT_GT(16, minflt() - m0);
-	EXPECT_EQ(len, resident(fd16));
+	EXPECT_EQ(4, touch_faults(p16, len, 2, &minor));
+	EXPECT_GT(16, minor);
+	EXPECT_EQ(len, wd_test_resident(fd16));
 	EXPECT_EQ(2 * len, attr("devmem_used"));
-	EXPECT_TRUE(all(p1 + 1, PG - 1, 0));
+	EXPECT_TRUE(wd_test_all(p1 + 1, PG - 1, 0));
 	munmap(p1, len);
 	munmap(p16, len);
 	close(fd1);
 	close(fd16);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 /*
@@ -405,16 +267,16 @@ TEST_F(bar, fault_per_page_and_fault_around)
 TEST_F(bar, map_populate)
 {
 	size_t len = 256 * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(node, len, 0, 0);
 	unsigned long long f0, f1;
 	char *p;
 
 	ASSERT_LE(0, fd);
 	f0 = stat_of("devmem_faults");
-	p = map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
+	p = wd_test_map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
 	ASSERT_NE(NULL, p);
 	f1 = stat_of("devmem_faults");
-	touch(p, len, 3);
+	wd_test_touch(p, len, 3);
 	if (self->pfnmap) {
 		EXPECT_EQ(0, f1 - f0);
 		EXPECT_LT(0, stat_of("devmem_faults") - f1);
@@ -423,7 +285,7 @@ TEST_F(bar, map_populate)
 		EXPECT_GE(len / PG / 16 + 1, f1 - f0);
 		EXPECT_EQ(0, stat_of("devmem_faults") - f1);
 	}
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_EQ(len, wd_test_resident(fd));
 	munmap(p, len);
 	close(fd);
 }
@@ -432,29 +294,25 @@ TEST_F(bar, map_populate)
 TEST_F(bar, madv_populate)
 {
 	size_t len = 64 * PG;
-	int fd = new_region(len, 0, 0), adv, ret;
-	unsigned long long f0;
+	int fd = wd_test_new_region(node, len, 0, 0), adv, ret;
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	for (adv = MADV_POPULATE_READ; adv <= MADV_POPULATE_WRITE; adv++) {
 		ret = madvise(p, len, adv);
 		if (self->pfnmap) {
 			EXPECT_EQ(-1, ret);
 			EXPECT_EQ(EINVAL, errno);
-			EXPECT_EQ(0, resident(fd));
+			EXPECT_EQ(0, wd_test_resident(fd));
 		} else {
 			EXPECT_EQ(0, ret);
-			EXPECT_EQ(len, resident(fd));
+			EXPECT_EQ(len, wd_test_resident(fd));
 		}
 	}
-	if (!self->pfnmap) {
-		f0 = stat_of("devmem_faults");
-		touch(p, len, 4);
-		EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	}
+	if (!self->pfnmap)
+		EXPECT_EQ(0, touch_faults(p, len, 4, NULL));
 	munmap(p, len);
 	close(fd);
 }
@@ -463,37 +321,31 @@ TEST_F(bar, madv_populate)
 TEST_F(bar, populate_ioctl_and_map_advance)
 {
 	size_t len = 600 * PG;
-	int fd = new_region(len, 0, 0), fda;
-	unsigned long long f0;
+	int fd = wd_test_new_region(node, len, 0, 0), fda;
 	uint64_t done;
-	long m0;
+	long minor;
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, populate(fd, p, len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(len, done);
-	f0 = stat_of("devmem_faults");
-	m0 = minflt();
-	touch(p, len, 5);
-	EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	EXPECT_EQ(0, minflt() - m0);
+	EXPECT_EQ(0, touch_faults(p, len, 5, &minor));
+	EXPECT_EQ(0, minor);
 	munmap(p, len);
 	close(fd);
 
-	fda = new_region(len, WD_REGION_MAP_ADVANCE, 0);
+	fda = wd_test_new_region(node, len, WD_REGION_MAP_ADVANCE, 0);
 	ASSERT_LE(0, fda);
-	p = map_rw(fda, len);
+	p = wd_test_map_rw(fda, len);
 	ASSERT_NE(NULL, p);
-	EXPECT_EQ(len, resident(fda));
-	f0 = stat_of("devmem_faults");
-	touch(p, len, 6);
-	EXPECT_EQ(1, stat_of("devmem_faults") - f0);
-	EXPECT_TRUE(all(p + 1, PG - 1, 0));
+	EXPECT_EQ(len, wd_test_resident(fda));
+	EXPECT_EQ(1, touch_faults(p, len, 6, NULL));
+	EXPECT_TRUE(wd_test_all(p + 1, PG - 1, 0));
 	munmap(p, len);
 	close(fda);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 struct shared {
@@ -505,11 +357,11 @@ struct shared {
 static int child_check_write(void *arg)
 {
 	struct shared *s = arg;
-	char *p = map_rw(s->fd, s->len);
+	char *p = wd_test_map_rw(s->fd, s->len);
 
 	if (!p)
 		return 2;
-	if (!all(p, s->len, s->v))
+	if (!wd_test_all(p, s->len, s->v))
 		return 3;
 	memset(p, s->v + 1, s->len);
 	return 0;
@@ -521,13 +373,13 @@ TEST_F(bar, contents_through_two_processes)
 	struct shared s = { .len = 32 * PG, .v = 'a' };
 	char *p;
 
-	s.fd = new_region(s.len, 0, 0);
+	s.fd = wd_test_new_region(node, s.len, 0, 0);
 	ASSERT_LE(0, s.fd);
-	p = map_rw(s.fd, s.len);
+	p = wd_test_map_rw(s.fd, s.len);
 	ASSERT_NE(NULL, p);
 	memset(p, s.v, s.len);
 	ASSERT_EQ(0, in_child(child_check_write, &s));
-	EXPECT_TRUE(all(p, s.len, s.v + 1));
+	EXPECT_TRUE(wd_test_all(p, s.len, s.v + 1));
 	munmap(p, s.len);
 	close(s.fd);
 }
@@ -535,14 +387,14 @@ TEST_F(bar, contents_through_two_processes)
 static int child_dirty_all(void *arg)
 {
 	struct shared *s = arg;
-	int fd = new_region(s->len, 0, 0);
+	int fd = wd_test_new_region(node, s->len, 0, 0);
 	uint64_t done;
 	char *p;
 
 	if (fd < 0)
 		return 2;
-	p = map_rw(fd, s->len);
-	if (!p || populate(fd, p, s->len, &done) || done != s->len)
+	p = wd_test_map_rw(fd, s->len);
+	if (!p || wd_test_populate(fd, p, s->len, &done) || done != s->len)
 		return 3;
 	memset(p, s->v, s->len);
 	return 0;
@@ -562,32 +414,32 @@ TEST_F(bar, zeroed_across_processes_punch_and_recreate)
 
 	/* Another process fills the whole BAR and exits. */
 	ASSERT_EQ(0, in_child(child_dirty_all, &s));
-	ASSERT_EQ(0, wait_used(0));
-	fd = new_region(len, 0, 0);
+	ASSERT_EQ(0, wd_test_wait_used(sysdev, 0));
+	fd = wd_test_new_region(node, len, 0, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, populate(fd, p, len / 2, &done));
-	EXPECT_TRUE(all(p, len / 2, 0));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len / 2, &done));
+	EXPECT_TRUE(wd_test_all(p, len / 2, 0));
 	/* Faults and fault-around hand out zeroed memory too. */
-	EXPECT_TRUE(all(p + len / 2, len / 2, 0));
+	EXPECT_TRUE(wd_test_all(p + len / 2, len / 2, 0));
 
 	/* Punched and touched again: zero, not what was there. */
 	memset(p, 0x77, 64 * PG);
-	ASSERT_EQ(0, punch(fd, 0, 32 * PG));
-	EXPECT_EQ(len - 32 * PG, resident(fd));
-	EXPECT_TRUE(all(p, 32 * PG, 0));
-	EXPECT_TRUE(all(p + 32 * PG, 32 * PG, 0x77));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, 32 * PG));
+	EXPECT_EQ(len - 32 * PG, wd_test_resident(fd));
+	EXPECT_TRUE(wd_test_all(p, 32 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 32 * PG, 32 * PG, 0x77));
 	munmap(p, len);
 	close(fd);
-	ASSERT_EQ(0, wait_used(0));
+	ASSERT_EQ(0, wd_test_wait_used(sysdev, 0));
 
 	/* Re-created in advance: zero. */
-	fd = new_region(len, WD_REGION_MAP_ADVANCE, 0);
+	fd = wd_test_new_region(node, len, WD_REGION_MAP_ADVANCE, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	EXPECT_TRUE(all(p, len, 0));
+	EXPECT_TRUE(wd_test_all(p, len, 0));
 	munmap(p, len);
 	close(fd);
 }
@@ -602,67 +454,67 @@ TEST_F(bar, quota_and_exhaustion)
 	char *p, *q;
 
 	snprintf(path, sizeof(path), "%sdevmem_user_quota", sysdev);
-	ASSERT_EQ(0, write_str(path, "1048576"));
-	fd = new_region(2 << 20, 0, 0);
+	ASSERT_EQ(0, wd_test_write_str(path, "1048576"));
+	fd = wd_test_new_region(node, 2 << 20, 0, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, 2 << 20);
+	p = wd_test_map_rw(fd, 2 << 20);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, populate(fd, p, 2 << 20, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, 2 << 20, &done));
 	EXPECT_EQ(1 << 20, done);
 	EXPECT_EQ(128 + SIGBUS, in_child(read_first, p + (1 << 20)));
 	munmap(p, 2 << 20);
 	close(fd);
-	ASSERT_EQ(0, write_str(path, "0"));
-	ASSERT_EQ(0, wait_used(0));
+	ASSERT_EQ(0, wd_test_write_str(path, "0"));
+	ASSERT_EQ(0, wd_test_wait_used(sysdev, 0));
 
 	/* Larger than the BAR: E2BIG. */
-	EXPECT_EQ(-E2BIG, new_region(len + PG, 0, 0));
-	fd = new_region(len, 0, 0);
+	EXPECT_EQ(-E2BIG, wd_test_new_region(node, len + PG, 0, 0));
+	fd = wd_test_new_region(node, len, 0, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, populate(fd, p, len - 4 * PG, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len - 4 * PG, &done));
 	EXPECT_EQ(len - 4 * PG, done);
-	fd2 = new_region(16 * PG, 0, 0);
+	fd2 = wd_test_new_region(node, 16 * PG, 0, 0);
 	ASSERT_LE(0, fd2);
-	q = map_rw(fd2, 16 * PG);
+	q = wd_test_map_rw(fd2, 16 * PG);
 	ASSERT_NE(NULL, q);
-	ASSERT_EQ(0, populate(fd2, q, 16 * PG, &done));
+	ASSERT_EQ(0, wd_test_populate(fd2, q, 16 * PG, &done));
 	EXPECT_EQ(4 * PG, done);
 	EXPECT_EQ(128 + SIGBUS, in_child(read_first, q + 8 * PG));
 	munmap(q, 16 * PG);
 	close(fd2);
-	fd2 = new_region(16 * PG, WD_REGION_MAP_ADVANCE, 0);
+	fd2 = wd_test_new_region(node, 16 * PG, WD_REGION_MAP_ADVANCE, 0);
 	ASSERT_LE(0, fd2);
-	EXPECT_EQ(NULL, map_rw(fd2, 16 * PG));
+	EXPECT_EQ(NULL, wd_test_map_rw(fd2, 16 * PG));
 	EXPECT_EQ(ENOMEM, errno);
 	close(fd2);
 	munmap(p, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 /* Split by munmap and mprotect, moved by mremap, inherited by fork. */
 TEST_F(bar, split_mremap_fork)
 {
 	size_t len = 64 * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(node, len, 0, 0);
 	char *p, *q;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'm', len);
 	ASSERT_EQ(0, munmap(p + 16 * PG, PG));
 	ASSERT_EQ(0, mprotect(p + 32 * PG, 8 * PG, PROT_READ));
-	EXPECT_TRUE(all(p, 16 * PG, 'm'));
-	EXPECT_TRUE(all(p + 17 * PG, 47 * PG, 'm'));
+	EXPECT_TRUE(wd_test_all(p, 16 * PG, 'm'));
+	EXPECT_TRUE(wd_test_all(p + 17 * PG, 47 * PG, 'm'));
 	EXPECT_EQ(128 + SIGSEGV, in_child(read_first, p + 16 * PG));
 
 	/* Move the tail elsewhere: same memory, no new fault. */
 	q = mremap(p + 48 * PG, 16 * PG, 16 * PG, MREMAP_MAYMOVE);
 	ASSERT_NE(MAP_FAILED, q);
-	EXPECT_TRUE(all(q, 16 * PG, 'm'));
+	EXPECT_TRUE(wd_test_all(q, 16 * PG, 'm'));
 	q[0] = 'n';
 	/* Growing a device mapping is refused. */
 	EXPECT_EQ(MAP_FAILED, mremap(p, 16 * PG, 128 * PG, MREMAP_MAYMOVE));
@@ -674,7 +526,8 @@ TEST_F(bar, split_mremap_fork)
 
 		ASSERT_LE(0, pid);
 		if (!pid)
-			_exit(all(p, 16 * PG, 'm') && q[0] == 'n' ? 0 : 1);
+			_exit(wd_test_all(p, 16 * PG, 'm') && q[0] == 'n' ?
+			      0 : 1);
 		ASSERT_EQ(pid, waitpid(pid, &st, 0));
 		EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
 	}
@@ -682,21 +535,21 @@ TEST_F(bar, split_mremap_fork)
 	munmap(p + 17 * PG, 31 * PG);
 	munmap(q, 16 * PG);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 /* GUP: process_vm_readv works on pages mode, EFAULT on pfnmap. */
 TEST_F(bar, gup_process_vm_readv)
 {
 	size_t len = 16 * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(node, len, 0, 0);
 	char *p, *buf = malloc(len);
 	struct iovec l = { .iov_base = buf, .iov_len = len }, r;
 	ssize_t n;
 
 	ASSERT_NE(NULL, buf);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'g', len);
 	r.iov_base = p;
@@ -707,18 +560,11 @@ TEST_F(bar, gup_process_vm_readv)
 		EXPECT_EQ(EFAULT, errno);
 	} else {
 		EXPECT_EQ((ssize_t)len, n);
-		EXPECT_TRUE(all(buf, len, 'g'));
+		EXPECT_TRUE(wd_test_all(buf, len, 'g'));
 	}
 	munmap(p, len);
 	close(fd);
 	free(buf);
-}
-
-static int set_mode(int fd, uint32_t mode)
-{
-	struct wd_mmu_mode m = { .mode = mode };
-
-	return ioctl(fd, WD_IOC_MMU_MODE, &m) ? -errno : (int)m.mode;
 }
 
 /*
@@ -728,13 +574,13 @@ static int set_mode(int fd, uint32_t mode)
 TEST_F(bar, engines_sva_and_pinned)
 {
 	size_t len = 64 * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(node, len, 0, 0);
 	char *p, *src, *back;
 	struct tq t;
 	size_t i;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	/* Page-aligned anonymous buffers: pinned mode shares whole pages. */
 	src = wd_test_anon(len);
@@ -746,12 +592,12 @@ TEST_F(bar, engines_sva_and_pinned)
 
 	ASSERT_EQ(0, tq_open_mode(&t, WD_MMU_SVA));
 	if (self->pfnmap) {
-		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, p, src, len));
-		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, back, p, len));
+		EXPECT_EQ(WD_ST_FAULT, tq_dev_copy(&t, p, src, len));
+		EXPECT_EQ(WD_ST_FAULT, tq_dev_copy(&t, back, p, len));
 	} else {
-		ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, src, len));
+		ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, p, src, len));
 		EXPECT_EQ(0, memcmp(p, src, len));
-		ASSERT_EQ(WD_ST_OK, dev_copy(&t, back, p, len));
+		ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, back, p, len));
 		EXPECT_EQ(0, memcmp(back, src, len));
 	}
 	tq_close(&t);
@@ -761,17 +607,17 @@ TEST_F(bar, engines_sva_and_pinned)
 	if (self->pfnmap) {
 		EXPECT_EQ(-EFAULT, wd_test_share(t.fd, p, len,
 						 WD_SHARE_READ | WD_SHARE_WRITE));
-		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, back, p, len));
+		EXPECT_EQ(WD_ST_FAULT, tq_dev_copy(&t, back, p, len));
 	} else {
 		ASSERT_EQ(0, wd_test_share(t.fd, p, len,
 					   WD_SHARE_READ | WD_SHARE_WRITE));
 		ASSERT_EQ(0, wd_test_share(t.fd, back, len,
 					   WD_SHARE_READ | WD_SHARE_WRITE));
 		memset(back, 0, len);
-		ASSERT_EQ(WD_ST_OK, dev_copy(&t, back, p, len));
+		ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, back, p, len));
 		EXPECT_EQ(0, memcmp(back, src, len));
 		memset(p, 0, len);
-		ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, back, len));
+		ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, p, back, len));
 		EXPECT_EQ(0, memcmp(p, src, len));
 		EXPECT_EQ(0, wd_test_unshare(t.fd, p, len));
 	}
@@ -791,62 +637,62 @@ TEST_F(bar, engines_sva_and_pinned)
 TEST_F(bar, pinned_pages_held_back_then_zeroed)
 {
 	size_t len = 16 * PG, all_len = BAR_SIZE;
-	int fd = new_region(len, 0, 0), fd2, soft, i;
+	int fd = wd_test_new_region(node, len, 0, 0), fd2, soft, i;
 	uint64_t done;
 	char *p, *big;
 
 	if (self->pfnmap)
 		SKIP(return, "pfnmap memory cannot be pinned");
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'P', len);
 	soft = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, soft);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(soft, WD_MMU_PINNED));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(soft, WD_MMU_PINNED));
 	ASSERT_EQ(0, wd_test_share(soft, p, len, WD_SHARE_READ));
-	ASSERT_EQ(0, punch(fd, 0, len));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, len));
 	EXPECT_EQ(16, stat_of("devmem_held_pages"));
 	EXPECT_EQ(BAR_SIZE - len, attr("devmem_free"));
 
 	/* Everything else can be had, zeroed; the held pages are not among it. */
-	fd2 = new_region(all_len, 0, 0);
+	fd2 = wd_test_new_region(node, all_len, 0, 0);
 	ASSERT_LE(0, fd2);
-	big = map_rw(fd2, all_len);
+	big = wd_test_map_rw(fd2, all_len);
 	ASSERT_NE(NULL, big);
-	ASSERT_EQ(0, populate(fd2, big, all_len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd2, big, all_len, &done));
 	EXPECT_EQ(all_len - len, done);
-	EXPECT_TRUE(all(big, done, 0));
+	EXPECT_TRUE(wd_test_all(big, done, 0));
 
 	/* Unpinned: back within a few reclaim passes, and zeroed when had. */
 	ASSERT_EQ(0, wd_test_unshare(soft, p, len));
 	for (i = 0; i < 100 && stat_of("devmem_held_pages"); i++)
 		usleep(20 * 1000);
 	EXPECT_EQ(0, stat_of("devmem_held_pages"));
-	ASSERT_EQ(0, populate(fd2, big + done, len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd2, big + done, len, &done));
 	EXPECT_EQ(len, done);
-	EXPECT_TRUE(all(big + all_len - len, len, 0));
+	EXPECT_TRUE(wd_test_all(big + all_len - len, len, 0));
 	close(soft);
 	munmap(big, all_len);
 	close(fd2);
 	munmap(p, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(sysdev, 0));
 }
 
 TEST_F(bar, bad_arguments)
 {
 	struct wd_region_populate pop = { .len = PG, .flags = 1 };
-	int fd = new_region(16 * PG, 0, 0), anon_ok;
+	int fd = wd_test_new_region(node, 16 * PG, 0, 0), anon_ok;
 	char *p, *anon;
 	uint64_t done;
 
 	ASSERT_LE(0, fd);
 	/* Private mappings, beyond the end. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0));
-	EXPECT_EQ(NULL, map_rw(fd, 32 * PG));
-	EXPECT_EQ(NULL, map(fd, PG, PROT_READ, 0, 16 * PG));
-	p = map_rw(fd, 16 * PG);
+	EXPECT_EQ(NULL, wd_test_map_rw(fd, 32 * PG));
+	EXPECT_EQ(NULL, wd_test_map(fd, PG, PROT_READ, 0, 16 * PG));
+	p = wd_test_map_rw(fd, 16 * PG);
 	ASSERT_NE(NULL, p);
 	pop.addr = (uintptr_t)p;
 	EXPECT_EQ(-1, ioctl(fd, WD_REGION_IOC_POPULATE, &pop));
@@ -855,11 +701,11 @@ TEST_F(bar, bad_arguments)
 	anon = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
 	ASSERT_NE(MAP_FAILED, anon);
-	anon_ok = populate(fd, anon, PG, &done);
+	anon_ok = wd_test_populate(fd, anon, PG, &done);
 	EXPECT_EQ(-EINVAL, anon_ok);
-	EXPECT_EQ(-EINVAL, populate(fd, p + 1, PG, &done));
-	EXPECT_EQ(-EFAULT, populate(fd, (void *)-PG, 2 * PG, &done));
-	EXPECT_EQ(-EINVAL, punch(fd, 1, PG));
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, p + 1, PG, &done));
+	EXPECT_EQ(-EFAULT, wd_test_populate(fd, (void *)-PG, 2 * PG, &done));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, 1, PG));
 	EXPECT_EQ(-ENOTTY, ioctl(fd, _IO('W', 0x7f)) ? -errno : 0);
 	/* Not executable. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, PG, PROT_READ | PROT_EXEC, MAP_SHARED,
@@ -883,6 +729,7 @@ struct toucher {
 	char *p;
 	size_t len;
 	int ready[2];
+	pid_t pids[3];
 };
 
 /* Touch the mapping until something stops us; tell the parent once. */
@@ -892,7 +739,7 @@ static int child_touch_forever(void *arg)
 	char c = 1;
 	size_t i;
 
-	touch(t->p, t->len, c);
+	wd_test_touch(t->p, t->len, c);
 	if (write(t->ready[1], &c, 1) != 1)
 		return 2;
 	for (;;)
@@ -915,6 +762,68 @@ static pid_t start_toucher(struct toucher *t)
 	return pid;
 }
 
+/* A region of @t->len on the device, mapped at @t->p; its fd. */
+static int toucher_region(struct __test_metadata *_metadata,
+			  struct toucher *t)
+{
+	int fd = wd_test_new_region(node, t->len, 0, 0);
+
+	ASSERT_LE(0, fd);
+	t->p = wd_test_map_rw(fd, t->len);
+	ASSERT_NE(NULL, t->p);
+	return fd;
+}
+
+/* toucher_region(), and three processes touching it without end. */
+static int start_touchers(struct __test_metadata *_metadata,
+			  struct toucher *t)
+{
+	int fd = toucher_region(_metadata, t), i;
+
+	ASSERT_EQ(0, pipe(t->ready));
+	for (i = 0; i < 3; i++) {
+		t->pids[i] = start_toucher(t);
+		ASSERT_LT(0, t->pids[i]);
+	}
+	return fd;
+}
+
+/* The device gone: each toucher ended by SIGBUS, the region by ENODEV. */
+static void touchers_got_sigbus(struct __test_metadata *_metadata,
+				struct toucher *t, int fd)
+{
+	uint64_t done;
+	int i, st;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(t->pids[i], waitpid(t->pids[i], &st, 0));
+		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+			TH_LOG("child %d: status %#x", i, st);
+	}
+	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t->p));
+	EXPECT_EQ(-ENODEV, wd_test_populate(fd, t->p, PG, &done));
+}
+
+/* Unmap and close what start_touchers() made. */
+static void end_touchers(struct toucher *t, int fd)
+{
+	munmap(t->p, t->len);
+	close(fd);
+	close(t->ready[0]);
+	close(t->ready[1]);
+}
+
+/* The device back: a fresh region of it, mapped at @t->p, zeroed; its fd. */
+static int fresh_region(struct __test_metadata *_metadata, struct toucher *t)
+{
+	int fd;
+
+	ASSERT_EQ(0, find_bar());
+	fd = toucher_region(_metadata, t);
+	EXPECT_TRUE(wd_test_all(t->p, t->len, 0));
+	return fd;
+}
+
 /*
  * Unbinding the driver while the region is mapped and touched in three
  * processes: every mapping is revoked (SIGBUS), region calls fail with
@@ -926,62 +835,38 @@ static pid_t start_toucher(struct toucher *t)
 TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 {
 	struct toucher t = { .len = 256 * PG };
-	pid_t pids[3];
-	int fd, st, i, soft = -1;
-	uint64_t done;
+	int fd, i, soft = -1;
 
-	fd = new_region(t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	ASSERT_EQ(0, pipe(t.ready));
-	for (i = 0; i < 3; i++) {
-		pids[i] = start_toucher(&t);
-		ASSERT_LT(0, pids[i]);
-	}
+	fd = start_touchers(_metadata, &t);
 	if (!self->pfnmap) {
 		soft = open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, soft);
-		ASSERT_EQ(WD_MMU_PINNED, set_mode(soft, WD_MMU_PINNED));
+		ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(soft, WD_MMU_PINNED));
 		ASSERT_EQ(0, wd_test_share(soft, t.p, 4 * PG, WD_SHARE_READ));
 	}
-	ASSERT_EQ(0, write_str(BAR_DRV "unbind", BAR_PCI));
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
-		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
-			TH_LOG("child %d: status %#x", i, st);
-	}
-	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t.p));
-	EXPECT_EQ(-ENODEV, populate(fd, t.p, PG, &done));
-	EXPECT_EQ(-ENODEV, punch(fd, 0, PG));
+	ASSERT_EQ(0, wd_test_write_str(BAR_DRV "unbind", BAR_PCI));
+	touchers_got_sigbus(_metadata, &t, fd);
+	EXPECT_EQ(-ENODEV, wd_test_punch(fd, 0, PG));
 
 	if (soft >= 0) {
 		/* Pinned BAR pages keep the old ZONE_DEVICE mapping alive. */
-		EXPECT_NE(0, write_str(BAR_DRV "bind", BAR_PCI));
+		EXPECT_NE(0, wd_test_write_str(BAR_DRV "bind", BAR_PCI));
 		EXPECT_EQ(0, wd_test_unshare(soft, t.p, 4 * PG));
 		close(soft);
 		/* The pool lets go of the memory within a few reclaim passes. */
 		for (i = 0; i < 50; i++) {
 			usleep(100 * 1000);
-			if (!write_str(BAR_DRV "bind", BAR_PCI))
+			if (!wd_test_write_str(BAR_DRV "bind", BAR_PCI))
 				break;
 		}
 		EXPECT_GT(50, i);
 	} else {
-		ASSERT_EQ(0, write_str(BAR_DRV "bind", BAR_PCI));
+		ASSERT_EQ(0, wd_test_write_str(BAR_DRV "bind", BAR_PCI));
 	}
-	munmap(t.p, t.len);
-	close(fd);
-	close(t.ready[0]);
-	close(t.ready[1]);
+	end_touchers(&t, fd);
 
 	/* Bound again: a fresh device that works. */
-	ASSERT_EQ(0, find_bar());
-	fd = new_region(t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	EXPECT_TRUE(all(t.p, t.len, 0));
+	fd = fresh_region(_metadata, &t);
 	munmap(t.p, t.len);
 	close(fd);
 }
@@ -994,45 +879,21 @@ TEST_F_TIMEOUT(bar, unbind_while_mapped_in_several_processes, 180)
 TEST_F_TIMEOUT(bar, hot_unplug_under_load, 240)
 {
 	struct toucher t = { .len = 512 * PG };
-	pid_t pids[3];
-	int fd, st, i;
-	uint64_t done;
+	int fd;
 
-	fd = new_region(t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	ASSERT_EQ(0, pipe(t.ready));
-	for (i = 0; i < 3; i++) {
-		pids[i] = start_toucher(&t);
-		ASSERT_LT(0, pids[i]);
-	}
+	fd = start_touchers(_metadata, &t);
 	wd_test_qmp("unplug", BAR_QMP);
 	ASSERT_EQ(0, wd_test_pci_wait(BAR_PCI, 0, 60))
 		TH_LOG("device still present 60 s after the unplug request");
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
-		EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
-			TH_LOG("child %d: status %#x", i, st);
-	}
-	EXPECT_EQ(128 + SIGBUS, in_child(read_first, t.p));
-	EXPECT_EQ(-ENODEV, populate(fd, t.p, PG, &done));
-	munmap(t.p, t.len);
-	close(fd);
-	close(t.ready[0]);
-	close(t.ready[1]);
+	touchers_got_sigbus(_metadata, &t, fd);
+	end_touchers(&t, fd);
 
 	wd_test_qmp("replug", BAR_QMP);
 	ASSERT_EQ(0, wd_test_pci_wait(BAR_PCI, 1, 60))
 		TH_LOG("device not back 60 s after the replug request");
-	ASSERT_EQ(0, find_bar());
-	fd = new_region(t.len, 0, 0);
-	ASSERT_LE(0, fd);
-	t.p = map_rw(fd, t.len);
-	ASSERT_NE(NULL, t.p);
-	EXPECT_TRUE(all(t.p, t.len, 0));
+	fd = fresh_region(_metadata, &t);
 	memset(t.p, 'r', t.len);
-	EXPECT_TRUE(all(t.p, t.len, 'r'));
+	EXPECT_TRUE(wd_test_all(t.p, t.len, 'r'));
 	munmap(t.p, t.len);
 	close(fd);
 }

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -40,33 +39,12 @@
 #define MADV_POPULATE_WRITE	23
 #endif
 
-static unsigned long long read_u64(const char *path)
-{
-	char buf[64];
-
-	if (wd_test_read_file(path, buf, sizeof(buf)))
-		return ~0ULL;
-	return strtoull(buf, NULL, 0);
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 static unsigned long long attr(const char *name)
 {
 	char path[160];
 
 	snprintf(path, sizeof(path), SYSDEV "%s", name);
-	return read_u64(path);
+	return wd_test_read_u64(path);
 }
 
 static unsigned long long stat_of(const char *name)
@@ -74,31 +52,7 @@ static unsigned long long stat_of(const char *name)
 	char path[160];
 
 	snprintf(path, sizeof(path), SYSDEV "stats/%s", name);
-	return read_u64(path);
-}
-
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
-/*
- * Pages go back to the pool when the last mapping and fd are gone, which
- * for an exiting process may be a moment after waitpid(): wait for it.
- */
-static unsigned long long wait_used(unsigned long long want)
-{
-	unsigned long long used = attr("devmem_used");
-	int i;
-
-	for (i = 0; i < 500 && used != want; i++) {
-		usleep(10000);
-		used = attr("devmem_used");
-	}
-	return used;
+	return wd_test_read_u64(path);
 }
 
 /* Wait (up to 5 s) for devmem_held_pages to be @want; returns it. */
@@ -116,99 +70,12 @@ static unsigned long long wait_held(unsigned long long want)
 	return held;
 }
 
-static int dev_open(void)
-{
-	return open(WD_TEST_NODE, O_RDWR | O_CLOEXEC);
-}
-
-static int region_create(int dev, uint64_t size, uint32_t flags,
-			 uint32_t fault_around)
-{
-	struct wd_region_create c = {
-		.size = size, .flags = flags, .fault_around = fault_around,
-	};
-
-	return ioctl(dev, WD_IOC_REGION_CREATE, &c) ? -errno : (int)c.fd;
-}
-
-/* A region on a device file of its own, closed again. */
-static int new_region(uint64_t size, uint32_t flags, uint32_t fault_around)
-{
-	int dev = dev_open(), fd;
-
-	if (dev < 0)
-		return -errno;
-	fd = region_create(dev, size, flags, fault_around);
-	close(dev);
-	return fd;
-}
-
-static char *map(int fd, size_t len, int prot, int flags, off_t off)
-{
-	void *p = mmap(NULL, len, prot, MAP_SHARED | flags, fd, off);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static char *map_rw(int fd, size_t len)
-{
-	return map(fd, len, PROT_READ | PROT_WRITE, 0, 0);
-}
-
-static int populate(int fd, void *addr, size_t len, uint64_t *done)
-{
-	struct wd_region_populate p = { .addr = (uintptr_t)addr, .len = len };
-	int ret = ioctl(fd, WD_REGION_IOC_POPULATE, &p) ? -errno : 0;
-
-	if (done)
-		*done = p.done;
-	return ret;
-}
-
-static int info(int fd, struct wd_region_info *i)
-{
-	memset(i, 0, sizeof(*i));
-	return ioctl(fd, WD_REGION_IOC_INFO, i) ? -errno : 0;
-}
-
-static int punch(int fd, off_t off, off_t len)
-{
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-			 len) ? -errno : 0;
-}
-
-static uint64_t resident(int fd)
-{
-	struct wd_region_info i;
-
-	return info(fd, &i) ? ~0ULL : i.resident;
-}
-
 /* Faults a sequential touch of [p, p + len) takes with an aligned window. */
 static unsigned long windows(const void *p, size_t len, unsigned long win)
 {
 	uintptr_t a = (uintptr_t)p, w = win * PG;
 
 	return (a + len - 1) / w - a / w + 1;
-}
-
-static void touch(char *p, size_t len, char v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += PG)
-		((volatile char *)p)[i] = v;
-}
-
-/* Are all bytes of [p, p + len) equal to v? */
-static int all(const char *p, size_t len, char v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != v)
-			return 0;
-	return 1;
 }
 
 /* Accesses that may raise SIGBUS or SIGSEGV, reported instead of dying. */
@@ -255,15 +122,15 @@ FIXTURE(dm) {
 
 FIXTURE_SETUP(dm)
 {
-	write_str(SYSDEV "devmem_user_quota", "0");
-	write_str(FA_PARAM, "16");
-	wait_used(0);
+	wd_test_write_str(SYSDEV "devmem_user_quota", "0");
+	wd_test_write_str(FA_PARAM, "16");
+	wd_test_wait_used(SYSDEV, 0);
 }
 
 FIXTURE_TEARDOWN(dm)
 {
-	write_str(SYSDEV "devmem_user_quota", "0");
-	write_str(FA_PARAM, "16");
+	wd_test_write_str(SYSDEV "devmem_user_quota", "0");
+	wd_test_write_str(FA_PARAM, "16");
 }
 
 TEST_F(dm, sysfs_and_sparse_zeroed)
@@ -277,16 +144,16 @@ TEST_F(dm, sysfs_and_sparse_zeroed)
 
 	ASSERT_NE(0, size);
 	EXPECT_TRUE(attr("flags") & WD_DEV_F_DEVMEM);
-	used0 = wait_used(0);
+	used0 = wd_test_wait_used(SYSDEV, 0);
 	ASSERT_EQ(0, used0);
 	EXPECT_EQ(size, attr("devmem_free"));
 	EXPECT_EQ(0, attr("devmem_user_quota"));
 
-	fd = new_region(len, 0, 0);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	ASSERT_LE(0, fd);
 	/* Sparse: nothing taken yet. */
 	EXPECT_EQ(0, attr("devmem_used"));
-	ASSERT_EQ(0, info(fd, &i));
+	ASSERT_EQ(0, wd_test_region_info(fd, &i));
 	EXPECT_EQ(len, i.size);
 	EXPECT_EQ(0, i.resident);
 	EXPECT_EQ(16, i.fault_around);
@@ -297,29 +164,29 @@ TEST_F(dm, sysfs_and_sparse_zeroed)
 	EXPECT_EQ(len, st.st_size);
 	EXPECT_FALSE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	EXPECT_TRUE(all(p, len, 0));
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_TRUE(wd_test_all(p, len, 0));
+	EXPECT_EQ(len, wd_test_resident(fd));
 	EXPECT_EQ(len, attr("devmem_used"));
 	EXPECT_EQ(size - len, attr("devmem_free"));
 	memset(p, 0x5a, len);
 
 	/* Every mapping sees the same memory, at any offset. */
-	q = map(fd, 4 * PG, PROT_READ, 0, 8 * PG);
+	q = wd_test_map(fd, 4 * PG, PROT_READ, 0, 8 * PG);
 	ASSERT_NE(NULL, q);
-	EXPECT_TRUE(all(q, 4 * PG, 0x5a));
+	EXPECT_TRUE(wd_test_all(q, 4 * PG, 0x5a));
 	p[8 * PG] = 1;
 	EXPECT_EQ(1, q[0]);
 	munmap(q, 4 * PG);
 	munmap(p, len);
-	p = map(fd, len, PROT_READ, 0, 0);
+	p = wd_test_map(fd, len, PROT_READ, 0, 0);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(1, p[8 * PG]);
 	EXPECT_EQ(0x5a, p[len - 1]);
 	munmap(p, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 	EXPECT_EQ(size, attr("devmem_free"));
 }
 
@@ -327,20 +194,20 @@ TEST_F(dm, bad_create_arguments)
 {
 	unsigned long long size = pool_size();
 	struct wd_region_create c;
-	int dev = dev_open(), fd;
+	int dev = wd_test_dev_open(WD_TEST_NODE), fd;
 
 	ASSERT_LE(0, dev);
-	EXPECT_EQ(-EINVAL, region_create(dev, 0, 0, 0));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG + 1, 0, 0));
-	EXPECT_EQ(-EINVAL, region_create(dev, 100, 0, 0));
-	EXPECT_EQ(-E2BIG, region_create(dev, size + PG, 0, 0));
-	EXPECT_EQ(-E2BIG, region_create(dev, 1ULL << 62, 0, 0));
-	EXPECT_EQ(-E2BIG, region_create(dev, ~0ULL & ~(PG - 1), 0, 0));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG, 1U << 2, 0));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG, 0x80000000U, 0));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG, 0, 3));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG, 0, 1024));
-	EXPECT_EQ(-EINVAL, region_create(dev, PG, 0, ~0U));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, 0, 0, 0));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG + 1, 0, 0));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, 100, 0, 0));
+	EXPECT_EQ(-E2BIG, wd_test_region_create(dev, size + PG, 0, 0));
+	EXPECT_EQ(-E2BIG, wd_test_region_create(dev, 1ULL << 62, 0, 0));
+	EXPECT_EQ(-E2BIG, wd_test_region_create(dev, ~0ULL & ~(PG - 1), 0, 0));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG, 1U << 2, 0));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG, 0x80000000U, 0));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG, 0, 3));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG, 0, 1024));
+	EXPECT_EQ(-EINVAL, wd_test_region_create(dev, PG, 0, ~0U));
 
 	memset(&c, 0, sizeof(c));
 	c.size = PG;
@@ -361,7 +228,8 @@ TEST_F(dm, bad_create_arguments)
 	EXPECT_EQ(EFAULT, errno);
 
 	/* Limits that work; CLOEXEC. */
-	fd = region_create(dev, size, WD_REGION_CLOEXEC, WD_REGION_FAULT_AROUND_MAX);
+	fd = wd_test_region_create(dev, size, WD_REGION_CLOEXEC,
+				   WD_REGION_FAULT_AROUND_MAX);
 	ASSERT_LE(0, fd);
 	EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	/* Region ioctls only on region files, and the other way round. */
@@ -386,7 +254,7 @@ TEST_F(dm, bad_create_arguments)
 	close(fd);
 
 	/* The device fd is its opener's; a region fd is anyone's. */
-	fd = region_create(dev, PG, 0, 0);
+	fd = wd_test_region_create(dev, PG, 0, 0);
 	ASSERT_LE(0, fd);
 	{
 		pid_t pid = fork();
@@ -397,11 +265,11 @@ TEST_F(dm, bad_create_arguments)
 			struct wd_region_info i;
 			char *p;
 
-			if (region_create(dev, PG, 0, 0) != -EPERM)
+			if (wd_test_region_create(dev, PG, 0, 0) != -EPERM)
 				_exit(1);
-			if (info(fd, &i) || i.size != PG)
+			if (wd_test_region_info(fd, &i) || i.size != PG)
 				_exit(2);
-			p = map_rw(fd, PG);
+			p = wd_test_map_rw(fd, PG);
 			if (!p)
 				_exit(3);
 			p[0] = 7;
@@ -412,7 +280,7 @@ TEST_F(dm, bad_create_arguments)
 		EXPECT_EQ(0, WEXITSTATUS(status));
 	}
 	{
-		char *p = map_rw(fd, PG);
+		char *p = wd_test_map_rw(fd, PG);
 
 		ASSERT_NE(NULL, p);
 		EXPECT_EQ(7, p[0]);
@@ -425,7 +293,7 @@ TEST_F(dm, bad_create_arguments)
 TEST_F(dm, bad_mmap_arguments)
 {
 	size_t len = 16 * PG;
-	int fd = new_region(len, 0, 0), ro;
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0), ro;
 	void *p;
 
 	ASSERT_LE(0, fd);
@@ -482,28 +350,28 @@ TEST_F(dm, bad_mmap_arguments)
 TEST_F(dm, fault_per_page)
 {
 	size_t n = 64, len = n * PG;
-	int fd = new_region(len, 0, 1);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	unsigned long long f0, m0;
 	long flt0;
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
 	m0 = stat_of("devmem_pages_mapped");
-	flt0 = minflt();
-	touch(p, len, 1);
+	flt0 = wd_test_minflt();
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(n, stat_of("devmem_faults") - f0);
 	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
-	EXPECT_LE(n, minflt() - flt0);
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_LE(n, wd_test_minflt() - flt0);
+	EXPECT_EQ(len, wd_test_resident(fd));
 	/* Warm: no more faults. */
 	f0 = stat_of("devmem_faults");
-	flt0 = minflt();
-	touch(p, len, 2);
+	flt0 = wd_test_minflt();
+	wd_test_touch(p, len, 2);
 	EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	EXPECT_EQ(0, minflt() - flt0);
+	EXPECT_EQ(0, wd_test_minflt() - flt0);
 	munmap(p, len);
 	close(fd);
 }
@@ -516,13 +384,13 @@ TEST_F(dm, fault_around)
 	int fd, fd2;
 	char *p;
 
-	fd = new_region(len, 0, 0);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
 	m0 = stat_of("devmem_pages_mapped");
-	touch(p, len, 1);
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(windows(p, len, 16), stat_of("devmem_faults") - f0);
 	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
 	TH_LOG("default window: %llu faults for %zu pages",
@@ -530,50 +398,50 @@ TEST_F(dm, fault_around)
 	munmap(p, len);
 	close(fd);
 
-	fd = new_region(len, 0, 128);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 128);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
 	/* Reads map pages writable too: writes after them take no fault. */
-	EXPECT_TRUE(all(p, len, 0));
-	touch(p, len, 3);
+	EXPECT_TRUE(wd_test_all(p, len, 0));
+	wd_test_touch(p, len, 3);
 	EXPECT_EQ(windows(p, len, 128), stat_of("devmem_faults") - f0);
 	munmap(p, len);
 	close(fd);
 
 	/* The module parameter is the default of regions that ask for 0. */
-	ASSERT_EQ(0, write_str(FA_PARAM, "4"));
-	fd = new_region(len, 0, 0);
-	fd2 = new_region(len, 0, 8);
-	ASSERT_EQ(0, write_str(FA_PARAM, "16"));
+	ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "4"));
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
+	fd2 = wd_test_new_region(WD_TEST_NODE, len, 0, 8);
+	ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "16"));
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, fd2);
-	ASSERT_EQ(0, write_str(FA_PARAM, "4"));
-	p = map_rw(fd, len);
+	ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "4"));
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
-	touch(p, len, 1);
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(windows(p, len, 4), stat_of("devmem_faults") - f0);
 	munmap(p, len);
-	p = map_rw(fd2, len);
+	p = wd_test_map_rw(fd2, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
-	touch(p, len, 1);
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(windows(p, len, 8), stat_of("devmem_faults") - f0);
 	munmap(p, len);
 	/* Out of range values are clamped, not trusted. */
-	ASSERT_EQ(0, write_str(FA_PARAM, "100000"));
+	ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "100000"));
 	{
 		struct wd_region_info i;
 
-		ASSERT_EQ(0, info(fd, &i));
+		ASSERT_EQ(0, wd_test_region_info(fd, &i));
 		EXPECT_EQ(WD_REGION_FAULT_AROUND_MAX, i.fault_around);
-		ASSERT_EQ(0, write_str(FA_PARAM, "0"));
-		ASSERT_EQ(0, info(fd, &i));
+		ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "0"));
+		ASSERT_EQ(0, wd_test_region_info(fd, &i));
 		EXPECT_EQ(1, i.fault_around);
 	}
-	ASSERT_EQ(0, write_str(FA_PARAM, "16"));
+	ASSERT_EQ(0, wd_test_write_str(FA_PARAM, "16"));
 	close(fd);
 	close(fd2);
 
@@ -583,7 +451,7 @@ TEST_F(dm, fault_around)
 	 * placed inside one 64-page-aligned window (at a free address of a
 	 * reservation): then the fault takes exactly its 8 pages.
 	 */
-	fd = new_region(len, 0, 64);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 64);
 	ASSERT_LE(0, fd);
 	{
 		char *r = mmap(NULL, 128 * PG, PROT_NONE,
@@ -596,7 +464,7 @@ TEST_F(dm, fault_around)
 			 MAP_SHARED | MAP_FIXED, fd, 32 * PG);
 		ASSERT_EQ((void *)at, p);
 		p[3 * PG] = 1;
-		EXPECT_EQ(8 * PG, resident(fd));
+		EXPECT_EQ(8 * PG, wd_test_resident(fd));
 		munmap(r, 128 * PG);
 	}
 	close(fd);
@@ -611,36 +479,36 @@ TEST_F(dm, map_populate)
 	int fd;
 	char *p;
 
-	fd = new_region(len, 0, 1);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	ASSERT_LE(0, fd);
 	f0 = stat_of("devmem_faults");
-	flt0 = minflt();
-	p = map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
+	flt0 = wd_test_minflt();
+	p = wd_test_map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
 	ASSERT_NE(NULL, p);
 	f1 = stat_of("devmem_faults");
-	flt1 = minflt();
+	flt1 = wd_test_minflt();
 	EXPECT_EQ(n, f1 - f0);
 	EXPECT_LE(n, flt1 - flt0);
-	EXPECT_EQ(len, resident(fd));
-	touch(p, len, 1);
+	EXPECT_EQ(len, wd_test_resident(fd));
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(f1, stat_of("devmem_faults"));
-	EXPECT_EQ(0, minflt() - flt1);
-	EXPECT_TRUE(all(p + PG + 1, PG - 1, 0));
+	EXPECT_EQ(0, wd_test_minflt() - flt1);
+	EXPECT_TRUE(wd_test_all(p + PG + 1, PG - 1, 0));
 	munmap(p, len);
 	close(fd);
 
 	/* With the default window the populate takes one fault per window. */
-	fd = new_region(len, 0, 0);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	ASSERT_LE(0, fd);
 	f0 = stat_of("devmem_faults");
-	p = map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
+	p = wd_test_map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
 	ASSERT_NE(NULL, p);
 	f1 = stat_of("devmem_faults");
 	EXPECT_EQ(windows(p, len, 16), f1 - f0);
-	flt1 = minflt();
-	touch(p, len, 1);
+	flt1 = wd_test_minflt();
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(f1, stat_of("devmem_faults"));
-	EXPECT_EQ(0, minflt() - flt1);
+	EXPECT_EQ(0, wd_test_minflt() - flt1);
 	munmap(p, len);
 	close(fd);
 }
@@ -650,28 +518,28 @@ static void madv_populate(struct __test_metadata *_metadata, int advice)
 	size_t n = 96, len = n * PG;
 	unsigned long long f0, f1;
 	long flt1;
-	int fd = new_region(len, 0, 1);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
 	ASSERT_EQ(0, madvise(p, len, advice));
 	f1 = stat_of("devmem_faults");
 	EXPECT_EQ(n, f1 - f0);
-	EXPECT_EQ(len, resident(fd));
-	flt1 = minflt();
-	touch(p, len, 1);
+	EXPECT_EQ(len, wd_test_resident(fd));
+	flt1 = wd_test_minflt();
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(f1, stat_of("devmem_faults"));
-	EXPECT_EQ(0, minflt() - flt1);
+	EXPECT_EQ(0, wd_test_minflt() - flt1);
 	/* Again: everything is there already. */
 	ASSERT_EQ(0, madvise(p, len, advice));
 	EXPECT_EQ(f1, stat_of("devmem_faults"));
 	munmap(p, len);
 
 	/* Read-only mapping: READ works, WRITE is refused as for any file. */
-	p = map(fd, len, PROT_READ, 0, 0);
+	p = wd_test_map(fd, len, PROT_READ, 0, 0);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, madvise(p, len, MADV_POPULATE_READ));
 	EXPECT_EQ(-1, madvise(p, len, MADV_POPULATE_WRITE));
@@ -697,45 +565,45 @@ TEST_F(dm, populate_ioctl)
 	unsigned long long f0, m0;
 	uint64_t done = 0;
 	long flt0;
-	int fd = new_region(len, 0, 1);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	f0 = stat_of("devmem_faults");
 	m0 = stat_of("devmem_pages_mapped");
-	flt0 = minflt();
-	ASSERT_EQ(0, populate(fd, p, len, &done));
+	flt0 = wd_test_minflt();
+	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(len, done);
 	EXPECT_EQ(0, stat_of("devmem_faults") - f0);
 	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
-	EXPECT_EQ(len, resident(fd));
-	touch(p, len, 4);
+	EXPECT_EQ(len, wd_test_resident(fd));
+	wd_test_touch(p, len, 4);
 	EXPECT_EQ(0, stat_of("devmem_faults") - f0);
-	EXPECT_EQ(0, minflt() - flt0);
+	EXPECT_EQ(0, wd_test_minflt() - flt0);
 	/* Twice: nothing new to map, all of it done. */
 	m0 = stat_of("devmem_pages_mapped");
-	ASSERT_EQ(0, populate(fd, p + PG, len - PG, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p + PG, len - PG, &done));
 	EXPECT_EQ(len - PG, done);
 	EXPECT_EQ(m0, stat_of("devmem_pages_mapped"));
 	EXPECT_EQ(4, p[len - PG]);
 
 	/* A hole punched in the middle is filled again, zeroed. */
-	ASSERT_EQ(0, punch(fd, 100 * PG, 300 * PG));
-	EXPECT_EQ(len - 300 * PG, resident(fd));
-	ASSERT_EQ(0, populate(fd, p, len, &done));
+	ASSERT_EQ(0, wd_test_punch(fd, 100 * PG, 300 * PG));
+	EXPECT_EQ(len - 300 * PG, wd_test_resident(fd));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(len, done);
 	EXPECT_EQ(300, stat_of("devmem_pages_mapped") - m0);
-	EXPECT_TRUE(all(p + 100 * PG, 300 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 100 * PG, 300 * PG, 0));
 	EXPECT_EQ(4, p[99 * PG]);
 	EXPECT_EQ(4, p[400 * PG]);
 	munmap(p, len);
 
 	/* Populate a read-only mapping: mapped read-only. */
-	p = map(fd, len, PROT_READ, 0, 0);
+	p = wd_test_map(fd, len, PROT_READ, 0, 0);
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, populate(fd, p, len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(SIGSEGV, try_access(p, 1, 1));
 	EXPECT_EQ(0, try_access(p, 0, 0));
 	munmap(p, len);
@@ -745,7 +613,8 @@ TEST_F(dm, populate_ioctl)
 TEST_F(dm, populate_bad_arguments)
 {
 	size_t len = 32 * PG;
-	int fd = new_region(len, 0, 0), fd2 = new_region(len, 0, 0);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0),
+	    fd2 = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	struct wd_region_populate r;
 	char *p, *q, *a, *none;
 	uint64_t done;
@@ -758,21 +627,22 @@ TEST_F(dm, populate_bad_arguments)
 	ASSERT_NE(MAP_FAILED, a);
 	p = mmap(a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	ASSERT_EQ(a, p);
-	q = map_rw(fd2, len);
+	q = wd_test_map_rw(fd2, len);
 	ASSERT_NE(NULL, q);
 
-	EXPECT_EQ(-EINVAL, populate(fd, p, 0, NULL));
-	EXPECT_EQ(-EINVAL, populate(fd, p + 1, PG, NULL));
-	EXPECT_EQ(-EINVAL, populate(fd, p, PG + 1, NULL));
-	EXPECT_EQ(-EFAULT, populate(fd, (void *)(-PG), 2 * PG, NULL));
-	EXPECT_EQ(-EFAULT, populate(fd, (void *)0x0000800000000000UL, PG, NULL));
-	EXPECT_EQ(-EFAULT, populate(fd, (void *)PG, PG, NULL));
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, p, 0, NULL));
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, p + 1, PG, NULL));
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, p, PG + 1, NULL));
+	EXPECT_EQ(-EFAULT, wd_test_populate(fd, (void *)(-PG), 2 * PG, NULL));
+	EXPECT_EQ(-EFAULT, wd_test_populate(fd, (void *)0x0000800000000000UL,
+					    PG, NULL));
+	EXPECT_EQ(-EFAULT, wd_test_populate(fd, (void *)PG, PG, NULL));
 	/* Another region's mapping, an anonymous one, PROT_NONE. */
-	EXPECT_EQ(-EINVAL, populate(fd, q, PG, NULL));
-	EXPECT_EQ(-EINVAL, populate(fd, p + len + PG, PG, NULL));
-	none = map(fd, PG, PROT_NONE, 0, 0);
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, q, PG, NULL));
+	EXPECT_EQ(-EINVAL, wd_test_populate(fd, p + len + PG, PG, NULL));
+	none = wd_test_map(fd, PG, PROT_NONE, 0, 0);
 	ASSERT_NE(NULL, none);
-	EXPECT_EQ(-EACCES, populate(fd, none, PG, NULL));
+	EXPECT_EQ(-EACCES, wd_test_populate(fd, none, PG, NULL));
 	munmap(none, PG);
 
 	memset(&r, 0, sizeof(r));
@@ -795,14 +665,14 @@ TEST_F(dm, populate_bad_arguments)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(fd, WD_REGION_IOC_POPULATE, NULL));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(0, resident(fd));
+	EXPECT_EQ(0, wd_test_resident(fd));
 
 	/* A range that runs out of the mapping: a short count, not an error. */
 	munmap(a + len, 2 * PG);
 	done = 0;
-	EXPECT_EQ(0, populate(fd, p + 8 * PG, len, &done));
+	EXPECT_EQ(0, wd_test_populate(fd, p + 8 * PG, len, &done));
 	EXPECT_EQ(len - 8 * PG, done);
-	EXPECT_EQ(len - 8 * PG, resident(fd));
+	EXPECT_EQ(len - 8 * PG, wd_test_resident(fd));
 	munmap(p, len);
 	munmap(q, len);
 	close(fd);
@@ -815,31 +685,32 @@ TEST_F(dm, map_in_advance)
 	unsigned long long f0, m0;
 	struct wd_region_info i;
 	long flt0;
-	int fd = new_region(len, WD_REGION_MAP_ADVANCE, 0);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, WD_REGION_MAP_ADVANCE,
+				    0);
 	char *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, info(fd, &i));
+	ASSERT_EQ(0, wd_test_region_info(fd, &i));
 	EXPECT_EQ(WD_REGION_MAP_ADVANCE, i.flags);
 	EXPECT_EQ(0, i.resident);
 	f0 = stat_of("devmem_faults");
 	m0 = stat_of("devmem_pages_mapped");
 	/* mmap takes the memory; nothing is mapped before the VMA is linked. */
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, stat_of("devmem_pages_mapped") - m0);
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_EQ(len, wd_test_resident(fd));
 	/* The first touch maps the whole mapping, in one fault. */
-	flt0 = minflt();
-	EXPECT_TRUE(all(p + 300 * PG, PG, 0));
+	flt0 = wd_test_minflt();
+	EXPECT_TRUE(wd_test_all(p + 300 * PG, PG, 0));
 	EXPECT_EQ(f0 + 1, stat_of("devmem_faults"));
 	EXPECT_EQ(n, stat_of("devmem_pages_mapped") - m0);
-	EXPECT_TRUE(all(p, len, 0));
-	touch(p, len, 1);
+	EXPECT_TRUE(wd_test_all(p, len, 0));
+	wd_test_touch(p, len, 1);
 	EXPECT_EQ(f0 + 1, stat_of("devmem_faults"));
-	EXPECT_EQ(1, minflt() - flt0);
+	EXPECT_EQ(1, wd_test_minflt() - flt0);
 	/* A punched hole refills on fault, as for any region. */
-	ASSERT_EQ(0, punch(fd, 0, PG));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, PG));
 	EXPECT_EQ(0, p[0]);
 	EXPECT_EQ(f0 + 2, stat_of("devmem_faults"));
 	munmap(p, len);
@@ -850,41 +721,41 @@ TEST_F(dm, punch_hole_and_reserve)
 {
 	unsigned long long size = pool_size(), m0;
 	size_t n = 64, len = n * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	char *p, *q;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
-	q = map(fd, len, PROT_READ, 0, 0);
+	p = wd_test_map_rw(fd, len);
+	q = wd_test_map(fd, len, PROT_READ, 0, 0);
 	ASSERT_NE(NULL, p);
 	ASSERT_NE(NULL, q);
 	memset(p, 0x77, len);
-	EXPECT_TRUE(all(q, len, 0x77));
+	EXPECT_TRUE(wd_test_all(q, len, 0x77));
 	EXPECT_EQ(len, attr("devmem_used"));
 
 	/* Zapped from every mapping, back to the pool, zero on next touch. */
-	ASSERT_EQ(0, punch(fd, 16 * PG, 8 * PG));
+	ASSERT_EQ(0, wd_test_punch(fd, 16 * PG, 8 * PG));
 	EXPECT_EQ(len - 8 * PG, attr("devmem_used"));
 	EXPECT_EQ(size - len + 8 * PG, attr("devmem_free"));
-	EXPECT_EQ(len - 8 * PG, resident(fd));
-	EXPECT_TRUE(all(q + 16 * PG, 8 * PG, 0));
-	EXPECT_TRUE(all(p + 16 * PG, 8 * PG, 0));
-	EXPECT_TRUE(all(p + 15 * PG, PG, 0x77));
-	EXPECT_TRUE(all(p + 24 * PG, PG, 0x77));
+	EXPECT_EQ(len - 8 * PG, wd_test_resident(fd));
+	EXPECT_TRUE(wd_test_all(q + 16 * PG, 8 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 16 * PG, 8 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 15 * PG, PG, 0x77));
+	EXPECT_TRUE(wd_test_all(p + 24 * PG, PG, 0x77));
 	/* Punch of what is not there, of the end, of everything. */
-	ASSERT_EQ(0, punch(fd, 16 * PG, 8 * PG));
-	ASSERT_EQ(0, punch(fd, len - PG, PG));
+	ASSERT_EQ(0, wd_test_punch(fd, 16 * PG, 8 * PG));
+	ASSERT_EQ(0, wd_test_punch(fd, len - PG, PG));
 	EXPECT_EQ(0, q[len - 1]);
-	ASSERT_EQ(0, punch(fd, 0, len));
-	EXPECT_EQ(0, resident(fd));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, len));
+	EXPECT_EQ(0, wd_test_resident(fd));
 	EXPECT_EQ(0, attr("devmem_used"));
 
 	/* Bad ranges and modes. */
-	EXPECT_EQ(-EINVAL, punch(fd, 1, PG));
-	EXPECT_EQ(-EINVAL, punch(fd, 0, PG - 1));
-	EXPECT_EQ(-EINVAL, punch(fd, 0, len + PG));
-	EXPECT_EQ(-EINVAL, punch(fd, len, PG));
-	EXPECT_EQ(-EINVAL, punch(fd, len - PG, 2 * PG));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, 1, PG));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, 0, PG - 1));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, 0, len + PG));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, len, PG));
+	EXPECT_EQ(-EINVAL, wd_test_punch(fd, len - PG, 2 * PG));
 	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, PG));
 	EXPECT_EQ(EOPNOTSUPP, errno);
 	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, PG));
@@ -905,24 +776,24 @@ TEST_F(dm, punch_hole_and_reserve)
 	/* Reserve: memory taken, zeroed, nothing mapped until touched. */
 	m0 = stat_of("devmem_pages_mapped");
 	ASSERT_EQ(0, fallocate(fd, 0, 8 * PG, 8 * PG));
-	EXPECT_EQ(8 * PG, resident(fd));
+	EXPECT_EQ(8 * PG, wd_test_resident(fd));
 	EXPECT_EQ(8 * PG, attr("devmem_used"));
 	EXPECT_EQ(m0, stat_of("devmem_pages_mapped"));
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 16 * PG));
-	EXPECT_EQ(16 * PG, resident(fd));
-	EXPECT_TRUE(all(p, 16 * PG, 0));
+	EXPECT_EQ(16 * PG, wd_test_resident(fd));
+	EXPECT_TRUE(wd_test_all(p, 16 * PG, 0));
 
 	/* MADV_REMOVE is a punch through a mapping. */
 	memset(p, 0x33, len);
 	ASSERT_EQ(0, madvise(p + 4 * PG, 4 * PG, MADV_REMOVE));
-	EXPECT_EQ(len - 4 * PG, resident(fd));
-	EXPECT_TRUE(all(q + 4 * PG, 4 * PG, 0));
-	EXPECT_TRUE(all(q + 8 * PG, PG, 0x33));
+	EXPECT_EQ(len - 4 * PG, wd_test_resident(fd));
+	EXPECT_TRUE(wd_test_all(q + 4 * PG, 4 * PG, 0));
+	EXPECT_TRUE(wd_test_all(q + 8 * PG, PG, 0x33));
 
 	munmap(p, len);
 	munmap(q, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* MADV_DONTNEED drops page table entries only: the memory stays. */
@@ -930,19 +801,19 @@ TEST_F(dm, madv_dontneed)
 {
 	size_t n = 32, len = n * PG;
 	unsigned long long used, f0;
-	int fd = new_region(len, 0, 1);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 0x42, len);
 	used = attr("devmem_used");
 	ASSERT_EQ(0, madvise(p, len, MADV_DONTNEED));
 	EXPECT_EQ(used, attr("devmem_used"));
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_EQ(len, wd_test_resident(fd));
 	f0 = stat_of("devmem_faults");
-	EXPECT_TRUE(all(p, len, 0x42));
+	EXPECT_TRUE(wd_test_all(p, len, 0x42));
 	EXPECT_EQ(n, stat_of("devmem_faults") - f0);
 	munmap(p, len);
 	close(fd);
@@ -981,67 +852,68 @@ TEST_F(dm, two_processes_share)
 		rfd = grab_fd(getppid(), num);
 		if (rfd < 0)
 			_exit(10);
-		m = map_rw(rfd, len);
-		if (!m || !all(m, len, 'P'))
+		m = wd_test_map_rw(rfd, len);
+		if (!m || !wd_test_all(m, len, 'P'))
 			_exit(2);
 		memset(m + PG, 'C', PG);
-		if (populate(rfd, m, len, NULL))
+		if (wd_test_populate(rfd, m, len, NULL))
 			_exit(3);
 		if (write(to_parent[1], "w", 1) != 1 || read(to_child[0], &c, 1) != 1)
 			_exit(4);
 		/* The parent punched: this mapping sees it. */
-		if (!all(m, PG, 0) || !all(m + 2 * PG, PG, 'P'))
+		if (!wd_test_all(m, PG, 0) || !wd_test_all(m + 2 * PG, PG, 'P'))
 			_exit(5);
 		_exit(0);
 	}
-	fd = new_region(len, 0, 0);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'P', len);
 	ASSERT_EQ(sizeof(fd), write(to_child[1], &fd, sizeof(fd)));
 	ASSERT_EQ(1, read(to_parent[0], &c, 1));
-	EXPECT_TRUE(all(p + PG, PG, 'C'));
-	ASSERT_EQ(0, punch(fd, 0, PG));
+	EXPECT_TRUE(wd_test_all(p + PG, PG, 'C'));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, PG));
 	ASSERT_EQ(1, write(to_child[1], "p", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	munmap(p, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* fork(): the child's mapping is the same memory (shared, not copied). */
 TEST_F(dm, fork_shares)
 {
 	size_t len = 32 * PG;
-	int fd = new_region(len, 0, 0), status;
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0), status;
 	unsigned long long used;
 	char *p;
 	pid_t pid;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'A', 16 * PG);	/* half present, half not yet */
 	used = attr("devmem_used");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		if (!all(p, 16 * PG, 'A') || !all(p + 16 * PG, 16 * PG, 0))
+		if (!wd_test_all(p, 16 * PG, 'A') ||
+		    !wd_test_all(p + 16 * PG, 16 * PG, 0))
 			_exit(1);
 		memset(p, 'B', len);
-		if (punch(fd, 4 * PG, PG))
+		if (wd_test_punch(fd, 4 * PG, PG))
 			_exit(2);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_TRUE(all(p, 4 * PG, 'B'));
-	EXPECT_TRUE(all(p + 4 * PG, PG, 0));
-	EXPECT_TRUE(all(p + 5 * PG, len - 5 * PG, 'B'));
+	EXPECT_TRUE(wd_test_all(p, 4 * PG, 'B'));
+	EXPECT_TRUE(wd_test_all(p + 4 * PG, PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 5 * PG, len - 5 * PG, 'B'));
 	/* Nothing was copied: the pool holds one copy of the region. */
 	EXPECT_LE(used, attr("devmem_used"));
 	EXPECT_EQ(len, attr("devmem_used"));
@@ -1053,41 +925,41 @@ TEST_F(dm, fork_shares)
 TEST_F(dm, close_while_mapped)
 {
 	size_t len = 32 * PG;
-	int fd = new_region(len, 0, 1);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1);
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 1, len / 2);
 	close(fd);
 	EXPECT_EQ(len / 2, attr("devmem_used"));
 	memset(p, 2, len);
-	EXPECT_TRUE(all(p, len, 2));
+	EXPECT_TRUE(wd_test_all(p, len, 2));
 	EXPECT_EQ(len, attr("devmem_used"));
 	munmap(p, len);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* Splits by munmap and mprotect of the middle of a mapping. */
 TEST_F(dm, split_mappings)
 {
 	size_t n = 64, len = n * PG;
-	int fd = new_region(len, 0, 16);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 16);
 	uint64_t done;
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'x', len);
 
 	ASSERT_EQ(0, munmap(p + 16 * PG, 8 * PG));
 	EXPECT_EQ(SIGSEGV, try_access(p + 16 * PG, 0, 0));
-	EXPECT_TRUE(all(p, 16 * PG, 'x'));
-	EXPECT_TRUE(all(p + 24 * PG, len - 24 * PG, 'x'));
+	EXPECT_TRUE(wd_test_all(p, 16 * PG, 'x'));
+	EXPECT_TRUE(wd_test_all(p + 24 * PG, len - 24 * PG, 'x'));
 	/* The unmapped part is still the region's. */
-	EXPECT_EQ(len, resident(fd));
+	EXPECT_EQ(len, wd_test_resident(fd));
 
 	ASSERT_EQ(0, mprotect(p + 32 * PG, 8 * PG, PROT_READ));
 	EXPECT_EQ(SIGSEGV, try_access(p + 33 * PG, 1, 1));
@@ -1096,36 +968,36 @@ TEST_F(dm, split_mappings)
 	EXPECT_EQ(0, try_access(p + 40 * PG, 1, 'y'));
 
 	/* Punch across all the pieces; each faults back in zeroed. */
-	ASSERT_EQ(0, punch(fd, 8 * PG, 40 * PG));
-	EXPECT_TRUE(all(p + 8 * PG, 8 * PG, 0));
-	EXPECT_TRUE(all(p + 24 * PG, 24 * PG, 0));
+	ASSERT_EQ(0, wd_test_punch(fd, 8 * PG, 40 * PG));
+	EXPECT_TRUE(wd_test_all(p + 8 * PG, 8 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 24 * PG, 24 * PG, 0));
 	EXPECT_EQ('x', p[7 * PG]);
 	EXPECT_EQ('x', p[48 * PG]);
 	/* Populate across the read-only piece (between two writable ones). */
-	ASSERT_EQ(0, punch(fd, 0, len));
-	ASSERT_EQ(0, populate(fd, p + 24 * PG, len - 24 * PG, &done));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, len));
+	ASSERT_EQ(0, wd_test_populate(fd, p + 24 * PG, len - 24 * PG, &done));
 	EXPECT_EQ(len - 24 * PG, done);
 	EXPECT_EQ(SIGSEGV, try_access(p + 34 * PG, 1, 1));
 	EXPECT_EQ(0, mprotect(p + 32 * PG, 8 * PG, PROT_READ | PROT_WRITE));
 	memset(p + 24 * PG, 'z', len - 24 * PG);
 	/* Through the hole it stops short. */
-	ASSERT_EQ(0, populate(fd, p, len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, len, &done));
 	EXPECT_EQ(16 * PG, done);
 	munmap(p, len);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* A different process reads region memory through GUP. */
 TEST_F(dm, gup_from_another_process)
 {
 	size_t len = 16 * PG;
-	int fd = new_region(len, 0, 1), status;
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 1), status;
 	char *p, buf[4 * 4096];
 	pid_t parent = getpid(), pid;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'g', 4 * PG);
 	pid = fork();
@@ -1137,39 +1009,28 @@ TEST_F(dm, gup_from_another_process)
 		/* Two pages present, two never touched: read as zero. */
 		if (process_vm_readv(parent, &local, 1, &remote, 1, 0) != sizeof(buf))
 			_exit(1);
-		_exit(all(buf, 2 * PG, 'g') && all(buf + 2 * PG, 2 * PG, 0) ? 0 : 2);
+		_exit(wd_test_all(buf, 2 * PG, 'g') &&
+		      wd_test_all(buf + 2 * PG, 2 * PG, 0) ? 0 : 2);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(6 * PG, resident(fd));
+	EXPECT_EQ(6 * PG, wd_test_resident(fd));
 	munmap(p, len);
 	close(fd);
-}
-
-static int dev_copy(struct tq *t, void *dst, const void *src, size_t len)
-{
-	struct wd_cmd c = {
-		.opcode = WD_OP_COPY, .tag = 7,
-		.src = (uintptr_t)src, .src_len = len,
-		.dst = (uintptr_t)dst, .dst_len = len,
-	};
-	struct wd_cqe cqe;
-
-	return tq_run(t, &c, &cqe) ? -1 : (int)cqe.status;
 }
 
 /* The engines use region mappings like any memory: SVA mode. */
 TEST_F(dm, engine_sva_on_region)
 {
 	size_t len = 256 * PG;
-	int fd = new_region(len, 0, 0);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	unsigned long long f0;
 	char *p, *src, *back;
 	struct tq t;
 	size_t i;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	src = malloc(len);
 	back = malloc(len);
@@ -1181,33 +1042,26 @@ TEST_F(dm, engine_sva_on_region)
 
 	/* The device faults the untouched region in itself. */
 	f0 = stat_of("devmem_faults");
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, src, len));
+	ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, p, src, len));
 	EXPECT_LT(f0, stat_of("devmem_faults"));
 	EXPECT_EQ(0, memcmp(p, src, len));
-	EXPECT_EQ(len, resident(fd));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, back, p, len));
+	EXPECT_EQ(len, wd_test_resident(fd));
+	ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, back, p, len));
 	EXPECT_EQ(0, memcmp(back, src, len));
 
 	/* After a punch the device sees the fresh zeroed memory, not the old. */
-	ASSERT_EQ(0, punch(fd, 0, len / 2));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, back, p, len));
-	EXPECT_TRUE(all(back, len / 2, 0));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, len / 2));
+	ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, back, p, len));
+	EXPECT_TRUE(wd_test_all(back, len / 2, 0));
 	EXPECT_EQ(0, memcmp(back + len / 2, src + len / 2, len / 2));
 	/* Region to region. */
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, p + len / 2, len / 2));
+	ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, p, p + len / 2, len / 2));
 	EXPECT_EQ(0, memcmp(p, src + len / 2, len / 2));
 	tq_close(&t);
 	munmap(p, len);
 	close(fd);
 	free(src);
 	free(back);
-}
-
-static int set_mode(int fd, uint32_t mode)
-{
-	struct wd_mmu_mode m = { .mode = mode };
-
-	return ioctl(fd, WD_IOC_MMU_MODE, &m) ? -errno : (int)m.mode;
 }
 
 static int dev_share(int fd, void *addr, size_t len, uint32_t access, unsigned long cmd)
@@ -1226,13 +1080,13 @@ TEST_F(dm, pinned_pages_held_back)
 	unsigned long long size = pool_size();
 	size_t n = 16, len = n * PG, rest;
 	struct wd_queue_info qi = { .sq_entries = 8 };
-	int fd = new_region(len, 0, 0), fd2;
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0), fd2;
 	char *p, *src, *big;
 	uint64_t done;
 	struct tq t;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, src);
@@ -1240,41 +1094,44 @@ TEST_F(dm, pinned_pages_held_back)
 	memset(p, 'p', len);
 
 	memset(&t, 0, sizeof(t));
-	t.fd = dev_open();
+	t.fd = wd_test_dev_open(WD_TEST_NODE);
 	ASSERT_LE(0, t.fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(t.fd, WD_MMU_PINNED));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(t.fd, WD_MMU_PINNED));
 	ASSERT_EQ(0, dev_share(t.fd, p, len, WD_SHARE_READ | WD_SHARE_WRITE, WD_IOC_SHARE));
 	ASSERT_EQ(0, dev_share(t.fd, src, len, WD_SHARE_READ, WD_IOC_SHARE));
 	ASSERT_EQ(0, tq_get(t.fd, &qi));
 	t.info = qi;
-	t.ctrl = (void *)map(t.fd, qi.ctrl_size, PROT_READ | PROT_WRITE, 0, qi.ctrl_offset);
-	t.sq = (void *)map(t.fd, qi.sq_size, PROT_READ | PROT_WRITE, 0, qi.sq_offset);
-	t.cqh = (void *)map(t.fd, qi.cq_size, PROT_READ, 0, qi.cq_offset);
+	t.ctrl = (void *)wd_test_map(t.fd, qi.ctrl_size, PROT_READ | PROT_WRITE,
+				     0, qi.ctrl_offset);
+	t.sq = (void *)wd_test_map(t.fd, qi.sq_size, PROT_READ | PROT_WRITE, 0,
+				   qi.sq_offset);
+	t.cqh = (void *)wd_test_map(t.fd, qi.cq_size, PROT_READ, 0,
+				    qi.cq_offset);
 	ASSERT_NE(NULL, t.ctrl);
 	ASSERT_NE(NULL, t.sq);
 	ASSERT_NE(NULL, t.cqh);
 	t.cq = (struct wd_cqe *)((char *)t.cqh + WD_CQ_HDR_SIZE);
 
-	ASSERT_EQ(0, punch(fd, 0, len));
+	ASSERT_EQ(0, wd_test_punch(fd, 0, len));
 	EXPECT_EQ(n, stat_of("devmem_held_pages"));
-	EXPECT_EQ(0, resident(fd));
+	EXPECT_EQ(0, wd_test_resident(fd));
 	EXPECT_EQ(size - len, attr("devmem_free"));
 	/* The CPU sees fresh memory; the device its pinned old pages. */
-	EXPECT_TRUE(all(p, len, 0));
-	ASSERT_EQ(WD_ST_OK, dev_copy(&t, p, src, len));
-	EXPECT_TRUE(all(p, len, 0));
+	EXPECT_TRUE(wd_test_all(p, len, 0));
+	ASSERT_EQ(WD_ST_OK, tq_dev_copy(&t, p, src, len));
+	EXPECT_TRUE(wd_test_all(p, len, 0));
 
 	/* Take everything the pool has: the held pages are not among it. */
 	rest = size - 2 * len;
-	fd2 = new_region(size, 0, 0);
+	fd2 = wd_test_new_region(WD_TEST_NODE, size, 0, 0);
 	ASSERT_LE(0, fd2);
-	big = map_rw(fd2, size);
+	big = wd_test_map_rw(fd2, size);
 	ASSERT_NE(NULL, big);
-	ASSERT_EQ(0, populate(fd2, big, size, &done));
+	ASSERT_EQ(0, wd_test_populate(fd2, big, size, &done));
 	EXPECT_EQ(rest, done);
 	EXPECT_EQ(0, attr("devmem_free"));
-	EXPECT_TRUE(all(big, PG, 0));
-	EXPECT_TRUE(all(big + rest - PG, PG, 0));
+	EXPECT_TRUE(wd_test_all(big, PG, 0));
+	EXPECT_TRUE(wd_test_all(big + rest - PG, PG, 0));
 
 	/* Reading the figures (cheap now) changes nothing. */
 	for (int k = 0; k < 100; k++)
@@ -1287,30 +1144,16 @@ TEST_F(dm, pinned_pages_held_back)
 	EXPECT_EQ(0, wait_held(0));
 	EXPECT_EQ(len, attr("devmem_free"));
 	EXPECT_EQ(size - len, attr("devmem_used"));
-	ASSERT_EQ(0, populate(fd2, big + rest, len, &done));
+	ASSERT_EQ(0, wd_test_populate(fd2, big + rest, len, &done));
 	EXPECT_EQ(len, done);
-	EXPECT_TRUE(all(big + rest, len, 0));
+	EXPECT_TRUE(wd_test_all(big + rest, len, 0));
 	tq_close(&t);
 	munmap(big, size);
 	close(fd2);
 	munmap(p, len);
 	close(fd);
 	munmap(src, len);
-	EXPECT_EQ(0, wait_used(0));
-}
-
-/* Map @len of @fd at an address aligned to @align, so windows are known. */
-static char *map_aligned(int fd, size_t len, size_t align)
-{
-	char *a = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *p;
-
-	if (a == MAP_FAILED)
-		return NULL;
-	p = (char *)(((uintptr_t)a + align - 1) & ~(uintptr_t)(align - 1));
-	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != p)
-		return NULL;
-	return p;
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* Pool exhausted: SIGBUS, EFAULT, ENOSPC, short counts, ENOMEM. */
@@ -1322,17 +1165,17 @@ TEST_F(dm, exhaustion)
 	uint64_t done;
 	char *all_of_it, *p;
 
-	big = new_region(size, 0, 0);
+	big = wd_test_new_region(WD_TEST_NODE, size, 0, 0);
 	ASSERT_LE(0, big);
-	all_of_it = map_rw(big, size);
+	all_of_it = wd_test_map_rw(big, size);
 	ASSERT_NE(NULL, all_of_it);
-	ASSERT_EQ(0, populate(big, all_of_it, size - 3 * PG, &done));
+	ASSERT_EQ(0, wd_test_populate(big, all_of_it, size - 3 * PG, &done));
 	EXPECT_EQ(size - 3 * PG, done);
 	EXPECT_EQ(3 * PG, attr("devmem_free"));
 
-	fd = new_region(len, 0, 16);
+	fd = wd_test_new_region(WD_TEST_NODE, len, 0, 16);
 	ASSERT_LE(0, fd);
-	p = map_aligned(fd, len, 16 * PG);
+	p = wd_test_map_aligned(fd, len, 16 * PG);
 	ASSERT_NE(NULL, p);
 	/*
 	 * The window of page 20 is [16, 32): the faulting page is served
@@ -1340,7 +1183,7 @@ TEST_F(dm, exhaustion)
 	 */
 	EXPECT_EQ(0, try_access(p + 20 * PG, 1, 1));
 	EXPECT_EQ(0, attr("devmem_free"));
-	EXPECT_EQ(3 * PG, resident(fd));
+	EXPECT_EQ(3 * PG, wd_test_resident(fd));
 	EXPECT_EQ(1, p[20 * PG]);
 	EXPECT_EQ(0, try_access(p + 17 * PG, 1, 2));
 	EXPECT_EQ(SIGBUS, try_access(p + 18 * PG, 1, 1));
@@ -1349,9 +1192,9 @@ TEST_F(dm, exhaustion)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, madvise(p + 32 * PG, 8 * PG, MADV_POPULATE_READ));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-ENOSPC, populate(fd, p + 32 * PG, 8 * PG, &done));
+	EXPECT_EQ(-ENOSPC, wd_test_populate(fd, p + 32 * PG, 8 * PG, &done));
 	/* A range starting with present pages: a short count. */
-	EXPECT_EQ(0, populate(fd, p + 16 * PG, 16 * PG, &done));
+	EXPECT_EQ(0, wd_test_populate(fd, p + 16 * PG, 16 * PG, &done));
 	EXPECT_EQ(2 * PG, done);
 	EXPECT_EQ(-1, fallocate(fd, 0, 40 * PG, PG));
 	EXPECT_EQ(ENOSPC, errno);
@@ -1361,46 +1204,47 @@ TEST_F(dm, exhaustion)
 		struct tq t;
 
 		ASSERT_EQ(0, tq_open(&t, 8, 0));
-		EXPECT_EQ(WD_ST_FAULT, dev_copy(&t, p + 48 * PG, src, PG));
-		EXPECT_EQ(WD_ST_OK, dev_copy(&t, p + 16 * PG, src, PG));
+		EXPECT_EQ(WD_ST_FAULT, tq_dev_copy(&t, p + 48 * PG, src, PG));
+		EXPECT_EQ(WD_ST_OK, tq_dev_copy(&t, p + 16 * PG, src, PG));
 		tq_close(&t);
 	}
 	/* MAP_POPULATE does what it can, silently; map-in-advance fails. */
 	munmap(p, len);
-	p = map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
+	p = wd_test_map(fd, len, PROT_READ | PROT_WRITE, MAP_POPULATE, 0);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(SIGBUS, try_access(p + 63 * PG, 1, 1));
 	EXPECT_EQ(2, p[17 * PG]);
 	munmap(p, len);
-	adv = new_region(len, WD_REGION_MAP_ADVANCE, 0);
+	adv = wd_test_new_region(WD_TEST_NODE, len, WD_REGION_MAP_ADVANCE, 0);
 	ASSERT_LE(0, adv);
-	EXPECT_EQ(NULL, map_rw(adv, len));
+	EXPECT_EQ(NULL, wd_test_map_rw(adv, len));
 	EXPECT_EQ(ENOMEM, errno);
 
 	/* Give 4 pages back: a populate asking for more stops short. */
-	ASSERT_EQ(0, punch(big, 0, 4 * PG));
-	p = map_rw(fd, len);
+	ASSERT_EQ(0, wd_test_punch(big, 0, 4 * PG));
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
-	EXPECT_EQ(0, populate(fd, p + 16 * PG, 48 * PG, &done));
+	EXPECT_EQ(0, wd_test_populate(fd, p + 16 * PG, 48 * PG, &done));
 	EXPECT_EQ(7 * PG, done);	/* 16, 17, 20 were there; 4 new */
-	EXPECT_TRUE(all(p + 18 * PG, 2 * PG, 0));
-	EXPECT_TRUE(all(p + 21 * PG, 2 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 18 * PG, 2 * PG, 0));
+	EXPECT_TRUE(wd_test_all(p + 21 * PG, 2 * PG, 0));
 	EXPECT_EQ(SIGBUS, try_access(p + 23 * PG, 0, 0));
-	ASSERT_EQ(0, punch(big, 4 * PG, len));
+	ASSERT_EQ(0, wd_test_punch(big, 4 * PG, len));
 	munmap(p, len);
-	p = map_rw(adv, len);
+	p = wd_test_map_rw(adv, len);
 	EXPECT_NE(NULL, p);
 	munmap(p, len);
 	munmap(all_of_it, size);
 	close(big);
 	close(fd);
 	close(adv);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 static int write_quota(void *arg)
 {
-	return write_str(SYSDEV "devmem_user_quota", arg) == -EACCES ? 0 : 1;
+	return wd_test_write_str(SYSDEV "devmem_user_quota", arg) == -EACCES ?
+	       0 : 1;
 }
 
 /* As another user: a quota of its own, whatever root holds. */
@@ -1408,31 +1252,33 @@ static int other_user_quota(void *arg)
 {
 	size_t q = *(size_t *)arg;
 	struct wd_region_info i;
-	int dev = dev_open(), fd;
+	int dev = wd_test_dev_open(WD_TEST_NODE), fd;
 	uint64_t done = 0;
 	char *p;
 
 	if (dev < 0)
 		return 10;
-	fd = region_create(dev, 2 * q, 0, 1);
+	fd = wd_test_region_create(dev, 2 * q, 0, 1);
 	if (fd < 0)
 		return 11;
-	p = map_rw(fd, 2 * q);
+	p = wd_test_map_rw(fd, 2 * q);
 	if (!p)
 		return 12;
-	if (populate(fd, p, 2 * q, &done) || done != q)
+	if (wd_test_populate(fd, p, 2 * q, &done) || done != q)
 		return 13;
-	if (info(fd, &i) || i.user_charged != q || i.user_quota != q)
+	if (wd_test_region_info(fd, &i) || i.user_charged != q ||
+	    i.user_quota != q)
 		return 14;
 	/* Reopening does not help this user either. */
 	close(fd);
 	close(dev);
 	munmap(p, 2 * q);
 	/* The region is gone: its charge went with it. */
-	dev = dev_open();
-	fd = region_create(dev, q, 0, 1);
-	p = map_rw(fd, q);
-	if (dev < 0 || fd < 0 || !p || populate(fd, p, q, &done) || done != q)
+	dev = wd_test_dev_open(WD_TEST_NODE);
+	fd = wd_test_region_create(dev, q, 0, 1);
+	p = wd_test_map_rw(fd, q);
+	if (dev < 0 || fd < 0 || !p || wd_test_populate(fd, p, q, &done) ||
+	    done != q)
 		return 15;
 	return 0;
 }
@@ -1440,7 +1286,8 @@ static int other_user_quota(void *arg)
 TEST_F(dm, user_quota)
 {
 	size_t q = 64 * PG, len = 128 * PG;
-	int dev1 = dev_open(), dev2 = dev_open(), dev3, a, b, c, d;
+	int dev1 = wd_test_dev_open(WD_TEST_NODE),
+	    dev2 = wd_test_dev_open(WD_TEST_NODE), dev3, a, b, c, d;
 	struct wd_region_info i;
 	char buf[32], *pa, *pb, *pc, *pd;
 	uint64_t done;
@@ -1449,37 +1296,38 @@ TEST_F(dm, user_quota)
 	ASSERT_LE(0, dev2);
 	/* Only root sets it. */
 	EXPECT_EQ(0, wd_test_as_nobody(write_quota, "4096"));
-	EXPECT_EQ(-EINVAL, write_str(SYSDEV "devmem_user_quota", "lots"));
+	EXPECT_EQ(-EINVAL,
+		  wd_test_write_str(SYSDEV "devmem_user_quota", "lots"));
 	snprintf(buf, sizeof(buf), "%zu", q);
-	ASSERT_EQ(0, write_str(SYSDEV "devmem_user_quota", buf));
+	ASSERT_EQ(0, wd_test_write_str(SYSDEV "devmem_user_quota", buf));
 	EXPECT_EQ(q, attr("devmem_user_quota"));
 
-	a = region_create(dev1, len, 0, 1);
-	b = region_create(dev1, len, 0, 1);
-	c = region_create(dev2, len, 0, 1);
+	a = wd_test_region_create(dev1, len, 0, 1);
+	b = wd_test_region_create(dev1, len, 0, 1);
+	c = wd_test_region_create(dev2, len, 0, 1);
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_LE(0, c);
-	pa = map_rw(a, len);
-	pb = map_rw(b, len);
-	pc = map_rw(c, len);
+	pa = wd_test_map_rw(a, len);
+	pb = wd_test_map_rw(b, len);
+	pc = wd_test_map_rw(c, len);
 	ASSERT_NE(NULL, pa);
 	ASSERT_NE(NULL, pb);
 	ASSERT_NE(NULL, pc);
 
 	/* One user's regions share the quota, over all its opens. */
-	ASSERT_EQ(0, populate(a, pa, 48 * PG, &done));
+	ASSERT_EQ(0, wd_test_populate(a, pa, 48 * PG, &done));
 	EXPECT_EQ(48 * PG, done);
-	ASSERT_EQ(0, populate(c, pc, len, &done));
+	ASSERT_EQ(0, wd_test_populate(c, pc, len, &done));
 	EXPECT_EQ(16 * PG, done);
-	EXPECT_EQ(-EDQUOT, populate(b, pb, PG, &done));
-	EXPECT_EQ(-EDQUOT, populate(a, pa + 48 * PG, PG, &done));
+	EXPECT_EQ(-EDQUOT, wd_test_populate(b, pb, PG, &done));
+	EXPECT_EQ(-EDQUOT, wd_test_populate(a, pa + 48 * PG, PG, &done));
 	EXPECT_EQ(SIGBUS, try_access(pa + 100 * PG, 1, 1));
 	EXPECT_EQ(-1, madvise(pa + 100 * PG, PG, MADV_POPULATE_WRITE));
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, fallocate(a, 0, 100 * PG, PG));
 	EXPECT_EQ(EDQUOT, errno);
-	ASSERT_EQ(0, info(a, &i));
+	ASSERT_EQ(0, wd_test_region_info(a, &i));
 	EXPECT_EQ(q, i.user_charged);
 	EXPECT_EQ(q, i.user_quota);
 	EXPECT_EQ(48 * PG, i.resident);
@@ -1487,35 +1335,35 @@ TEST_F(dm, user_quota)
 	/* Closing and reopening the device gives no fresh quota. */
 	close(dev1);
 	close(dev2);
-	dev3 = dev_open();
+	dev3 = wd_test_dev_open(WD_TEST_NODE);
 	ASSERT_LE(0, dev3);
-	d = region_create(dev3, len, 0, 1);
+	d = wd_test_region_create(dev3, len, 0, 1);
 	ASSERT_LE(0, d);
-	pd = map_rw(d, len);
+	pd = wd_test_map_rw(d, len);
 	ASSERT_NE(NULL, pd);
-	EXPECT_EQ(-EDQUOT, populate(d, pd, len, &done));
-	ASSERT_EQ(0, info(d, &i));
+	EXPECT_EQ(-EDQUOT, wd_test_populate(d, pd, len, &done));
+	ASSERT_EQ(0, wd_test_region_info(d, &i));
 	EXPECT_EQ(q, i.user_charged);
 
 	/* Another user has a quota of its own. */
 	ASSERT_EQ(0, chmod(WD_TEST_NODE, 0666));
 	EXPECT_EQ(0, wd_test_as_nobody(other_user_quota, &q));
 	ASSERT_EQ(0, chmod(WD_TEST_NODE, 0600));
-	ASSERT_EQ(0, info(d, &i));
+	ASSERT_EQ(0, wd_test_region_info(d, &i));
 	EXPECT_EQ(q, i.user_charged);
 
 	/* Giving back makes room, also after the contexts are closed. */
-	ASSERT_EQ(0, punch(a, 0, 8 * PG));
-	ASSERT_EQ(0, populate(d, pd, len, &done));
+	ASSERT_EQ(0, wd_test_punch(a, 0, 8 * PG));
+	ASSERT_EQ(0, wd_test_populate(d, pd, len, &done));
 	EXPECT_EQ(8 * PG, done);
-	ASSERT_EQ(0, info(b, &i));
+	ASSERT_EQ(0, wd_test_region_info(b, &i));
 	EXPECT_EQ(q, i.user_charged);
 
 	/* 0 lifts the limit. */
-	ASSERT_EQ(0, write_str(SYSDEV "devmem_user_quota", "0"));
-	ASSERT_EQ(0, populate(b, pb, len, &done));
+	ASSERT_EQ(0, wd_test_write_str(SYSDEV "devmem_user_quota", "0"));
+	ASSERT_EQ(0, wd_test_populate(b, pb, len, &done));
 	EXPECT_EQ(len, done);
-	ASSERT_EQ(0, info(b, &i));
+	ASSERT_EQ(0, wd_test_region_info(b, &i));
 	EXPECT_EQ(q + len, i.user_charged);
 	EXPECT_EQ(0, i.user_quota);
 	munmap(pa, len);
@@ -1527,19 +1375,19 @@ TEST_F(dm, user_quota)
 	close(c);
 	close(d);
 	close(dev3);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* A region's size is fixed: truncating it fails and changes nothing. */
 TEST_F(dm, truncate_refused)
 {
 	size_t len = 16 * PG;
-	int fd = new_region(len, 0, 0), other;
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 0), other;
 	char path[64], *p;
 	struct stat st;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, len);
+	p = wd_test_map_rw(fd, len);
 	ASSERT_NE(NULL, p);
 	memset(p, 'T', len);
 
@@ -1567,8 +1415,8 @@ TEST_F(dm, truncate_refused)
 	/* Nothing changed: size, resident memory, the data, the mapping. */
 	ASSERT_EQ(0, fstat(fd, &st));
 	EXPECT_EQ(len, st.st_size);
-	EXPECT_EQ(len, resident(fd));
-	EXPECT_TRUE(all(p, len, 'T'));
+	EXPECT_EQ(len, wd_test_resident(fd));
+	EXPECT_TRUE(wd_test_all(p, len, 'T'));
 	munmap(p, len);
 	close(fd);
 }
@@ -1592,7 +1440,7 @@ static void *adv_puncher(void *arg)
 		if (r->stop)
 			break;
 		seen = r->seq;
-		punch(r->fd, 0, r->len);
+		wd_test_punch(r->fd, 0, r->len);
 		__atomic_store_n(&r->done, seen, __ATOMIC_RELEASE);
 	}
 	return NULL;
@@ -1612,9 +1460,10 @@ TEST_F_TIMEOUT(dm, map_advance_races_punch, 300)
 	char *w, *m;
 	size_t off;
 
-	r.fd = new_region(r.len, WD_REGION_MAP_ADVANCE, 0);
+	r.fd = wd_test_new_region(WD_TEST_NODE, r.len, WD_REGION_MAP_ADVANCE,
+				  0);
 	ASSERT_LE(0, r.fd);
-	w = map_rw(r.fd, r.len);
+	w = wd_test_map_rw(r.fd, r.len);
 	ASSERT_NE(NULL, w);
 	ASSERT_EQ(0, pthread_create(&th, NULL, adv_puncher, &r));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1645,7 +1494,7 @@ TEST_F_TIMEOUT(dm, map_advance_races_punch, 300)
 	EXPECT_EQ(0, mapfail);
 	munmap(w, r.len);
 	close(r.fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* Processes that exit (or are killed) with regions mapped leak nothing. */
@@ -1659,9 +1508,10 @@ TEST_F(dm, no_leak_on_exit)
 		pid = fork();
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
-			int dev = dev_open();
-			int fd = region_create(dev, len, i == 3 ? WD_REGION_MAP_ADVANCE : 0, 0);
-			char *p = map_rw(fd, len);
+			int dev = wd_test_dev_open(WD_TEST_NODE);
+			int fd = wd_test_region_create(dev, len, i == 3 ?
+					WD_REGION_MAP_ADVANCE : 0, 0);
+			char *p = wd_test_map_rw(fd, len);
 
 			if (!p)
 				_exit(1);
@@ -1676,7 +1526,7 @@ TEST_F(dm, no_leak_on_exit)
 		}
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	}
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 	EXPECT_EQ(pool_size(), attr("devmem_free"));
 }
 
@@ -1703,9 +1553,10 @@ static void *race_loop(void *arg)
 		switch (r->what) {
 		case R_PUNCH:
 			i = r->rounds % n;
-			punch(r->fd, i * PG, (i + 7 < n ? 7 : n - i) * PG);
+			wd_test_punch(r->fd, i * PG,
+				      (i + 7 < n ? 7 : n - i) * PG);
 			if (r->rounds % 5 == 0)
-				punch(r->fd, 0, r->len);
+				wd_test_punch(r->fd, 0, r->len);
 			break;
 		case R_TOUCH:
 			for (i = 0; i < n; i += 3) {
@@ -1718,7 +1569,7 @@ static void *race_loop(void *arg)
 			}
 			break;
 		case R_POPULATE:
-			populate(r->fd, r->p, r->len, &done);
+			wd_test_populate(r->fd, r->p, r->len, &done);
 			break;
 		case R_MADVISE:
 			madvise(r->p, r->len, r->rounds & 1 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
@@ -1750,14 +1601,15 @@ TEST_F_TIMEOUT(dm, punch_races_mappers, 300)
 	size_t len = 64 * PG;
 	struct racer r[R_NR];
 	pthread_t th[R_NR];
-	int fd = new_region(len, 0, 8), other = new_region(len, 0, 0);
+	int fd = wd_test_new_region(WD_TEST_NODE, len, 0, 8),
+	    other = wd_test_new_region(WD_TEST_NODE, len, 0, 0);
 	char *p, *o;
 	int w, k;
 
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, other);
-	p = map_rw(fd, len);
-	o = map_rw(other, len);
+	p = wd_test_map_rw(fd, len);
+	o = wd_test_map_rw(other, len);
 	ASSERT_NE(NULL, p);
 	ASSERT_NE(NULL, o);
 	for (w = 0; w < R_NR; w++) {
@@ -1767,7 +1619,7 @@ TEST_F_TIMEOUT(dm, punch_races_mappers, 300)
 	/* Meanwhile another region recycles pages with a pattern. */
 	for (k = 0; k < 300; k++) {
 		memset(o, 0xee, len);
-		punch(other, 0, len);
+		wd_test_punch(other, 0, len);
 	}
 	for (w = 0; w < R_NR; w++) {
 		r[w].stop = 1;
@@ -1786,7 +1638,7 @@ TEST_F_TIMEOUT(dm, punch_races_mappers, 300)
 	munmap(o, len);
 	close(fd);
 	close(other);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 }
 
 /* A signal stops the populate ioctl early with a short count. */
@@ -1820,12 +1672,13 @@ TEST_F_TIMEOUT(dm, signal_stops_populate, 120)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	unsigned long long size = pool_size();
-	int fd = new_region(size, 0, 0), tries, shorts = 0, ret;
+	int fd = wd_test_new_region(WD_TEST_NODE, size, 0, 0);
+	int tries, shorts = 0, ret;
 	uint64_t done = 0;
 	char *p;
 
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, size);
+	p = wd_test_map_rw(fd, size);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	for (tries = 0; tries < 10 && !shorts; tries++) {
@@ -1834,7 +1687,7 @@ TEST_F_TIMEOUT(dm, signal_stops_populate, 120)
 
 		got_usr1 = 0;
 		ASSERT_EQ(0, pthread_create(&th, NULL, kick_when_started, &k));
-		ret = populate(fd, p, size, &done);
+		ret = wd_test_populate(fd, p, size, &done);
 		k.stop = 1;
 		pthread_join(th, NULL);
 		if (ret == 0 && done < size) {
@@ -1842,12 +1695,13 @@ TEST_F_TIMEOUT(dm, signal_stops_populate, 120)
 			EXPECT_TRUE(got_usr1);
 			EXPECT_EQ(0, done % PG);
 			/* The rest comes with the next call or on touch. */
-			EXPECT_TRUE(all(p + done, PG, 0));
-			ASSERT_EQ(0, populate(fd, p + done, size - done, &done));
+			EXPECT_TRUE(wd_test_all(p + done, PG, 0));
+			ASSERT_EQ(0, wd_test_populate(fd, p + done, size - done,
+						      &done));
 		} else {
 			EXPECT_TRUE(ret == 0 || ret == -EINTR);
 		}
-		ASSERT_EQ(0, punch(fd, 0, size));
+		ASSERT_EQ(0, wd_test_punch(fd, 0, size));
 	}
 	TH_LOG("%d tries, %d stopped short by the signal", tries, shorts);
 	EXPECT_EQ(1, shorts);
@@ -1942,35 +1796,35 @@ TEST_F_TIMEOUT(dm, large_pool, 300)
 	ASSERT_EQ(0, wd_test_reload_soft("devmem_mb=72"));
 	size = pool_size();
 	ASSERT_EQ(72ULL << 20, size);
-	fd = new_region(size, 0, 1);
+	fd = wd_test_new_region(WD_TEST_NODE, size, 0, 1);
 	ASSERT_LE(0, fd);
-	p = map_rw(fd, size);
+	p = wd_test_map_rw(fd, size);
 	ASSERT_NE(NULL, p);
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, populate(fd, p, size, &done));
+		ASSERT_EQ(0, wd_test_populate(fd, p, size, &done));
 		EXPECT_EQ(size, done);
 		EXPECT_EQ(0, attr("devmem_free"));
-		ASSERT_EQ(0, punch(fd, 0, size));
-		EXPECT_EQ(0, resident(fd));
+		ASSERT_EQ(0, wd_test_punch(fd, 0, size));
+		EXPECT_EQ(0, wd_test_resident(fd));
 		EXPECT_EQ(size, attr("devmem_free"));
 	}
-	ASSERT_EQ(0, populate(fd, p, size, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, size, &done));
 	len = 9999 * PG;
-	ASSERT_EQ(0, punch(fd, 77 * PG, len));
-	EXPECT_EQ(size - len, resident(fd));
+	ASSERT_EQ(0, wd_test_punch(fd, 77 * PG, len));
+	EXPECT_EQ(size - len, wd_test_resident(fd));
 	EXPECT_EQ(len, attr("devmem_free"));
-	EXPECT_TRUE(all(p + 77 * PG, PG, 0));
-	EXPECT_EQ(size - len + PG, resident(fd));
-	ASSERT_EQ(0, punch(fd, 5000 * PG, size - 5000 * PG));
+	EXPECT_TRUE(wd_test_all(p + 77 * PG, PG, 0));
+	EXPECT_EQ(size - len + PG, wd_test_resident(fd));
+	ASSERT_EQ(0, wd_test_punch(fd, 5000 * PG, size - 5000 * PG));
 	/* Left: [0, 77) and the page touched again. */
-	EXPECT_EQ(78 * PG, resident(fd));
+	EXPECT_EQ(78 * PG, wd_test_resident(fd));
 	EXPECT_EQ(size - 78 * PG, attr("devmem_free"));
 	/* All of it present again, then released with the file. */
-	ASSERT_EQ(0, populate(fd, p, size, &done));
+	ASSERT_EQ(0, wd_test_populate(fd, p, size, &done));
 	EXPECT_EQ(size, done);
 	munmap(p, size);
 	close(fd);
-	EXPECT_EQ(0, wait_used(0));
+	EXPECT_EQ(0, wd_test_wait_used(SYSDEV, 0));
 	EXPECT_EQ(size, attr("devmem_free"));
 	ASSERT_EQ(0, wd_test_reload_soft(NULL));
 }
@@ -1979,20 +1833,20 @@ TEST_F_TIMEOUT(dm, large_pool, 300)
 TEST_F_TIMEOUT(dm, unregister_while_mapped, 120)
 {
 	size_t len = 64 * PG;
-	int dev = dev_open(), fd, fd2, i, ret = -1;
+	int dev = wd_test_dev_open(WD_TEST_NODE), fd, fd2, i, ret = -1;
 	struct wd_region_info ri;
 	uint64_t done;
 	char *p, *q, *r;
 	struct tq t;
 
 	ASSERT_LE(0, dev);
-	fd = region_create(dev, len, 0, 0);
-	fd2 = region_create(dev, len, 0, 0);
+	fd = wd_test_region_create(dev, len, 0, 0);
+	fd2 = wd_test_region_create(dev, len, 0, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, fd2);
-	p = map_rw(fd, len);
-	q = map(fd, len, PROT_READ, 0, 0);
-	r = map_rw(fd2, len);
+	p = wd_test_map_rw(fd, len);
+	q = wd_test_map(fd, len, PROT_READ, 0, 0);
+	r = wd_test_map_rw(fd2, len);
 	ASSERT_NE(NULL, p);
 	ASSERT_NE(NULL, q);
 	ASSERT_NE(NULL, r);
@@ -2001,9 +1855,9 @@ TEST_F_TIMEOUT(dm, unregister_while_mapped, 120)
 	close(fd2);			/* mapped, fd closed */
 	/* A pinned range too, as an engine in pinned mode would have. */
 	memset(&t, 0, sizeof(t));
-	t.fd = dev_open();
+	t.fd = wd_test_dev_open(WD_TEST_NODE);
 	ASSERT_LE(0, t.fd);
-	ASSERT_EQ(WD_MMU_PINNED, set_mode(t.fd, WD_MMU_PINNED));
+	ASSERT_EQ(WD_MMU_PINNED, wd_test_set_mode(t.fd, WD_MMU_PINNED));
 	ASSERT_EQ(0, dev_share(t.fd, p, 4 * PG, WD_SHARE_READ, WD_IOC_SHARE));
 
 	ASSERT_EQ(0, wd_test_remove_device(0));
@@ -2014,14 +1868,14 @@ TEST_F_TIMEOUT(dm, unregister_while_mapped, 120)
 	EXPECT_EQ(SIGBUS, try_access(r, 1, 1));
 	EXPECT_EQ(-1, madvise(p, len, MADV_POPULATE_READ));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-ENODEV, populate(fd, p, len, &done));
-	EXPECT_EQ(-ENODEV, punch(fd, 0, PG));
+	EXPECT_EQ(-ENODEV, wd_test_populate(fd, p, len, &done));
+	EXPECT_EQ(-ENODEV, wd_test_punch(fd, 0, PG));
 	EXPECT_EQ(-1, fallocate(fd, 0, 0, PG));
 	EXPECT_EQ(ENODEV, errno);
-	EXPECT_EQ(-ENODEV, info(fd, &ri));
-	EXPECT_EQ(NULL, map_rw(fd, len));
+	EXPECT_EQ(-ENODEV, wd_test_region_info(fd, &ri));
+	EXPECT_EQ(NULL, wd_test_map_rw(fd, len));
 	EXPECT_EQ(ENODEV, errno);
-	EXPECT_EQ(-ENODEV, region_create(dev, PG, 0, 0));
+	EXPECT_EQ(-ENODEV, wd_test_region_create(dev, PG, 0, 0));
 
 	/* Still mapped, fds open: the module is pinned until they go. */
 	EXPECT_EQ(-EWOULDBLOCK, wd_test_rmmod("wd_soft"));

@@ -23,19 +23,6 @@
 #include "libwd.h"
 #include "wd_test.h"
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int status;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	status = system(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 static int exists(const char *path)
 {
 	struct stat st;
@@ -119,18 +106,18 @@ TEST(wdzip_output_is_gzip)
 
 	make_file("/tmp/t1", 3 << 20, 1);
 	ASSERT_EQ(0, file_crc("/tmp/t1", &c1));
-	ASSERT_EQ(0, sh("cp /tmp/t1 /tmp/t1.orig"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -6 /tmp/t1"));
+	ASSERT_EQ(0, wd_test_sh("cp /tmp/t1 /tmp/t1.orig"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -6 /tmp/t1"));
 	EXPECT_FALSE(exists("/tmp/t1"));
 	EXPECT_TRUE(exists("/tmp/t1.gz"));
-	ASSERT_EQ(0, sh("gunzip -c /tmp/t1.gz > /tmp/t1.out"));
+	ASSERT_EQ(0, wd_test_sh("gunzip -c /tmp/t1.gz > /tmp/t1.out"));
 	ASSERT_EQ(0, file_crc("/tmp/t1.out", &c2));
 	EXPECT_EQ(c1, c2);
 	/* And back through the accelerator. */
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -d /tmp/t1.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t1.gz"));
 	ASSERT_EQ(0, file_crc("/tmp/t1", &c2));
 	EXPECT_EQ(c1, c2);
-	sh("rm -f /tmp/t1*");
+	wd_test_sh("rm -f /tmp/t1*");
 }
 
 TEST(wdzip_reads_gzip_output)
@@ -139,38 +126,38 @@ TEST(wdzip_reads_gzip_output)
 
 	make_file("/tmp/t2", 2 << 20, 2);
 	ASSERT_EQ(0, file_crc("/tmp/t2", &c1));
-	ASSERT_EQ(0, sh("gzip -9 -c /tmp/t2 > /tmp/t2.gz"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -d -c /tmp/t2.gz > /tmp/t2.out"));
+	ASSERT_EQ(0, wd_test_sh("gzip -9 -c /tmp/t2 > /tmp/t2.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -d -c /tmp/t2.gz > /tmp/t2.out"));
 	ASSERT_EQ(0, file_crc("/tmp/t2.out", &c2));
 	EXPECT_EQ(c1, c2);
 	/* Keep, levels, stdin to stdout. */
-	ASSERT_EQ(0, sh("rm /tmp/t2.gz && /wd/bin/wdzip -1 -k /tmp/t2 && test -f /tmp/t2 && test -f /tmp/t2.gz"));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -c < /tmp/t2 | gunzip -c | cmp - /tmp/t2"));
+	ASSERT_EQ(0, wd_test_sh("rm /tmp/t2.gz && /wd/bin/wdzip -1 -k /tmp/t2 && test -f /tmp/t2 && test -f /tmp/t2.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -c < /tmp/t2 | gunzip -c | cmp - /tmp/t2"));
 	/* Refuses to overwrite without -f. */
-	EXPECT_NE(0, sh("/wd/bin/wdzip -k /tmp/t2 2>/dev/null"));
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -k -f /tmp/t2"));
-	sh("rm -f /tmp/t2*");
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -k /tmp/t2 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -k -f /tmp/t2"));
+	wd_test_sh("rm -f /tmp/t2*");
 }
 
 TEST(wdzip_corrupt_input_leaves_nothing)
 {
 	make_file("/tmp/t3", 1 << 20, 3);
-	ASSERT_EQ(0, sh("/wd/bin/wdzip /tmp/t3"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip /tmp/t3"));
 	/* Flip a byte in the middle of the deflate data. */
-	ASSERT_EQ(0, sh("printf '\\377' | dd of=/tmp/t3.gz bs=1 seek=5000 conv=notrunc 2>/dev/null"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t3.gz 2>/tmp/t3.err"));
+	ASSERT_EQ(0, wd_test_sh("printf '\\377' | dd of=/tmp/t3.gz bs=1 seek=5000 conv=notrunc 2>/dev/null"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t3.gz 2>/tmp/t3.err"));
 	EXPECT_FALSE(exists("/tmp/t3"));
 	EXPECT_TRUE(exists("/tmp/t3.gz"));
-	EXPECT_EQ(0, sh("grep -q 'wdzip: /tmp/t3.gz' /tmp/t3.err"));
+	EXPECT_EQ(0, wd_test_sh("grep -q 'wdzip: /tmp/t3.gz' /tmp/t3.err"));
 	/* Truncated and not gzip at all. */
-	ASSERT_EQ(0, sh("head -c 3000 /tmp/t3.gz > /tmp/t4.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t4.gz 2>/dev/null"));
+	ASSERT_EQ(0, wd_test_sh("head -c 3000 /tmp/t3.gz > /tmp/t4.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t4.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/t4"));
-	ASSERT_EQ(0, sh("echo hello > /tmp/t5.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/t5.gz 2>/dev/null"));
+	ASSERT_EQ(0, wd_test_sh("echo hello > /tmp/t5.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/t5.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/t5"));
-	EXPECT_EQ(0, sh("ls -a /tmp | grep -v -q '^\\.t[345]'"));
-	sh("rm -f /tmp/t3* /tmp/t4* /tmp/t5*");
+	EXPECT_EQ(0, wd_test_sh("ls -a /tmp | grep -v -q '^\\.t[345]'"));
+	wd_test_sh("rm -f /tmp/t3* /tmp/t4* /tmp/t5*");
 }
 
 FIXTURE(big) {
@@ -182,7 +169,7 @@ FIXTURE_SETUP(big)
 
 FIXTURE_TEARDOWN(big)
 {
-	sh("rm -f /tmp/big*");
+	wd_test_sh("rm -f /tmp/big*");
 }
 
 TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
@@ -191,9 +178,9 @@ TEST_F_TIMEOUT(big, wdzip_64mib_round_trip, 400)
 
 	make_file("/tmp/big", 64 << 20, 4);
 	ASSERT_EQ(0, file_crc("/tmp/big", &c1));
-	ASSERT_EQ(0, sh("/wd/bin/wdzip -k -1 /tmp/big"));
-	ASSERT_EQ(0, sh("gunzip -c /tmp/big.gz | cmp - /tmp/big"));
-	ASSERT_EQ(0, sh("rm /tmp/big && /wd/bin/wdzip -d /tmp/big.gz"));
+	ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -k -1 /tmp/big"));
+	ASSERT_EQ(0, wd_test_sh("gunzip -c /tmp/big.gz | cmp - /tmp/big"));
+	ASSERT_EQ(0, wd_test_sh("rm /tmp/big && /wd/bin/wdzip -d /tmp/big.gz"));
 	ASSERT_EQ(0, file_crc("/tmp/big", &c2));
 	EXPECT_EQ(c1, c2);
 	/* The accelerator's own CRC32C agrees with the software one. */
@@ -288,24 +275,24 @@ TEST_F_TIMEOUT(big, wdzip_member_over_command_limit, 300)
 				       limit, sizeof(limit)));
 	EXPECT_STREQ("1048576", limit);
 
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -d -k /tmp/lim.gz"));
-	EXPECT_EQ(0, sh("cmp /tmp/lim /tmp/lim.orig"));
-	EXPECT_EQ(0, sh("gunzip -c /tmp/lim.gz | cmp - /tmp/lim.orig"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -d -k /tmp/lim.gz"));
+	EXPECT_EQ(0, wd_test_sh("cmp /tmp/lim /tmp/lim.orig"));
+	EXPECT_EQ(0, wd_test_sh("gunzip -c /tmp/lim.gz | cmp - /tmp/lim.orig"));
 
 	/* Cut short anywhere, or one bit wrong: an error, and no output. */
-	EXPECT_EQ(0, sh("head -c 1000000 /tmp/lim.gz > /tmp/cut.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("head -c 1000000 /tmp/lim.gz > /tmp/cut.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/cut"));
-	EXPECT_EQ(0, sh("head -c 15 /tmp/lim.gz > /tmp/cut.gz"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("head -c 15 /tmp/lim.gz > /tmp/cut.gz"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/cut.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/cut"));
-	EXPECT_EQ(0, sh("cp /tmp/lim.gz /tmp/bad.gz && printf 'Z' | "
-			"dd of=/tmp/bad.gz bs=1 seek=500000 conv=notrunc 2>/dev/null"));
-	EXPECT_NE(0, sh("/wd/bin/wdzip -d /tmp/bad.gz 2>/dev/null"));
+	EXPECT_EQ(0, wd_test_sh("cp /tmp/lim.gz /tmp/bad.gz && printf 'Z' | "
+				"dd of=/tmp/bad.gz bs=1 seek=500000 conv=notrunc 2>/dev/null"));
+	EXPECT_NE(0, wd_test_sh("/wd/bin/wdzip -d /tmp/bad.gz 2>/dev/null"));
 	EXPECT_FALSE(exists("/tmp/bad"));
 
 	EXPECT_EQ(0, wd_test_reload_soft(NULL));
-	sh("rm -f /tmp/lim /tmp/lim.orig /tmp/lim.gz /tmp/cut.gz /tmp/bad.gz");
+	wd_test_sh("rm -f /tmp/lim /tmp/lim.orig /tmp/lim.gz /tmp/cut.gz /tmp/bad.gz");
 	free(data);
 }
 
@@ -330,7 +317,7 @@ static int gzc(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	snprintf(full, sizeof(full), "cd " GZC " && %s 2>" GZC ".err", cmd);
-	ret = sh("%s", full);
+	ret = wd_test_sh("%s", full);
 	if (err) {
 		FILE *f = fopen(GZC ".err", "r");
 		size_t n = f ? fread(err, 1, len - 1, f) : 0;
@@ -353,6 +340,16 @@ static ssize_t slurp(const char *path, void *buf, size_t len)
 	n = read(fd, buf, len);
 	close(fd);
 	return n;
+}
+
+/* @path's text into @buf (NUL-terminated, at most @len - 1 bytes): some. */
+static void slurp_text(struct __test_metadata *_metadata, const char *path,
+		       char *buf, size_t len)
+{
+	ssize_t n = slurp(path, buf, len - 1);
+
+	ASSERT_LT(0, n);
+	buf[n] = 0;
 }
 
 static int spew(const char *path, const void *buf, size_t len)
@@ -392,10 +389,10 @@ FIXTURE(gzc) {
 
 FIXTURE_SETUP(gzc)
 {
-	sh("rm -rf " GZC " " GZC ".err");
-	ASSERT_EQ(0, sh("mkdir -p " GZC "/d/e && cd " GZC " && seq 1000 > a && "
-			"echo hello > h && echo x > d/1 && echo y > d/e/2 && "
-			"touch -d '2020-01-02 03:04:05' a h"));
+	wd_test_sh("rm -rf " GZC " " GZC ".err");
+	ASSERT_EQ(0, wd_test_sh("mkdir -p " GZC "/d/e && cd " GZC " && seq 1000 > a && "
+				"echo hello > h && echo x > d/1 && echo y > d/e/2 && "
+				"touch -d '2020-01-02 03:04:05' a h"));
 	self->hgz_len = hello_gz(self->hgz);
 	ASSERT_EQ(26, self->hgz_len);
 	ASSERT_EQ(0, spew(GZC "/h.gz", self->hgz, self->hgz_len));
@@ -403,7 +400,7 @@ FIXTURE_SETUP(gzc)
 
 FIXTURE_TEARDOWN(gzc)
 {
-	sh("rm -rf " GZC " " GZC ".err");
+	wd_test_sh("rm -rf " GZC " " GZC ".err");
 }
 
 TEST_F(gzc, wdzip_options_as_gzip)
@@ -417,13 +414,10 @@ TEST_F(gzc, wdzip_options_as_gzip)
 		"-9, --best",
 	};
 	char help[4096];
-	ssize_t n;
 	unsigned int i;
 
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip --help > help.txt"));
-	n = slurp(GZC "/help.txt", help, sizeof(help) - 1);
-	ASSERT_LT(0, n);
-	help[n] = 0;
+	slurp_text(_metadata, GZC "/help.txt", help, sizeof(help));
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		EXPECT_NE(NULL, strstr(help, opts[i]));
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -V | grep -q '^wdzip (WarpDrive) [0-9]'"));
@@ -592,7 +586,6 @@ TEST_F(gzc, wdzip_trailing_garbage_warns)
 TEST_F(gzc, wdzip_test_and_list)
 {
 	char out[1024];
-	ssize_t n;
 
 	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -t h.gz"));
 	EXPECT_STREQ("", self->err);
@@ -608,25 +601,19 @@ TEST_F(gzc, wdzip_test_and_list)
 	EXPECT_EQ(0, gzc(self->err, sizeof(self->err), "/wd/bin/wdzip -dv < h.gz > /dev/null"));
 	EXPECT_STREQ("", self->err);
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l < h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
 		     "                 26                   6 -33.3% stdout\n", out);
 	EXPECT_TRUE(exists(GZC "/h.gz"));
 
 	/* gzip 1.12 prints exactly these for this file. */
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -l h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("         compressed        uncompressed  ratio uncompressed_name\n"
 		     "                 26                   6 -33.3% h\n", out);
 	ASSERT_EQ(0, gzc(NULL, 0, "touch -d '2020-01-02 03:04:05' h.gz"));
 	EXPECT_EQ(0, gzc(NULL, 0, "TZ=UTC /wd/bin/wdzip -lv h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_STREQ("method  crc     date  time           compressed        uncompressed  ratio uncompressed_name\n"
 		     "defla 363a3020 Jan  2 03:04                  26                   6 -33.3% h\n",
 		     out);
@@ -634,9 +621,7 @@ TEST_F(gzc, wdzip_test_and_list)
 	/* wdzip's many members: the sizes are the whole file's. */
 	EXPECT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -k -b 1k a && "
 			 "/wd/bin/wdzip -l a.gz h.gz > l.txt"));
-	n = slurp(GZC "/l.txt", out, sizeof(out) - 1);
-	ASSERT_LT(0, n);
-	out[n] = 0;
+	slurp_text(_metadata, GZC "/l.txt", out, sizeof(out));
 	EXPECT_NE(NULL, strstr(out, "                3893 ")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "                3899 ")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "% (totals)\n")) TH_LOG("%s", out);
@@ -739,6 +724,39 @@ static pid_t spawn(char *const argv[])
 }
 
 /*
+ * Start wdzip with @argv and SIGKILL it after each of a few delays. After
+ * each, GZC holds what `ls -a` shows as @ls_want (@rm first removes the
+ * output of a run the signal came too late for). How many were killed.
+ */
+static unsigned int kill_at_delays(struct __test_metadata *_metadata,
+				   char *const argv[], const char *rm,
+				   const char *ls_want)
+{
+	static const int delays_ms[] = { 20, 100, 300, 800 };
+	unsigned int i, killed = 0;
+	char ls[1024];
+
+	for (i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
+		int status;
+		pid_t pid = spawn(argv);
+
+		ASSERT_LT(0, pid);
+		usleep(delays_ms[i] * 1000);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (WIFSIGNALED(status)) {
+			killed++;
+		} else {
+			EXPECT_EQ(0, gzc(NULL, 0, "%s", rm));
+		}
+		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
+		slurp_text(_metadata, GZC "/ls.txt", ls, sizeof(ls));
+		EXPECT_STREQ(ls_want, ls);
+	}
+	return killed;
+}
+
+/*
  * Nothing left when killed with SIGKILL at any point: the output is an
  * unnamed file until it is complete (/tmp is tmpfs, which has O_TMPFILE;
  * every filesystem of the guest has it, so the named fallback is tested on
@@ -746,63 +764,26 @@ static pid_t spawn(char *const argv[])
  */
 TEST_F_TIMEOUT(gzc, wdzip_sigkill_leaves_nothing, 300)
 {
-	static const int delays_ms[] = { 20, 100, 300, 800 };
-	unsigned int i, killed = 0;
-	char ls[1024];
-	ssize_t n;
+	char *const compress[] = { "wdzip", "-9", "-k", GZC "/big", NULL };
+	char *const decompress[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
+	unsigned int killed;
 
 	make_file(GZC "/big", 24 << 20, 5);
-	for (i = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
-		int status;
-		char *const argv[] = { "wdzip", "-9", "-k", GZC "/big", NULL };
-		pid_t pid = spawn(argv);
-
-		ASSERT_LT(0, pid);
-		usleep(delays_ms[i] * 1000);
-		kill(pid, SIGKILL);
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		if (WIFSIGNALED(status)) {
-			killed++;
-		} else {
-			EXPECT_EQ(0, gzc(NULL, 0, "rm big.gz"));
-		}
-		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
-		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
-		ASSERT_LT(0, n);
-		ls[n] = 0;
-		EXPECT_STREQ(".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n", ls);
-	}
+	killed = kill_at_delays(_metadata, compress, "rm big.gz",
+				".\n..\na\nbig\nd\nh\nh.gz\nls.txt\n");
 	EXPECT_LT(0, killed);
 
 	/* And while decompressing. */
 	ASSERT_EQ(0, gzc(NULL, 0, "/wd/bin/wdzip -1 big"));
-	for (i = 0, killed = 0; i < sizeof(delays_ms) / sizeof(delays_ms[0]); i++) {
-		char *const argv[] = { "wdzip", "-d", "-k", GZC "/big.gz", NULL };
-		int status;
-		pid_t pid = spawn(argv);
-
-		ASSERT_LT(0, pid);
-		usleep(delays_ms[i] * 1000);
-		kill(pid, SIGKILL);
-		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		if (WIFSIGNALED(status)) {
-			killed++;
-		} else {
-			EXPECT_EQ(0, gzc(NULL, 0, "rm big"));
-		}
-		EXPECT_EQ(0, gzc(NULL, 0, "ls -a > ls.txt"));
-		n = slurp(GZC "/ls.txt", ls, sizeof(ls) - 1);
-		ASSERT_LT(0, n);
-		ls[n] = 0;
-		EXPECT_STREQ(".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n", ls);
-	}
+	killed = kill_at_delays(_metadata, decompress, "rm big",
+				".\n..\na\nbig.gz\nd\nh\nh.gz\nls.txt\n");
 	EXPECT_LT(0, killed);
 }
 
 /* A full filesystem: an error, no output, the input kept. */
 TEST_F(gzc, wdzip_enospc_clean)
 {
-	ASSERT_EQ(0, sh("mkdir -p " GZC "/sm && mount -t tmpfs -o size=64k none " GZC "/sm"));
+	ASSERT_EQ(0, wd_test_sh("mkdir -p " GZC "/sm && mount -t tmpfs -o size=64k none " GZC "/sm"));
 	make_file(GZC "/sm/f", 40 << 10, 6);
 	ASSERT_EQ(0, gzc(NULL, 0, "head -c 200000 /dev/urandom > r && cp sm/f f.orig"));
 	EXPECT_EQ(1, gzc(self->err, sizeof(self->err), "cp r sm/r 2>/dev/null; "
@@ -811,15 +792,15 @@ TEST_F(gzc, wdzip_enospc_clean)
 	EXPECT_STREQ("wdzip: sm/f.gz: No space left on device\n", self->err);
 	EXPECT_EQ(0, gzc(NULL, 0, "cmp sm/f f.orig && test ! -e sm/f.gz"));
 	EXPECT_NE(0, gzc(NULL, 0, "ls -a sm | grep -q '^\\.f'"));
-	sh("umount " GZC "/sm");
+	wd_test_sh("umount " GZC "/sm");
 }
 
 TEST(wdbench_quick)
 {
-	EXPECT_EQ(0, sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));
-	EXPECT_EQ(0, sh("grep -qi memcpy /tmp/bench.out"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdbench --quick --scenario copy > /tmp/bench.out 2>&1"));
+	EXPECT_EQ(0, wd_test_sh("grep -qi memcpy /tmp/bench.out"));
 	if (!_metadata->passed)
-		sh("cat /tmp/bench.out");
+		wd_test_sh("cat /tmp/bench.out");
 }
 
 /* A process keeping the device busy with copies until it is killed. */
@@ -899,9 +880,9 @@ TEST_F_TIMEOUT(top, wdctl_top_under_load, 120)
 	before = stat_of(d.name, "commands_completed");
 	bin = stat_of(d.name, "bytes_read");
 	bout = stat_of(d.name, "bytes_written");
-	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 3 -d 0.5 --json > /tmp/top.json"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdctl top -n 3 -d 0.5 --json > /tmp/top.json"));
 	after = stat_of(d.name, "commands_completed");
-	EXPECT_EQ(0, sh("/wd/bin/wdctl top -n 2 -d 0.3 > /tmp/top.txt"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdctl top -n 2 -d 0.3 > /tmp/top.txt"));
 	EXPECT_EQ(0, waitpid(load, &status, WNOHANG));	/* still loading */
 	kill(load, SIGKILL);
 	waitpid(load, &status, 0);
@@ -954,17 +935,17 @@ TEST_F_TIMEOUT(top, wdctl_top_under_load, 120)
 	}
 	fclose(f);
 	EXPECT_EQ(3, n);
-	EXPECT_EQ(0, sh("test $(grep -c '^DEVICE' /tmp/top.txt) = 2"));
-	EXPECT_EQ(0, sh("grep -q '^%s  *[0-9]' /tmp/top.txt && grep -q '  pid %d ' /tmp/top.txt",
-			d.name, load));
+	EXPECT_EQ(0, wd_test_sh("test $(grep -c '^DEVICE' /tmp/top.txt) = 2"));
+	EXPECT_EQ(0, wd_test_sh("grep -q '^%s  *[0-9]' /tmp/top.txt && grep -q '  pid %d ' /tmp/top.txt",
+				d.name, load));
 	if (!_metadata->passed)
-		sh("cat /tmp/top.json /tmp/top.txt");
+		wd_test_sh("cat /tmp/top.json /tmp/top.txt");
 	/* Bad arguments: usage error, nothing printed on stdout. */
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 0 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -d 0 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top -n 3x 2>/dev/null"));
-	EXPECT_EQ(2, sh("/wd/bin/wdctl top extra 2>/dev/null"));
-	sh("rm -f /tmp/top.json /tmp/top.txt");
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -n 0 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -d 0 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top -n 3x 2>/dev/null"));
+	EXPECT_EQ(2, wd_test_sh("/wd/bin/wdctl top extra 2>/dev/null"));
+	wd_test_sh("rm -f /tmp/top.json /tmp/top.txt");
 }
 
 TEST_HARNESS_MAIN

@@ -43,6 +43,7 @@
 
 #define VC_PCI		"0000:01:00.0"
 #define VC_SCRIPT	"/wd/bin/wd-vcrypto"
+#define VC_DRV		"/sys/bus/virtio/drivers/wd_vcrypto/"
 #define MIB		(1UL << 20)
 
 static char vc_name[64];
@@ -1098,18 +1099,6 @@ TEST_F(vc, dma_mode_and_mappings)
 	munmap(a, len);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 /*
  * A child keeps a queue full of encryptions until its device goes away;
  * it exits 0 if every completion was OK, NODEV or CANCELLED, and the OK
@@ -1251,10 +1240,10 @@ TEST_F_TIMEOUT(rm, unbind_under_load, 120)
 	ASSERT_EQ(0, vc_vdev(vdev, sizeof(vdev)));
 	snprintf(node, sizeof(node), "/dev/warpdrive/%s", vc_name);
 	ASSERT_EQ(0, start_loader(&pid));
-	ASSERT_EQ(0, write_str("/sys/bus/virtio/drivers/wd_vcrypto/unbind", vdev));
+	ASSERT_EQ(0, wd_test_write_str(VC_DRV "unbind", vdev));
 	EXPECT_EQ(0, wait_exit(pid, 30));
 	EXPECT_NE(0, access(node, F_OK));
-	ASSERT_EQ(0, write_str("/sys/bus/virtio/drivers/wd_vcrypto/bind", vdev));
+	ASSERT_EQ(0, wd_test_write_str(VC_DRV "bind", vdev));
 	ASSERT_EQ(0, vc_find());
 	EXPECT_EQ(0, vc_stat("dma_mapped") == UINT64_MAX ? 0 : vc_stat("dma_mapped"));
 	/* It works again. */

@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -345,16 +347,31 @@ int tq_open_mode(struct tq *t, uint32_t mode)
 	return (t->ctrl == MAP_FAILED || t->sq == MAP_FAILED || p == MAP_FAILED) ? -1 : 0;
 }
 
-uint32_t tq_copy(struct tq *t, void *dst, const void *src, size_t len)
+/* A COPY of @len bytes tagged @tag, run to its completion in @cqe. */
+static int tq_run_copy(struct tq *t, void *dst, const void *src, size_t len,
+		       uint64_t tag, struct wd_cqe *cqe)
 {
 	struct wd_cmd c = {
-		.opcode = WD_OP_COPY, .tag = 1,
+		.opcode = WD_OP_COPY, .tag = tag,
 		.src = (uintptr_t)src, .src_len = len,
 		.dst = (uintptr_t)dst, .dst_len = len,
 	};
+
+	return tq_run(t, &c, cqe);
+}
+
+uint32_t tq_copy(struct tq *t, void *dst, const void *src, size_t len)
+{
 	struct wd_cqe cqe;
 
-	return tq_run(t, &c, &cqe) ? 0xdead : cqe.status;
+	return tq_run_copy(t, dst, src, len, 1, &cqe) ? 0xdead : cqe.status;
+}
+
+int tq_dev_copy(struct tq *t, void *dst, const void *src, size_t len)
+{
+	struct wd_cqe cqe;
+
+	return tq_run_copy(t, dst, src, len, 7, &cqe) ? -1 : (int)cqe.status;
 }
 
 uint32_t tq_crc(struct tq *t, const void *src, size_t len, uint32_t *crc)
@@ -456,4 +473,169 @@ long long wd_test_stat(const char *name)
 	if (wd_test_read_file(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 10);
+}
+
+int wd_test_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+unsigned long long wd_test_read_u64(const char *path)
+{
+	char buf[64];
+
+	if (wd_test_read_file(path, buf, sizeof(buf)))
+		return ~0ULL;
+	return strtoull(buf, NULL, 0);
+}
+
+int wd_test_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -errno;
+}
+
+long wd_test_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+int wd_test_all(const char *p, size_t len, char v)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+/* Device memory regions, shared by the devmem and bar tests. */
+
+int wd_test_dev_open(const char *node)
+{
+	return open(node, O_RDWR | O_CLOEXEC);
+}
+
+int wd_test_region_create(int dev, uint64_t size, uint32_t flags,
+			  uint32_t fault_around)
+{
+	struct wd_region_create c = {
+		.size = size, .flags = flags, .fault_around = fault_around,
+	};
+
+	return ioctl(dev, WD_IOC_REGION_CREATE, &c) ? -errno : (int)c.fd;
+}
+
+int wd_test_new_region(const char *node, uint64_t size, uint32_t flags,
+		       uint32_t fault_around)
+{
+	int dev = wd_test_dev_open(node), fd;
+
+	if (dev < 0)
+		return -errno;
+	fd = wd_test_region_create(dev, size, flags, fault_around);
+	close(dev);
+	return fd;
+}
+
+char *wd_test_map(int fd, size_t len, int prot, int flags, off_t off)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED | flags, fd, off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+char *wd_test_map_rw(int fd, size_t len)
+{
+	return wd_test_map(fd, len, PROT_READ | PROT_WRITE, 0, 0);
+}
+
+char *wd_test_map_aligned(int fd, size_t len, size_t align)
+{
+	char *a = mmap(NULL, len + align, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+
+	if (a == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)a + align - 1) & ~(uintptr_t)(align - 1));
+	if (mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) != p)
+		return NULL;
+	return p;
+}
+
+int wd_test_populate(int fd, void *addr, size_t len, uint64_t *done)
+{
+	struct wd_region_populate p = { .addr = (uintptr_t)addr, .len = len };
+	int ret = ioctl(fd, WD_REGION_IOC_POPULATE, &p) ? -errno : 0;
+
+	if (done)
+		*done = p.done;
+	return ret;
+}
+
+int wd_test_region_info(int fd, struct wd_region_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	return ioctl(fd, WD_REGION_IOC_INFO, i) ? -errno : 0;
+}
+
+uint64_t wd_test_resident(int fd)
+{
+	struct wd_region_info i;
+
+	return wd_test_region_info(fd, &i) ? ~0ULL : i.resident;
+}
+
+int wd_test_punch(int fd, off_t off, off_t len)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+			 len) ? -errno : 0;
+}
+
+void wd_test_touch(char *p, size_t len, char v)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 4096)
+		((volatile char *)p)[i] = v;
+}
+
+/*
+ * Pages go back to the pool when the last mapping and fd are gone, which
+ * for an exiting process may be a moment after waitpid(): wait for it.
+ */
+unsigned long long wd_test_wait_used(const char *sysdev,
+				     unsigned long long want)
+{
+	char path[512];
+	unsigned long long used;
+	int i;
+
+	snprintf(path, sizeof(path), "%sdevmem_used", sysdev);
+	used = wd_test_read_u64(path);
+	for (i = 0; i < 500 && used != want; i++) {
+		usleep(10000);
+		used = wd_test_read_u64(path);
+	}
+	return used;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define WD_MODULE_DIR	"/wd/modules"
 #define WD_TEST_DEV	"wd_soft0"
@@ -120,3 +121,55 @@ uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
 #define WD_PCI_BASECRYPTO	"0000:02:00.0"
 void wd_test_qmp(const char *verb, const char *name);
 int wd_test_pci_wait(const char *bdf, int present, int timeout_s);
+
+/*
+ * Run the shell command made from @fmt with system(); its exit status, or
+ * 128 if it did not exit (the command is cut at 2047 characters).
+ */
+int wd_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A small file's number (any base strtoull() reads), or ~0ULL. */
+unsigned long long wd_test_read_u64(const char *path);
+/* Write @s to @path at once: 0, or -errno (a short write too). */
+int wd_test_write_str(const char *path, const char *s);
+/* Minor page faults this process has taken so far. */
+long wd_test_minflt(void);
+/* Are all @len bytes at @p equal to @v? */
+int wd_test_all(const char *p, size_t len, char v);
+
+/*
+ * Device memory regions (devmem, bar). @node is the device node a region
+ * is made on, @sysdev the device's /sys/class/warpdrive/<name>/ (with the
+ * '/'); both as the test found its device.
+ */
+int wd_test_dev_open(const char *node);
+/* WD_IOC_REGION_CREATE on the open device @dev: the region's fd or -errno. */
+int wd_test_region_create(int dev, uint64_t size, uint32_t flags,
+			  uint32_t fault_around);
+/* A region on a device file of its own, closed again: its fd or -errno. */
+int wd_test_new_region(const char *node, uint64_t size, uint32_t flags,
+		       uint32_t fault_around);
+/* A MAP_SHARED (| @flags) mapping of @fd, or NULL. */
+char *wd_test_map(int fd, size_t len, int prot, int flags, off_t off);
+/* wd_test_map() of @len from offset 0, read-write. */
+char *wd_test_map_rw(int fd, size_t len);
+/* Map @len of @fd at an address aligned to @align, so windows are known. */
+char *wd_test_map_aligned(int fd, size_t len, size_t align);
+/* WD_REGION_IOC_POPULATE: 0 or -errno; the bytes done into @done if set. */
+int wd_test_populate(int fd, void *addr, size_t len, uint64_t *done);
+/* WD_REGION_IOC_INFO into @i: 0 or -errno. */
+int wd_test_region_info(int fd, struct wd_region_info *i);
+/* Bytes of device memory the region holds now, or ~0ULL. */
+uint64_t wd_test_resident(int fd);
+/* Punch a hole (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): 0 or -errno. */
+int wd_test_punch(int fd, off_t off, off_t len);
+/* Write @v to the first byte of every 4 KiB page of [p, p + len). */
+void wd_test_touch(char *p, size_t len, char v);
+/* Wait (up to 5 s) for @sysdev's devmem_used to be @want; returns it. */
+unsigned long long wd_test_wait_used(const char *sysdev,
+				     unsigned long long want);
+/*
+ * As tq_copy(), the form the devmem and bar tests use: tag 7, the status
+ * as an int, -1 if no completion came.
+ */
+int tq_dev_copy(struct tq *t, void *dst, const void *src, size_t len);

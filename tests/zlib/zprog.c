@@ -263,6 +263,16 @@ static int cmd_uncompress(char **av)
 	return 0;
 }
 
+/* Point @z at @in_len bytes of input at @in and @out_len of room at @out. */
+static void set_bufs(z_stream *z, unsigned char *in, uInt in_len,
+		     unsigned char *out, uInt out_len)
+{
+	z->next_in = in;
+	z->avail_in = in_len;
+	z->next_out = out;
+	z->avail_out = out_len;
+}
+
 #define CHECK(c) do { if (!(c)) fail("api: %s (line %ld)", #c, __LINE__); } while (0)
 
 static int cmd_api(void)
@@ -291,10 +301,7 @@ static int cmd_api(void)
 	CHECK(deflateEnd(NULL) == Z_STREAM_ERROR);
 	/* no room: Z_BUF_ERROR; useless repeated calls: Z_BUF_ERROR */
 	CHECK(deflateInit(&z, 6) == Z_OK);
-	z.next_in = text;
-	z.avail_in = sizeof(text);
-	z.next_out = z1;
-	z.avail_out = 0;
+	set_bufs(&z, text, sizeof(text), z1, 0);
 	CHECK(deflate(&z, Z_NO_FLUSH) == Z_BUF_ERROR);
 	CHECK(deflate(&z, 99) == Z_STREAM_ERROR);
 	z.avail_out = sizeof(z1);
@@ -327,29 +334,20 @@ static int cmd_api(void)
 	CHECK(deflateInit2(&z, 9, Z_DEFLATED, 31, 8, 0) == Z_OK);
 	zl = deflateBound(&z, sizeof(back));
 	CHECK(zl <= sizeof(z1));
-	z.next_in = back;
-	z.avail_in = sizeof(back);
-	z.next_out = z1;
-	z.avail_out = zl;
+	set_bufs(&z, back, sizeof(back), z1, zl);
 	CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
 	CHECK(deflateEnd(&z) == Z_OK);
 	/* preset dictionary, zlib framing: Z_NEED_DICT on the way back */
 	memset(&z, 0, sizeof(z));
 	CHECK(deflateInit(&z, 6) == Z_OK);
 	CHECK(deflateSetDictionary(&z, (const Bytef *)dict, sizeof(dict)) == Z_OK);
-	z.next_in = text;
-	z.avail_in = sizeof(text);
-	z.next_out = z1;
-	z.avail_out = sizeof(z1);
+	set_bufs(&z, text, sizeof(text), z1, sizeof(z1));
 	CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
 	zl = z.total_out;
 	CHECK(deflateEnd(&z) == Z_OK);
 	memset(&z, 0, sizeof(z));
 	CHECK(inflateInit(&z) == Z_OK);
-	z.next_in = z1;
-	z.avail_in = zl;
-	z.next_out = back;
-	z.avail_out = sizeof(back);
+	set_bufs(&z, z1, zl, back, sizeof(back));
 	CHECK(inflate(&z, Z_NO_FLUSH) == Z_NEED_DICT);
 	CHECK(z.adler == adler32(1, (const Bytef *)dict, sizeof(dict)));
 	CHECK(inflateSetDictionary(&z, (const Bytef *)dict, sizeof(dict)) == Z_OK);
@@ -368,10 +366,7 @@ static int cmd_api(void)
 		memset(&z, 0, sizeof(z));
 		CHECK(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, 0) == Z_OK);
 		CHECK(deflateSetHeader(&z, &h) == Z_OK);
-		z.next_in = text;
-		z.avail_in = sizeof(text);
-		z.next_out = z1;
-		z.avail_out = sizeof(z1);
+		set_bufs(&z, text, sizeof(text), z1, sizeof(z1));
 		CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
 		zl = z.total_out;
 		CHECK(deflateEnd(&z) == Z_OK);
@@ -381,10 +376,7 @@ static int cmd_api(void)
 		memset(&z, 0, sizeof(z));
 		CHECK(inflateInit2(&z, 47) == Z_OK);
 		CHECK(inflateGetHeader(&z, &g) == Z_OK);
-		z.next_in = z1;
-		z.avail_in = zl;
-		z.next_out = back;
-		z.avail_out = sizeof(back);
+		set_bufs(&z, z1, zl, back, sizeof(back));
 		CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END);
 		CHECK(g.done == 1 && g.time == 1234567 && !strcmp((char *)name, "file.txt"));
 		CHECK(!memcmp(back, text, sizeof(text)));
@@ -395,10 +387,7 @@ static int cmd_api(void)
 	CHECK(compress2(z1, &bl, text, sizeof(text), 6) == Z_OK);
 	memset(&z, 0, sizeof(z));
 	CHECK(inflateInit(&z) == Z_OK);
-	z.next_in = z1;
-	z.avail_in = bl;
-	z.next_out = small;
-	z.avail_out = 0;
+	set_bufs(&z, z1, bl, small, 0);
 	CHECK(inflate(&z, Z_NO_FLUSH) == Z_BUF_ERROR || z.avail_in < bl);
 	for (i = 0, ret = Z_OK; ret == Z_OK && i < sizeof(text); i++) {
 		z.next_out = small;
@@ -422,20 +411,14 @@ static int cmd_api(void)
 
 		memset(&z, 0, sizeof(z));
 		CHECK(deflateInit2(&z, 6, Z_DEFLATED, wb[i], 8, 0) == Z_OK);
-		z.next_in = text;
-		z.avail_in = 0;
-		z.next_out = z1;
-		z.avail_out = sizeof(z1);
+		set_bufs(&z, text, 0, z1, sizeof(z1));
 		CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
 		CHECK(deflateEnd(&z) == Z_OK);
 	}
 	/* deflateEnd in the middle of a stream says so */
 	memset(&z, 0, sizeof(z));
 	CHECK(deflateInit(&z, 6) == Z_OK);
-	z.next_in = text;
-	z.avail_in = sizeof(text);
-	z.next_out = z1;
-	z.avail_out = sizeof(z1);
+	set_bufs(&z, text, sizeof(text), z1, sizeof(z1));
 	CHECK(deflate(&z, Z_NO_FLUSH) == Z_OK);
 	CHECK(deflateEnd(&z) == Z_DATA_ERROR);
 	printf("api ok\n");
