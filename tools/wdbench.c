@@ -1317,6 +1317,9 @@ static int kcopy_rows(int kfd, struct wd_queue *q, const char *mode,
 	return 0;
 }
 
+/* Address space for the unrelated munmap of the mmu scenario. */
+#define RES_LEN		(8 * MIB)
+
 static int scenario_mmu(void)
 {
 	size_t len = (quick ? 4 : 16) * MIB;
@@ -1329,6 +1332,7 @@ static int scenario_mmu(void)
 	       ncalls[MAX_ROUNDS];
 	uint64_t f0, p0, i0, n0;
 	char *src = NULL, *dst = NULL, *fresh_src = NULL, *fresh_dst = NULL;
+	char *res = NULL;
 	char params[64];
 	pthread_t th;
 
@@ -1336,7 +1340,15 @@ static int scenario_mmu(void)
 	 * Separate allocations: buffers at a fixed power-of-two distance
 	 * alias in an emulator's direct-mapped TLB and measure that instead.
 	 * alloc_buf() touches them: CPU pages exist, the device has none.
+	 * The reservation for the unrelated munmap below comes first.
 	 */
+	res = mmap(NULL, RES_LEN, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED) {
+		res = NULL;
+		fail("mmu", "no reservation: %s", strerror(errno));
+		goto out;
+	}
 	src = alloc_buf(len);
 	dst = alloc_buf(len);
 	if (!src || !dst) {
@@ -1379,23 +1391,18 @@ static int scenario_mmu(void)
 
 	/*
 	 * What an munmap elsewhere in the process costs the device: 1 MiB
-	 * mapped, touched and unmapped in the middle of a reservation of its
-	 * own, so no 2 MiB block around it holds anything the device mirrors.
-	 * Device notifier calls per munmap, a hundred munmaps a round.
+	 * mapped, touched and unmapped in the middle of a reservation taken
+	 * before the device saw any buffer, so no 2 MiB block around it
+	 * holds or held anything the device mirrors. (Address space freed
+	 * after the device mirrored it keeps its empty blocks' notifiers
+	 * until they are collected.) Device notifier calls per munmap, a
+	 * hundred munmaps a round.
 	 */
 	for (r = 0; r < rounds; r++) {
-		size_t res_len = 8 * MIB;
-		char *res = mmap(NULL, res_len, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				 -1, 0);
-		char *o;
+		char *o = (char *)(((uintptr_t)res + 3 * MIB) &
+				   ~(2 * MIB - 1));
 		int i;
 
-		if (res == MAP_FAILED) {
-			fail("mmu", "no reservation: %s", strerror(errno));
-			goto out;
-		}
-		o = (char *)(((uintptr_t)res + 3 * MIB) & ~(2 * MIB - 1));
 		n0 = dev_stat("notifier_calls");
 		for (i = 0; i < 100; i++) {
 			if (mmap(o, MIB, PROT_READ | PROT_WRITE,
@@ -1403,11 +1410,12 @@ static int scenario_mmu(void)
 				 -1, 0) == MAP_FAILED)
 				break;
 			memset(o, 1, MIB);
-			munmap(o, MIB);
+			/* Back to a reservation: nothing else lands there. */
+			mmap(o, MIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_NORESERVE | MAP_FIXED, -1, 0);
 		}
 		ncalls[r] = i ? (double)(dev_stat("notifier_calls") - n0) / i :
 			    NAN;
-		munmap(res, res_len);
 		if (i < 100) {
 			fail("mmu", "mmap in the reservation failed");
 			goto out;
@@ -1518,6 +1526,8 @@ out:
 	free(dst);
 	free(fresh_src);
 	free(fresh_dst);
+	if (res)
+		munmap(res, RES_LEN);
 	return ret;
 }
 
