@@ -396,7 +396,7 @@ FIXTURE_TEARDOWN(slow)
 {
 }
 
-TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
+static void long_command_vs_other_queue(struct __test_metadata *_metadata)
 {
 	uint64_t done0, failed0, done1, failed1;
 	double secs, t0, t_b, t_put;
@@ -465,6 +465,74 @@ TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
 	a.sq = NULL;
 	a.cqh = NULL;
 	tq_close(&a);
+}
+
+TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
+{
+	long_command_vs_other_queue(_metadata);
+}
+
+/* The same with a thread of its own for each queue (engines=queue). */
+TEST_F_TIMEOUT(slow, long_command_engines_per_queue, 240)
+{
+	size_t len;
+	double secs;
+
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, wd_test_reload_soft("engines=queue"));
+	long_command_vs_other_queue(_metadata);
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
+}
+
+/* Sum of the "handoffs" of debugfs wd_soft/engines, -1 if unreadable. */
+static long long engine_handoffs(int *cores, int *queues)
+{
+	char buf[4096], *p;
+	long long sum = 0;
+
+	*cores = 0;
+	*queues = 0;
+	if (wd_test_read_file("/sys/kernel/debug/wd_soft/engines", buf,
+			      sizeof(buf)))
+		return -1;
+	for (p = strstr(buf, "\ncore "); p; p = strstr(p + 1, "\ncore ")) {
+		unsigned int id, q;
+		unsigned long long h;
+
+		if (sscanf(p, "\ncore %u queues %u handoffs %llu", &id, &q,
+			   &h) != 3)
+			return -1;
+		(*cores)++;
+		*queues += q;
+		sum += h;
+	}
+	return sum;
+}
+
+/*
+ * The same with every queue on one execution unit (engines=1): A's long
+ * command hands the unit to B at its pieces, so B still finishes first.
+ */
+TEST_F_TIMEOUT(slow, long_command_shares_one_engine, 240)
+{
+	long long h0, h1;
+	int cores, queues;
+	size_t len;
+	double secs;
+
+	/* Timed first, on the default engines. */
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, wd_test_reload_soft("engines=1"));
+	h0 = engine_handoffs(&cores, &queues);
+	ASSERT_LE(0, h0);
+	ASSERT_EQ(1, cores);
+	long_command_vs_other_queue(_metadata);
+	h1 = engine_handoffs(&cores, &queues);
+	/* B waited for the unit and got it in the middle of A's command. */
+	EXPECT_LT(h0, h1);
+	EXPECT_EQ(0, queues);
+	TH_LOG("engines=1: %lld hand-overs", h1 - h0);
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
 }
 
 /*
