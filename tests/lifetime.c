@@ -461,9 +461,7 @@ static void long_command_vs_other_queue(struct __test_metadata *_metadata)
 	EXPECT_EQ(failed0 + 1, failed1);
 	TH_LOG("B done %.3f s into A's %.2f s command; A's PUT took %.3f s",
 	       t_b, secs, t_put);
-	a.ctrl = NULL;	/* revoked by the PUT */
-	a.sq = NULL;
-	a.cqh = NULL;
+	/* Revoked by the PUT, still mapped: unmapped here, so wd_soft can go. */
 	tq_close(&a);
 }
 
