@@ -20,8 +20,7 @@ DIR/goals.png (every ratio with a lower-bound goal, over that goal). With
 
 NAME "all" is the whole report (context, goals, every table, charts); a
 scenario name (roundtrip, copy, deflate, mmu, devmem, migrate, vcrypto,
-gzip) is
-that scenario's table. The README is left alone when the run is not
+gzip) is that scenario's table. The README is left alone when the run is not
 complete (a scenario failed, or only some ran). Python 3 standard library
 only; gnuplot (Debian: gnuplot-nox) for the charts.
 """
