@@ -195,6 +195,22 @@ TEST_F(mod, engine_modes)
 		EXPECT_EQ(cores, total) TH_LOG("%s", buf);
 		if (cores)
 			EXPECT_EQ(cores < 3 ? cores : 3, busy) TH_LOG("%s", buf);
+		/* wdctl show says it too. */
+		{
+			char want[96], out[4096];
+			FILE *f = popen("/wd/bin/wdctl show " WD_TEST_DEV, "r");
+			size_t n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+
+			out[n] = 0;
+			if (f)
+				pclose(f);
+			if (cores)
+				snprintf(want, sizeof(want),
+					 "engines:      %s (%ld execution unit", pbuf, cores);
+			else
+				snprintf(want, sizeof(want), "engines:      queue (");
+			EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+		}
 		for (j = 0; j < 3; j++)
 			wd_close(dev[j]);
 	}
