@@ -495,19 +495,33 @@ err:
 
 /*
  * Run up to SOFT_BATCH commands of @sq in one memory batch (cached
- * translations kept between them); returns how many ran.
+ * translations kept between them); returns how many ran. With shared
+ * execution units, the first command is fetched before the queue asks
+ * for its unit (so an idle queue never takes it, and fetching flags bad
+ * ring indices as always), and the unit is given back after the batch.
  */
 static unsigned int soft_batch(struct soft_queue *sq)
 {
 	unsigned int n;
 	struct wd_cmd cmd;
 	struct wd_cqe cqe;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = 0;
 
 	for (n = 0; n < SOFT_BATCH && !soft_stopping(sq) &&
 		    wd_queue_fetch(sq->q, &cmd); n++) {
-		if (!n)
+		if (!n && sq->core && !soft_core_get(sq)) {
+			/* The queue stopped while it waited for its unit. */
+			memset(&cqe, 0, sizeof(cqe));
+			cqe.status = WD_ST_CANCELLED;
+			cqe.tag = cmd.tag;
+			cqe.opcode = cmd.opcode;
+			wd_queue_complete(sq->q, &cqe);
+			return 1;
+		}
+		if (!n) {
+			t0 = ktime_get_ns();
 			soft_engine_batch_begin(sq->eng, sq->q);
+		}
 		memset(&cqe, 0, sizeof(cqe));
 		soft_engine_run(sq->eng, sq->q, &cmd, &cqe);
 		cqe.tag = cmd.tag;
@@ -518,6 +532,7 @@ static unsigned int soft_batch(struct soft_queue *sq)
 		soft_engine_batch_end(sq->eng);
 		atomic64_add(ktime_get_ns() - t0, &soft_busy_ns);
 	}
+	soft_core_put(sq);
 	return n;
 }
 
@@ -531,20 +546,9 @@ static int soft_worker(void *data)
 {
 	struct soft_queue *sq = data;
 	unsigned long idle_since = jiffies;
-	unsigned int n;
 
 	while (!kthread_should_stop()) {
-		if (!sq->core) {
-			n = soft_batch(sq);
-		} else {
-			/* Only a queue with work asks for the core. */
-			n = 0;
-			if (wd_queue_has_work(sq->q) && soft_core_get(sq)) {
-				n = soft_batch(sq);
-				soft_core_put(sq);
-			}
-		}
-		if (n) {
+		if (soft_batch(sq)) {
 			idle_since = jiffies;
 			cond_resched();
 			continue;
