@@ -714,42 +714,80 @@ static int gzip_header(struct input *in, struct counts *cnt, int first)
 	return 0;
 }
 
-/* Run one command alone on the queue and take its completion. */
-static int run_cmd(struct wd_cmd *cmd, struct wd_cqe *cqe)
+/* Submit one command on the queue, tagged; its completion comes later. */
+static int submit_cmd(struct wd_cmd *cmd)
 {
 	static uint64_t tag;
-	int ret;
 
 	cmd->tag = ++tag;
-	ret = wd_submit(queue, cmd);
-	while (!ret && !(ret = wd_reap(queue, cqe, 1))) {
+	return wd_submit(queue, cmd);
+}
+
+/* Wait for the completion of the command submit_cmd() sent. */
+static int reap_cmd(const struct wd_cmd *cmd, struct wd_cqe *cqe)
+{
+	int ret;
+
+	while (!(ret = wd_reap(queue, cqe, 1))) {
 		ret = wd_wait(queue, -1);
 		if (ret == -EINTR)
 			ret = 0;
+		if (ret < 0)
+			break;
 	}
 	if (ret < 0)
 		return ret;
 	return cqe->tag == cmd->tag ? 0 : -EPROTO;
 }
 
+/* Output of an INFLATE command not yet checked and written. */
+struct pending {
+	const unsigned char *buf;
+	size_t len;
+};
+
+/* Add @p's output to the CRC and size and write it (if @out >= 0). */
+static int flush_pending(struct pending *p, int out, const char *out_name,
+			 uLong *crc, uint64_t *isize)
+{
+	int err;
+
+	if (!p->len)
+		return 0;
+	*crc = crc32(*crc, p->buf, p->len);
+	*isize += p->len;
+	err = out >= 0 ? write_full(out, p->buf, p->len) : 0;
+	p->len = 0;
+	if (err) {
+		say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The deflate data of one member, inflated by the device as one stream
  * continued over as many commands as it takes, OUT_CHUNK of output each.
  * Adds the output to *@crc and *@isize and writes it to @out (if >= 0).
+ * The two halves of @obuf take turns: while the device inflates into one,
+ * the output of the command before, in the other, is checked and written.
  */
 static int inflate_member(struct input *in, unsigned char *obuf, int out,
 			  const char *out_name, uLong *crc, uint64_t *isize)
 {
+	struct pending pend = { NULL, 0 };
 	struct wd_cqe cqe;
 	struct wd_cmd cmd;
-	int first = 1, err;
+	int first = 1, half = 0, err;
 
 	for (;;) {
 		if (!in_avail(in)) {
 			if (in_fill(in))
-				return -1;
-			if (!in_avail(in))
-				return truncated(in);
+				goto fail;
+			if (!in_avail(in)) {
+				truncated(in);
+				goto fail;
+			}
 		}
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.opcode = WD_OP_INFLATE;
@@ -757,13 +795,20 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 		cmd.flags = WD_CMD_F_STREAM | (first ? 0 : WD_CMD_F_CONTINUE);
 		cmd.src = (uintptr_t)(in->buf + in->off);
 		cmd.src_len = in_avail(in) < cmd_max_len ? in_avail(in) : cmd_max_len;
-		cmd.dst = (uintptr_t)obuf;
+		cmd.dst = (uintptr_t)(obuf + half * OUT_CHUNK);
 		cmd.dst_len = OUT_CHUNK < cmd_max_len ? OUT_CHUNK : cmd_max_len;
-		err = run_cmd(&cmd, &cqe);
+		err = submit_cmd(&cmd);
+		/* The input buffer stays as it is until the command is done. */
+		if (!err && flush_pending(&pend, out, out_name, crc, isize)) {
+			reap_cmd(&cmd, &cqe);
+			return -1;
+		}
+		if (!err)
+			err = reap_cmd(&cmd, &cqe);
 		if (err) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(err));
-			return -1;
+			goto fail;
 		}
 		first = 0;
 		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_MORE) {
@@ -775,30 +820,30 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 				say(EXIT_ERROR, "%s: decompression failed: %s",
 				    in->name,
 				    wd_strerror(wd_status_to_errno(cqe.status)));
-			return -1;
+			goto fail;
 		}
 		if (cqe.consumed > cmd.src_len || cqe.result > cmd.dst_len) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(-EPROTO));
-			return -1;
+			goto fail;
 		}
 		in_take(in, cqe.consumed, NULL);
-		*crc = crc32(*crc, obuf, cqe.result);
-		*isize += cqe.result;
-		err = out >= 0 ? write_full(out, obuf, cqe.result) : 0;
-		if (err) {
-			say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
-			return -1;
-		}
+		pend.buf = obuf + half * OUT_CHUNK;
+		pend.len = cqe.result;
+		half ^= 1;
 		if (cqe.status == WD_ST_OK)
-			return 0;
+			return flush_pending(&pend, out, out_name, crc, isize);
 		/* MORE: it used up the input or the room; never neither. */
 		if (!cqe.consumed && !cqe.result && in_avail(in)) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(-EPROTO));
-			return -1;
+			goto fail;
 		}
 	}
+fail:
+	/* What was inflated before the error is written, as before. */
+	flush_pending(&pend, out, out_name, crc, isize);
+	return -1;
 }
 
 /* Is the rest of the input zeros (padding, as gzip allows)? */
@@ -823,7 +868,7 @@ static int decompress_fd(int fd, int out, const char *in_name,
 			 const char *out_name, struct counts *cnt)
 {
 	struct input in = { .fd = fd, .name = in_name };
-	unsigned char *obuf = malloc(OUT_CHUNK);
+	unsigned char *obuf = malloc(2 * OUT_CHUNK);	/* two halves */
 	int members = 0, ret = -1, r;
 
 	in.buf = malloc(IN_CHUNK);
