@@ -286,7 +286,7 @@ static struct {
 	struct wd_dev *dev[MAX_PROCS];
 	struct wd_queue *q[MAX_PROCS];
 	pthread_t thr[MAX_PROCS];
-	struct slot *slot;	/* 2 * nr of them */
+	struct slot *slot;	/* nslots of them */
 	unsigned int nslots;
 	uint64_t next_job;	/* the next READY slot a worker takes */
 	uint64_t posted;	/* slots made READY so far */
@@ -355,7 +355,8 @@ static int pool_start(void)
 		fprintf(stderr, "wdzip: %d queue%s\n", n, n > 1 ? "s" : "");
 	if (n < 2)
 		goto serial;
-	pool.nslots = 2 * n;
+	/* One slot per worker, one being read and one being written. */
+	pool.nslots = n + 2;
 	pool.slot = calloc(pool.nslots, sizeof(*pool.slot));
 	if (!pool.slot)
 		goto serial;
