@@ -1875,6 +1875,18 @@ void wd_mem_job_next(struct wd_mem_job *job)
 }
 EXPORT_SYMBOL_GPL(wd_mem_job_next);
 
+void wd_mem_job_pause(struct wd_mem_job *job)
+{
+	int i;
+
+	for (i = 0; i < job->nr; i++) {
+		job->cursors[i]->held = 0;
+		job->cursors[i]->kaddr = NULL;
+	}
+	wd_job_release(job);
+}
+EXPORT_SYMBOL_GPL(wd_mem_job_pause);
+
 void wd_mem_job_end(struct wd_mem_job *job)
 {
 	wd_job_release(job);

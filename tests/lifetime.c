@@ -396,7 +396,7 @@ FIXTURE_TEARDOWN(slow)
 {
 }
 
-TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
+static void long_command_vs_other_queue(struct __test_metadata *_metadata)
 {
 	uint64_t done0, failed0, done1, failed1;
 	double secs, t0, t_b, t_put;
@@ -461,10 +461,186 @@ TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
 	EXPECT_EQ(failed0 + 1, failed1);
 	TH_LOG("B done %.3f s into A's %.2f s command; A's PUT took %.3f s",
 	       t_b, secs, t_put);
-	a.ctrl = NULL;	/* revoked by the PUT */
-	a.sq = NULL;
-	a.cqh = NULL;
+	/* Revoked by the PUT, still mapped: unmapped here, so wd_soft can go. */
 	tq_close(&a);
+}
+
+TEST_F_TIMEOUT(slow, long_command_stalls_no_other_queue, 180)
+{
+	long_command_vs_other_queue(_metadata);
+}
+
+/* The same with a thread of its own for each queue (engines=queue). */
+TEST_F_TIMEOUT(slow, long_command_engines_per_queue, 240)
+{
+	size_t len;
+	double secs;
+
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, wd_test_reload_soft("engines=queue"));
+	long_command_vs_other_queue(_metadata);
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
+}
+
+/* Sum of the "handoffs" of debugfs wd_soft/engines, -1 if unreadable. */
+static long long engine_handoffs(int *cores, int *queues)
+{
+	char buf[4096], *p;
+	long long sum = 0;
+
+	*cores = 0;
+	*queues = 0;
+	if (wd_test_read_file("/sys/kernel/debug/wd_soft/engines", buf,
+			      sizeof(buf)))
+		return -1;
+	for (p = strstr(buf, "\ncore "); p; p = strstr(p + 1, "\ncore ")) {
+		unsigned int id, q;
+		unsigned long long h;
+
+		if (sscanf(p, "\ncore %u queues %u handoffs %llu", &id, &q,
+			   &h) != 3)
+			return -1;
+		(*cores)++;
+		*queues += q;
+		sum += h;
+	}
+	return sum;
+}
+
+/*
+ * The same with every queue on one execution unit (engines=1): A's long
+ * command hands the unit to B at its pieces, so B still finishes first.
+ */
+TEST_F_TIMEOUT(slow, long_command_shares_one_engine, 240)
+{
+	long long h0, h1;
+	int cores, queues;
+	size_t len;
+	double secs;
+
+	/* Timed first, on the default engines. */
+	ASSERT_EQ(0, long_command(_metadata, &len, &secs));
+	ASSERT_EQ(0, wd_test_reload_soft("engines=1"));
+	h0 = engine_handoffs(&cores, &queues);
+	ASSERT_LE(0, h0);
+	ASSERT_EQ(1, cores);
+	long_command_vs_other_queue(_metadata);
+	h1 = engine_handoffs(&cores, &queues);
+	/* B waited for the unit and got it in the middle of A's command. */
+	EXPECT_LT(h0, h1);
+	EXPECT_EQ(0, queues);
+	TH_LOG("engines=1: %lld hand-overs", h1 - h0);
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
+}
+
+struct dropper {
+	char *buf;
+	size_t len;
+	volatile int stop;
+	unsigned long rounds;
+};
+
+/* Drop the pages of a buffer a command writes, as fast as it can. */
+static void *dropper(void *arg)
+{
+	struct dropper *d = arg;
+
+	while (!d->stop) {
+		madvise(d->buf, d->len, MADV_DONTNEED);
+		__atomic_add_fetch(&d->rounds, 1, __ATOMIC_RELAXED);
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * Queues on one shared unit handing it over at every piece (engines=1
+ * slice_us=0) while invalidations hit the memory of the command that is
+ * set aside: three contexts of one process, one copying 16 MiB again and
+ * again into a buffer whose pages a thread keeps dropping, one copying
+ * 1 MiB and checking every byte, one running NOPs. Every command ends
+ * (the long ones OK or FAULT), the checked copies are right, and the unit
+ * changed hands many times.
+ */
+TEST_F_TIMEOUT(slow, shared_engine_pauses_under_invalidations, 240)
+{
+	size_t big = 16UL << 20, small = 1UL << 20;
+	char *bsrc = wd_test_anon(big), *bdst = wd_test_anon(big);
+	char *ssrc = wd_test_anon(small), *sdst = wd_test_anon(small);
+	struct dropper d = { .buf = bdst, .len = big };
+	int cores, queues, i, big_done = 0, bad = 0, timeouts = 0;
+	unsigned int small_ok = 0, nops = 0;
+	long long h0, h1;
+	struct tq a, b, c;
+	struct wd_cqe cqe;
+	pthread_t th;
+	double t0;
+
+	ASSERT_NE(NULL, bsrc);
+	ASSERT_NE(NULL, bdst);
+	ASSERT_NE(NULL, ssrc);
+	ASSERT_NE(NULL, sdst);
+	memset(bsrc, 'b', big);
+	ASSERT_EQ(0, wd_test_reload_soft("engines=1 slice_us=0"));
+	h0 = engine_handoffs(&cores, &queues);
+	ASSERT_EQ(1, cores);
+	ASSERT_EQ(0, tq_open(&a, 16, 0));
+	ASSERT_EQ(0, tq_open(&b, 16, 0));
+	ASSERT_EQ(0, tq_open(&c, 16, 0));
+	ASSERT_EQ(0, pthread_create(&th, NULL, dropper, &d));
+
+	t0 = now_s();
+	for (i = 0; now_s() - t0 < 8 && !timeouts; i++) {
+		struct wd_cmd cb = copy_cmd(bdst, bsrc, big, 1000 + i);
+		struct wd_cmd n = { .opcode = WD_OP_NOP, .tag = 2000 + i };
+		int j;
+
+		ASSERT_EQ(0, tq_submit(&a, &cb));
+		/* While A's copy runs: B's checked copies, C's NOPs. */
+		for (j = 0; j < 4; j++) {
+			struct wd_cmd cs;
+
+			memset(ssrc, 'a' + (i + j) % 26, small);
+			cs = copy_cmd(sdst, ssrc, small, 3000 + j);
+			if (tq_run(&b, &cs, &cqe)) {
+				timeouts++;
+				break;
+			}
+			if (cqe.status == WD_ST_OK && !memcmp(sdst, ssrc, small))
+				small_ok++;
+			else
+				bad++;
+			if (tq_run(&c, &n, &cqe) || cqe.status != WD_ST_OK)
+				bad++;
+			else
+				nops++;
+		}
+		if (tq_reap(&a, &cqe, 60000)) {
+			timeouts++;
+			break;
+		}
+		big_done++;
+		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_FAULT)
+			bad++;
+	}
+	d.stop = 1;
+	pthread_join(th, NULL);
+	h1 = engine_handoffs(&cores, &queues);
+	TH_LOG("%d long copies, %u checked copies, %u NOPs, %lu drops, %lld hand-overs",
+	       big_done, small_ok, nops, d.rounds, h1 - h0);
+	EXPECT_EQ(0, timeouts);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, big_done);
+	EXPECT_EQ(4U * big_done, small_ok);
+	EXPECT_LE(h0 + big_done, h1);
+	tq_close(&a);
+	tq_close(&b);
+	tq_close(&c);
+	munmap(bsrc, big);
+	munmap(bdst, big);
+	munmap(ssrc, small);
+	munmap(sdst, small);
+	ASSERT_EQ(0, wd_test_reload_soft(NULL));
 }
 
 /*

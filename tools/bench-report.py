@@ -19,8 +19,8 @@ DIR/goals.png (every ratio with a lower-bound goal, over that goal). With
     <!-- bench-report:NAME end -->
 
 NAME "all" is the whole report (context, goals, every table, charts); a
-scenario name (roundtrip, copy, deflate, mmu, devmem, migrate, vcrypto) is
-that scenario's table. The README is left alone when the run is not
+scenario name (roundtrip, copy, deflate, mmu, devmem, migrate, vcrypto,
+gzip) is that scenario's table. The README is left alone when the run is not
 complete (a scenario failed, or only some ran). Python 3 standard library
 only; gnuplot (Debian: gnuplot-nox) for the charts.
 """
@@ -35,7 +35,7 @@ import sys
 import tempfile
 
 SCENARIOS = ["roundtrip", "copy", "deflate", "mmu", "devmem", "migrate",
-             "vcrypto"]
+             "vcrypto", "gzip"]
 ABOUT = {
     "roundtrip": "small commands through the mapped rings without system "
                  "calls (polled), against one system call per command "
@@ -57,6 +57,10 @@ ABOUT = {
     "vcrypto": "AES-128-CBC requests on the wd_vcrypto device (polled "
                "queues) against AF_ALG on the kernel's virtio_crypto "
                "device and AF_ALG software AES",
+    "gzip": "wdzip -p N against pigz -p N (N: the guest's CPUs), GNU gzip "
+            "and libdeflate-gzip, as programs on the same text file, "
+            "compression and decompression (of GNU gzip's output) at "
+            "levels 1 and 6",
 }
 CHARTS = [
     ("roundtrip-batch.png", "commands per second against batch size "

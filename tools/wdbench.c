@@ -27,6 +27,9 @@
  * migrate    migration of 4 KiB-page ranges to device-private memory and
  *            back, against the kernel's test_hmm driver (loaded for the
  *            measure, through the same ioctls) and memcpy of the same size
+ * gzip       wdzip -p N (N: the online CPUs) against pigz -p N, GNU gzip
+ *            and libdeflate-gzip, as programs on the same text file:
+ *            compression and decompression, levels 1 and 6
  * vcrypto    AES-128-CBC requests per second at 4 and 64 KiB on the
  *            wd_vcrypto device (polled queues, SVA and pinned) against
  *            AF_ALG on the kernel's virtio_crypto device and AF_ALG
@@ -36,6 +39,7 @@
  * with zlib); any accelerator error makes the exit status non-zero.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/if_alg.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -49,6 +53,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2543,6 +2548,278 @@ out:
 	return ret;
 }
 
+/* gzip: wdzip against the usual gzip programs, as programs */
+
+#define GZ_TOOLS	4
+#define GZ_FILE		"/tmp/wdbench-gzip.txt"
+
+struct gz_tool {
+	const char *name;
+	char path[PATH_MAX];
+	int present;
+};
+
+/*
+ * Run @argv with stdin from @in and stdout to @out, on every online CPU
+ * (wdbench itself is bound to one); seconds it took, or -1 if it failed.
+ */
+static double gz_run(char *const argv[], const char *in, const char *out)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), i;
+	int status, fd;
+	double t0 = now();
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		for (i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+			CPU_SET(i, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		fd = open(in, O_RDONLY);
+		if (fd < 0 || dup2(fd, 0) < 0)
+			_exit(126);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	return now() - t0;
+}
+
+/* Does @path hold exactly @len bytes equal to @want? */
+static int gz_same(const char *path, const unsigned char *want, size_t len,
+		   unsigned char *buf)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, len + 1);
+	close(fd);
+	return n == (ssize_t)len && !memcmp(buf, want, len);
+}
+
+static long long gz_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long long)st.st_size;
+}
+
+/*
+ * The command line of tool @t: compress at @level (@decompress 0) or
+ * decompress, on @ncpu CPUs for the parallel ones, stdin to stdout.
+ */
+static void gz_argv(struct gz_tool *t, int k, int level, int decompress,
+		    int ncpu, char *argv[8], char bufs[3][32])
+{
+	int n = 0;
+
+	argv[n++] = t->path;
+	snprintf(bufs[0], 32, "-%d", level);
+	snprintf(bufs[1], 32, "%d", ncpu);
+	argv[n++] = decompress ? "-d" : bufs[0];
+	argv[n++] = "-c";
+	if (k == 0) {		/* wdzip: the device wdbench uses */
+		snprintf(bufs[2], 32, "%s", wd_dev_name(dev));
+		argv[n++] = "-D";
+		argv[n++] = bufs[2];
+	}
+	if (k <= 1) {		/* wdzip and pigz: -p N */
+		argv[n++] = "-p";
+		argv[n++] = bufs[1];
+	}
+	argv[n] = NULL;
+}
+
+/*
+ * wdzip against pigz, GNU gzip and libdeflate-gzip on the same text file,
+ * run as programs (fork and exec, stdin to stdout through files in /tmp),
+ * levels 1 and 6, compression and decompression. wdzip and pigz get -p N
+ * with N the online CPUs, and every program may run on all of them. The
+ * decompressions all read GNU gzip's output at that level (one member, the
+ * usual .gz). Rounds: each program once in turn, the order rotated from
+ * round to round. Every output is checked in the first round.
+ */
+static int scenario_gzip(void)
+{
+	struct gz_tool tools[GZ_TOOLS] = {
+		{ .name = "wdzip" }, { .name = "pigz" }, { .name = "gzip" },
+		{ .name = "libdeflate-gzip" },
+	};
+	static const char *const sys_path[GZ_TOOLS] = {
+		NULL, "/usr/bin/pigz", "/usr/bin/gzip", "/usr/bin/libdeflate-gzip",
+	};
+	static const int levels[] = { 1, 6 };
+	double mbs[GZ_TOOLS][MAX_ROUNDS], sz[GZ_TOOLS][MAX_ROUNDS];
+	size_t len = (quick ? 4 : 16) * MIB;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned char *text = NULL, *buf = NULL;
+	char self[PATH_MAX], line[160];
+	int ret = -1, fd, li, d, r, i, k;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return fail("gzip", "where is wdbench: %s", strerror(errno));
+	self[n] = 0;
+	snprintf(tools[0].path, sizeof(tools[0].path), "%.*s/wdzip",
+		 (int)(strrchr(self, '/') - self), self);
+	for (k = 0; k < GZ_TOOLS; k++) {
+		if (sys_path[k])
+			snprintf(tools[k].path, sizeof(tools[k].path), "%s",
+				 sys_path[k]);
+		tools[k].present = !access(tools[k].path, X_OK);
+	}
+	if (!tools[0].present || !tools[1].present) {
+		note("gzip", "no wdzip or no pigz here: skipped (vm/deps.sh installs pigz)");
+		return 0;
+	}
+	for (k = 2; k < GZ_TOOLS; k++) {
+		if (tools[k].present)
+			continue;
+		snprintf(line, sizeof(line), "no %s here: its rows skipped",
+			 tools[k].path);
+		note("gzip", line);
+	}
+
+	text = alloc_buf(len);
+	buf = alloc_buf(len + 1);
+	if (!text || !buf) {
+		fail("gzip", "out of memory");
+		goto out;
+	}
+	/* The same text every run, whatever ran before. */
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	fill_text(text, len);
+	fd = open(GZ_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		fail("gzip", "%s: %s", GZ_FILE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	snprintf(line, sizeof(line),
+		 "%zu MiB of text, %ld CPUs: wdzip -p %ld, pigz -p %ld; gzip and libdeflate-gzip use one",
+		 len / MIB, ncpu, ncpu, ncpu);
+	note("gzip", line);
+
+	for (li = 0; li < (int)(sizeof(levels) / sizeof(levels[0])); li++) {
+		int level = levels[li];
+		char gzin[64];
+
+		/* GNU gzip's output at this level: the decompressions' input. */
+		snprintf(gzin, sizeof(gzin), "/tmp/wdbench-gzip.%d.gz", level);
+		for (d = 0; d < 2; d++) {
+			for (r = 0; r < rounds; r++) {
+				for (i = 0; i < GZ_TOOLS; i++) {
+					char *argv[8], bufs[3][32], out[64];
+					double t;
+
+					k = (i + r) % GZ_TOOLS;
+					if (!tools[k].present)
+						continue;
+					if (d && !tools[2].present)
+						continue;
+					gz_argv(&tools[k], k, level, d, ncpu, argv, bufs);
+					snprintf(out, sizeof(out), "/tmp/wdbench-gzip.%s.out",
+						 tools[k].name);
+					t = gz_run(argv, d ? gzin : GZ_FILE, out);
+					if (t <= 0) {
+						fail("gzip", "%s %s failed", tools[k].path,
+						     argv[1]);
+						goto out;
+					}
+					mbs[k][r] = len / t / 1e6;
+					if (!d)
+						sz[k][r] = gz_size(out);
+					if (!d && k == 2 && rename(out, gzin)) {
+						fail("gzip", "%s: %s", gzin, strerror(errno));
+						goto out;
+					}
+					if (r)
+						continue;
+					/* Check: back to the text, by GNU gzip or wdzip. */
+					if (!d) {
+						char *chk[] = { tools[2].present ? tools[2].path :
+								tools[0].path, "-d", "-c", NULL };
+						const char *cin = k == 2 ? gzin : out;
+
+						if (gz_run(chk, cin, "/tmp/wdbench-gzip.chk") <= 0 ||
+						    !gz_same("/tmp/wdbench-gzip.chk", text, len, buf)) {
+							fail("gzip", "%s -%d: output does not decompress to the input",
+							     tools[k].name, level);
+							goto out;
+						}
+					} else if (!gz_same(out, text, len, buf)) {
+						fail("gzip", "%s -d: output differs from the input",
+						     tools[k].name);
+						goto out;
+					}
+				}
+			}
+			for (k = 1; k < GZ_TOOLS; k++) {
+				char measure[64], side[64], base[64], params[96];
+
+				if (!tools[k].present || (d && !tools[2].present))
+					continue;
+				/* "libdeflate" for short: the table's column. */
+				snprintf(measure, sizeof(measure), "%s%s -%d MB/s: wdzip | %.10s",
+					 d ? "decompress" : "compress", d ? " of" : "",
+					 level, tools[k].name);
+				snprintf(side, sizeof(side), "wdzip %s-p %ld",
+					 d ? "-d " : "", ncpu);
+				snprintf(base, sizeof(base), "%s%s%s", tools[k].name,
+					 d ? " -d" : "",
+					 k == 1 ? " -p N" : "");
+				snprintf(params, sizeof(params),
+					 "\"level\": %d, \"size\": %zu, \"cpus\": %ld, \"decompress\": %s",
+					 level, len, ncpu, d ? "true" : "false");
+				record(&(struct rec){ .scenario = "gzip",
+					.measure = measure, .unit = "MB/s",
+					.side = side, .baseline = base,
+					.a = mbs[0], .b = mbs[k], .n = rounds,
+					.goal = k == 1 ? ">= 1x" : NULL,
+					.params = params });
+			}
+			if (d)
+				continue;
+			{
+				char measure[64], params[64];
+
+				snprintf(measure, sizeof(measure),
+					 "-%d bytes out of %zu: wdzip | pigz", level, len);
+				snprintf(params, sizeof(params),
+					 "\"level\": %d, \"size\": %zu", level, len);
+				record(&(struct rec){ .scenario = "gzip",
+					.measure = measure, .unit = "bytes",
+					.side = "wdzip", .baseline = "pigz",
+					.a = sz[0], .b = sz[1], .n = rounds,
+					.goal = "size ratio (lower: smaller)",
+					.params = params });
+			}
+		}
+	}
+	ret = 0;
+out:
+	free(text);
+	free(buf);
+	return ret;
+}
+
 static const struct scenario {
 	const char *name;
 	const char *what;
@@ -2563,6 +2840,8 @@ static const struct scenario {
 	  WD_ALG_COPY, scenario_migrate },
 	{ "vcrypto", "AES-CBC on the virtio-crypto device vs AF_ALG (device, software)",
 	  0, scenario_vcrypto },
+	{ "gzip", "wdzip -p N vs pigz -p N, gzip, libdeflate-gzip: compress and decompress",
+	  WD_ALG_DEFLATE | WD_ALG_INFLATE, scenario_gzip },
 };
 
 #define NR_SCENARIOS	((int)(sizeof(scenarios) / sizeof(scenarios[0])))

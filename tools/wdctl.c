@@ -133,11 +133,41 @@ static void devmem_mode(const char *name, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
+/*
+ * wd_soft's engines= mode ("" for other drivers or an older module) and,
+ * where debugfs is readable (root), its number of shared units (else -1).
+ */
+static void soft_engines(const struct wd_dev_desc *d, char *buf, size_t len,
+			 int *units)
+{
+	char line[64];
+	FILE *f;
+
+	buf[0] = '\0';
+	*units = -1;
+	if (strncmp(d->api, "wd_soft", 7))
+		return;
+	f = fopen("/sys/module/wd_soft/parameters/engines", "r");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	f = fopen("/sys/kernel/debug/wd_soft/engines", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "cores %d", units) == 1)
+			break;
+	fclose(f);
+}
+
 static void print_json(const struct wd_dev_desc *d)
 {
 	char mode[32];
 	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
-	int ok[NR_STATS], mok[NR_MEM];
+	int ok[NR_STATS], mok[NR_MEM], units;
 	size_t i;
 
 	printf("{\"name\": \"%s\", \"api\": \"%s\", \"api_version\": %u, ",
@@ -157,6 +187,15 @@ static void print_json(const struct wd_dev_desc *d)
 		printf(", \"devpriv_size\": %llu", (unsigned long long)devpriv);
 	else
 		printf(", \"devpriv_size\": null");
+	soft_engines(d, mode, sizeof(mode), &units);
+	if (mode[0])
+		printf(", \"engines\": \"%s\"", mode);
+	else
+		printf(", \"engines\": null");
+	if (units >= 0)
+		printf(", \"engine_units\": %d", units);
+	else
+		printf(", \"engine_units\": null");
 	if (!wd_dev_attr_u64(d->name, "queues_free", &free_q))
 		printf(", \"queues_free\": %llu", (unsigned long long)free_q);
 	else
@@ -270,7 +309,7 @@ static void print_hw(const char *name)
 static int cmd_show(const char *name, int json)
 {
 	uint64_t stats[NR_STATS], mem[NR_MEM], free_q, devpriv;
-	int ok[NR_STATS], mok[NR_MEM];
+	int ok[NR_STATS], mok[NR_MEM], units;
 	char b1[32], b2[32], b3[32], mode[32];
 	struct wd_dev_desc d;
 	size_t i;
@@ -314,6 +353,15 @@ static int cmd_show(const char *name, int json)
 	if (!wd_dev_attr_u64(name, "devpriv_size", &devpriv) && devpriv)
 		printf("device-private: %llu MiB (HMM)\n",
 		       (unsigned long long)(devpriv >> 20));
+	soft_engines(&d, mode, sizeof(mode), &units);
+	if (mode[0] && !strcmp(mode, "queue"))
+		printf("engines:      queue (each queue's thread runs on its own)\n");
+	else if (mode[0] && units >= 0)
+		printf("engines:      %s (%d execution unit%s shared by the queues)\n",
+		       mode, units, units == 1 ? "" : "s");
+	else if (mode[0])
+		printf("engines:      %s (execution units shared by the queues)\n",
+		       mode);
 	print_hw(name);
 	printf("stats:\n");
 	read_stats(name, stats, ok);

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@
 #define IN_CHUNK	(1UL << 20)	/* decompression: input read at a time */
 #define OUT_CHUNK	(1UL << 20)	/* decompression: output per command */
 #define MAX_SUFFIX	30		/* as gzip */
+#define MAX_PROCS	256		/* -p: compression threads at most */
 
 /* gzip's exit status. */
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_WARNING = 2 };
@@ -68,6 +70,7 @@ static struct {
 	const char *suffix;
 	size_t block;
 	const char *device;
+	int procs;		/* -p: compression threads (queues) */
 } opt = {
 	.level = 6,
 	.name = -1,
@@ -201,17 +204,297 @@ static double ratio(uint64_t len, uint64_t deflate)
 	return len ? 100.0 * ((double)len - (double)deflate) / (double)len : 0;
 }
 
+/* DEFLATE @n bytes of @ibuf on @q into *@obuf (grown as needed). */
+static int deflate_block(struct wd_queue *q, const unsigned char *ibuf,
+			 size_t n, unsigned char **obuf, size_t *cap,
+			 size_t *olen)
+{
+	int err;
+
+	for (;;) {
+		err = wd_compress(q, WD_FMT_RAW, opt.level, ibuf, n, *obuf,
+				  *cap, olen);
+		if (err != -ENOSPC || *cap >= cmd_max_len)
+			return err;
+		*obuf = grow_output(*obuf, cap);
+		if (!*obuf)
+			return -ENOMEM;
+	}
+}
+
 /*
- * Each block of @in becomes one gzip member on @out: a header (the first
- * carrying @name and @mtime when given), the device's raw deflate data,
- * the CRC-32 and length.
+ * One member on @out: a header (the first member carrying @name and
+ * @mtime when given), @olen bytes of deflate data, the CRC-32 and length.
+ */
+static int write_member(int out, const char *out_name, const char *name,
+			uint32_t mtime, int first, const unsigned char *obuf,
+			size_t olen, uint32_t crc, size_t n, struct counts *cnt)
+{
+	unsigned char head[10], tail[8];
+	int err;
+
+	head[0] = 0x1f;
+	head[1] = 0x8b;
+	head[2] = 8;			/* deflate */
+	head[3] = first && name ? 8 : 0;	/* FNAME */
+	put_le32(head + 4, first ? mtime : 0);
+	head[8] = opt.level == 9 ? 2 : opt.level == 1 ? 4 : 0;
+	head[9] = 3;			/* Unix */
+	put_le32(tail, crc);
+	put_le32(tail + 4, (uint32_t)n);
+	err = write_full(out, head, sizeof(head));
+	if (!err && head[3])
+		err = write_full(out, name, strlen(name) + 1);
+	if (!err)
+		err = write_full(out, obuf, olen);
+	if (!err)
+		err = write_full(out, tail, sizeof(tail));
+	if (err) {
+		say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
+		return -1;
+	}
+	cnt->in += n;
+	cnt->deflate += olen;
+	cnt->out += sizeof(head) + (head[3] ? strlen(name) + 1 : 0) + olen +
+		    sizeof(tail);
+	return 0;
+}
+
+/*
+ * Compression on several queues (-p): worker threads, each with a device
+ * handle and a queue of its own, DEFLATE blocks while the main thread
+ * reads the blocks ahead and writes the members in input order. A block
+ * is compressed the same way whichever queue takes it, so the output does
+ * not depend on the number of threads.
+ */
+struct slot {
+	unsigned char *ibuf;
+	unsigned char *obuf;
+	size_t cap;
+	size_t n;		/* input bytes */
+	size_t olen;		/* deflate bytes */
+	uint32_t crc;
+	int err;
+	int state;		/* SLOT_FREE, SLOT_READY, SLOT_DONE */
+};
+
+enum { SLOT_FREE, SLOT_READY, SLOT_DONE };
+
+static struct {
+	int started;		/* the pool was tried (once per run) */
+	int nr;			/* worker threads running */
+	struct wd_dev *dev[MAX_PROCS];
+	struct wd_queue *q[MAX_PROCS];
+	pthread_t thr[MAX_PROCS];
+	struct slot *slot;	/* nslots of them */
+	unsigned int nslots;
+	uint64_t next_job;	/* the next READY slot a worker takes */
+	uint64_t posted;	/* slots made READY so far */
+	int quit;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* a slot became READY, or quit */
+	pthread_cond_t done;	/* a slot became DONE */
+} pool = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+static void *pool_worker(void *arg)
+{
+	struct wd_queue *q = arg;
+
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		struct slot *sl;
+
+		while (!pool.quit && pool.next_job == pool.posted)
+			pthread_cond_wait(&pool.work, &pool.lock);
+		if (pool.quit)
+			break;
+		sl = &pool.slot[pool.next_job++ % pool.nslots];
+		pthread_mutex_unlock(&pool.lock);
+		sl->err = deflate_block(q, sl->ibuf, sl->n, &sl->obuf, &sl->cap,
+					&sl->olen);
+		sl->crc = crc32(0, sl->ibuf, sl->n);
+		pthread_mutex_lock(&pool.lock);
+		sl->state = SLOT_DONE;
+		pthread_cond_broadcast(&pool.done);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return NULL;
+}
+
+/*
+ * Start the workers the first time a file has more than one block: the
+ * first on the queue the program already holds, the others on queues of
+ * their own, as many as the device has free now (never waiting for one).
+ * Returns the number of workers; fewer than 2 means compress serially.
+ */
+static int pool_start(void)
+{
+	struct wd_queue_opts qo = { .nonblock = 1 };
+	sigset_t all, old;
+	int i, n = 1;
+
+	if (pool.started)
+		return pool.nr;
+	pool.started = 1;
+	pool.q[0] = queue;
+	for (i = 1; i < opt.procs; i++) {
+		if (wd_open(wd_dev_name(dev), &pool.dev[n]))
+			break;
+		if (wd_queue_get(pool.dev[n], &qo, &pool.q[n])) {
+			wd_close(pool.dev[n]);
+			pool.dev[n] = NULL;
+			break;
+		}
+		n++;
+	}
+	if (opt.verbose > 1)
+		fprintf(stderr, "wdzip: %d queue%s\n", n, n > 1 ? "s" : "");
+	if (n < 2)
+		goto serial;
+	/* One slot per worker, one being read and one being written. */
+	pool.nslots = n + 2;
+	pool.slot = calloc(pool.nslots, sizeof(*pool.slot));
+	if (!pool.slot)
+		goto serial;
+	for (i = 0; i < (int)pool.nslots; i++) {
+		pool.slot[i].cap = deflate_bound(opt.block);
+		pool.slot[i].ibuf = malloc(opt.block);
+		pool.slot[i].obuf = malloc(pool.slot[i].cap);
+		if (!pool.slot[i].ibuf || !pool.slot[i].obuf)
+			goto serial;
+	}
+	/* Signals go to the main thread, which cleans up the output. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&pool.thr[i], NULL, pool_worker, pool.q[i]))
+			break;
+		pool.nr++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return pool.nr;
+
+serial:
+	/* Keep just the program's own queue. */
+	for (i = 1; i < n; i++) {
+		wd_close(pool.dev[i]);
+		pool.dev[i] = NULL;
+	}
+	return 1;
+}
+
+static void pool_stop(void)
+{
+	int i;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.quit = 1;
+	pthread_cond_broadcast(&pool.work);
+	pthread_mutex_unlock(&pool.lock);
+	for (i = 0; i < pool.nr; i++)
+		pthread_join(pool.thr[i], NULL);
+	for (i = 1; i < MAX_PROCS; i++)
+		if (pool.dev[i])
+			wd_close(pool.dev[i]);
+	for (i = 0; pool.slot && i < (int)pool.nslots; i++) {
+		free(pool.slot[i].ibuf);
+		free(pool.slot[i].obuf);
+	}
+	free(pool.slot);
+	pool.nr = 0;
+}
+
+/*
+ * compress_fd() on the pool: @first holds the first block (@n bytes, a
+ * full one), already read. Blocks are read into free slots ahead of the
+ * members being written, in order, as their slots are done.
+ */
+static int compress_pool(int in, int out, const char *in_name,
+			 const char *out_name, const char *name,
+			 uint32_t mtime, struct counts *cnt,
+			 const unsigned char *first, size_t n)
+{
+	uint64_t head = 0;	/* the next slot to write */
+	int eof = 0, ret = -1, err = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.next_job = 0;
+	pool.posted = 0;
+	pthread_mutex_unlock(&pool.lock);
+	for (;;) {
+		struct slot *sl;
+
+		/* Read ahead into every free slot. */
+		while (!eof && !err && pool.posted - head < pool.nslots) {
+			ssize_t r;
+
+			sl = &pool.slot[pool.posted % pool.nslots];
+			if (first) {
+				memcpy(sl->ibuf, first, n);
+				r = n;
+				first = NULL;
+			} else {
+				r = read_full(in, sl->ibuf, opt.block);
+			}
+			if (r < 0) {
+				say(EXIT_ERROR, "%s: %s", in_name, strerror(-r));
+				err = 1;
+				break;
+			}
+			if (r == 0) {
+				eof = 1;
+				break;
+			}
+			sl->n = r;
+			pthread_mutex_lock(&pool.lock);
+			sl->state = SLOT_READY;
+			pool.posted++;
+			pthread_cond_signal(&pool.work);
+			pthread_mutex_unlock(&pool.lock);
+			if ((size_t)r < opt.block)
+				eof = 1;
+		}
+		if (head == pool.posted)
+			break;
+		sl = &pool.slot[head % pool.nslots];
+		pthread_mutex_lock(&pool.lock);
+		while (sl->state != SLOT_DONE)
+			pthread_cond_wait(&pool.done, &pool.lock);
+		sl->state = SLOT_FREE;
+		pthread_mutex_unlock(&pool.lock);
+		head++;
+		if (err)
+			continue;	/* drain what the workers took */
+		if (sl->err) {
+			say(EXIT_ERROR, "%s: compression failed: %s", in_name,
+			    sl->err == -ENOMEM ? "out of memory" :
+			    wd_strerror(sl->err));
+			err = 1;
+			continue;
+		}
+		if (write_member(out, out_name, name, mtime, head == 1,
+				 sl->obuf, sl->olen, sl->crc, sl->n, cnt))
+			err = 1;
+	}
+	if (!err)
+		ret = 0;
+	return ret;
+}
+
+/*
+ * Each block of @in becomes one gzip member on @out (write_member()); a
+ * file of more than one block is compressed on several queues (-p).
  */
 static int compress_fd(int in, int out, const char *in_name,
 		       const char *out_name, const char *name, uint32_t mtime,
 		       struct counts *cnt)
 {
 	size_t cap = deflate_bound(opt.block), olen = 0;
-	unsigned char *ibuf, *obuf, head[10], tail[8];
+	unsigned char *ibuf, *obuf;
 	int members = 0, ret = -1, err;
 	ssize_t n;
 
@@ -229,46 +512,21 @@ static int compress_fd(int in, int out, const char *in_name,
 		}
 		if (n == 0 && members)
 			break;		/* an empty input still gets a member */
-		for (;;) {
-			err = wd_compress(queue, WD_FMT_RAW, opt.level, ibuf, n,
-					  obuf, cap, &olen);
-			if (err != -ENOSPC || cap >= cmd_max_len)
-				break;
-			obuf = grow_output(obuf, &cap);
-			if (!obuf) {
-				say(EXIT_ERROR, "%s: out of memory", in_name);
-				goto out;
-			}
+		if (!members && (size_t)n == opt.block && opt.procs > 1 &&
+		    pool_start() > 1) {
+			ret = compress_pool(in, out, in_name, out_name, name,
+					    mtime, cnt, ibuf, n);
+			goto out;
 		}
+		err = deflate_block(queue, ibuf, n, &obuf, &cap, &olen);
 		if (err) {
 			say(EXIT_ERROR, "%s: compression failed: %s", in_name,
-			    wd_strerror(err));
+			    err == -ENOMEM ? "out of memory" : wd_strerror(err));
 			goto out;
 		}
-		head[0] = 0x1f;
-		head[1] = 0x8b;
-		head[2] = 8;			/* deflate */
-		head[3] = !members && name ? 8 : 0;	/* FNAME */
-		put_le32(head + 4, members ? 0 : mtime);
-		head[8] = opt.level == 9 ? 2 : opt.level == 1 ? 4 : 0;
-		head[9] = 3;			/* Unix */
-		put_le32(tail, crc32(0, ibuf, n));
-		put_le32(tail + 4, (uint32_t)n);
-		err = write_full(out, head, sizeof(head));
-		if (!err && head[3])
-			err = write_full(out, name, strlen(name) + 1);
-		if (!err)
-			err = write_full(out, obuf, olen);
-		if (!err)
-			err = write_full(out, tail, sizeof(tail));
-		if (err) {
-			say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
+		if (write_member(out, out_name, name, mtime, !members, obuf,
+				 olen, crc32(0, ibuf, n), n, cnt))
 			goto out;
-		}
-		cnt->in += n;
-		cnt->deflate += olen;
-		cnt->out += sizeof(head) + (head[3] ? strlen(name) + 1 : 0) +
-			    olen + sizeof(tail);
 		members++;
 		if ((size_t)n < opt.block)
 			break;
@@ -457,42 +715,80 @@ static int gzip_header(struct input *in, struct counts *cnt, int first)
 	return 0;
 }
 
-/* Run one command alone on the queue and take its completion. */
-static int run_cmd(struct wd_cmd *cmd, struct wd_cqe *cqe)
+/* Submit one command on the queue, tagged; its completion comes later. */
+static int submit_cmd(struct wd_cmd *cmd)
 {
 	static uint64_t tag;
-	int ret;
 
 	cmd->tag = ++tag;
-	ret = wd_submit(queue, cmd);
-	while (!ret && !(ret = wd_reap(queue, cqe, 1))) {
+	return wd_submit(queue, cmd);
+}
+
+/* Wait for the completion of the command submit_cmd() sent. */
+static int reap_cmd(const struct wd_cmd *cmd, struct wd_cqe *cqe)
+{
+	int ret;
+
+	while (!(ret = wd_reap(queue, cqe, 1))) {
 		ret = wd_wait(queue, -1);
 		if (ret == -EINTR)
 			ret = 0;
+		if (ret < 0)
+			break;
 	}
 	if (ret < 0)
 		return ret;
 	return cqe->tag == cmd->tag ? 0 : -EPROTO;
 }
 
+/* Output of an INFLATE command not yet checked and written. */
+struct pending {
+	const unsigned char *buf;
+	size_t len;
+};
+
+/* Add @p's output to the CRC and size and write it (if @out >= 0). */
+static int flush_pending(struct pending *p, int out, const char *out_name,
+			 uLong *crc, uint64_t *isize)
+{
+	int err;
+
+	if (!p->len)
+		return 0;
+	*crc = crc32(*crc, p->buf, p->len);
+	*isize += p->len;
+	err = out >= 0 ? write_full(out, p->buf, p->len) : 0;
+	p->len = 0;
+	if (err) {
+		say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The deflate data of one member, inflated by the device as one stream
  * continued over as many commands as it takes, OUT_CHUNK of output each.
  * Adds the output to *@crc and *@isize and writes it to @out (if >= 0).
+ * The two halves of @obuf take turns: while the device inflates into one,
+ * the output of the command before, in the other, is checked and written.
  */
 static int inflate_member(struct input *in, unsigned char *obuf, int out,
 			  const char *out_name, uLong *crc, uint64_t *isize)
 {
+	struct pending pend = { NULL, 0 };
 	struct wd_cqe cqe;
 	struct wd_cmd cmd;
-	int first = 1, err;
+	int first = 1, half = 0, err;
 
 	for (;;) {
 		if (!in_avail(in)) {
 			if (in_fill(in))
-				return -1;
-			if (!in_avail(in))
-				return truncated(in);
+				goto fail;
+			if (!in_avail(in)) {
+				truncated(in);
+				goto fail;
+			}
 		}
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.opcode = WD_OP_INFLATE;
@@ -500,13 +796,20 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 		cmd.flags = WD_CMD_F_STREAM | (first ? 0 : WD_CMD_F_CONTINUE);
 		cmd.src = (uintptr_t)(in->buf + in->off);
 		cmd.src_len = in_avail(in) < cmd_max_len ? in_avail(in) : cmd_max_len;
-		cmd.dst = (uintptr_t)obuf;
+		cmd.dst = (uintptr_t)(obuf + half * OUT_CHUNK);
 		cmd.dst_len = OUT_CHUNK < cmd_max_len ? OUT_CHUNK : cmd_max_len;
-		err = run_cmd(&cmd, &cqe);
+		err = submit_cmd(&cmd);
+		/* The input buffer stays as it is until the command is done. */
+		if (!err && flush_pending(&pend, out, out_name, crc, isize)) {
+			reap_cmd(&cmd, &cqe);
+			return -1;
+		}
+		if (!err)
+			err = reap_cmd(&cmd, &cqe);
 		if (err) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(err));
-			return -1;
+			goto fail;
 		}
 		first = 0;
 		if (cqe.status != WD_ST_OK && cqe.status != WD_ST_MORE) {
@@ -518,30 +821,30 @@ static int inflate_member(struct input *in, unsigned char *obuf, int out,
 				say(EXIT_ERROR, "%s: decompression failed: %s",
 				    in->name,
 				    wd_strerror(wd_status_to_errno(cqe.status)));
-			return -1;
+			goto fail;
 		}
 		if (cqe.consumed > cmd.src_len || cqe.result > cmd.dst_len) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(-EPROTO));
-			return -1;
+			goto fail;
 		}
 		in_take(in, cqe.consumed, NULL);
-		*crc = crc32(*crc, obuf, cqe.result);
-		*isize += cqe.result;
-		err = out >= 0 ? write_full(out, obuf, cqe.result) : 0;
-		if (err) {
-			say(EXIT_ERROR, "%s: %s", out_name, strerror(-err));
-			return -1;
-		}
+		pend.buf = obuf + half * OUT_CHUNK;
+		pend.len = cqe.result;
+		half ^= 1;
 		if (cqe.status == WD_ST_OK)
-			return 0;
+			return flush_pending(&pend, out, out_name, crc, isize);
 		/* MORE: it used up the input or the room; never neither. */
 		if (!cqe.consumed && !cqe.result && in_avail(in)) {
 			say(EXIT_ERROR, "%s: decompression failed: %s", in->name,
 			    wd_strerror(-EPROTO));
-			return -1;
+			goto fail;
 		}
 	}
+fail:
+	/* What was inflated before the error is written, as before. */
+	flush_pending(&pend, out, out_name, crc, isize);
+	return -1;
 }
 
 /* Is the rest of the input zeros (padding, as gzip allows)? */
@@ -566,7 +869,7 @@ static int decompress_fd(int fd, int out, const char *in_name,
 			 const char *out_name, struct counts *cnt)
 {
 	struct input in = { .fd = fd, .name = in_name };
-	unsigned char *obuf = malloc(OUT_CHUNK);
+	unsigned char *obuf = malloc(2 * OUT_CHUNK);	/* two halves */
 	int members = 0, ret = -1, r;
 
 	in.buf = malloc(IN_CHUNK);
@@ -1119,6 +1422,20 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* -p N: a number of threads, 1 to MAX_PROCS, nothing after it. */
+static int parse_procs(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > MAX_PROCS)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1146,6 +1463,8 @@ static void usage(FILE *f)
 		"  -b, --block=SIZE  compress in independent gzip members of SIZE bytes\n"
 		"                    (k/M/G suffixes, default 1M, at most 512M)\n"
 		"  -D, --device=NAME use this device (default: the first with deflate)\n"
+		"  -p, --processes=N compress on up to N queues at once, one thread each\n"
+		"                    (default: the online CPUs; output is the same for any N)\n"
 		"\n"
 		"With no FILE, or when FILE is -, read standard input.\n"
 		"Exit status: 0 success, 1 error, 2 warning.\n");
@@ -1181,6 +1500,7 @@ int main(int argc, char **argv)
 		{ "best", no_argument, NULL, '9' },
 		{ "block", required_argument, NULL, 'b' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "processes", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1189,7 +1509,12 @@ int main(int argc, char **argv)
 	uint32_t algs;
 
 	argv[0] = "wdzip";	/* getopt's messages, as gzip's */
-	while ((c = getopt_long(argc, argv, "cdfhklLnNqrS:tvVb:D:123456789",
+	opt.procs = sysconf(_SC_NPROCESSORS_ONLN);
+	if (opt.procs < 1)
+		opt.procs = 1;
+	if (opt.procs > MAX_PROCS)
+		opt.procs = MAX_PROCS;
+	while ((c = getopt_long(argc, argv, "cdfhklLnNqrS:tvVb:D:p:123456789",
 				lopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -1257,6 +1582,13 @@ int main(int argc, char **argv)
 		case 'D':
 			opt.device = optarg;
 			break;
+		case 'p':
+			if (parse_procs(optarg, &opt.procs)) {
+				say(EXIT_ERROR, "invalid number of processes: %s (1 to %d)",
+				    optarg, MAX_PROCS);
+				return try_help();
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1305,6 +1637,7 @@ int main(int argc, char **argv)
 	if (opt.list)
 		list_totals();
 
+	pool_stop();
 	wd_close(dev);		/* puts the queue too */
 	return exit_code;
 }

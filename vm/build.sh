@@ -113,6 +113,15 @@ list=$out/initramfs.list
 		dyn="$dyn $pigz"
 		echo "file /usr/bin/pigz $pigz 0755 0 0"
 	fi
+	# The programs wdbench's gzip scenario sets wdzip against: GNU gzip
+	# (in /usr/bin, which is not on the guest's PATH: busybox's gzip stays
+	# the one the tests call) and libdeflate-gzip.
+	for p in gzip libdeflate-gzip; do
+		if f=$(command -v $p) && [ -f "$f" ]; then
+			dyn="$dyn $f"
+			echo "file /usr/bin/$p $(readlink -f "$f") 0755 0 0"
+		fi
+	done
 	if [ -f "$user/lib/libwd-zlib.so.1" ]; then
 		echo "dir /wd/lib 0755 0 0"
 		echo "file /wd/lib/libwd-zlib.so.1 $user/lib/libwd-zlib.so.1 0755 0 0"

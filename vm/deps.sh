@@ -2,7 +2,9 @@
 # Install the Debian packages the build and the guest need, if any is missing.
 #
 #   vm/deps.sh         what `make test`, `make run` and `make bench` need
-#                      (gnuplot-nox: make bench's charts)
+#                      (gnuplot-nox: make bench's charts; pigz, gzip and
+#                      libdeflate-tools: the programs make bench sets
+#                      wdzip against, put in the guest)
 #   vm/deps.sh deb     what `make deb` and `make dkms-check` need
 #   vm/deps.sh stock   what `make test-stock` needs besides the first set
 #                      (pahole: Debian's 6.12 headers build module BTF)
@@ -10,7 +12,7 @@ set -euo pipefail
 
 pkgs="build-essential gcc make bc bison flex libelf-dev libssl-dev cpio kmod
 xz-utils gzip python3 pkg-config zlib1g-dev busybox-static qemu-system-x86 pigz
-linux-source-6.1 gnuplot-nox"
+libdeflate-tools linux-source-6.1 gnuplot-nox"
 # Guest kernels of another series (make test KERNEL=6.12) need its source.
 [ "${WD_KERNEL:-6.1}" = 6.1 ] || pkgs="$pkgs linux-source-$WD_KERNEL"
 if [ "${1:-}" = stock ]; then

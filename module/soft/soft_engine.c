@@ -113,6 +113,31 @@ static void *soft_seg_kaddr(struct soft_job *job, const struct wd_seg *seg)
 }
 
 /*
+ * The execution unit this engine runs on is shared with other queues
+ * (engines=cpu): if one of them waits, set the command aside. Everything
+ * its cursors hold is given up first, both here (the segment batches) and
+ * in the framework (wd_mem_job_pause()), so nothing of this queue's
+ * memory is pinned down while another queue runs, and a thread holds no
+ * access of one job while it waits behind another job of the same
+ * context. The callers take -EAGAIN (both cursors lost their pieces) and
+ * map again from the cursors' positions. Returns true if the engine
+ * yielded (or the queue stopped while it waited to come back).
+ */
+static bool soft_yield(struct soft_job *job)
+{
+	struct soft_engine *eng = job->eng;
+
+	if (!eng->yield_due || !eng->yield_due(eng->yield_arg))
+		return false;
+	wd_mem_job_pause(&eng->job);
+	soft_segs_reset(job);
+	eng->yields++;
+	if (!eng->yield(eng->yield_arg))
+		WRITE_ONCE(eng->cancel, true);
+	return true;
+}
+
+/*
  * Map the next piece of a cursor, at most @max bytes. -ECANCELED: the
  * queue is being released (or the device removed, or its process exited),
  * stop now. -EAGAIN means the segments of both cursors were lost (a device
@@ -130,6 +155,8 @@ static ssize_t soft_map_max(struct soft_job *job, struct wd_mem_cursor *cur,
 
 	if (soft_cancelled(job))
 		return -ECANCELED;
+	if (soft_yield(job))
+		return soft_cancelled(job) ? -ECANCELED : -EAGAIN;
 	if (ss->i == ss->nr) {
 		/*
 		 * The batch is the piece: invalidations of its pages wait

@@ -55,6 +55,17 @@ struct soft_segs {
  * @src_segs: segments of @src being worked on.
  * @dst_segs: segments of @dst being worked on.
  * @spill: scratch output buffer; see soft_engine.c for its use.
+ * @yield_due: NULL when the engine's thread has a CPU of its own
+ *             (engines=queue); otherwise asked at every piece of a
+ *             command whether another queue waits for the execution unit
+ *             this thread holds (engines=cpu or a number): then the engine
+ *             lets go of the command's memory (wd_mem_job_pause()) and
+ *             calls @yield.
+ * @yield: hands the execution unit to the queue waiting for it and gets
+ *         it back; false if the queue stopped meanwhile (the command then
+ *         ends cancelled).
+ * @yield_arg: argument of @yield_due and @yield.
+ * @yields: times this engine set a command aside in @yield.
  *
  * One engine runs one command at a time; give each worker thread its own.
  * The cursors live here rather than on the stack because they are large.
@@ -74,6 +85,10 @@ struct soft_engine {
 	struct soft_segs src_segs;
 	struct soft_segs dst_segs;
 	u8 spill[SOFT_ENGINE_SPILL_LEN];
+	bool (*yield_due)(void *arg);
+	bool (*yield)(void *arg);
+	void *yield_arg;
+	u64 yields;
 };
 
 /**

@@ -9,6 +9,23 @@
  * nothing but that queue's engine, which checks for it at least once per
  * page of a command's input or output.
  *
+ * How many of those threads run commands at once is the engines=
+ * parameter. With engines=queue each thread runs whenever it has work,
+ * and the scheduler shares the CPUs among them. By default (engines=cpu)
+ * the module has one execution unit, a "core", per online CPU, shared by
+ * the queues of all its devices (each queue is given the core with the
+ * fewest queues when it starts): a thread runs commands only while it
+ * holds its queue's core, and one that holds it hands it over, first come
+ * first served, to a waiting queue of the same core at the next piece of
+ * its command once it held it for slice_us, at the latest after a batch.
+ * The thread of a queue is what keeps a command's state while another
+ * queue's command runs (the zlib stream and the cursors live on its stack
+ * and in its engine), so a long command on one queue holds up the other
+ * queues of its core by no more than a slice and a piece, and no more
+ * commands run at once than there are CPUs. Cores are not bound to CPUs:
+ * the scheduler places the threads, so CPU hotplug needs nothing here (a
+ * CPU gone leaves one core more than CPUs, which is only less efficient).
+ *
  * Device-private memory (devpriv_mb) is emulated: a free physical range
  * (never backed by RAM) provides the ZONE_DEVICE struct pages, and one
  * kernel page per device page, never mapped to user space, holds the
@@ -33,6 +50,7 @@
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -93,6 +111,18 @@ module_param(dma, bool, 0444);
 MODULE_PARM_DESC(dma,
 		 "give each device a DMA device (platform device, 64-bit mask): commands' memory is DMA-mapped for it (tests the framework's DMA paths)");
 
+static char *engines = "cpu";
+module_param(engines, charp, 0444);
+MODULE_PARM_DESC(engines,
+		 "execution units: cpu (default: one per online CPU, shared by the queues), queue (one per queue), or a number of units (1-256)");
+
+static unsigned int slice_us = 250;
+module_param(slice_us, uint, 0644);
+MODULE_PARM_DESC(slice_us,
+		 "engines shared: how long a queue keeps its unit before a waiting queue gets it, at the next piece (us, default 250; 0: every piece)");
+
+#define SOFT_MAX_CORES		256
+
 /* Commands an engine runs before it lets other threads have the CPU. */
 #define SOFT_BATCH		16
 
@@ -118,13 +148,39 @@ struct soft_dev {
 	struct platform_device *dma_pdev;
 };
 
+struct soft_queue;
+
+/**
+ * struct soft_core - an execution unit shared by queues (engines= not queue)
+ * @lock: protects @owner, @waiters and the &soft_queue.granted and
+ *        &soft_queue.wait_node of the queues on @waiters
+ * @owner: the queue whose thread runs commands on the core, or NULL
+ * @waiters: queues waiting for the core, first come first served
+ * @nr_queues: started queues given this core (soft_cores_lock)
+ * @handoffs: times the core went from one queue straight to a waiting one
+ * @id: index in soft_cores
+ */
+struct soft_core {
+	spinlock_t lock;
+	struct soft_queue *owner;
+	struct list_head waiters;
+	unsigned int nr_queues;
+	u64 handoffs;
+	unsigned int id;
+};
+
 /**
  * struct soft_queue - a started hardware queue
  * @q: the framework's queue
  * @eng: its engine state
  * @worker: its engine thread, the only one that fetches and completes
- * @wq: where the idle engine sleeps
+ * @wq: where the idle engine sleeps, and where it waits for its core
  * @kicked: a doorbell rang since the engine last looked
+ * @core: the execution unit it shares, NULL with engines=queue
+ * @wait_node: its place on @core's waiters (@core->lock)
+ * @granted: the core was handed to it while it waited (@core->lock)
+ * @owns_core: its thread holds @core (only the thread touches this)
+ * @core_since: ktime_get_ns() when it got @core
  */
 struct soft_queue {
 	struct wd_queue *q;
@@ -132,7 +188,23 @@ struct soft_queue {
 	struct task_struct *worker;
 	wait_queue_head_t wq;
 	bool kicked;
+	struct soft_core *core;
+	struct list_head wait_node;
+	bool granted;
+	bool owns_core;
+	u64 core_since;
 };
+
+/*
+ * The execution units of engines=cpu or a number, shared by all devices'
+ * queues; soft_nr_cores is 0 with engines=queue. Both are set at load.
+ */
+static struct soft_core *soft_cores;
+static unsigned int soft_nr_cores;
+/* Protects every core's nr_queues and soft_core_next. */
+static DEFINE_MUTEX(soft_cores_lock);
+/* Where the search for the least loaded core starts: spreads ties. */
+static unsigned int soft_core_next;
 
 /*
  * Nanoseconds the engines of all devices spent running batches of
@@ -156,6 +228,132 @@ static void soft_kick(struct wd_queue *q)
 }
 
 static int soft_worker(void *data);
+
+/* The queue is stopping: fetch nothing more. */
+static bool soft_stopping(struct soft_queue *sq)
+{
+	return READ_ONCE(sq->eng->cancel) || kthread_should_stop();
+}
+
+/* A started queue gets the core with the fewest queues. */
+static struct soft_core *soft_core_assign(void)
+{
+	struct soft_core *best = NULL;
+	unsigned int i;
+
+	if (!soft_nr_cores)
+		return NULL;
+	mutex_lock(&soft_cores_lock);
+	for (i = 0; i < soft_nr_cores; i++) {
+		struct soft_core *c;
+
+		c = &soft_cores[(soft_core_next + i) % soft_nr_cores];
+		if (!best || c->nr_queues < best->nr_queues)
+			best = c;
+	}
+	best->nr_queues++;
+	soft_core_next = (best->id + 1) % soft_nr_cores;
+	mutex_unlock(&soft_cores_lock);
+	return best;
+}
+
+static void soft_core_unassign(struct soft_core *core)
+{
+	if (!core)
+		return;
+	mutex_lock(&soft_cores_lock);
+	core->nr_queues--;
+	mutex_unlock(&soft_cores_lock);
+}
+
+/*
+ * Give @sq's core to the first queue waiting for it, or leave it free.
+ * The waiter is woken under the lock: it cannot go (and its soft_queue be
+ * freed) before it took the lock itself, to put the core back.
+ */
+static void soft_core_put(struct soft_queue *sq)
+{
+	struct soft_core *core = sq->core;
+	struct soft_queue *next;
+
+	if (!sq->owns_core)
+		return;
+	sq->owns_core = false;
+	spin_lock(&core->lock);
+	WARN_ON_ONCE(core->owner != sq);
+	next = list_first_entry_or_null(&core->waiters, struct soft_queue,
+					wait_node);
+	core->owner = next;
+	if (next) {
+		list_del_init(&next->wait_node);
+		WRITE_ONCE(next->granted, true);
+		core->handoffs++;
+		wake_up(&next->wq);
+	}
+	spin_unlock(&core->lock);
+}
+
+/*
+ * Take @sq's core, waiting behind the queues that asked first. Returns
+ * false, without the core, if the queue stops meanwhile.
+ */
+static bool soft_core_get(struct soft_queue *sq)
+{
+	struct soft_core *core = sq->core;
+	bool got;
+
+	spin_lock(&core->lock);
+	if (!core->owner) {
+		core->owner = sq;
+		spin_unlock(&core->lock);
+		goto got;
+	}
+	sq->granted = false;
+	list_add_tail(&sq->wait_node, &core->waiters);
+	spin_unlock(&core->lock);
+
+	/* Interruptible: a kthread has no signals, and this is no I/O wait. */
+	wait_event_interruptible(sq->wq, READ_ONCE(sq->granted) ||
+				 soft_stopping(sq));
+
+	spin_lock(&core->lock);
+	got = sq->granted;
+	if (!got)
+		list_del_init(&sq->wait_node);
+	spin_unlock(&core->lock);
+	if (got && soft_stopping(sq)) {
+		/* Handed over as the queue stops: pass it on at once. */
+		sq->owns_core = true;
+		soft_core_put(sq);
+		return false;
+	}
+	if (!got)
+		return false;
+got:
+	sq->owns_core = true;
+	sq->core_since = ktime_get_ns();
+	return true;
+}
+
+/* soft_engine's question at every piece: does a queue wait for our core? */
+static bool soft_core_yield_due(void *arg)
+{
+	struct soft_queue *sq = arg;
+
+	if (!sq->owns_core || list_empty_careful(&sq->core->waiters))
+		return false;
+	return ktime_get_ns() - sq->core_since >=
+	       (u64)READ_ONCE(slice_us) * NSEC_PER_USEC;
+}
+
+/* Hand the core to the waiting queue and queue up behind it. */
+static bool soft_core_yield(void *arg)
+{
+	struct soft_queue *sq = arg;
+
+	soft_core_put(sq);
+	return soft_core_get(sq);
+}
 
 static int soft_queue_start(struct wd_queue *q)
 {
@@ -183,12 +381,24 @@ static int soft_queue_start(struct wd_queue *q)
 	sq->q = q;
 	sq->eng = eng;
 	init_waitqueue_head(&sq->wq);
+	INIT_LIST_HEAD(&sq->wait_node);
+	sq->core = soft_core_assign();
+	if (sq->core) {
+		eng->yield_due = soft_core_yield_due;
+		eng->yield = soft_core_yield;
+		eng->yield_arg = sq;
+	} else {
+		eng->yield_due = NULL;
+		eng->yield = NULL;
+		eng->yield_arg = NULL;
+	}
 	q->drv_priv = sq;
 	sq->worker = kthread_run(soft_worker, sq, "%s/q%u",
 				 dev_name(&q->wdev->dev), q->hw_id);
 	if (IS_ERR(sq->worker)) {
 		ret = PTR_ERR(sq->worker);
 		q->drv_priv = NULL;
+		soft_core_unassign(sq->core);
 		kfree(sq);
 		return ret;
 	}
@@ -205,7 +415,9 @@ static void soft_queue_stop(struct wd_queue *q)
 	struct soft_queue *sq = q->drv_priv;
 
 	WRITE_ONCE(sq->eng->cancel, true);
+	/* The thread gives its core back (or leaves its waiters) as it ends. */
 	kthread_stop(sq->worker);
+	soft_core_unassign(sq->core);
 	q->drv_priv = NULL;
 	kfree(sq);
 }
@@ -281,27 +493,35 @@ err:
 	return -ENOMEM;
 }
 
-/* The queue is stopping: fetch nothing more. */
-static bool soft_stopping(struct soft_queue *sq)
-{
-	return READ_ONCE(sq->eng->cancel) || kthread_should_stop();
-}
-
 /*
  * Run up to SOFT_BATCH commands of @sq in one memory batch (cached
- * translations kept between them); returns how many ran.
+ * translations kept between them); returns how many ran. With shared
+ * execution units, the first command is fetched before the queue asks
+ * for its unit (so an idle queue never takes it, and fetching flags bad
+ * ring indices as always), and the unit is given back after the batch.
  */
 static unsigned int soft_batch(struct soft_queue *sq)
 {
 	unsigned int n;
 	struct wd_cmd cmd;
 	struct wd_cqe cqe;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = 0;
 
 	for (n = 0; n < SOFT_BATCH && !soft_stopping(sq) &&
 		    wd_queue_fetch(sq->q, &cmd); n++) {
-		if (!n)
+		if (!n && sq->core && !soft_core_get(sq)) {
+			/* The queue stopped while it waited for its unit. */
+			memset(&cqe, 0, sizeof(cqe));
+			cqe.status = WD_ST_CANCELLED;
+			cqe.tag = cmd.tag;
+			cqe.opcode = cmd.opcode;
+			wd_queue_complete(sq->q, &cqe);
+			return 1;
+		}
+		if (!n) {
+			t0 = ktime_get_ns();
 			soft_engine_batch_begin(sq->eng, sq->q);
+		}
 		memset(&cqe, 0, sizeof(cqe));
 		soft_engine_run(sq->eng, sq->q, &cmd, &cqe);
 		cqe.tag = cmd.tag;
@@ -312,6 +532,7 @@ static unsigned int soft_batch(struct soft_queue *sq)
 		soft_engine_batch_end(sq->eng);
 		atomic64_add(ktime_get_ns() - t0, &soft_busy_ns);
 	}
+	soft_core_put(sq);
 	return n;
 }
 
@@ -618,6 +839,73 @@ static int soft_busy_get(void *data, u64 *val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(soft_busy_fops, soft_busy_get, NULL, "%llu\n");
 
+/*
+ * debugfs wd_soft/engines: the mode, then one line per core: its id, the
+ * started queues given it, and how often it went from one queue straight
+ * to a waiting one.
+ */
+static int soft_engines_show(struct seq_file *m, void *v)
+{
+	unsigned int i;
+
+	if (!soft_nr_cores) {
+		seq_puts(m, "mode queue\n");
+		return 0;
+	}
+	seq_printf(m, "mode %s\ncores %u\n",
+		   strcmp(engines, "cpu") ? "fixed" : "cpu", soft_nr_cores);
+	mutex_lock(&soft_cores_lock);
+	for (i = 0; i < soft_nr_cores; i++) {
+		struct soft_core *c = &soft_cores[i];
+		u64 handoffs;
+
+		spin_lock(&c->lock);
+		handoffs = c->handoffs;
+		spin_unlock(&c->lock);
+		seq_printf(m, "core %u queues %u handoffs %llu\n", i,
+			   c->nr_queues, handoffs);
+	}
+	mutex_unlock(&soft_cores_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(soft_engines);
+
+/* engines=: "queue" (0 cores), "cpu" (one per online CPU) or a number. */
+static int soft_cores_init(void)
+{
+	unsigned int i, n;
+
+	if (!engines || !strcmp(engines, "cpu")) {
+		n = num_online_cpus();
+	} else if (!strcmp(engines, "queue")) {
+		n = 0;
+	} else if (kstrtouint(engines, 10, &n) || !n || n > SOFT_MAX_CORES) {
+		pr_err("engines must be cpu, queue or 1-%d\n", SOFT_MAX_CORES);
+		return -EINVAL;
+	}
+	n = min_t(unsigned int, n, SOFT_MAX_CORES);
+	if (!n)
+		return 0;
+	soft_cores = kcalloc(n, sizeof(*soft_cores), GFP_KERNEL);
+	if (!soft_cores)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		spin_lock_init(&soft_cores[i].lock);
+		INIT_LIST_HEAD(&soft_cores[i].waiters);
+		soft_cores[i].id = i;
+	}
+	soft_nr_cores = n;
+	return 0;
+}
+
+/* After every device is gone: no queue uses a core any more. */
+static void soft_cores_free(void)
+{
+	kfree(soft_cores);
+	soft_cores = NULL;
+	soft_nr_cores = 0;
+}
+
 static const struct file_operations soft_baseline_fops = {
 	.owner = THIS_MODULE,
 	.open = soft_baseline_open,
@@ -643,6 +931,7 @@ static void soft_destroy_all(void)
 static int __init soft_init(void)
 {
 	unsigned int i;
+	int ret;
 
 	if (!num_devices || num_devices > SOFT_MAX_DEVICES ||
 	    !queues || queues > SOFT_MAX_QUEUES ||
@@ -671,33 +960,30 @@ static int __init soft_init(void)
 		pr_err("hmm_compat needs num_devices >= 2 and devpriv_mb\n");
 		return -EINVAL;
 	}
+	ret = soft_cores_init();
+	if (ret)
+		return ret;
 	if (dma) {
-		int ret = platform_driver_register(&soft_dma_driver);
-
-		if (ret)
+		ret = platform_driver_register(&soft_dma_driver);
+		if (ret) {
+			soft_cores_free();
 			return ret;
+		}
 	}
 
 	for (i = 0; i < num_devices; i++) {
 		struct soft_dev *sdev = soft_dev_create();
 
 		if (IS_ERR(sdev)) {
-			soft_destroy_all();
-			if (dma)
-				platform_driver_unregister(&soft_dma_driver);
-			return PTR_ERR(sdev);
+			ret = PTR_ERR(sdev);
+			goto err;
 		}
 		soft_devs[i] = sdev;
 	}
 	for (i = 0; hmm_compat && i < 2; i++) {
-		int ret = wd_hmm_compat_add(soft_devs[i]->wdev, i);
-
-		if (ret) {
-			soft_destroy_all();
-			if (dma)
-				platform_driver_unregister(&soft_dma_driver);
-			return ret;
-		}
+		ret = wd_hmm_compat_add(soft_devs[i]->wdev, i);
+		if (ret)
+			goto err;
 	}
 	soft_debugfs = debugfs_create_dir("wd_soft", NULL);
 	debugfs_create_file("remove", 0200, soft_debugfs, NULL,
@@ -706,7 +992,16 @@ static int __init soft_init(void)
 			    &soft_baseline_fops);
 	debugfs_create_file_unsafe("busy_ns", 0400, soft_debugfs, NULL,
 				   &soft_busy_fops);
+	debugfs_create_file("engines", 0444, soft_debugfs, NULL,
+			    &soft_engines_fops);
 	return 0;
+
+err:
+	soft_destroy_all();
+	if (dma)
+		platform_driver_unregister(&soft_dma_driver);
+	soft_cores_free();
+	return ret;
 }
 
 static void __exit soft_exit(void)
@@ -715,6 +1010,7 @@ static void __exit soft_exit(void)
 	soft_destroy_all();
 	if (dma)
 		platform_driver_unregister(&soft_dma_driver);
+	soft_cores_free();
 }
 
 module_init(soft_init);

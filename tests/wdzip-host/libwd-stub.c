@@ -19,6 +19,7 @@ static struct wd_queue the_q;
 int wd_open(const char *name, struct wd_dev **out) { *out = &the_dev; return 0; }
 int wd_open_alg(uint32_t algs, struct wd_dev **out) { *out = &the_dev; return 0; }
 void wd_close(struct wd_dev *dev) { }
+const char *wd_dev_name(const struct wd_dev *dev) { return "stub0"; }
 int wd_queue_get(struct wd_dev *dev, const struct wd_queue_opts *opts, struct wd_queue **q) { *q = &the_q; return 0; }
 int wd_get_info(struct wd_dev *dev, struct wd_info *info) { info->max_cmd_len = 1 << 30; return 0; }
 const char *wd_strerror(int err) { return strerror(-err); }

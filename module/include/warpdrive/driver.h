@@ -696,6 +696,21 @@ void wd_mem_advance(struct wd_mem_cursor *cur, size_t n);
 void wd_mem_finish(struct wd_mem_cursor *cur);
 
 /**
+ * wd_mem_job_pause() - let go of everything a job holds, mid-command
+ * @job: job, possibly with cursors in the middle of their walks
+ *
+ * For an engine that sets a command aside for a while (to let another
+ * queue's command run on the same execution unit): every segment and
+ * mapped page its cursors hold is given up and the access is released,
+ * so invalidations of the command's pages need not wait for it to come
+ * back. The cursors keep their positions; the next wd_mem_segs() or
+ * wd_mem_map() call on any of them translates again from there, as after
+ * -EAGAIN. The engine must be done with (and, for a DMA device, have seen
+ * the end of any DMA on) what the cursors held.
+ */
+void wd_mem_job_pause(struct wd_mem_job *job);
+
+/**
  * wd_mem_job_end() - end the memory accesses of a command
  * @job: job; everything it held is released
  */
