@@ -255,35 +255,35 @@ TEST_F_TIMEOUT(big, wdzip_processes_same_output, 400)
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		make_file("/tmp/bigp", sizes[i], 7 + i);
-		ASSERT_EQ(0, sh("/wd/bin/wdzip -n -b 512k -p 1 -c /tmp/bigp > /tmp/bigp1.gz"));
-		ASSERT_EQ(0, sh("/wd/bin/wdzip -n -b 512k -p 4 -c /tmp/bigp > /tmp/bigp4.gz"));
-		ASSERT_EQ(0, sh("/wd/bin/wdzip -n -b 512k -p 64 -c < /tmp/bigp > /tmp/bigp64.gz"));
-		EXPECT_EQ(0, sh("cmp /tmp/bigp1.gz /tmp/bigp4.gz")) TH_LOG("%ld bytes", sizes[i]);
-		EXPECT_EQ(0, sh("cmp /tmp/bigp1.gz /tmp/bigp64.gz")) TH_LOG("%ld bytes", sizes[i]);
-		EXPECT_EQ(0, sh("gunzip -c /tmp/bigp4.gz | cmp - /tmp/bigp"));
-		EXPECT_EQ(0, sh("/wd/bin/wdzip -d -p 4 -c /tmp/bigp4.gz | cmp - /tmp/bigp"));
+		ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -n -b 512k -p 1 -c /tmp/bigp > /tmp/bigp1.gz"));
+		ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -n -b 512k -p 4 -c /tmp/bigp > /tmp/bigp4.gz"));
+		ASSERT_EQ(0, wd_test_sh("/wd/bin/wdzip -n -b 512k -p 64 -c < /tmp/bigp > /tmp/bigp64.gz"));
+		EXPECT_EQ(0, wd_test_sh("cmp /tmp/bigp1.gz /tmp/bigp4.gz")) TH_LOG("%ld bytes", sizes[i]);
+		EXPECT_EQ(0, wd_test_sh("cmp /tmp/bigp1.gz /tmp/bigp64.gz")) TH_LOG("%ld bytes", sizes[i]);
+		EXPECT_EQ(0, wd_test_sh("gunzip -c /tmp/bigp4.gz | cmp - /tmp/bigp"));
+		EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -d -p 4 -c /tmp/bigp4.gz | cmp - /tmp/bigp"));
 	}
 	/* Several threads really ran (-vv says how many queues it got). */
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -vv -b 512k -p 3 -c /tmp/bigp 2>&1 >/dev/null | "
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -vv -b 512k -p 3 -c /tmp/bigp 2>&1 >/dev/null | "
 			"grep -q '^wdzip: 3 queues$'"));
 	/* Names and times: the first member only, in either way. */
-	ASSERT_EQ(0, sh("cp /tmp/bigp /tmp/bigq && /wd/bin/wdzip -k -b 1M -p 1 /tmp/bigp && "
+	ASSERT_EQ(0, wd_test_sh("cp /tmp/bigp /tmp/bigq && /wd/bin/wdzip -k -b 1M -p 1 /tmp/bigp && "
 			"/wd/bin/wdzip -k -b 1M -p 2 -S .p2 /tmp/bigp && cmp /tmp/bigp.gz /tmp/bigp.p2"));
 	/* With 3 of the 4 queues taken, -p 4 runs on the one left: same bytes. */
 	for (j = 0; j < 3; j++) {
 		ASSERT_EQ(0, wd_open(WD_TEST_DEV, &hold[j]));
 		ASSERT_EQ(0, wd_queue_get(hold[j], NULL, &hq));
 	}
-	EXPECT_EQ(0, sh("/wd/bin/wdzip -vv -n -b 512k -p 4 -c /tmp/bigp 2>/tmp/bigp.err > /tmp/bigp4.gz"));
-	EXPECT_EQ(0, sh("grep -q '^wdzip: 1 queue$' /tmp/bigp.err"));
-	EXPECT_EQ(0, sh("cmp /tmp/bigp1.gz /tmp/bigp4.gz"));
+	EXPECT_EQ(0, wd_test_sh("/wd/bin/wdzip -vv -n -b 512k -p 4 -c /tmp/bigp 2>/tmp/bigp.err > /tmp/bigp4.gz"));
+	EXPECT_EQ(0, wd_test_sh("grep -q '^wdzip: 1 queue$' /tmp/bigp.err"));
+	EXPECT_EQ(0, wd_test_sh("cmp /tmp/bigp1.gz /tmp/bigp4.gz"));
 	for (j = 0; j < 3; j++)
 		wd_close(hold[j]);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		FILE *f;
 		size_t n;
 
-		EXPECT_EQ(1, sh("/wd/bin/wdzip -p %s /tmp/bigq 2>/tmp/bigp.err", bad[i]))
+		EXPECT_EQ(1, wd_test_sh("/wd/bin/wdzip -p %s /tmp/bigq 2>/tmp/bigp.err", bad[i]))
 			TH_LOG("-p %s", bad[i]);
 		f = fopen("/tmp/bigp.err", "r");
 		n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
