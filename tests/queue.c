@@ -790,8 +790,9 @@ TEST(wakeup_and_kick_statistics)
 	EXPECT_EQ(w0 + 1, sysfs_uint("stats/engine_wakeups"));
 
 	/*
-	 * A burst while the engine is awake: at most one more sleep (the
-	 * guest may be slow), and each kick ended at most one sleep.
+	 * A burst: each kick ended at most one sleep. (How often the engine
+	 * sleeps between the submissions depends on how fast the guest runs
+	 * them, so that is not asserted.)
 	 */
 	w0 = sysfs_uint("stats/engine_wakeups");
 	k0 = sysfs_uint("stats/kicks");
@@ -805,7 +806,6 @@ TEST(wakeup_and_kick_statistics)
 		EXPECT_EQ(WD_ST_OK, cqe.status);
 	}
 	EXPECT_EQ(c0 + 32, sysfs_uint("stats/commands_completed"));
-	EXPECT_GE(w0 + 1, sysfs_uint("stats/engine_wakeups"));
 	EXPECT_GE(sysfs_uint("stats/kicks") - k0,
 		  sysfs_uint("stats/engine_wakeups") - w0);
 	tq_close(&t);
