@@ -128,12 +128,12 @@ static bool soft_yield(struct soft_job *job)
 	struct soft_engine *eng = job->eng;
 
 	/*
-	 * Not before a piece's worth of data was moved on the unit: mapping
-	 * again after a yield can itself take longer than the slice, and a
-	 * thread that yielded at every map would hand the unit round with
-	 * no queue getting anything done, or a page at a time.
+	 * Not before a piece was done on the unit: mapping again after a
+	 * yield can itself take longer than the slice, and a thread that
+	 * yielded at every map would hand the unit round with no queue
+	 * ever getting a piece done.
 	 */
-	if (eng->moved < SOFT_PIECE || !eng->yield_due ||
+	if (!eng->moved || !eng->yield_due ||
 	    !eng->yield_due(eng->yield_arg))
 		return false;
 	wd_mem_job_pause(&eng->job);
@@ -205,7 +205,8 @@ static void soft_advance(struct soft_job *job, struct wd_mem_cursor *cur,
 	struct soft_segs *ss = soft_segs_of(job, cur);
 
 	wd_mem_advance(cur, n);
-	job->eng->moved += n;
+	if (n)
+		job->eng->moved = true;
 	ss->off += n;
 	while (ss->i < ss->nr && ss->off >= ss->seg[ss->i].len) {
 		ss->off -= ss->seg[ss->i].len;

@@ -66,10 +66,8 @@ struct soft_segs {
  *         ends cancelled).
  * @yield_arg: argument of @yield_due and @yield.
  * @yields: times this engine set a command aside in @yield.
- * @moved: bytes read and written since the thread got its execution
- *         unit; it yields only once they make a piece (SOFT_PIECE), so
- *         every hand-over is progress, however small the command's
- *         segments (a page each, for scattered user memory).
+ * @moved: a piece was done since the thread got its execution unit; it
+ *         never yields before that, so every hand-over is progress.
  *
  * One engine runs one command at a time; give each worker thread its own.
  * The cursors live here rather than on the stack because they are large.
@@ -93,7 +91,7 @@ struct soft_engine {
 	bool (*yield)(void *arg);
 	void *yield_arg;
 	u64 yields;
-	size_t moved;
+	bool moved;
 };
 
 /**

@@ -332,7 +332,7 @@ static bool soft_core_get(struct soft_queue *sq)
 got:
 	sq->owns_core = true;
 	sq->core_since = ktime_get_ns();
-	sq->eng->moved = 0;
+	sq->eng->moved = false;
 	return true;
 }
 
