@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,26 @@ static void print_algs(uint32_t algs, int json)
 }
 
 /*
+ * The first line of @path into @buf, without its newline; "" and false if
+ * the file cannot be read (an attribute an older module lacks).
+ */
+static bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	buf[0] = '\0';
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	if (!ok)
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+/*
  * Where the device memory is and how it is mapped (sysfs devmem_mode:
  * "ram", "pages", "pfnmap" or "pfnmap wc"); "" if the module has no such
  * attribute (an older one).
@@ -119,18 +140,10 @@ static void print_algs(uint32_t algs, int json)
 static void devmem_mode(const char *name, char *buf, size_t len)
 {
 	char path[256];
-	FILE *f;
 
-	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/sys/class/warpdrive/%s/devmem_mode",
 		 name);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)len, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
+	read_line(path, buf, len);
 }
 
 /*
@@ -145,15 +158,9 @@ static void soft_engines(const struct wd_dev_desc *d, char *buf, size_t len,
 
 	buf[0] = '\0';
 	*units = -1;
-	if (strncmp(d->api, "wd_soft", 7))
+	if (strncmp(d->api, "wd_soft", 7) ||
+	    !read_line("/sys/module/wd_soft/parameters/engines", buf, len))
 		return;
-	f = fopen("/sys/module/wd_soft/parameters/engines", "r");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)len, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
 	f = fopen("/sys/kernel/debug/wd_soft/engines", "r");
 	if (!f)
 		return;
