@@ -1633,13 +1633,32 @@ static bool wd_job_revalidate(struct wd_mem_job *job)
 	return valid;
 }
 
-static bool wd_job_acquire(struct wd_mem_job *job)
+/*
+ * Take the access for @job if it does not hold it. A nowait job only
+ * tries: the thread may hold other jobs' access, and a writer waiting
+ * would block it behind them.
+ * Return: 0, -EAGAIN (held pieces went stale, see wd_job_revalidate()) or
+ * -EBUSY (nowait, not taken).
+ */
+static int wd_job_acquire(struct wd_mem_job *job)
 {
+	struct wd_mmu *mmu = wd_job_mmu(job);
+
 	if (job->access_held)
-		return true;
-	down_read(&wd_job_mmu(job)->access);
+		return 0;
+	if (!job->nowait)
+		down_read(&mmu->access);
+	else if (!down_read_trylock(&mmu->access))
+		return -EBUSY;
 	job->access_held = true;
-	return wd_job_revalidate(job);
+	return wd_job_revalidate(job) ? 0 : -EAGAIN;
+}
+
+/* A nowait job would have to wait: it lets go of everything. */
+static int wd_job_would_block(struct wd_mem_job *job)
+{
+	wd_mem_job_pause(job);
+	return -EBUSY;
 }
 
 int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
@@ -1687,7 +1706,10 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 		return 0;
 	if (READ_ONCE(to_hwq(job->q)->stopping))
 		return -ECANCELED;
-	if (!wd_job_acquire(job))
+	ret = wd_job_acquire(job);
+	if (ret == -EBUSY)
+		return wd_job_would_block(job);
+	if (ret)
 		others_valid = false;
 	if (!cur->kaddr || cur->page_addr != page) {
 		for (;;) {
@@ -1696,6 +1718,8 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 			ret = wd_mmu_lookup(mmu, page, cur->write, &pfn);
 			if (ret != -ENOENT)
 				break;
+			if (job->nowait)
+				return wd_job_would_block(job);
 			/* Device fault: never wait for mmap_lock holding access. */
 			wd_job_release(job);
 			/* One budget of tries for all the faults of this page. */
@@ -1726,7 +1750,7 @@ ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr)
 				break;
 			if (READ_ONCE(to_hwq(job->q)->stopping))
 				return -ECANCELED;
-			if (!wd_job_acquire(job))
+			if (wd_job_acquire(job))
 				others_valid = false;
 		}
 		if (ret)
@@ -1784,14 +1808,19 @@ ssize_t wd_mem_segs_limit(struct wd_mem_cursor *cur, struct wd_seg *segs,
 	for (;;) {
 		if (READ_ONCE(*stop))
 			return -ECANCELED;
-		if (!wd_job_acquire(job))
-			return -EAGAIN;
+		ret = wd_job_acquire(job);
+		if (ret == -EBUSY)
+			return wd_job_would_block(job);
+		if (ret)
+			return ret;
 		if (mmu->mode == WD_MMU_SVA)
 			ret = wd_sva_segs(mmu, cur, &f);
 		else
 			ret = wd_share_segs(mmu, cur, &f);
 		if (ret != -ENOENT)
 			break;
+		if (job->nowait)
+			return wd_job_would_block(job);
 		/* Device fault: never wait for mmap_lock holding access. */
 		wd_job_release(job);
 		/* One budget of tries for all the faults of this call. */

@@ -843,6 +843,200 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 	free(ref);
 }
 
+static int vc_vdev(char *out, size_t len);
+
+/* A number from the device's vcrypto attribute ("@key N"), or -1. */
+static long vc_attr_num(const char *key)
+{
+	char vdev[64], path[128], buf[1024], *p;
+	size_t kl = strlen(key);
+
+	if (vc_vdev(vdev, sizeof(vdev)))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/vcrypto", vdev);
+	if (wd_test_read_file(path, buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n')) {
+		p += *p == '\n';
+		if (!strncmp(p, key, kl) && p[kl] == ' ')
+			return strtol(p + kl + 1, NULL, 0);
+	}
+	return -1;
+}
+
+/*
+ * The engine keeps several requests of a queue on the device at once
+ * (module parameter depth). A ring full of commands of every kind (good
+ * ones of several sizes, bad ones that end before the device, NOPs, and
+ * ones whose destination another thread keeps unmapping, protecting,
+ * moving and COW-ing by fork) completes in submission order with each
+ * command's own status; the good ones are right byte for byte, the
+ * victim's pages hold ciphertext or zeros, and commands that need a
+ * device fault behind requests in flight (fresh pages after each change)
+ * make no deadlock with the invalidations those changes cause.
+ */
+TEST_F_TIMEOUT(vc, pipeline_order_and_churn, 180)
+{
+	SETUP_SKIPPED();
+	enum { N = 48, SLOT = 16384, BIG = 512 * 1024 };
+	size_t len = 4 * SLOT;
+	uint8_t *big;
+	uint8_t *a = mmap(NULL, len + N * SLOT + 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *src = a, *key = a + len, *dst = a + len + 4096;
+	uint8_t *ref = malloc(len);
+	struct wd_cmd cmds[N];
+	uint32_t want[N];
+	struct churn ch = { 0 };
+	unsigned int seed = 21, sq;
+	int round, i, victims_ok = 0, victims_fault = 0;
+	long depth, peak;
+	pthread_t th;
+
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(NULL, ref);
+	depth = vc_attr_num("queue_depth");
+	ASSERT_LE(1, depth);
+	ASSERT_EQ(0, pthread_mutex_init(&ch.lock, NULL));
+	ch.len = SLOT;
+	ch.victim = mmap(NULL, SLOT, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ch.spare = mmap(NULL, SLOT, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ch.victim);
+	ASSERT_NE(MAP_FAILED, ch.spare);
+	fill_random(a, len + 48, &seed);
+	ASSERT_EQ(0, afalg("cbc(aes-generic)", 1, key, 16, key + 16, src, ref, len));
+	sq = wd_queue_sq_entries(self->v.q);
+	ASSERT_LE(8, sq);
+	ASSERT_EQ(0, pthread_create(&th, NULL, churn_thread, &ch));
+	for (round = 0; round < 20; round++) {
+		struct wd_cqe cqe[N];
+		int sent = 0, got = 0, idle = 0;
+
+		/* Fresh pages every other round: device faults in the ring. */
+		if (round & 1)
+			madvise(dst, N * SLOT, MADV_DONTNEED);
+		for (i = 0; i < N; i++) {
+			size_t n = (size_t)4096 << (i % 3);	/* 4, 8, 16 KiB */
+
+			switch (i % 8) {
+			case 3:		/* key length: ends before the device */
+				cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 15,
+					       src, n, dst + i * SLOT, n);
+				want[i] = WD_ST_INVALID;
+				break;
+			case 5:		/* no source */
+				cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16,
+					       NULL, n, dst + i * SLOT, n);
+				want[i] = WD_ST_FAULT;
+				break;
+			case 6:
+				memset(&cmds[i], 0, sizeof(cmds[i]));
+				cmds[i].opcode = WD_OP_NOP;
+				want[i] = WD_ST_OK;
+				break;
+			case 7:		/* the churned buffer: OK or FAULT */
+				cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16,
+					       src, SLOT, ch.victim, SLOT);
+				want[i] = UINT32_MAX;
+				break;
+			default:
+				memset(dst + i * SLOT, 0, n);
+				cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16,
+					       src, n, dst + i * SLOT, n);
+				want[i] = WD_ST_OK;
+			}
+			cmds[i].tag = round * 1000 + i;
+		}
+		while (got < N) {
+			int k = sent < N ? wd_submit_batch(self->v.q, cmds + sent,
+							   N - sent) : 0;
+
+			ASSERT_LE(0, k);
+			sent += k;
+			k = wd_reap(self->v.q, cqe + got, N - got);
+			ASSERT_LE(0, k);
+			got += k;
+			if (k) {
+				idle = 0;
+			} else if (++idle > 2000) {
+				ASSERT_EQ(N, got) TH_LOG("round %d: %d of %d completions", round, got, N);
+			} else {
+				wd_wait(self->v.q, 10);
+			}
+		}
+		for (i = 0; i < N; i++) {
+			int c = cqe[i].tag % 1000;
+
+			ASSERT_EQ(round * 1000 + i, (int)cqe[i].tag)
+				TH_LOG("round %d: completion %d is command %d", round, i, c);
+			if (want[i] == UINT32_MAX) {
+				ASSERT_TRUE(cqe[i].status == WD_ST_OK ||
+					    cqe[i].status == WD_ST_FAULT)
+					TH_LOG("victim: %s", wd_status_str(cqe[i].status));
+				if (cqe[i].status == WD_ST_OK)
+					victims_ok++;
+				else
+					victims_fault++;
+				continue;
+			}
+			ASSERT_EQ(want[i], cqe[i].status)
+				TH_LOG("round %d, command %d: %s", round, i,
+				       wd_status_str(cqe[i].status));
+			if (want[i] == WD_ST_OK && cmds[i].opcode != WD_OP_NOP)
+				ASSERT_EQ(0, memcmp(dst + i * SLOT, ref, cmds[i].src_len))
+					TH_LOG("round %d, command %d", round, i);
+		}
+		pthread_mutex_lock(&ch.lock);
+		i = foreign_pages(ch.victim, ref, SLOT);
+		pthread_mutex_unlock(&ch.lock);
+		ASSERT_EQ(0, i) TH_LOG("round %d: %d victim pages hold other bytes", round, i);
+	}
+	ch.stop = 1;
+	pthread_join(th, NULL);
+	/*
+	 * A long request, then short ones: the engine starts the short ones
+	 * while the device still works on the long one (the device is
+	 * usually quicker than the debug kernel's engine on short ones).
+	 */
+	big = mmap(NULL, 2 * BIG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	memset(big, 0x33, 2 * BIG);
+	for (round = 0; round < 5 && vc_attr_num("inflight_peak") < 2; round++) {
+		struct wd_cqe cqe[8];
+		int got = 0;
+
+		cmds[0] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16, big, BIG,
+			       big + BIG, BIG);
+		for (i = 1; i < 8; i++)
+			cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16, src,
+				       4096, dst + i * SLOT, 4096);
+		ASSERT_EQ(8, wd_submit_batch(self->v.q, cmds, 8));
+		while (got < 8) {
+			i = wd_reap(self->v.q, cqe + got, 8 - got);
+			ASSERT_LE(0, i);
+			got += i;
+			if (!i)
+				ASSERT_EQ(0, wd_wait(self->v.q, 10000));
+		}
+		for (i = 0; i < 8; i++)
+			ASSERT_EQ(WD_ST_OK, cqe[i].status);
+	}
+	peak = vc_attr_num("inflight_peak");
+	TH_LOG("depth %ld, most requests in flight %ld; victim commands %d OK, %d FAULT",
+	       depth, peak, victims_ok, victims_fault);
+	/* More than one request of the queue was on the device at once. */
+	if (depth > 1)
+		EXPECT_LT(1, peak);
+	EXPECT_LE(peak, depth);
+	munmap(big, 2 * BIG);
+	munmap(ch.victim, SLOT);
+	munmap(ch.spare, SLOT);
+	munmap(a, len + N * SLOT + 4096);
+	free(ref);
+}
+
 /*
  * Pinned mode is bounded by RLIMIT_MEMLOCK (without CAP_IPC_LOCK): a share
  * over the limit is refused with ENOMEM and charges nothing; within it the

@@ -2417,6 +2417,31 @@ static int vc_find(char *name, size_t len)
 	return -ENODEV;
 }
 
+/*
+ * A number from the "vcrypto" attribute wd_vcrypto gives the device's
+ * parent ("@key N" lines), or -1.
+ */
+static long vc_attr(const char *name, const char *key)
+{
+	char path[256], line[128];
+	size_t kl = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/warpdrive/%s/device/vcrypto",
+		 name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ' ') {
+			v = strtol(line + kl + 1, NULL, 0);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 static int scenario_vcrypto(void)
 {
 	static const size_t sizes[] = { 4096, 65536 };
@@ -2526,9 +2551,11 @@ static int scenario_vcrypto(void)
 		VC_ROW("SVA vs AF_ALG software", sva, sw,
 		       "AF_ALG cbc(aes-generic)", "> 1x: offload wins");
 #undef VC_ROW
-		printf("vcrypto   %zuK: %llu commands, %llu doorbell syscalls (%.4f per command)\n",
+		printf("vcrypto   %zuK: %llu commands, %llu doorbell syscalls (%.4f per command); at most %ld of a queue's requests on the device at once so far (depth %ld)\n",
 		       len >> 10, (unsigned long long)cmds,
-		       (unsigned long long)kicks, cmds ? (double)kicks / cmds : 0);
+		       (unsigned long long)kicks, cmds ? (double)kicks / cmds : 0,
+		       vc_attr(name, "inflight_peak"),
+		       vc_attr(name, "queue_depth"));
 	}
 	ret = 0;
 out:

@@ -87,6 +87,9 @@
 /* Attempts to get both buffers of a command present at once. */
 #define VC_GATHER_TRIES		16
 #define VC_REQ_TIMEOUT		(10 * HZ)
+#define VC_MAX_DEPTH		16
+/* Internal: the command would wait for what is in flight; not a WD_ST_*. */
+#define VC_ST_BUSY		U32_MAX
 
 static char *pci;
 module_param(pci, charp, 0444);
@@ -107,6 +110,11 @@ static unsigned int queues_per_vq = 4;
 module_param(queues_per_vq, uint, 0444);
 MODULE_PARM_DESC(queues_per_vq,
 		 "WarpDrive queues per data virtqueue (1-16, default 4)");
+
+static unsigned int depth = 8;
+module_param(depth, uint, 0444);
+MODULE_PARM_DESC(depth,
+		 "requests of one WarpDrive queue on the device at once (1-16, default 8)");
 
 static unsigned int max_cmd_kb = 1024;
 module_param(max_cmd_kb, uint, 0444);
@@ -165,6 +173,7 @@ struct vc_dataq {
  * @orphan_lock: protects @orphans
  * @orphans: requests a broken device never completed, with references on
  *           their pages; released after the device is reset
+ * @inflight_peak: most requests one queue had on the device at once
  */
 struct vc_dev {
 	struct virtio_device *vdev;
@@ -185,6 +194,7 @@ struct vc_dev {
 	struct device *dma_dev;
 	spinlock_t orphan_lock;
 	struct list_head orphans;
+	atomic_t inflight_peak;
 };
 
 struct vc_ctrl_out {
@@ -218,7 +228,7 @@ struct vc_session {
 };
 
 /**
- * struct vc_req - the data request of a queue (one in flight at a time)
+ * struct vc_req - one data request of a queue
  * @hdr: request header (device-readable)
  * @iv: IV (device-readable)
  * @status: status (device-writable; allocated on its own cache line)
@@ -240,7 +250,6 @@ struct vc_req {
  *       whole blocks (device-readable)
  * @tail: where the device writes the output of that padding (its own cache
  *        line, device-writable)
- * @segs: segments of the buffer being gathered
  * @src_sg: source: the user's pages, then @pad if needed
  * @dst_sg: destination: the user's pages, then @tail if needed
  * @held: pages an abandoned request keeps referenced
@@ -257,7 +266,6 @@ struct vc_xfer {
 	struct vc_req *req;
 	u8 *pad;
 	u8 *tail;
-	struct wd_seg segs[VC_MAX_SG];
 	struct scatterlist src_sg[VC_MAX_SG + 1];
 	struct scatterlist dst_sg[VC_MAX_SG + 1];
 	struct page *held[2 * VC_MAX_SG];
@@ -272,20 +280,46 @@ struct vc_xfer {
 };
 
 /**
+ * struct vc_slot - a request of a queue and the command it runs
+ * @xfer: the request and its scatterlists (NULL once abandoned)
+ * @job: memory job of the command; holds its buffers while the device
+ *       has the request (its TLB is kept from one command to the next)
+ * @src: source cursor (also reads the key)
+ * @dst: destination cursor
+ * @cmd: the command
+ * @nsrc: entries of the source scatterlist
+ * @ndst: of the destination scatterlist
+ * @pad: CTR padding bytes after each buffer
+ */
+struct vc_slot {
+	struct vc_xfer *xfer;
+	struct wd_mem_job job;
+	struct wd_mem_cursor src;
+	struct wd_mem_cursor dst;
+	struct wd_cmd cmd;
+	int nsrc;
+	int ndst;
+	u32 pad;
+};
+
+/**
  * struct vc_queue - a started WarpDrive queue
  * @q: the framework's queue
  * @vc: device
  * @dq: the data virtqueue it uses
- * @worker: engine thread
- * @wq: where the engine sleeps (idle, or waiting for its request)
+ * @worker: engine thread; the only user of everything below but @kicked
+ *          and @cancel
+ * @wq: where the engine sleeps (idle, or waiting for its requests)
  * @kicked: a doorbell rang
  * @cancel: the queue is stopping
- * @xfer: the request and its scatterlists (NULL once abandoned)
  * @sess: cached sessions
- * @key: key and IV of the command being run
- * @job: memory job of the command being run
- * @src: source cursor
- * @dst: destination cursor
+ * @key: key and IV of the command being started
+ * @segs: segments of the buffer being gathered
+ * @depth: slots in use (module parameter depth)
+ * @head: slot of the oldest request in flight
+ * @count: requests in flight, from @head on in submission order
+ * @head_since: when the oldest request became the oldest (jiffies)
+ * @slot: the requests
  */
 struct vc_queue {
 	struct wd_queue *q;
@@ -295,12 +329,14 @@ struct vc_queue {
 	wait_queue_head_t wq;
 	bool kicked;
 	bool cancel;
-	struct vc_xfer *xfer;
 	struct vc_session sess[VC_SESSIONS];
 	u8 key[VC_MAX_KEY + VC_IV_LEN];
-	struct wd_mem_job job;
-	struct wd_mem_cursor src;
-	struct wd_mem_cursor dst;
+	struct wd_seg segs[VC_MAX_SG];
+	unsigned int depth;
+	unsigned int head;
+	unsigned int count;
+	unsigned long head_since;
+	struct vc_slot slot[VC_MAX_DEPTH];
 };
 
 static const struct {
@@ -444,9 +480,13 @@ static void vc_session_drop(struct vc_dev *vc, struct vc_session *s)
 	memzero_explicit(s, sizeof(*s));
 }
 
-/* Find or create the session for a key; 0 or a WD_ST_* status. */
+/*
+ * Find or create the session for a key; 0 or a WD_ST_* status. Creating
+ * one waits for the control queue (and may drop a session requests in
+ * flight use): with @nowait (requests in flight) VC_ST_BUSY instead.
+ */
 static u32 vc_session_get(struct vc_queue *sq, u32 mode, bool encrypt,
-			  const u8 *key, u32 key_len, u64 *id)
+			  const u8 *key, u32 key_len, bool nowait, u64 *id)
 {
 	struct vc_session *s, *victim = &sq->sess[0];
 	unsigned int i;
@@ -464,6 +504,8 @@ static u32 vc_session_get(struct vc_queue *sq, u32 mode, bool encrypt,
 				  time_before(s->used, victim->used)))
 			victim = s;
 	}
+	if (nowait)
+		return VC_ST_BUSY;
 	vc_session_drop(sq->vc, victim);
 	ret = vc_session_create(sq->vc, vc_modes[vc_mode_index(mode)].vio,
 				encrypt, key, key_len, id);
@@ -638,14 +680,28 @@ static bool vc_stopping(struct vc_queue *sq)
 	return READ_ONCE(sq->cancel) || kthread_should_stop();
 }
 
-/* Read the key and IV of a command; 0 or a WD_ST_* status. */
-static u32 vc_read_key(struct vc_queue *sq, u64 addr, u32 len)
+/* The @i-th request in flight, from the oldest; @i == count: the next. */
+static struct vc_slot *vc_slot_at(struct vc_queue *sq, unsigned int i)
 {
-	struct wd_mem_cursor *cur = &sq->src;
+	return &sq->slot[(sq->head + i) % sq->depth];
+}
+
+/* Let go of everything the slot's command holds of the process's memory. */
+static void vc_slot_release(struct vc_slot *s)
+{
+	wd_mem_finish(&s->src);
+	wd_mem_finish(&s->dst);
+	wd_mem_job_end(&s->job);
+}
+
+/* Read the key and IV of a command; 0, a WD_ST_* status or VC_ST_BUSY. */
+static u32 vc_read_key(struct vc_queue *sq, struct vc_slot *s, u64 addr,
+		       u32 len)
+{
+	struct wd_mem_cursor *cur = &s->src;
 	u32 st = WD_ST_OK, off = 0;
 
-	wd_mem_job_init(&sq->job, sq->q);
-	if (wd_mem_start(cur, &sq->job, addr, len, false))
+	if (wd_mem_start(cur, &s->job, addr, len, false))
 		st = WD_ST_FAULT;
 	while (!st && off < len) {
 		void *p;
@@ -653,21 +709,21 @@ static u32 vc_read_key(struct vc_queue *sq, u64 addr, u32 len)
 
 		if (n == -EAGAIN)
 			continue;
-		if (n == -ECANCELED) {
+		if (n == -EBUSY)
+			st = VC_ST_BUSY;
+		else if (n == -ECANCELED)
 			st = WD_ST_CANCELLED;
-			break;
-		}
-		if (n <= 0) {
+		else if (n <= 0)
 			st = WD_ST_FAULT;
+		if (st)
 			break;
-		}
 		n = min_t(ssize_t, n, len - off);
 		memcpy(sq->key + off, p, n);
 		wd_mem_advance(cur, n);
 		off += n;
 	}
 	wd_mem_finish(cur);
-	wd_mem_job_end(&sq->job);
+	wd_mem_job_end(&s->job);
 	return st;
 }
 
@@ -723,20 +779,20 @@ static void vc_sg_dma(struct scatterlist *sg, dma_addr_t dma, u32 len)
 }
 
 /*
- * Hand the request to the device and wait for it; 0 or a WD_ST_* status.
- * @nsrc and @ndst entries of the xfer's scatterlists, the first @usrc and
- * @udst of them over user pages.
+ * Add the slot's request to the data virtqueue and notify the device.
+ * With @nowait (requests of the queue in flight) a full ring is not
+ * waited for: VC_ST_BUSY, the engine takes its own requests back first.
+ * Return: 0 (the request is the device's) or a WD_ST_* status.
  */
-static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
-			  unsigned int ndst, unsigned int usrc,
-			  unsigned int udst, u32 iv_len)
+static u32 vc_submit(struct vc_queue *sq, struct vc_slot *s, u32 iv_len,
+		     bool nowait)
 {
-	struct vc_xfer *x = sq->xfer;
+	struct vc_xfer *x = s->xfer;
 	struct vc_req *req = x->req;
 	struct vc_dataq *dq = sq->dq;
 	struct scatterlist hdr, iv, status, *sgs[5];
 	unsigned int out = 0, in = 0;
-	unsigned long flags, start;
+	unsigned long flags;
 	bool notify;
 	int ret;
 
@@ -778,95 +834,38 @@ static u32 vc_submit_wait(struct vc_queue *sq, unsigned int nsrc,
 		/* Not even an empty ring takes it: it never will. */
 		if (dq->vq->num_free == virtqueue_get_vring_size(dq->vq))
 			return WD_ST_TOO_BIG;
+		if (nowait)
+			return VC_ST_BUSY;
 		/* Full: hold the command until the device returns some. */
+		vc_dq_drain(dq, !READ_ONCE(polled));
 		wait_event_timeout(dq->space, vc_stopping(sq) ||
-				   dq->vq->num_free >= nsrc + ndst + 3,
+				   dq->vq->num_free >= s->nsrc + s->ndst + 3,
 				   HZ / 10);
 	}
 	if (ret)
 		return virtqueue_is_broken(dq->vq) ? WD_ST_NODEV : WD_ST_INVALID;
 	if (notify)
 		virtqueue_notify(dq->vq);
-	/*
-	 * The request is the device's until it returns it. The acquire pairs
-	 * with the release in vc_dq_drain(): the ring unmapped the buffers
-	 * before the request is seen done.
-	 */
-	start = jiffies;
-	/* Acquire: see above. */
-	while (!smp_load_acquire(&req->done)) {
-		if (!virtqueue_is_broken(dq->vq) &&
-		    time_after(jiffies, start + VC_REQ_TIMEOUT)) {
-			u8 dst = sq->vc->vdev->config->get_status(sq->vc->vdev);
-
-			/*
-			 * A device that stopped (it wants a reset, or never
-			 * answers) will not touch the request again only
-			 * once it is reset: break the rings, so that every
-			 * engine gives up, and leave the reset to removal.
-			 */
-			dev_err(&sq->vc->vdev->dev,
-				"request of %u+%u buffers not completed in %u s (device status %#x): device broken\n",
-				out, in, VC_REQ_TIMEOUT / HZ, dst);
-			virtio_break_device(sq->vc->vdev);
-		}
-		if (virtqueue_is_broken(dq->vq)) {
-			/*
-			 * Never coming back: the device may still write the
-			 * pages until it is reset. They stay referenced till
-			 * then; the request is freed after the reset.
-			 */
-			if (!x->dma) {
-				vc_hold_sg(x, x->src_sg, usrc);
-				vc_hold_sg(x, x->dst_sg, udst);
-			}
-			spin_lock(&sq->vc->orphan_lock);
-			list_add(&x->node, &sq->vc->orphans);
-			spin_unlock(&sq->vc->orphan_lock);
-			sq->xfer = NULL;
-			return WD_ST_NODEV;
-		}
-		if (READ_ONCE(polled)) {
-			vc_dq_drain(dq, false);
-			cond_resched();
-		} else {
-			/* Back from polling: the interrupt must be on. */
-			vc_dq_drain(dq, true);
-			/* Pairs with the release in vc_dq_drain(). */
-			wait_event_timeout(sq->wq, smp_load_acquire(&req->done),
-					   HZ);
-		}
-	}
-	if (x->dma)
-		dma_sync_single_for_cpu(x->dma, x->status_dma,
-					sizeof(*req->status), DMA_FROM_DEVICE);
-	switch (req->status->status) {
-	case VIRTIO_CRYPTO_OK:
-		return WD_ST_OK;
-	case VIRTIO_CRYPTO_INVSESS:
-	case VIRTIO_CRYPTO_BADMSG:
-	case VIRTIO_CRYPTO_NOTSUPP:
-	case VIRTIO_CRYPTO_ERR:
-	default:
-		return WD_ST_INVALID;
-	}
+	return WD_ST_OK;
 }
 
 /*
  * Scatterlist over the whole of what @cur has left (@len bytes): the
  * user's pages from one wd_mem_segs() call, then @extra_len bytes at
  * @extra (premapped: at @extra_dma). Return: the entries, -ENOENT (not
- * every page is present yet), or wd_mem_segs()'s -EAGAIN, -ECANCELED,
- * -EFAULT.
+ * every page is present yet), or wd_mem_segs()'s -EAGAIN, -EBUSY,
+ * -ECANCELED, -EFAULT.
  */
-static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
+static int vc_gather(struct vc_queue *sq, struct vc_xfer *x,
+		     struct wd_mem_cursor *cur, u64 len,
 		     struct scatterlist *sgl, void *extra,
 		     dma_addr_t extra_dma, u32 extra_len)
 {
+	struct wd_seg *segs = sq->segs;
 	unsigned int nr, i;
 	ssize_t n;
 
-	n = wd_mem_segs_limit(cur, x->segs, VC_MAX_SG, &nr, len);
+	n = wd_mem_segs_limit(cur, segs, VC_MAX_SG, &nr, len);
 	if (n < 0)
 		return n;
 	if (n < len)
@@ -874,9 +873,9 @@ static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
 	sg_init_table(sgl, nr + !!extra_len);
 	for (i = 0; i < nr; i++) {
 		if (x->dma)
-			vc_sg_set_dma(&sgl[i], x->segs[i].dma, x->segs[i].len);
+			vc_sg_set_dma(&sgl[i], segs[i].dma, segs[i].len);
 		else
-			sg_set_buf(&sgl[i], x->segs[i].kaddr, x->segs[i].len);
+			sg_set_buf(&sgl[i], segs[i].kaddr, segs[i].len);
 	}
 	if (extra_len && x->dma)
 		vc_sg_set_dma(&sgl[nr], extra_dma, extra_len);
@@ -889,12 +888,12 @@ static int vc_gather(struct vc_xfer *x, struct wd_mem_cursor *cur, u64 len,
  * Walk the whole of @cur once so that every page of it is in the device's
  * mirror (SVA device faults, with fault-around); holds nothing after.
  */
-static int vc_prefault(struct vc_xfer *x, struct wd_mem_cursor *cur)
+static int vc_prefault(struct vc_queue *sq, struct wd_mem_cursor *cur)
 {
 	unsigned int nr, tries = 0;
 	ssize_t n;
 
-	while ((n = wd_mem_segs(cur, x->segs, VC_MAX_SG, &nr))) {
+	while ((n = wd_mem_segs(cur, sq->segs, VC_MAX_SG, &nr))) {
 		if (n == -EAGAIN && ++tries < VC_GATHER_TRIES)
 			continue;
 		if (n < 0)
@@ -910,15 +909,17 @@ static u32 vc_errno_status(int err)
 }
 
 /*
- * Get both buffers of the command present and held at once, as
- * scatterlists over the user's pages (with the CTR padding, @pad bytes,
- * after each). On success the job holds them until wd_mem_job_end().
- * Return: 0 or a WD_ST_* status (the job then holds nothing).
+ * Get both buffers of the slot's command present and held at once, as
+ * scatterlists over the user's pages (with the CTR padding after each).
+ * On success the job holds them until vc_slot_release(). With @nowait
+ * (requests in flight) nothing is faulted in or waited for: VC_ST_BUSY.
+ * Return: 0 or a status (the job then holds nothing).
  */
-static u32 vc_map_buffers(struct vc_queue *sq, const struct wd_cmd *cmd,
-			  u32 pad, int *nsrc, int *ndst)
+static u32 vc_map_buffers(struct vc_queue *sq, struct vc_slot *s,
+			  bool nowait)
 {
-	struct vc_xfer *x = sq->xfer;
+	const struct wd_cmd *cmd = &s->cmd;
+	struct vc_xfer *x = s->xfer;
 	u64 len = cmd->src_len;
 	unsigned int tries;
 	int ret = 0;
@@ -926,77 +927,80 @@ static u32 vc_map_buffers(struct vc_queue *sq, const struct wd_cmd *cmd,
 	for (tries = 0; tries < VC_GATHER_TRIES; tries++) {
 		if (vc_stopping(sq))
 			return WD_ST_CANCELLED;
-		wd_mem_job_init(&sq->job, sq->q);
-		if (wd_mem_start(&sq->src, &sq->job, cmd->src, len, false) ||
-		    wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true)) {
-			ret = -EFAULT;
-			goto fail;
+		if (wd_mem_start(&s->src, &s->job, cmd->src, len, false) ||
+		    wd_mem_start(&s->dst, &s->job, cmd->dst, len, true)) {
+			vc_slot_release(s);
+			return WD_ST_FAULT;
 		}
 		/* Not all there last time: fault everything in first. */
 		if (tries) {
-			ret = vc_prefault(x, &sq->src);
+			ret = vc_prefault(sq, &s->src);
 			if (!ret)
-				ret = vc_prefault(x, &sq->dst);
+				ret = vc_prefault(sq, &s->dst);
+			vc_slot_release(s);
 			if (ret)
-				goto fail;
-			wd_mem_finish(&sq->src);
-			wd_mem_finish(&sq->dst);
-			wd_mem_job_end(&sq->job);
-			wd_mem_job_init(&sq->job, sq->q);
-			wd_mem_start(&sq->src, &sq->job, cmd->src, len, false);
-			wd_mem_start(&sq->dst, &sq->job, cmd->dst, len, true);
+				return vc_errno_status(ret);
+			wd_mem_start(&s->src, &s->job, cmd->src, len, false);
+			wd_mem_start(&s->dst, &s->job, cmd->dst, len, true);
 		}
-		*nsrc = vc_gather(x, &sq->src, len, x->src_sg, x->pad,
-				  x->pad_dma, pad);
-		if (*nsrc < 0) {
-			ret = *nsrc;
+		s->nsrc = vc_gather(sq, x, &s->src, len, x->src_sg, x->pad,
+				    x->pad_dma, s->pad);
+		if (s->nsrc < 0) {
+			ret = s->nsrc;
 		} else {
-			*ndst = vc_gather(x, &sq->dst, len, x->dst_sg, x->tail,
-					  x->tail_dma, pad);
-			if (*ndst >= 0)
+			s->ndst = vc_gather(sq, x, &s->dst, len, x->dst_sg,
+					    x->tail, x->tail_dma, s->pad);
+			if (s->ndst >= 0)
 				return WD_ST_OK;
-			ret = *ndst;
+			ret = s->ndst;
 		}
-		wd_mem_finish(&sq->src);
-		wd_mem_finish(&sq->dst);
-		wd_mem_job_end(&sq->job);
+		vc_slot_release(s);
+		/* Would fault or wait: not with requests in flight. */
+		if (nowait && (ret == -EBUSY || ret == -ENOENT))
+			return VC_ST_BUSY;
 		/* Pages went away under us, or were not all there: again. */
 		if (ret != -EAGAIN && ret != -ENOENT)
 			return vc_errno_status(ret);
 	}
 	/* The memory never held still for long enough. */
 	return WD_ST_FAULT;
-fail:
-	wd_mem_finish(&sq->src);
-	wd_mem_finish(&sq->dst);
-	wd_mem_job_end(&sq->job);
-	return vc_errno_status(ret);
 }
 
-static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
+/*
+ * Start a command in slot @s: check it, read its key, find its session,
+ * get its buffers and hand the request to the device (*@queued then set).
+ * @nowait: requests of the queue are in flight; whatever would wait for
+ * the process's memory or the control queue gives VC_ST_BUSY instead.
+ * Return: 0 or a WD_ST_* status (the command ends here), or VC_ST_BUSY.
+ */
+static u32 vc_start(struct vc_queue *sq, struct vc_slot *s,
+		    const struct wd_cmd *cmd, bool nowait, bool *queued)
 {
 	u32 mode = WD_CIPHER_MODE(cmd->param);
 	u32 key_len = WD_CIPHER_KEY_LEN(cmd->param);
 	bool enc = cmd->opcode == WD_OP_ENCRYPT;
 	u32 iv_len = mode == WD_CIPHER_ECB ? 0 : VC_IV_LEN;
 	u64 len = cmd->src_len, dev_len = len, id;
-	int nsrc, ndst;
 	struct vc_req *req;
-	u32 st, pad = 0;
+	u32 st;
 
+	*queued = false;
+	s->cmd = *cmd;
+	s->pad = 0;
 	st = vc_check(sq, cmd);
 	if (st || cmd->opcode == WD_OP_NOP)
 		return st;
-	st = vc_read_key(sq, cmd->key, key_len + VC_IV_LEN);
+	wd_mem_job_set_nowait(&s->job, nowait);
+	st = vc_read_key(sq, s, cmd->key, key_len + VC_IV_LEN);
 	if (st)
 		goto out;
 	if (!len)
 		goto out;
-	if (!sq->xfer) {
+	if (!s->xfer) {
 		st = WD_ST_NODEV;
 		goto out;
 	}
-	st = vc_session_get(sq, mode, enc, sq->key, key_len, &id);
+	st = vc_session_get(sq, mode, enc, sq->key, key_len, nowait, &id);
 	if (st)
 		goto out;
 
@@ -1007,10 +1011,10 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	 * back only src_len bytes.
 	 */
 	if (len % VC_BLOCK) {
-		pad = VC_BLOCK - len % VC_BLOCK;
-		dev_len = len + pad;
+		s->pad = VC_BLOCK - len % VC_BLOCK;
+		dev_len = len + s->pad;
 	}
-	req = sq->xfer->req;
+	req = s->xfer->req;
 	memset(&req->hdr, 0, sizeof(req->hdr));
 	req->hdr.header.opcode = cpu_to_le32(enc ? VIRTIO_CRYPTO_CIPHER_ENCRYPT :
 						   VIRTIO_CRYPTO_CIPHER_DECRYPT);
@@ -1022,47 +1026,220 @@ static u32 vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
 	req->hdr.u.sym_req.u.cipher.para.dst_data_len = cpu_to_le32(dev_len);
 	memcpy(req->iv, sq->key + key_len, VC_IV_LEN);
 
-	st = vc_map_buffers(sq, cmd, pad, &nsrc, &ndst);
+	st = vc_map_buffers(sq, s, nowait);
 	if (st)
 		goto out;
-	st = vc_submit_wait(sq, nsrc, ndst, nsrc - !!pad, ndst - !!pad,
-			    iv_len);
-	/* The device is done with the pages (or they are held): let go. */
-	wd_mem_advance(&sq->src, len);
-	wd_mem_advance(&sq->dst, len);
-	wd_mem_finish(&sq->src);
-	wd_mem_finish(&sq->dst);
-	wd_mem_job_end(&sq->job);
+	st = vc_submit(sq, s, iv_len, nowait);
+	if (st)
+		vc_slot_release(s);
+	else
+		*queued = true;
 out:
 	memzero_explicit(sq->key, sizeof(sq->key));
 	return st;
 }
 
-static unsigned int vc_batch(struct vc_queue *sq)
+static bool vc_req_done(struct vc_slot *s)
 {
-	struct wd_cmd cmd;
-	struct wd_cqe cqe;
-	unsigned int n;
+	/*
+	 * Acquire: pairs with the release in vc_dq_drain(); the ring
+	 * unmapped the buffers before the request is seen done. A request
+	 * given up (no xfer) is done.
+	 */
+	return !s->xfer || smp_load_acquire(&s->xfer->req->done);
+}
 
-	for (n = 0; n < 16 && !vc_stopping(sq) &&
-		    wd_queue_fetch(sq->q, &cmd); n++) {
-		memset(&cqe, 0, sizeof(cqe));
-		cqe.status = vc_run(sq, &cmd);
-		cqe.tag = cmd.tag;
-		cqe.opcode = cmd.opcode;
-		if (cqe.status == WD_ST_OK && cmd.opcode != WD_OP_NOP) {
-			cqe.result = cmd.src_len;
-			cqe.consumed = cmd.src_len;
+/*
+ * The device broke: it will not touch the requests it still holds only
+ * once it is reset. Those requests keep references on their pages
+ * (ring-mapped) and are freed after the reset; their slots have none.
+ */
+static void vc_orphan_inflight(struct vc_queue *sq)
+{
+	unsigned int i;
+
+	for (i = 0; i < sq->count; i++) {
+		struct vc_slot *s = vc_slot_at(sq, i);
+		struct vc_xfer *x = s->xfer;
+
+		if (vc_req_done(s))
+			continue;
+		if (!x->dma) {
+			vc_hold_sg(x, x->src_sg, s->nsrc - !!s->pad);
+			vc_hold_sg(x, x->dst_sg, s->ndst - !!s->pad);
 		}
-		wd_queue_complete(sq->q, &cqe);
+		spin_lock(&sq->vc->orphan_lock);
+		list_add(&x->node, &sq->vc->orphans);
+		spin_unlock(&sq->vc->orphan_lock);
+		s->xfer = NULL;
 	}
-	return n;
+}
+
+/*
+ * Wait a little for the oldest request in flight: poll the ring once
+ * (polled), or sleep until the interrupt (at most a second). A device
+ * that has not returned it for VC_REQ_TIMEOUT is broken: every request in
+ * flight is given up.
+ */
+static void vc_wait_head(struct vc_queue *sq)
+{
+	struct vc_slot *s = vc_slot_at(sq, 0);
+	struct vc_dataq *dq = sq->dq;
+
+	if (!virtqueue_is_broken(dq->vq) &&
+	    time_after(jiffies, sq->head_since + VC_REQ_TIMEOUT)) {
+		struct virtio_device *vdev = sq->vc->vdev;
+
+		/*
+		 * A device that stopped (it wants a reset, or never answers):
+		 * break the rings, so that every engine gives up, and leave
+		 * the reset to removal.
+		 */
+		dev_err(&vdev->dev,
+			"request not completed in %u s (device status %#x): device broken\n",
+			VC_REQ_TIMEOUT / HZ, vdev->config->get_status(vdev));
+		virtio_break_device(vdev);
+	}
+	if (virtqueue_is_broken(dq->vq)) {
+		vc_orphan_inflight(sq);
+		return;
+	}
+	if (READ_ONCE(polled)) {
+		vc_dq_drain(dq, false);
+		if (!vc_req_done(s))
+			cond_resched();
+	} else {
+		/* Back from polling: the interrupt must be on. */
+		vc_dq_drain(dq, true);
+		wait_event_timeout(sq->wq, vc_req_done(s), HZ);
+	}
+}
+
+static u32 vc_req_status(struct vc_slot *s)
+{
+	struct vc_xfer *x = s->xfer;
+
+	if (!x)
+		return WD_ST_NODEV;
+	if (x->dma)
+		dma_sync_single_for_cpu(x->dma, x->status_dma,
+					sizeof(*x->req->status),
+					DMA_FROM_DEVICE);
+	switch (x->req->status->status) {
+	case VIRTIO_CRYPTO_OK:
+		return WD_ST_OK;
+	case VIRTIO_CRYPTO_INVSESS:
+	case VIRTIO_CRYPTO_BADMSG:
+	case VIRTIO_CRYPTO_NOTSUPP:
+	case VIRTIO_CRYPTO_ERR:
+	default:
+		return WD_ST_INVALID;
+	}
+}
+
+static void vc_post(struct vc_queue *sq, const struct wd_cmd *cmd, u32 st)
+{
+	struct wd_cqe cqe = {
+		.status = st,
+		.tag = cmd->tag,
+		.opcode = cmd->opcode,
+	};
+
+	if (st == WD_ST_OK && cmd->opcode != WD_OP_NOP) {
+		cqe.result = cmd->src_len;
+		cqe.consumed = cmd->src_len;
+	}
+	wd_queue_complete(sq->q, &cqe);
+}
+
+/* Wait for the oldest request in flight and complete its command. */
+static void vc_retire(struct vc_queue *sq)
+{
+	struct vc_slot *s = vc_slot_at(sq, 0);
+	u32 st;
+
+	while (!vc_req_done(s))
+		vc_wait_head(sq);
+	st = vc_req_status(s);
+	/* The device is done with the pages (or they are held): let go. */
+	vc_slot_release(s);
+	vc_post(sq, &s->cmd, st);
+	sq->head = (sq->head + 1) % sq->depth;
+	sq->count--;
+	sq->head_since = jiffies;
+}
+
+static void vc_retire_all(struct vc_queue *sq)
+{
+	while (sq->count)
+		vc_retire(sq);
+}
+
+/*
+ * Run one command: onto the device behind those in flight if it needs no
+ * wait for memory or the control queue, else once they have ended.
+ * Completions keep the order of the submission ring.
+ */
+static void vc_run(struct vc_queue *sq, const struct wd_cmd *cmd)
+{
+	bool queued;
+	u32 st;
+
+	st = vc_start(sq, vc_slot_at(sq, sq->count), cmd, sq->count > 0,
+		      &queued);
+	if (st == VC_ST_BUSY) {
+		vc_retire_all(sq);
+		st = vc_start(sq, vc_slot_at(sq, 0), cmd, false, &queued);
+	}
+	if (queued) {
+		int peak = atomic_read(&sq->vc->inflight_peak);
+
+		if (!sq->count++)
+			sq->head_since = jiffies;
+		while (peak < sq->count &&
+		       !atomic_try_cmpxchg(&sq->vc->inflight_peak, &peak,
+					   sq->count))
+			;
+		return;
+	}
+	/* Ended here: its completion goes after those before it. */
+	vc_retire_all(sq);
+	vc_post(sq, cmd, st);
+}
+
+/*
+ * Keep the device fed: fetch commands while a slot is free, complete
+ * the requests the device returned, oldest first, and wait for the
+ * oldest when there is nothing else to do. Returns once the ring is
+ * empty and nothing is in flight (at once when stopping): whether a
+ * command was fetched.
+ */
+static bool vc_pump(struct vc_queue *sq)
+{
+	bool worked = false;
+	struct wd_cmd cmd;
+
+	for (;;) {
+		while (sq->count && vc_req_done(vc_slot_at(sq, 0)))
+			vc_retire(sq);
+		if (sq->count < sq->depth && !vc_stopping(sq) &&
+		    wd_queue_fetch(sq->q, &cmd)) {
+			vc_run(sq, &cmd);
+			worked = true;
+			cond_resched();
+			continue;
+		}
+		if (!sq->count)
+			return worked;
+		vc_wait_head(sq);
+	}
 }
 
 /*
  * The engine of one queue: runs commands while there are some, polls the
  * ring for poll_us when it is empty, then sets NEED_WAKEUP and sleeps
- * until a doorbell. Ends at kthread_stop() (queue_stop).
+ * until a doorbell. Ends at kthread_stop() (queue_stop), once the device
+ * returned every request of the queue (or broke).
  */
 static int vc_worker(void *data)
 {
@@ -1070,7 +1247,7 @@ static int vc_worker(void *data)
 	unsigned long idle_since = jiffies;
 
 	while (!kthread_should_stop()) {
-		if (vc_batch(sq)) {
+		if (vc_pump(sq)) {
 			idle_since = jiffies;
 			cond_resched();
 			continue;
@@ -1089,23 +1266,37 @@ static void vc_kick(struct wd_queue *q)
 	wake_up(&sq->wq);
 }
 
+static void vc_queue_free(struct vc_queue *sq)
+{
+	unsigned int i;
+
+	for (i = 0; i < sq->depth; i++)
+		vc_xfer_free(sq->slot[i].xfer);
+	kvfree_sensitive(sq, sizeof(*sq));
+}
+
 static int vc_queue_start(struct wd_queue *q)
 {
 	struct vc_dev *vc = wd_device_priv(q->wdev);
 	struct vc_queue *sq;
+	unsigned int i;
 	int ret;
 
-	sq = kzalloc(sizeof(*sq), GFP_KERNEL);
+	sq = kvzalloc(sizeof(*sq), GFP_KERNEL);
 	if (!sq)
 		return -ENOMEM;
 	sq->q = q;
 	sq->vc = vc;
 	sq->dq = &vc->dq[q->hw_id % vc->nr_dq];
+	sq->depth = depth;
 	init_waitqueue_head(&sq->wq);
-	sq->xfer = vc_xfer_alloc(vc->dma_dev);
-	if (!sq->xfer) {
-		ret = -ENOMEM;
-		goto err;
+	for (i = 0; i < sq->depth; i++) {
+		sq->slot[i].xfer = vc_xfer_alloc(vc->dma_dev);
+		if (!sq->slot[i].xfer) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		wd_mem_job_init(&sq->slot[i].job, q);
 	}
 	q->drv_priv = sq;
 	sq->worker = kthread_run(vc_worker, sq, "%s/q%u",
@@ -1117,15 +1308,14 @@ static int vc_queue_start(struct wd_queue *q)
 	}
 	return 0;
 err:
-	vc_xfer_free(sq->xfer);
-	kfree(sq);
+	vc_queue_free(sq);
 	return ret;
 }
 
 /*
- * The engine finishes the request the device holds (or gives it up if the
- * device broke), completes its command as CANCELLED unless it already
- * ended, and exits; then the queue's sessions are destroyed.
+ * The engine waits for the requests the device holds (or gives them up
+ * if the device broke), completes their commands, and exits; then the
+ * queue's sessions are destroyed.
  */
 static void vc_queue_stop(struct wd_queue *q)
 {
@@ -1137,9 +1327,8 @@ static void vc_queue_stop(struct wd_queue *q)
 	kthread_stop(sq->worker);
 	for (i = 0; i < VC_SESSIONS; i++)
 		vc_session_drop(sq->vc, &sq->sess[i]);
-	vc_xfer_free(sq->xfer);
 	q->drv_priv = NULL;
-	kfree_sensitive(sq);
+	vc_queue_free(sq);
 }
 
 static const struct wd_device_ops vc_ops = {
@@ -1431,15 +1620,16 @@ static ssize_t vcrypto_show(struct device *dev, struct device_attribute *attr,
 		       dev_name(&vc->wdev->dev),
 		       parent ? dev_name(parent) : "-", gid);
 	n += sysfs_emit_at(buf, n,
-			   "dataqueues %u\nvq_size %u\nqueues_per_vq %u\ncontrolq 1\n",
+			   "dataqueues %u\nvq_size %u\nqueues_per_vq %u\nqueue_depth %u\ncontrolq 1\n",
 			   vc->nr_dq, virtqueue_get_vring_size(vc->dq[0].vq),
-			   queues_per_vq);
+			   queues_per_vq, depth);
 	n += sysfs_emit_at(buf, n,
 			   "cipher_mask %#x\nmax_key %u\nmax_cmd_len %llu\npolled %d\n",
 			   vc->cipher_mask, vc->max_key, vc->max_len,
 			   READ_ONCE(polled));
-	n += sysfs_emit_at(buf, n, "dma %s\n",
-			   vc->dma_dev ? "premapped" : "ring-mapped");
+	n += sysfs_emit_at(buf, n, "dma %s\ninflight_peak %d\n",
+			   vc->dma_dev ? "premapped" : "ring-mapped",
+			   atomic_read(&vc->inflight_peak));
 	return n;
 }
 static DEVICE_ATTR_RO(vcrypto);
@@ -1472,8 +1662,9 @@ static struct virtio_driver vc_driver = {
 static int __init vc_init(void)
 {
 	if (!queues_per_vq || queues_per_vq > 16 || max_cmd_kb < 4 ||
-	    max_cmd_kb > 16384) {
-		pr_err("queues_per_vq must be 1-16, max_cmd_kb 4-16384\n");
+	    max_cmd_kb > 16384 || !depth || depth > VC_MAX_DEPTH) {
+		pr_err("queues_per_vq must be 1-16, max_cmd_kb 4-16384, depth 1-%u\n",
+		       VC_MAX_DEPTH);
 		return -EINVAL;
 	}
 	return register_virtio_driver(&vc_driver);

@@ -500,6 +500,7 @@ struct wd_mem_job {
 	struct wd_mem_cursor *cursors[2];
 	int nr;
 	bool access_held;
+	bool nowait;
 	unsigned long gen;
 	struct wd_mem_tlb_entry tlb[WD_MEM_TLB_SIZE];
 };
@@ -533,10 +534,40 @@ struct wd_mem_cursor {
  * take for writing: so one thread uses a job from wd_mem_job_init() to
  * wd_mem_job_end() (advance and end it in the thread that translated,
  * not in an interrupt handler), and a thread that holds segments of one
- * job must not translate another job of the same context: a waiting
- * invalidation would block the second while it waits for the first.
+ * job must not translate another job of the same context, unless that
+ * one is set nowait (wd_mem_job_set_nowait()): a waiting invalidation
+ * would block the second while it waits for the first.
  */
 void wd_mem_job_init(struct wd_mem_job *job, struct wd_queue *q);
+
+/**
+ * wd_mem_job_set_nowait() - make a job's translations never wait
+ * @job: job
+ * @nowait: true: no call on the job's cursors sleeps for the access lock
+ *          or for a device fault
+ *
+ * For an engine that keeps several commands of a context on its device
+ * at once, a job per command: while it holds the segments of commands in
+ * flight it may translate the next one only in nowait mode. A blocking
+ * translation could wait for an invalidation (to take the access lock, or
+ * inside a device fault) that itself waits for the commands in flight,
+ * which only this thread completes: a deadlock. In nowait mode a
+ * wd_mem_map() or wd_mem_segs() call that would wait (an invalidation or
+ * an unshare waits for the context's access, or the page at the cursor
+ * needs a device fault) returns -EBUSY instead, and the job then holds
+ * nothing (as after wd_mem_job_pause()). The engine waits for its commands
+ * in flight, ends their jobs, turns nowait off and translates again, so
+ * that an invalidation waits at most for the commands already on the
+ * device. Pinned mode never faults: only a waiting invalidation or
+ * unshare makes it -EBUSY.
+ *
+ * Context: any; the setting stays until changed (wd_mem_job_init() clears
+ * it).
+ */
+static inline void wd_mem_job_set_nowait(struct wd_mem_job *job, bool nowait)
+{
+	job->nowait = nowait;
+}
 
 /**
  * wd_mem_job_next() - end one command's accesses, keep the job for the next
@@ -586,7 +617,9 @@ int wd_mem_start(struct wd_mem_cursor *cur, struct wd_mem_job *job, u64 addr,
  * of another cursor's piece changed, every piece of the job must be
  * mapped again (the cursors' positions are unchanged), or -ECANCELED: the
  * queue is being stopped or the process that owns the memory exited; the
- * engine ends the command (WD_ST_CANCELLED) without further access.
+ * engine ends the command (WD_ST_CANCELLED) without further access, or
+ * -EBUSY (nowait job only): the call would have waited, the job holds
+ * nothing.
  */
 ssize_t wd_mem_map(struct wd_mem_cursor *cur, void **kaddr);
 
@@ -648,9 +681,10 @@ struct wd_seg {
  * buffer, -EFAULT if the page at the cursor is not mapped with the access
  * needed (a later page that is not stops the segments before it), -EAGAIN
  * (the translation of the job changed: every segment of the job handed out
- * so far is void; translate each cursor again from its position), or
+ * so far is void; translate each cursor again from its position),
  * -ECANCELED (queue stopping, process gone: end the command with
- * WD_ST_CANCELLED).
+ * WD_ST_CANCELLED), or -EBUSY (nowait job only: the call would have
+ * waited; the job holds nothing, see wd_mem_job_set_nowait()).
  */
 ssize_t wd_mem_segs(struct wd_mem_cursor *cur, struct wd_seg *segs,
 		    unsigned int max, unsigned int *nr);
