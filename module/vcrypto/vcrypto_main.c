@@ -8,8 +8,10 @@
  * (one request per command: header, IV, source, destination, status). Every
  * bound WarpDrive queue has an engine thread that fetches commands, turns
  * each into one data request on a data virtqueue (WarpDrive queues share
- * the data virtqueues, queues_per_vq of them each) and waits for the
- * device's interrupt (or polls the virtqueue, module parameter polled).
+ * the data virtqueues, queues_per_vq of them each), keeps up to depth of
+ * them on the device at once and waits for the device's interrupt (or
+ * polls the virtqueue, module parameter polled); commands complete in
+ * ring order.
  *
  * Memory: the device works on the process's own pages, no copy. The
  * engine takes the command's buffers from the framework's device MMU as
@@ -52,6 +54,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/algapi.h>
+#include <linux/cache.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/kthread.h>
@@ -88,6 +91,8 @@
 #define VC_GATHER_TRIES		16
 #define VC_REQ_TIMEOUT		(10 * HZ)
 #define VC_MAX_DEPTH		16
+/* Most cache line comparisons of one overlap check (ring-mapped). */
+#define VC_OVERLAP_WORK		4096
 /* Internal: the command would wait for what is in flight; not a WD_ST_*. */
 #define VC_ST_BUSY		U32_MAX
 
@@ -967,6 +972,45 @@ static u32 vc_map_buffers(struct vc_queue *sq, struct vc_slot *s,
 }
 
 /*
+ * Ring-mapped: does the destination of slot @s share a cache line with
+ * the destination of a request in flight? The ring would map that line
+ * for the device to write twice at once, which the DMA API does not
+ * allow (a process may well point two commands at one buffer). Compared
+ * by kernel address, so two user mappings of one page count too. The work
+ * is bounded: past VC_OVERLAP_WORK comparisons the answer is yes, and the
+ * caller waits for what is in flight.
+ */
+static bool vc_dst_overlaps(struct vc_queue *sq, struct vc_slot *s)
+{
+	unsigned int i, j, k, work = 0;
+	struct scatterlist *a, *b;
+
+	for (i = 0; i < sq->count; i++) {
+		struct vc_slot *o = vc_slot_at(sq, i);
+
+		if (!o->xfer)
+			continue;
+		for_each_sg(s->xfer->dst_sg, a, s->ndst - !!s->pad, j) {
+			unsigned long a0 = (unsigned long)sg_virt(a);
+			unsigned long a1 = ALIGN(a0 + a->length, L1_CACHE_BYTES);
+
+			a0 = ALIGN_DOWN(a0, L1_CACHE_BYTES);
+			for_each_sg(o->xfer->dst_sg, b, o->ndst - !!o->pad, k) {
+				unsigned long b0 = (unsigned long)sg_virt(b);
+				unsigned long b1 = ALIGN(b0 + b->length,
+							 L1_CACHE_BYTES);
+
+				if (++work > VC_OVERLAP_WORK)
+					return true;
+				if (ALIGN_DOWN(b0, L1_CACHE_BYTES) < a1 && a0 < b1)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
  * Start a command in slot @s: check it, read its key, find its session,
  * get its buffers and hand the request to the device (*@queued then set).
  * @nowait: requests of the queue are in flight; whatever would wait for
@@ -1029,6 +1073,11 @@ static u32 vc_start(struct vc_queue *sq, struct vc_slot *s,
 	st = vc_map_buffers(sq, s, nowait);
 	if (st)
 		goto out;
+	if (nowait && !s->xfer->dma && vc_dst_overlaps(sq, s)) {
+		vc_slot_release(s);
+		st = VC_ST_BUSY;
+		goto out;
+	}
 	st = vc_submit(sq, s, iv_len, nowait);
 	if (st)
 		vc_slot_release(s);
