@@ -248,6 +248,11 @@ struct vc_req {
 	struct vc_queue *sq;
 };
 
+/* Header and IV, contiguous in struct vc_req: handed over as one buffer. */
+#define VC_HDR_IV_LEN	(sizeof(struct virtio_crypto_op_data_req) + VC_IV_LEN)
+static_assert(offsetof(struct vc_req, iv) ==
+	      sizeof(struct virtio_crypto_op_data_req));
+
 /**
  * struct vc_xfer - a queue's request and the scatterlists it hands over
  * @req: header, IV and status
@@ -261,8 +266,7 @@ struct vc_req {
  * @nr_held: number of them
  * @node: in &vc_dev.orphans when abandoned
  * @dma: premapped rings: the device @hdr_dma.. are mapped for, else NULL
- * @hdr_dma: DMA address of the request header
- * @iv_dma: of the IV
+ * @hdr_dma: DMA address of the request header and the IV after it
  * @status_dma: of the status
  * @pad_dma: of @pad
  * @tail_dma: of @tail
@@ -278,7 +282,6 @@ struct vc_xfer {
 	struct list_head node;
 	struct device *dma;
 	dma_addr_t hdr_dma;
-	dma_addr_t iv_dma;
 	dma_addr_t status_dma;
 	dma_addr_t pad_dma;
 	dma_addr_t tail_dma;
@@ -572,8 +575,7 @@ static void vc_xfer_unmap(struct vc_xfer *x)
 	dma_unmap_single(dev, x->pad_dma, VC_BLOCK, DMA_TO_DEVICE);
 	dma_unmap_single(dev, x->status_dma, sizeof(*x->req->status),
 			 DMA_FROM_DEVICE);
-	dma_unmap_single(dev, x->iv_dma, VC_IV_LEN, DMA_TO_DEVICE);
-	dma_unmap_single(dev, x->hdr_dma, sizeof(x->req->hdr), DMA_TO_DEVICE);
+	dma_unmap_single(dev, x->hdr_dma, VC_HDR_IV_LEN, DMA_TO_DEVICE);
 	x->dma = NULL;
 }
 
@@ -582,17 +584,14 @@ static int vc_xfer_map(struct vc_xfer *x, struct device *dev)
 {
 	struct vc_req *req = x->req;
 
-	x->hdr_dma = dma_map_single(dev, &req->hdr, sizeof(req->hdr),
+	x->hdr_dma = dma_map_single(dev, &req->hdr, VC_HDR_IV_LEN,
 				    DMA_TO_DEVICE);
 	if (dma_mapping_error(dev, x->hdr_dma))
 		return -ENOMEM;
-	x->iv_dma = dma_map_single(dev, req->iv, VC_IV_LEN, DMA_TO_DEVICE);
-	if (dma_mapping_error(dev, x->iv_dma))
-		goto err_hdr;
 	x->status_dma = dma_map_single(dev, req->status, sizeof(*req->status),
 				       DMA_FROM_DEVICE);
 	if (dma_mapping_error(dev, x->status_dma))
-		goto err_iv;
+		goto err_hdr;
 	x->pad_dma = dma_map_single(dev, x->pad, VC_BLOCK, DMA_TO_DEVICE);
 	if (dma_mapping_error(dev, x->pad_dma))
 		goto err_status;
@@ -607,10 +606,8 @@ err_pad:
 err_status:
 	dma_unmap_single(dev, x->status_dma, sizeof(*req->status),
 			 DMA_FROM_DEVICE);
-err_iv:
-	dma_unmap_single(dev, x->iv_dma, VC_IV_LEN, DMA_TO_DEVICE);
 err_hdr:
-	dma_unmap_single(dev, x->hdr_dma, sizeof(req->hdr), DMA_TO_DEVICE);
+	dma_unmap_single(dev, x->hdr_dma, VC_HDR_IV_LEN, DMA_TO_DEVICE);
 	return -ENOMEM;
 }
 
@@ -795,7 +792,7 @@ static u32 vc_submit(struct vc_queue *sq, struct vc_slot *s, u32 iv_len,
 	struct vc_xfer *x = s->xfer;
 	struct vc_req *req = x->req;
 	struct vc_dataq *dq = sq->dq;
-	struct scatterlist hdr, iv, status, *sgs[5];
+	struct scatterlist hdr, status, *sgs[4];
 	unsigned int out = 0, in = 0;
 	unsigned long flags;
 	bool notify;
@@ -805,24 +802,23 @@ static u32 vc_submit(struct vc_queue *sq, struct vc_slot *s, u32 iv_len,
 	req->done = false;
 	req->status->status = VIRTIO_CRYPTO_ERR;
 	if (x->dma) {
-		vc_sg_dma(&hdr, x->hdr_dma, sizeof(req->hdr));
-		vc_sg_dma(&iv, x->iv_dma, iv_len);
+		vc_sg_dma(&hdr, x->hdr_dma, sizeof(req->hdr) + iv_len);
 		vc_sg_dma(&status, x->status_dma, sizeof(*req->status));
-		dma_sync_single_for_device(x->dma, x->hdr_dma, sizeof(req->hdr),
-					   DMA_TO_DEVICE);
-		dma_sync_single_for_device(x->dma, x->iv_dma, VC_IV_LEN,
+		dma_sync_single_for_device(x->dma, x->hdr_dma, VC_HDR_IV_LEN,
 					   DMA_TO_DEVICE);
 		dma_sync_single_for_device(x->dma, x->status_dma,
 					   sizeof(*req->status),
 					   DMA_FROM_DEVICE);
 	} else {
-		sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
-		sg_init_one(&iv, req->iv, iv_len);
+		sg_init_one(&hdr, &req->hdr, sizeof(req->hdr) + iv_len);
 		sg_init_one(&status, req->status, sizeof(*req->status));
 	}
+	/*
+	 * The device reads its input as one stream (header, IV, source), so
+	 * header and IV, which follow each other in struct vc_req, are one
+	 * buffer: one DMA mapping less per request where the ring maps.
+	 */
 	sgs[out++] = &hdr;
-	if (iv_len)
-		sgs[out++] = &iv;
 	sgs[out++] = x->src_sg;
 	sgs[out + in++] = x->dst_sg;
 	sgs[out + in++] = &status;
@@ -844,7 +840,7 @@ static u32 vc_submit(struct vc_queue *sq, struct vc_slot *s, u32 iv_len,
 		/* Full: hold the command until the device returns some. */
 		vc_dq_drain(dq, !READ_ONCE(polled));
 		wait_event_timeout(dq->space, vc_stopping(sq) ||
-				   dq->vq->num_free >= s->nsrc + s->ndst + 3,
+				   dq->vq->num_free >= s->nsrc + s->ndst + 2,
 				   HZ / 10);
 	}
 	if (ret)
