@@ -1258,10 +1258,13 @@ static int copy_polled(struct wd_queue *q, void *dst, const void *src,
  * COPY through a queue and the device MMU (@q: SVA or pinned, @mode its
  * name; one command at a time, reaped by polling) against the kernel
  * copying the same pages, at 1, 4 and 16 MiB, in rounds in which the two
- * take turns. A second record compares the engine's own busy time
+ * take KC_TURNS turns each, in alternating order. A second record compares the engine's own busy time
  * (wd_soft's busy_ns) with the kernel's copy: what the framework costs
  * outside the engine is the difference between the two.
  */
+/* Turns of each side in one round of kcopy_rows(). */
+#define KC_TURNS	4
+
 static int kcopy_rows(int kfd, struct wd_queue *q, const char *mode,
 		      char *src, char *dst, size_t max)
 {
@@ -1280,21 +1283,35 @@ static int kcopy_rows(int kfd, struct wd_queue *q, const char *mode,
 		if (wd_copy(q, dst, src, len))	/* warm: mirror filled */
 			return fail("mmu", "COPY %zu failed", len);
 		for (r = 0; r < rounds; r++) {
-			double t0 = now(), t_wd, t_k, t_e;
-			long long e0 = busy_ns();
+			int turns = iters < KC_TURNS ? iters : KC_TURNS, tn;
+			double t_wd = 0, t_k = 0, t_e = 0;
 
-			for (i = 0; i < iters; i++)
-				if (copy_polled(q, dst, src, len))
-					return -1;
-			t_wd = now() - t0;
-			t_e = (busy_ns() - e0) / 1e9;
-			t_k = kernel_copy_secs(kfd, src, dst, len, iters);
-			if (t_k <= 0)
-				return fail("mmu", "kernel copy: %s",
-					    strerror((int)-t_k));
+			/*
+			 * The round's copies in turns, WarpDrive first in even
+			 * turns and the kernel first in odd ones.
+			 */
+			for (tn = 0; tn < 2 * turns; tn++) {
+				int n = iters / turns + (tn / 2 < iters % turns);
+				double t0 = now(), t;
+				long long e0 = busy_ns();
+
+				if ((tn & 1) == (tn / 2 & 1)) {
+					for (i = 0; i < n; i++)
+						if (copy_polled(q, dst, src, len))
+							return -1;
+					t_wd += now() - t0;
+					t_e += (busy_ns() - e0) / 1e9;
+					continue;
+				}
+				t = kernel_copy_secs(kfd, src, dst, len, n);
+				if (t <= 0)
+					return fail("mmu", "kernel copy: %s",
+						    strerror((int)-t));
+				t_k += t;
+			}
 			wd[r] = mib / t_wd;
 			k[r] = mib / t_k;
-			busy[r] = e0 >= 0 && t_e > 0 ? mib / t_e : NAN;
+			busy[r] = busy_ns() >= 0 && t_e > 0 ? mib / t_e : NAN;
 		}
 		if (memcmp(dst, src, len))
 			return fail("mmu", "COPY output differs");
