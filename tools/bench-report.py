@@ -55,8 +55,9 @@ ABOUT = {
                "and back, against the kernel's test_hmm driver (same guest, "
                "same ioctls) and memcpy() of the same size",
     "vcrypto": "AES-128-CBC requests on the wd_vcrypto device (polled "
-               "queues) against AF_ALG on the kernel's virtio_crypto "
-               "device and AF_ALG software AES",
+               "rings, 16 commands in flight, interrupt completions) "
+               "against AF_ALG on the kernel's virtio_crypto device and "
+               "AF_ALG software AES",
     "gzip": "wdzip -p N against pigz -p N (N: the guest's CPUs), GNU gzip "
             "and libdeflate-gzip, as programs on the same text file, "
             "compression and decompression (of GNU gzip's output) at "

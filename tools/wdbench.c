@@ -1528,6 +1528,20 @@ static int scenario_mmu(void)
 		.side = "drops of the source during the storm's copies",
 		.a = storms, .n = rounds, .params = params });
 
+	/*
+	 * The storm gave the source new pages; the pinned share still holds
+	 * the old ones (a share pins what was mapped when it was made).
+	 * Share the source again so that pinned copies read what it holds.
+	 */
+	ret = wd_unshare(pdev, src, len);
+	if (!ret)
+		ret = wd_share(pdev, src, len, WD_SHARE_READ);
+	if (ret) {
+		fail("mmu", "share the source again: %s", wd_strerror(ret));
+		ret = -1;
+		goto out;
+	}
+	ret = -1;
 	/* Framework overhead: the kernel's own copy of the same pages. */
 	kfd = open("/sys/kernel/debug/wd_soft/copy_baseline", O_RDWR);
 	if (kfd < 0) {
