@@ -1475,6 +1475,80 @@ TEST_F_TIMEOUT(rm, rmmod_refused_while_open_then_cycles, 60)
 	}
 }
 
+/* rmmod wd_vcrypto once no process holds it; 0 or -errno. */
+static int vc_rmmod_wait(void)
+{
+	int ret = -EBUSY, tries = 0;
+
+	while (ret && tries++ < 50) {
+		ret = wd_test_rmmod("wd_vcrypto");
+		if (ret)
+			usleep(100000);
+	}
+	return ret;
+}
+
+/*
+ * Module parameters out of range are refused at load (EINVAL), and
+ * depth=1 gives one request on the device at a time, completions still in
+ * order.
+ */
+TEST_F_TIMEOUT(rm, module_parameter_bounds, 60)
+{
+	SETUP_SKIPPED();
+	static const char *const bad[] = {
+		"depth=0", "depth=17", "queues_per_vq=0", "queues_per_vq=17",
+		"max_cmd_kb=3", "max_cmd_kb=16385",
+	};
+	uint8_t *a = mmap(NULL, 10 * 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char params[128];
+	struct wd_cmd c[8];
+	struct wd_cqe cqe[8];
+	unsigned int i;
+	int got = 0, n;
+	struct vq v;
+
+	ASSERT_NE(MAP_FAILED, a);
+	memset(a, 7, 10 * 4096);
+	ASSERT_EQ(0, vc_rmmod_wait());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(params, sizeof(params), "pci=%s %s", VC_PCI, bad[i]);
+		EXPECT_EQ(-EINVAL, wd_test_insmod("wd_vcrypto", params))
+			TH_LOG("%s", bad[i]);
+		EXPECT_EQ(0, wd_test_module_loaded("wd_vcrypto"));
+	}
+	snprintf(params, sizeof(params), "pci=%s depth=1", VC_PCI);
+	ASSERT_EQ(0, wd_test_insmod("wd_vcrypto", params));
+	ASSERT_EQ(0, system(VC_SCRIPT " bind >/dev/null 2>&1"));
+	ASSERT_EQ(0, vc_find());
+	EXPECT_EQ(1, vc_attr_num("queue_depth"));
+	ASSERT_EQ(0, vq_open(&v, WD_MMU_SVA));
+	for (i = 0; i < 8; i++) {
+		c[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, a, 16, a + 4096, 4096,
+			    a + (2 + i) * 4096, 4096);
+		c[i].tag = 100 + i;
+	}
+	ASSERT_EQ(8, wd_submit_batch(v.q, c, 8));
+	while (got < 8) {
+		n = wd_reap(v.q, cqe + got, 8 - got);
+		ASSERT_LE(0, n);
+		got += n;
+		if (!n)
+			ASSERT_EQ(0, wd_wait(v.q, 10000));
+	}
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(100 + i, cqe[i].tag);
+		EXPECT_EQ(WD_ST_OK, cqe[i].status);
+		EXPECT_EQ(0, memcmp(a + 2 * 4096, a + (2 + i) * 4096, 4096));
+	}
+	EXPECT_EQ(1, vc_attr_num("inflight_peak"));
+	vq_close(&v);
+	munmap(a, 10 * 4096);
+	/* Back to the defaults for what follows (the teardown loads it). */
+	ASSERT_EQ(0, vc_rmmod_wait());
+}
+
 TEST_F_TIMEOUT(rm, hot_unplug_under_load, 240)
 {
 	SETUP_SKIPPED();
