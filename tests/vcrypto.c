@@ -782,6 +782,17 @@ static int foreign_pages(const uint8_t *buf, const uint8_t *want, size_t len)
 	return bad;
 }
 
+/* Churned pages holding neither @want's bytes nor zeros, between two changes. */
+static int churn_foreign(struct churn *ch, const uint8_t *want)
+{
+	int bad;
+
+	pthread_mutex_lock(&ch->lock);
+	bad = foreign_pages(ch->victim, want, ch->len);
+	pthread_mutex_unlock(&ch->lock);
+	return bad;
+}
+
 TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 {
 	SETUP_SKIPPED();
@@ -827,9 +838,7 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 		else
 			faults++;
 		/* Between two changes: ciphertext or zeros, page by page. */
-		pthread_mutex_lock(&ch.lock);
-		bad = foreign_pages(ch.victim, ref, len);
-		pthread_mutex_unlock(&ch.lock);
+		bad = churn_foreign(&ch, ref);
 		ASSERT_EQ(0, bad) TH_LOG("round %d: %d pages hold other bytes", i, bad);
 	}
 	ch.stop = 1;
@@ -844,6 +853,39 @@ TEST_F_TIMEOUT(vc, coherence_while_in_flight, 120)
 }
 
 static int vc_vdev(char *out, size_t len);
+
+/*
+ * Queue @n commands (as fast as the submission ring takes them) and take
+ * their @n completions, in the order they come: 0, or -1 if a call failed
+ * or no completion came for 10 s.
+ */
+static int vq_run_all(struct wd_queue *q, const struct wd_cmd *cmds,
+		      struct wd_cqe *cqe, int n)
+{
+	double t0 = wd_test_now();
+	int sent = 0, got = 0, k;
+
+	while (got < n) {
+		if (sent < n) {
+			k = wd_submit_batch(q, cmds + sent, n - sent);
+			if (k < 0)
+				return -1;
+			sent += k;
+		}
+		k = wd_reap(q, cqe + got, n - got);
+		if (k < 0)
+			return -1;
+		got += k;
+		if (k)
+			t0 = wd_test_now();
+		else if (wd_test_now() - t0 > 10)
+			return -1;
+		else
+			wd_wait(q, 10);
+	}
+	return 0;
+}
+
 
 /* A number from the device's vcrypto attribute ("@key N"), or -1. */
 static long vc_attr_num(const char *key)
@@ -911,7 +953,6 @@ TEST_F_TIMEOUT(vc, pipeline_order_and_churn, 180)
 	ASSERT_EQ(0, pthread_create(&th, NULL, churn_thread, &ch));
 	for (round = 0; round < 20; round++) {
 		struct wd_cqe cqe[N];
-		int sent = 0, got = 0, idle = 0;
 
 		/* Fresh pages every other round: device faults in the ring. */
 		if (round & 1)
@@ -948,23 +989,8 @@ TEST_F_TIMEOUT(vc, pipeline_order_and_churn, 180)
 			}
 			cmds[i].tag = round * 1000 + i;
 		}
-		while (got < N) {
-			int k = sent < N ? wd_submit_batch(self->v.q, cmds + sent,
-							   N - sent) : 0;
-
-			ASSERT_LE(0, k);
-			sent += k;
-			k = wd_reap(self->v.q, cqe + got, N - got);
-			ASSERT_LE(0, k);
-			got += k;
-			if (k) {
-				idle = 0;
-			} else if (++idle > 2000) {
-				ASSERT_EQ(N, got) TH_LOG("round %d: %d of %d completions", round, got, N);
-			} else {
-				wd_wait(self->v.q, 10);
-			}
-		}
+		ASSERT_EQ(0, vq_run_all(self->v.q, cmds, cqe, N))
+			TH_LOG("round %d: not every command completed", round);
 		for (i = 0; i < N; i++) {
 			int c = cqe[i].tag % 1000;
 
@@ -987,9 +1013,7 @@ TEST_F_TIMEOUT(vc, pipeline_order_and_churn, 180)
 				ASSERT_EQ(0, memcmp(dst + i * SLOT, ref, cmds[i].src_len))
 					TH_LOG("round %d, command %d", round, i);
 		}
-		pthread_mutex_lock(&ch.lock);
-		i = foreign_pages(ch.victim, ref, SLOT);
-		pthread_mutex_unlock(&ch.lock);
+		i = churn_foreign(&ch, ref);
 		ASSERT_EQ(0, i) TH_LOG("round %d: %d victim pages hold other bytes", round, i);
 	}
 	ch.stop = 1;
@@ -1005,21 +1029,13 @@ TEST_F_TIMEOUT(vc, pipeline_order_and_churn, 180)
 	memset(big, 0x33, 2 * BIG);
 	for (round = 0; round < 5 && vc_attr_num("inflight_peak") < 2; round++) {
 		struct wd_cqe cqe[8];
-		int got = 0;
 
 		cmds[0] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16, big, BIG,
 			       big + BIG, BIG);
 		for (i = 1; i < 8; i++)
 			cmds[i] = ccmd(WD_OP_ENCRYPT, WD_CIPHER_CBC, key, 16, src,
 				       4096, dst + i * SLOT, 4096);
-		ASSERT_EQ(8, wd_submit_batch(self->v.q, cmds, 8));
-		while (got < 8) {
-			i = wd_reap(self->v.q, cqe + got, 8 - got);
-			ASSERT_LE(0, i);
-			got += i;
-			if (!i)
-				ASSERT_EQ(0, wd_wait(self->v.q, 10000));
-		}
+		ASSERT_EQ(0, vq_run_all(self->v.q, cmds, cqe, 8));
 		for (i = 0; i < 8; i++)
 			ASSERT_EQ(WD_ST_OK, cqe[i].status);
 	}
@@ -1506,7 +1522,6 @@ TEST_F_TIMEOUT(rm, module_parameter_bounds, 60)
 	struct wd_cmd c[8];
 	struct wd_cqe cqe[8];
 	unsigned int i;
-	int got = 0, n;
 	struct vq v;
 
 	ASSERT_NE(MAP_FAILED, a);
@@ -1529,14 +1544,7 @@ TEST_F_TIMEOUT(rm, module_parameter_bounds, 60)
 			    a + (2 + i) * 4096, 4096);
 		c[i].tag = 100 + i;
 	}
-	ASSERT_EQ(8, wd_submit_batch(v.q, c, 8));
-	while (got < 8) {
-		n = wd_reap(v.q, cqe + got, 8 - got);
-		ASSERT_LE(0, n);
-		got += n;
-		if (!n)
-			ASSERT_EQ(0, wd_wait(v.q, 10000));
-	}
+	ASSERT_EQ(0, vq_run_all(v.q, c, cqe, 8));
 	for (i = 0; i < 8; i++) {
 		EXPECT_EQ(100 + i, cqe[i].tag);
 		EXPECT_EQ(WD_ST_OK, cqe[i].status);
