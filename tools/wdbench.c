@@ -700,6 +700,38 @@ static int rt_measure(struct rt *rt, int polled, double slice, double *rate,
 	return 0;
 }
 
+/* Turns of each side of the main ratio in one round. */
+#define RT_TURNS	4
+
+/*
+ * The main ratio's two sides, polled and one syscall per command, in
+ * RT_TURNS turns of @slice / RT_TURNS each, the order reversed every
+ * other turn (@rev: polled first in the first turn): a drift of the host
+ * within the round lands on both. Rates and per-command figures are the
+ * turns' means.
+ */
+static int rt_turns(struct rt *rt, double slice, int rev, double *pol,
+		    double *kp, double *wp, double *sys, double *ks,
+		    double *ws)
+{
+	double rate, k, w;
+	int t, side;
+
+	*pol = *kp = *wp = *sys = *ks = *ws = 0;
+	for (t = 0; t < RT_TURNS; t++)
+		for (side = 0; side < 2; side++) {
+			int polled = side ^ ((t + rev) & 1);
+
+			if (rt_measure(rt, polled, slice / RT_TURNS, &rate, &k,
+				       &w))
+				return -1;
+			*(polled ? pol : sys) += rate / RT_TURNS;
+			*(polled ? kp : ks) += k / RT_TURNS;
+			*(polled ? wp : ws) += w / RT_TURNS;
+		}
+	return 0;
+}
+
 /* Commands in flight (and so the most per submit call) of the sweep. */
 static const unsigned int rt_sweep[] = { 1, 2, 4, 8, 16, 32 };
 
@@ -724,7 +756,8 @@ static int roundtrip_one(struct rt *rt, const char *name)
 	 * Twice the rounds of other scenarios, shorter: how fast a polled
 	 * queue goes depends on both CPUs running at once, so the rates
 	 * jump when the host runs other work; more rounds sample that more
-	 * evenly. The two sides of the main ratio always run back to back.
+	 * evenly. The two sides of the main ratio take RT_TURNS turns each
+	 * (rt_turns()).
 	 */
 	for (r = 0; r < n; r++) {
 		int rev = r & 1;
@@ -737,13 +770,8 @@ static int roundtrip_one(struct rt *rt, const char *name)
 				return -1;
 		}
 		rt->depth = ring;
-		if (!rev && rt_measure(rt, 0, slice, &sys[r], &ks[r],
-				       &ws[r]))
-			return -1;
-		if (rt_measure(rt, 1, slice, &pol[r], &kp[r], &wp[r]))
-			return -1;
-		if (rev && rt_measure(rt, 0, slice, &sys[r], &ks[r],
-				       &ws[r]))
+		if (rt_turns(rt, slice, rev, &pol[r], &kp[r], &wp[r], &sys[r],
+			     &ks[r], &ws[r]))
 			return -1;
 		for (j = 0; !rev && j < nsw; j++) {
 			rt->depth = rt_sweep[j] < ring ? rt_sweep[j] : ring;
