@@ -1615,6 +1615,9 @@ static const char *const dm_names[DM_NR] = {
 	"populate ioctl", "map in advance", "anon touch", "anon MAP_POP",
 };
 
+/* Turns of every devmem run in one round. */
+#define DM_TURNS	3
+
 struct dm_result {
 	double secs;
 	uint64_t setup_faults;	/* before the touch */
@@ -1729,11 +1732,23 @@ out:
 	return 0;
 }
 
-/* One round of @path: its result goes to r[@round]. */
+/*
+ * One turn of @path in round @round: r[@round] gets the mean time of the
+ * round's @turn + 1 turns so far (the faults are those of one run).
+ */
 static int dm_run(int path, size_t len, int reserved, struct dm_result *r,
-		  int round)
+		  int round, int turn)
 {
-	return dm_run_once(path, len, reserved, &r[round]);
+	struct dm_result one = { 0 };
+
+	if (dm_run_once(path, len, reserved, &one))
+		return -1;
+	if (!turn)
+		r[round].secs = 0;
+	r[round].secs = (r[round].secs * turn + one.secs) / (turn + 1);
+	r[round].setup_faults = one.setup_faults;
+	r[round].touch_faults = one.touch_faults;
+	return 0;
 }
 
 /* The pool and an anonymous buffer of the same size must fit. */
@@ -1845,19 +1860,25 @@ static int dm_table(const char *pool, int pfnmap, size_t len)
 
 	/*
 	 * Rounds over every path, interleaved: each ratio is the median of
-	 * the rounds' ratios. Odd rounds take the runs in reverse order.
+	 * the rounds' ratios. A round is DM_TURNS turns of every run (one
+	 * run of 64 MiB takes some tens of milliseconds, which the host's
+	 * jitter moves a lot); every other turn takes them in reverse order.
 	 */
 	for (round = 0; round < rounds; round++) {
-		for (k = 0; k < n; k++) {
-			int j = round & 1 ? n - 1 - k : k;
+		int t;
 
-			if (prctl(PR_SET_THP_DISABLE, !runs[j].thp, 0, 0, 0))
-				return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
-					    strerror(errno));
-			if (dm_run(runs[j].path, len, runs[j].reserved,
-				   runs[j].out, round))
-				return -1;
-		}
+		for (t = 0; t < DM_TURNS; t++)
+			for (k = 0; k < n; k++) {
+				int j = (round * DM_TURNS + t) & 1 ? n - 1 - k : k;
+
+				if (prctl(PR_SET_THP_DISABLE, !runs[j].thp, 0, 0,
+					  0))
+					return fail("devmem", "prctl(PR_SET_THP_DISABLE): %s",
+						    strerror(errno));
+				if (dm_run(runs[j].path, len, runs[j].reserved,
+					   runs[j].out, round, t))
+					return -1;
+			}
 	}
 	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 
