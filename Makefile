@@ -64,7 +64,9 @@ GUEST_PROGS := $(U)/guest/wddemo
 # inside it, hidden. The system zlib it forwards to, found by path when it
 # is installed in zlib's place.
 ZLIB_SO := $(U)/lib/libwd-zlib.so.1
-LIB_HIDDEN_OBJS := $(patsubst lib/%.c,$(U)/lib/hidden/%.o,$(LIB_SRCS))
+# Not the queue sets: they use zlib's checksums, which the shim itself
+# exports (forwarded to the system zlib it loads).
+LIB_HIDDEN_OBJS := $(patsubst lib/%.c,$(U)/lib/hidden/%.o,$(filter-out lib/wd_qset.c,$(LIB_SRCS)))
 ZLIB_REAL ?= $(firstword $(wildcard /lib/x86_64-linux-gnu/libz.so.1 /lib/aarch64-linux-gnu/libz.so.1 /usr/lib/libz.so.1) libz.so.1)
 # Dynamically linked programs run in the guest against the system zlib
 # (tests/zlib/: the zlib API test program).
@@ -113,7 +115,7 @@ $(U)/lib/hidden/%.o: lib/%.c lib/include/libwd.h lib/libwd_internal.h include/ua
 	@mkdir -p $(dir $@)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(ZLIB_SO): lib/zlib/wd_zlib.c lib/zlib/libwd-zlib.map $(LIB_HIDDEN_OBJS)
+$(ZLIB_SO): lib/zlib/wd_zlib.c lib/zlib/libwd-zlib.map lib/libwd_internal.h $(LIB_HIDDEN_OBJS)
 	$(CC) $(WD_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(WFLAGS) -fPIC -fvisibility=hidden \
 		-DWD_ZLIB_REAL_DEFAULT='"$(ZLIB_REAL)"' $(LDFLAGS) -shared \
 		-Wl,-soname,libwd-zlib.so.1 -Wl,--version-script=lib/zlib/libwd-zlib.map \

@@ -39,6 +39,10 @@ struct wd_queue {
 	uint64_t next_tag;		/* for the blocking helpers */
 };
 
+int wd_cmd_start(struct wd_queue *q, struct wd_cmd *cmd);
+int wd_cmd_finish(struct wd_queue *q, const struct wd_cmd *cmd,
+		  struct wd_cqe *cqe);
+
 int wd_sysfs_read(const char *name, const char *attr, char *buf, size_t len);
 int wd_sysfs_read_u64(const char *name, const char *attr, uint64_t *val);
 

@@ -490,12 +490,15 @@ int wd_status_to_errno(uint32_t status)
 }
 
 /*
- * Submit @cmd alone and wait for its completion. Nothing else may be in
- * flight, so the completion taken is the command's own.
+ * The blocking helpers' command in two halves, so that a caller can work
+ * while the device runs it: wd_cmd_start() submits @cmd alone on the
+ * queue (nothing else may be in flight, so the completion taken is the
+ * command's own), wd_cmd_finish() waits for its completion (spinning a
+ * little, then sleeping) and returns the errno of its status.
  */
-static int run_one(struct wd_queue *q, struct wd_cmd *cmd, struct wd_cqe *cqe)
+int wd_cmd_start(struct wd_queue *q, struct wd_cmd *cmd)
 {
-	int spins = 0, ret;
+	int ret;
 
 	if (!q)
 		return -EINVAL;
@@ -504,11 +507,15 @@ static int run_one(struct wd_queue *q, struct wd_cmd *cmd, struct wd_cqe *cqe)
 		return ret;
 	if (wd_queue_inflight(q))
 		return -EBUSY;
-
 	cmd->tag = ++q->next_tag;
-	ret = wd_submit(q, cmd);
-	if (ret)
-		return ret;
+	return wd_submit(q, cmd);
+}
+
+int wd_cmd_finish(struct wd_queue *q, const struct wd_cmd *cmd,
+		  struct wd_cqe *cqe)
+{
+	int spins = 0, ret;
+
 	while (!(ret = wd_reap(q, cqe, 1))) {
 		if (++spins < WD_SPIN_LOOPS) {
 			cpu_relax();
@@ -523,6 +530,13 @@ static int run_one(struct wd_queue *q, struct wd_cmd *cmd, struct wd_cqe *cqe)
 	if (cqe->tag != cmd->tag || cqe->opcode != cmd->opcode)
 		return -EPROTO;
 	return wd_status_to_errno(cqe->status);
+}
+
+static int run_one(struct wd_queue *q, struct wd_cmd *cmd, struct wd_cqe *cqe)
+{
+	int ret = wd_cmd_start(q, cmd);
+
+	return ret ? ret : wd_cmd_finish(q, cmd, cqe);
 }
 
 static void cmd_init(struct wd_cmd *cmd, uint32_t opcode, const void *src,

@@ -487,6 +487,101 @@ TEST_F(eng, empty_deflate_stream)
 	EXPECT_EQ(0, out);
 }
 
+/*
+ * WD_CMD_F_SYNC: raw DEFLATE pieces that do not end. Pieces of independent
+ * inputs (text, random bytes, nothing, one byte, text again), each at
+ * another level, concatenated and closed with a final empty block (03 00)
+ * are one raw stream that zlib inflates to the inputs in order, and no
+ * piece is final on its own; the zlib and gzip framings refuse the flag,
+ * as INFLATE does; the destination's size rule at its boundary.
+ */
+TEST_F(eng, deflate_sync_pieces_concatenate)
+{
+	static const size_t lens[] = { 150000, 70000, 0, 1, 300000 };
+	size_t total = 0, cap, zlen = 0, out, i, k;
+	char *src, *z, *back;
+	struct wd_cqe cqe;
+	struct wd_cmd c;
+
+	for (i = 0; i < 5; i++)
+		total += lens[i];
+	cap = compressBound(total) + 5 * 64;
+	src = malloc(total);
+	z = malloc(cap);
+	back = malloc(total + 1);
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, z);
+	ASSERT_NE(NULL, back);
+	wd_test_fill_text(src, lens[0], 3, 8);
+	for (k = 0; k < lens[1]; k++)
+		src[lens[0] + k] = (char)(rand() >> 7);
+	src[lens[0] + lens[1]] = 'x';
+	wd_test_fill_text(src + total - lens[4], lens[4], 4, 8);
+
+	for (i = 0, k = 0; i < 5; k += lens[i], i++) {
+		size_t tail = zlen;
+
+		c = cmd(WD_OP_DEFLATE, src + k, lens[i], z + zlen, cap - zlen);
+		c.flags = WD_CMD_F_SYNC;
+		c.param = (unsigned int)(i * 2 + 1);
+		ASSERT_EQ(WD_ST_OK, run(&self->t, c, &cqe)) TH_LOG("piece %zu", i);
+		EXPECT_EQ(lens[i], cqe.consumed);
+		zlen += cqe.result;
+		/* Ends with the sync marker: an empty stored block. */
+		ASSERT_GE(cqe.result, 4);
+		EXPECT_EQ(0, memcmp(z + zlen - 4, "\0\0\377\377", 4));
+		/* On its own it inflates to its input but never ends. */
+		EXPECT_NE(0, zlib_inflate_any(z + tail, cqe.result, back,
+					      total + 1, -15, &out));
+		EXPECT_EQ(lens[i], out);
+		EXPECT_EQ(0, memcmp(src + k, back, lens[i]));
+	}
+	memcpy(z + zlen, "\3\0", 2);
+	ASSERT_EQ(0, zlib_inflate_any(z, zlen + 2, back, total + 1, -15, &out));
+	EXPECT_EQ(total, out);
+	EXPECT_EQ(0, memcmp(src, back, total));
+
+	/*
+	 * A sync flush needs a byte of room beyond its output (the uapi
+	 * says why): one byte more is OK and the same output, exactly the
+	 * output or less is NOSPACE.
+	 */
+	c = cmd(WD_OP_DEFLATE, src, lens[0], z, cap);
+	c.flags = WD_CMD_F_SYNC;
+	ASSERT_EQ(WD_ST_OK, run(&self->t, c, &cqe));
+	out = cqe.result;
+	c.dst_len = out + 1;
+	EXPECT_EQ(WD_ST_OK, run(&self->t, c, &cqe));
+	EXPECT_EQ(out, cqe.result);
+	c.dst_len = out;
+	EXPECT_EQ(WD_ST_NOSPACE, run(&self->t, c, NULL));
+	c.dst_len = out - 1;
+	EXPECT_EQ(WD_ST_NOSPACE, run(&self->t, c, NULL));
+
+	/* Raw DEFLATE only, and no other flag with it. */
+	c.dst_len = cap;
+	c.format = WD_FMT_ZLIB;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.format = WD_FMT_GZIP;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.format = WD_FMT_RAW;
+	c.flags = WD_CMD_F_SYNC | WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.flags = WD_CMD_F_SYNC << 1;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c = cmd(WD_OP_INFLATE, z, zlen + 2, back, total);
+	c.flags = WD_CMD_F_SYNC;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c.flags = WD_CMD_F_SYNC | WD_CMD_F_STREAM;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	c = cmd(WD_OP_COPY, src, 10, back, 10);
+	c.flags = WD_CMD_F_SYNC;
+	EXPECT_EQ(WD_ST_INVALID, run(&self->t, c, NULL));
+	free(src);
+	free(z);
+	free(back);
+}
+
 TEST_F(eng, bad_commands)
 {
 	char *buf = malloc(8192), *ro;

@@ -693,8 +693,11 @@ static uint32_t predict(const struct wd_cmd *c)
 	uint32_t mem;
 
 	if (c->reserved || c->opcode > WD_OP_INFLATE ||
-	    c->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE) ||
-	    (c->flags && c->opcode != WD_OP_INFLATE))
+	    c->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE | WD_CMD_F_SYNC) ||
+	    (c->flags && c->opcode != WD_OP_INFLATE && c->opcode != WD_OP_DEFLATE) ||
+	    (c->flags && c->opcode == WD_OP_INFLATE && (c->flags & WD_CMD_F_SYNC)) ||
+	    (c->flags && c->opcode == WD_OP_DEFLATE &&
+	     (c->flags != WD_CMD_F_SYNC || c->format != WD_FMT_RAW)))
 		return ST(WD_ST_INVALID);
 	big = len_big(c->src_len) || len_big(c->dst_len);
 	maybe = len_maybe_big(c->src_len) || len_maybe_big(c->dst_len);
@@ -821,6 +824,8 @@ static void gen_cmd(struct fz_worker *w, struct wd_cmd *c)
 		if (c->opcode == WD_OP_DEFLATE) {
 			c->param = below(w, 10);
 			c->format = below(w, 3);
+			if (!c->format && chance(w, 4))
+				c->flags = WD_CMD_F_SYNC;
 		}
 		break;
 	}

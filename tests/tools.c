@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The tools and the library's blocking helpers: wdzip against the
- * system's gzip/gunzip (busybox in the guest), a 64 MiB round trip checked
- * with CRC32C against a software reference, corrupt input, a gzip member
- * larger than one command may be, and wdbench.
+ * The tools and the library's blocking helpers and queue sets: wdzip
+ * against the system's gzip/gunzip (busybox in the guest), a 64 MiB round
+ * trip checked with CRC32C against a software reference, corrupt input, a
+ * gzip member larger than one command may be, and wdbench.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +100,176 @@ TEST(helpers_round_trip)
 	free(a);
 	free(b);
 	free(z);
+}
+
+/* Inflate @z with the system zlib (@wbits as inflateInit2()): 0 or -1. */
+static int sys_inflate(const void *z, size_t zlen, void *out, size_t cap,
+		       int wbits, size_t *got)
+{
+	z_stream zs = { 0 };
+	int ret;
+
+	if (inflateInit2(&zs, wbits) != Z_OK)
+		return -1;
+	zs.next_in = (void *)z;
+	zs.avail_in = zlen;
+	zs.next_out = out;
+	zs.avail_out = cap;
+	ret = inflate(&zs, Z_FINISH);
+	*got = zs.total_out;
+	/* The whole input is the one stream, nothing after it. */
+	if (zs.avail_in)
+		ret = Z_DATA_ERROR;
+	inflateEnd(&zs);
+	return ret == Z_STREAM_END ? 0 : -1;
+}
+
+struct qs_run {
+	struct wd_qset *set;
+	const char *src;
+	size_t len;
+	char *dst;
+	size_t cap;
+	size_t out;
+	int ret;
+};
+
+static void *qs_thread(void *arg)
+{
+	struct qs_run *r = arg;
+
+	r->ret = wd_qset_compress(r->set, WD_FMT_GZIP, 1, r->src, r->len,
+				  r->dst, r->cap, &r->out);
+	return NULL;
+}
+
+/*
+ * wd_qset_compress(): one stream of each format at two levels from a set of
+ * one queue and from a set of a queue per CPU, byte for byte the same and
+ * inflated by the system zlib to the input, for inputs of several pieces
+ * (text with an incompressible stretch), exactly one piece, a piece and a
+ * byte, and nothing; then every refusal, a destination too small (nothing
+ * written past its end), a queue with the caller's command in flight, an
+ * unreadable source, and two threads sharing a set.
+ */
+TEST(qset_compress_streams)
+{
+	static const struct { int fmt; int wbits; } fmts[] = {
+		{ WD_FMT_RAW, -15 }, { WD_FMT_ZLIB, 15 }, { WD_FMT_GZIP, 31 },
+	};
+	const size_t lens[] = { (11 << 19) + 12345, WD_QSET_PIECE,
+				WD_QSET_PIECE + 1, 0 };
+	size_t big = lens[0], cap = wd_qset_compress_bound(big), got, out[2];
+	char *src = malloc(big), *z[2], *back = malloc(big + 1), *hole;
+	struct wd_qset *one, *all, *sets[2];
+	struct qs_run runs[2];
+	pthread_t thr[2];
+	struct wd_cqe cqe;
+	struct wd_cmd nop = { .opcode = WD_OP_NOP };
+	unsigned int f, l, i, s;
+
+	z[0] = malloc(cap + 4096);
+	z[1] = malloc(cap + 4096);
+	ASSERT_TRUE(src && back && z[0] && z[1]);
+	for (i = 0; i < big; i++)
+		src[i] = "accelerator queue page "[i % 23] ^ (char)(i >> 15);
+	/* An incompressible MiB in the middle. */
+	for (i = 0; i < (1 << 20); i++)
+		src[(2 << 20) + i] = (char)(rand() >> 5);
+
+	ASSERT_EQ(-EINVAL, wd_qset_open(NULL, WD_QSET_MAX + 1, &one));
+	EXPECT_EQ(NULL, one);
+	ASSERT_EQ(0, wd_qset_open(NULL, 1, &one));
+	ASSERT_EQ(0, wd_qset_open(NULL, 0, &all));
+	EXPECT_EQ(1, wd_qset_size(one));
+	EXPECT_GE(wd_qset_size(all), 1);
+	EXPECT_LE(wd_qset_size(all), sysconf(_SC_NPROCESSORS_ONLN));
+	TH_LOG("%u queues for %ld CPUs", wd_qset_size(all),
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	EXPECT_EQ(NULL, wd_qset_queue(one, 1));
+	sets[0] = one;
+	sets[1] = all;
+
+	for (i = 0; i < 4; i++)
+		for (f = 0; f < 3; f++)
+			for (l = 1; l <= 6; l += 5) {
+				size_t len = lens[i];
+
+				for (s = 0; s < 2; s++)
+					ASSERT_EQ(0, wd_qset_compress(sets[s], fmts[f].fmt, l, src, len,
+								      z[s], cap, &out[s]))
+						TH_LOG("len %zu format %d level %u set %u", len, fmts[f].fmt, l, s);
+				ASSERT_EQ(out[0], out[1]);
+				EXPECT_EQ(0, memcmp(z[0], z[1], out[0]));
+				EXPECT_LE(out[0], wd_qset_compress_bound(len));
+				ASSERT_EQ(0, sys_inflate(z[1], out[1], back, big + 1, fmts[f].wbits, &got))
+					TH_LOG("len %zu format %d level %u", len, fmts[f].fmt, l);
+				ASSERT_EQ(len, got);
+				EXPECT_EQ(0, memcmp(src, back, len));
+			}
+	/* A gzip stream of pieces is one member: wd_decompress() takes it. */
+	ASSERT_EQ(0, wd_qset_compress(all, WD_FMT_GZIP, 6, src, big, z[0], cap, &out[0]));
+	ASSERT_EQ(0, wd_decompress(wd_qset_queue(all, 0), WD_FMT_GZIP, z[0], out[0],
+				   back, big, &got, NULL));
+	EXPECT_EQ(big, got);
+	EXPECT_EQ(0, memcmp(src, back, big));
+	EXPECT_LT(out[0], big / 2);
+
+	/* Refusals. */
+	EXPECT_EQ(-EINVAL, wd_qset_compress(all, 3, 6, src, big, z[0], cap, &got));
+	EXPECT_EQ(-EINVAL, wd_qset_compress(all, -1, 6, src, big, z[0], cap, &got));
+	EXPECT_EQ(-EINVAL, wd_qset_compress(all, WD_FMT_RAW, 10, src, big, z[0], cap, &got));
+	EXPECT_EQ(-EINVAL, wd_qset_compress(all, WD_FMT_RAW, -1, src, big, z[0], cap, &got));
+	EXPECT_EQ(-EINVAL, wd_qset_compress(all, WD_FMT_RAW, 6, src, big, z[0], cap, NULL));
+	EXPECT_EQ(-EINVAL, wd_qset_compress(NULL, WD_FMT_RAW, 6, src, big, z[0], cap, &got));
+	/* Too small, by one byte and by far: nothing written past the end. */
+	for (i = 0; i < 2; i++) {
+		size_t small = i ? out[0] / 3 : out[0] - 1;
+
+		memset(z[1], 0x5a, cap + 4096);
+		EXPECT_EQ(-ENOSPC, wd_qset_compress(all, WD_FMT_GZIP, 6, src, big, z[1], small,
+						    &got));
+		EXPECT_TRUE(wd_test_all(z[1] + small, cap + 4096 - small, 0x5a));
+	}
+	EXPECT_EQ(-ENOSPC, wd_qset_compress(all, WD_FMT_GZIP, 6, src, big, z[1], 5, &got));
+	/* A command of the caller in flight on a queue of the set. */
+	ASSERT_EQ(0, wd_submit(wd_qset_queue(all, 0), &nop));
+	EXPECT_EQ(-EBUSY, wd_qset_compress(all, WD_FMT_RAW, 1, src, big, z[1], cap, &got));
+	ASSERT_EQ(0, wd_wait(wd_qset_queue(all, 0), 5000));
+	ASSERT_EQ(1, wd_reap(wd_qset_queue(all, 0), &cqe, 1));
+	/* An unreadable source in the third piece. */
+	hole = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	memcpy(hole, src, 4 << 20);
+	ASSERT_EQ(0, mprotect(hole + (2 << 20) + 4096, 4096, PROT_NONE));
+	EXPECT_EQ(-EFAULT, wd_qset_compress(all, WD_FMT_ZLIB, 1, hole, 4 << 20, z[1], cap, &got));
+	munmap(hole, 4 << 20);
+	/* The set still works after every failure. */
+	ASSERT_EQ(0, wd_qset_compress(all, WD_FMT_GZIP, 6, src, big, z[1], cap, &got));
+	EXPECT_EQ(out[0], got);
+	EXPECT_EQ(0, memcmp(z[0], z[1], got));
+
+	/* Two threads on one set: one call at a time, both right. */
+	for (i = 0; i < 2; i++) {
+		runs[i] = (struct qs_run){ .set = all, .src = src, .len = big - i * 4096,
+					   .dst = z[i], .cap = cap };
+		ASSERT_EQ(0, pthread_create(&thr[i], NULL, qs_thread, &runs[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(thr[i], NULL);
+		ASSERT_EQ(0, runs[i].ret);
+		ASSERT_EQ(0, sys_inflate(z[i], runs[i].out, back, big + 1, 31, &got));
+		EXPECT_EQ(runs[i].len, got);
+		EXPECT_EQ(0, memcmp(src, back, got));
+	}
+
+	wd_qset_close(one);
+	wd_qset_close(all);
+	wd_qset_close(NULL);
+	free(src);
+	free(back);
+	free(z[0]);
+	free(z[1]);
 }
 
 TEST(wdzip_output_is_gzip)

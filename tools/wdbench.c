@@ -1120,6 +1120,81 @@ static int inflate_rate(struct dfl *d)
 	return 0;
 }
 
+/*
+ * One large buffer compressed by wd_qset_compress() on a set of a queue per
+ * CPU against the same call on a set of one queue (the output is the same
+ * bytes), at levels 1 and 6, the two taking turns: how the device's
+ * engines (wd_soft: one per CPU) scale for one caller.
+ */
+static int qset_rate(struct dfl *d)
+{
+	static const int levels[] = { 1, 6 };
+	struct wd_qset *one = NULL, *all = NULL;
+	size_t cap = wd_qset_compress_bound(d->len), out[2];
+	unsigned char *z[2] = { alloc_buf(cap), alloc_buf(cap) };
+	int ret = -1, li, r, side;
+	char params[96], line[96];
+
+	if (!z[0] || !z[1]) {
+		fail("deflate", "out of memory");
+		goto out;
+	}
+	ret = wd_qset_open(wd_dev_name(dev), 0, &all);
+	if (!ret)
+		ret = wd_qset_open(wd_dev_name(dev), 1, &one);
+	if (ret) {
+		fail("deflate", "queue set: %s", wd_strerror(ret));
+		goto out;
+	}
+	snprintf(line, sizeof(line), "queue set: %u queues for %ld CPUs",
+		 wd_qset_size(all), sysconf(_SC_NPROCESSORS_ONLN));
+	note("deflate", line);
+	for (li = 0; li < 2; li++) {
+		double mbs[2][MAX_ROUNDS];
+		char measure[64];
+
+		for (r = 0; r < rounds; r++) {
+			for (side = 0; side < 2; side++) {
+				/* Set of one first in odd rounds. */
+				int k = side ^ (r & 1);
+				double t = now();
+
+				ret = wd_qset_compress(k ? one : all, WD_FMT_GZIP,
+						       levels[li], d->in, d->len,
+						       z[k], cap, &out[k]);
+				if (ret) {
+					fail("deflate", "wd_qset_compress: %s",
+					     wd_strerror(ret));
+					goto out;
+				}
+				mbs[k][r] = d->len / 1e6 / (now() - t);
+			}
+			if (out[0] != out[1] || memcmp(z[0], z[1], out[0])) {
+				ret = fail("deflate", "a queue set's output depends on its size");
+				goto out;
+			}
+		}
+		snprintf(measure, sizeof(measure),
+			 "qset level %d MB/s: %u queues | 1 queue", levels[li],
+			 wd_qset_size(all));
+		snprintf(params, sizeof(params),
+			 "\"size\": %zu, \"level\": %d, \"queues\": %u",
+			 d->len, levels[li], wd_qset_size(all));
+		record(&(struct rec){ .scenario = "deflate", .measure = measure,
+			.unit = "MB/s",
+			.side = "wd_qset_compress(), a queue per CPU",
+			.baseline = "wd_qset_compress(), one queue",
+			.a = mbs[0], .b = mbs[1], .n = rounds, .params = params });
+	}
+	ret = 0;
+out:
+	wd_qset_close(one);
+	wd_qset_close(all);
+	free(z[0]);
+	free(z[1]);
+	return ret;
+}
+
 static int scenario_deflate(void)
 {
 	struct dfl d = {
@@ -1138,8 +1213,10 @@ static int scenario_deflate(void)
 		goto out;
 	}
 	fill_text(d.in, d.len);
-	if (!deflate_level(&d, 1) && !deflate_level(&d, 6) && !inflate_rate(&d))
-		ret = 0;
+	if (deflate_level(&d, 1) || deflate_level(&d, 6) || inflate_rate(&d) ||
+	    qset_rate(&d))
+		goto out;
+	ret = 0;
 out:
 	free(d.in);
 	free(d.back);

@@ -315,6 +315,86 @@ int wd_decompress(struct wd_queue *q, int format, const void *src,
 		  size_t src_len, void *dst, size_t dst_cap, size_t *dst_len,
 		  size_t *consumed);
 
+/*
+ * Queue sets: several queues of one device, each on a device handle of its
+ * own, for helpers that cut a large input into pieces and run the pieces
+ * on all the queues at once (one thread per queue, the caller's included).
+ * On a device whose engines run in parallel (wd_soft: one per online CPU)
+ * that is what makes a large buffer go faster than one queue can.
+ */
+struct wd_qset;
+
+/* Most queues one set holds. */
+#define WD_QSET_MAX		256
+
+/* Input bytes per piece of wd_qset_compress() (smaller on a device whose
+ * max_cmd_len is below twice this). */
+#define WD_QSET_PIECE		(1UL << 20)
+
+/**
+ * wd_qset_open() - open a set of queues of one device
+ * @name: the device's name, or NULL for the first device (as wd_open())
+ * @nr: queues wanted, 1 to WD_QSET_MAX; 0 for one per online CPU
+ * @out: where the set goes (NULL on failure)
+ *
+ * The first queue is taken as wd_queue_get() does by default (waiting for
+ * a free one); the others only if free now, so the set may hold fewer than
+ * @nr (wd_qset_size()). Each queue has a device handle of its own in the
+ * device's default memory mode (SVA on wd_soft): the helpers give the
+ * device the caller's buffers as they are.
+ *
+ * Return: 0, -EINVAL (@nr above WD_QSET_MAX), -ENOMEM, or what wd_open()
+ * and wd_queue_get() return for the first queue.
+ */
+int wd_qset_open(const char *name, unsigned int nr, struct wd_qset **out);
+
+/** wd_qset_close() - release the set's queues, handles and buffers. */
+void wd_qset_close(struct wd_qset *set);
+
+/** wd_qset_size() - the number of queues the set holds. */
+unsigned int wd_qset_size(const struct wd_qset *set);
+
+/**
+ * wd_qset_queue() - the set's queue @i (0 to wd_qset_size() - 1), or NULL
+ *
+ * For the caller's own commands between helper calls; a helper returns
+ * -EBUSY if it finds one of them still in flight.
+ */
+struct wd_queue *wd_qset_queue(struct wd_qset *set, unsigned int i);
+
+/**
+ * wd_qset_compress() - DEFLATE a buffer into one stream on all the queues
+ * @set: queue set of a device offering WD_ALG_DEFLATE
+ * @format: WD_FMT_RAW, WD_FMT_ZLIB or WD_FMT_GZIP (one gzip member)
+ * @level: 1 (fastest) to 9 (best), 0 for the default (6)
+ * @src: input
+ * @src_len: its length
+ * @dst: output buffer; wd_qset_compress_bound() bytes always suffice
+ * @dst_cap: its size
+ * @dst_len: where the compressed size goes
+ *
+ * An input of up to WD_QSET_PIECE bytes is one wd_compress() on the first
+ * queue. A larger one is cut into pieces of WD_QSET_PIECE, each compressed
+ * with no history (WD_CMD_F_SYNC) on whichever queue is free, the pieces
+ * joined in order into one stream of the format with its checksum; the
+ * output depends on the input and level only, not on the number of queues.
+ * Calls on one set run one at a time.
+ *
+ * Return: 0, -EINVAL (format, level, NULL @dst_len), -EOPNOTSUPP (the
+ * device has no DEFLATE), -ENOSPC if @dst_cap is too small, -ENOMEM,
+ * -EBUSY (a queue has a command of the caller in flight), or what the
+ * device's failure maps to (wd_status_to_errno()).
+ */
+int wd_qset_compress(struct wd_qset *set, int format, int level,
+		     const void *src, size_t src_len, void *dst,
+		     size_t dst_cap, size_t *dst_len);
+
+/**
+ * wd_qset_compress_bound() - room wd_qset_compress() may need for @src_len
+ * bytes of input in any format and at any level.
+ */
+size_t wd_qset_compress_bound(size_t src_len);
+
 /**
  * wd_encrypt() - AES-encrypt a buffer (WD_OP_ENCRYPT)
  * @q: queue of a device offering the mode (WD_ALG_AES_*)

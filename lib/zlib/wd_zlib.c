@@ -14,10 +14,10 @@
  * Compression. Input is gathered (up to CHUNK) and compressed by the device
  * as raw DEFLATE; this library writes the zlib or gzip header and trailer.
  * A flush (Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_PARTIAL_FLUSH, Z_BLOCK) or a full
- * chunk ends the device's piece with its last block made non-final and an
- * empty stored block (00 00 ff ff), so the output so far is complete and
- * byte-aligned, and the next piece starts fresh: valid for any inflater,
- * but not zlib's bytes. A piece the device cannot do (too small, device
+ * chunk ends the device's piece with a sync flush (WD_CMD_F_SYNC: no final
+ * block, an empty stored block 00 00 ff ff at the end), so the output so
+ * far is complete and byte-aligned, and the next piece starts fresh: valid
+ * for any inflater, but not zlib's bytes. A piece the device cannot do (too small, device
  * gone, output larger than stored blocks) is done by the CPU in the same
  * framing. Streams that end below the threshold without having flushed,
  * and every stream asking for what only zlib does (a preset dictionary in
@@ -54,6 +54,7 @@
 #include <zlib.h>
 
 #include "libwd.h"
+#include "../libwd_internal.h"
 
 #ifndef WD_ZLIB_REAL_DEFAULT
 #define WD_ZLIB_REAL_DEFAULT "libz.so.1"
@@ -332,7 +333,6 @@ struct wdz {
 	size_t dictlen;
 	z_stream raw;		/* CPU pieces in our framing */
 	int raw_live;
-	unsigned char *scratch;	/* non-final conversion */
 
 	/* inflate */
 	int phase;
@@ -456,7 +456,6 @@ static void wdz_free(struct wdz *s)
 	free(s->obuf);
 	free(s->ibuf);
 	free(s->dict);
-	free(s->scratch);
 	free(s->hist);
 	if (s->sim_live)
 		REAL(inflateEnd)(&s->sim);
@@ -658,91 +657,6 @@ static int put_trailer(struct wdz *s)
 	return 0;
 }
 
-/*
- * The device's raw stream at obuf[at..olen) holds @rawlen bytes of input:
- * clear the final-block bit of its last block and end it with an empty
- * stored block, so that more blocks may follow. The system zlib walks the
- * blocks (inflate with Z_BLOCK) to find where the last one starts and
- * where the data ends, and the result is checked the same way.
- */
-static int make_nonfinal(struct wdz *s, size_t at, size_t rawlen)
-{
-	z_stream z;
-	uint64_t last_start = 0, end_bit = 0;
-	size_t clen = s->olen - at, nbytes;
-	unsigned char *p;
-	int ret, ok = 0;
-
-	free(s->scratch);
-	s->scratch = malloc(rawlen + 1);
-	if (!s->scratch)
-		return -1;
-	memset(&z, 0, sizeof(z));
-	if (REAL(inflateInit2_)(&z, -15, ZLIB_VERSION, (int)sizeof(z)) != Z_OK)
-		return -1;
-	z.next_in = s->obuf + at;
-	z.avail_in = clen;
-	z.next_out = s->scratch;
-	z.avail_out = rawlen + 1;
-	for (;;) {
-		ret = REAL(inflate)(&z, Z_BLOCK);
-		if (ret == Z_STREAM_END) {
-			ok = end_bit && z.total_out == rawlen &&
-			     z.total_in == clen;
-			break;
-		}
-		if (ret != Z_OK)
-			break;
-		/*
-		 * Stopped after an end-of-block code: of a block that was not
-		 * the last (the next one starts here), or of the last one
-		 * (the data ends here; zlib forgets the bits at the end).
-		 */
-		if ((z.data_type & 128) && !(z.data_type & 64))
-			last_start = (uint64_t)z.total_in * 8 - (z.data_type & 7);
-		else if (z.data_type & 128)
-			end_bit = (uint64_t)z.total_in * 8 - (z.data_type & 7);
-	}
-	REAL(inflateEnd)(&z);
-	if (!ok)
-		return -1;
-	p = s->obuf + at;
-	if (!(p[last_start / 8] & (1U << (last_start % 8))))
-		return -1;	/* not the final bit: not what we think */
-	p[last_start / 8] &= ~(1U << (last_start % 8));
-	/* 3 zero bits (stored, not final) from end_bit, pad, 00 00 ff ff */
-	nbytes = (end_bit + 3 + 7) / 8;
-	if (nbytes < clen)
-		return -1;
-	if (grow(&s->obuf, &s->ocap, at + nbytes + 4))
-		return -1;
-	p = s->obuf + at;
-	if (nbytes > clen)
-		memset(p + clen, 0, nbytes - clen);
-	/* bits above end_bit in the last byte must be zero */
-	if (end_bit % 8)
-		p[end_bit / 8] &= (1U << (end_bit % 8)) - 1;
-	memcpy(p + nbytes, "\0\0\377\377", 4);
-	s->olen = at + nbytes + 4;
-
-	/* Check: the piece now inflates to the input and does not end. */
-	memset(&z, 0, sizeof(z));
-	if (REAL(inflateInit2_)(&z, -15, ZLIB_VERSION, (int)sizeof(z)) != Z_OK)
-		return -1;
-	z.next_in = s->obuf + at;
-	z.avail_in = s->olen - at;
-	z.next_out = s->scratch;
-	z.avail_out = rawlen + 1;
-	ret = REAL(inflate)(&z, Z_SYNC_FLUSH);
-	ok = ret == Z_OK && z.avail_in == 0 && z.total_out == rawlen &&
-	     !memcmp(s->scratch, s->ibuf, rawlen);
-	if (!ok && cfg.debug)
-		fprintf(stderr, "libwd-zlib: non-final piece does not check: inflate %d, %u bytes left, %lu of %zu out\n",
-			ret, z.avail_in, z.total_out, rawlen);
-	REAL(inflateEnd)(&z);
-	return ok ? 0 : -1;
-}
-
 /* A piece on the CPU, in our framing: a fresh raw deflate, flushed. */
 static int cpu_piece(struct wdz *s, size_t len, int final)
 {
@@ -777,8 +691,8 @@ static int cpu_piece(struct wdz *s, size_t len, int final)
 }
 
 /* WD_ZLIB_SIMULATE: what the device does, by the system zlib. */
-static int sim_compress(struct wdz *s, size_t len, unsigned char *dst,
-			size_t cap, size_t *out)
+static int sim_compress(struct wdz *s, size_t len, int final,
+			unsigned char *dst, size_t cap, size_t *out)
 {
 	z_stream z;
 	int ret;
@@ -792,10 +706,43 @@ static int sim_compress(struct wdz *s, size_t len, unsigned char *dst,
 	z.avail_in = len;
 	z.next_out = dst;
 	z.avail_out = cap;
-	ret = REAL(deflate)(&z, Z_FINISH);
+	ret = REAL(deflate)(&z, final ? Z_FINISH : Z_SYNC_FLUSH);
 	*out = z.total_out;
 	REAL(deflateEnd)(&z);
-	return ret == Z_STREAM_END ? 0 : -ENOSPC;
+	if (final)
+		return ret == Z_STREAM_END ? 0 : -ENOSPC;
+	return ret == Z_OK && !z.avail_in && z.avail_out ? 0 : -ENOSPC;
+}
+
+/*
+ * The device's raw DEFLATE of ibuf[0..len); a piece that is not the last
+ * one ends in a sync flush (WD_CMD_F_SYNC): not final, byte-aligned.
+ */
+static int dev_compress(struct wdz *s, size_t len, int final,
+			unsigned char *dst, size_t cap, size_t *out)
+{
+	struct wd_cmd cmd = {
+		.opcode = WD_OP_DEFLATE,
+		.flags = final ? 0 : WD_CMD_F_SYNC,
+		.src = (uint64_t)(uintptr_t)s->ibuf,
+		.src_len = len,
+		.dst = (uint64_t)(uintptr_t)dst,
+		.dst_len = cap,
+		.param = s->level,
+		.format = WD_FMT_RAW,
+	};
+	struct wd_cqe cqe;
+	int ret;
+
+	ret = wd_cmd_start(s->dev.q, &cmd);
+	if (!ret)
+		ret = wd_cmd_finish(s->dev.q, &cmd, &cqe);
+	if (ret)
+		return ret;
+	if (cqe.result > cap || cqe.consumed != len)
+		return -EPROTO;
+	*out = cqe.result;
+	return 0;
 }
 
 /* The device's piece; -1: not done (the caller does it on the CPU). */
@@ -812,10 +759,9 @@ static int dev_piece(struct wdz *s, size_t len, int final)
 	if (grow(&s->obuf, &s->ocap, at + cap + 8))
 		return -1;
 	if (cfg.simulate)
-		ret = sim_compress(s, len, s->obuf + at, cap, &out);
+		ret = sim_compress(s, len, final, s->obuf + at, cap, &out);
 	else
-		ret = wd_compress(s->dev.q, WD_FMT_RAW, s->level, s->ibuf, len,
-				  s->obuf + at, cap, &out);
+		ret = dev_compress(s, len, final, s->obuf + at, cap, &out);
 	if (ret == -ENOSPC)
 		return -1;	/* worse than stored: the CPU's stored blocks */
 	if (ret) {
@@ -827,11 +773,10 @@ static int dev_piece(struct wdz *s, size_t len, int final)
 	COUNT(dev_in, len);
 	COUNT(dev_out, out);
 	s->olen = at + out;
-	if (out > stored || (!final && make_nonfinal(s, at, len))) {
+	if (out > stored) {
 		if (cfg.debug)
-			fprintf(stderr, "libwd-zlib: piece of %zu bytes -> %zu: %s\n",
-				len, out, out > stored ? "larger than stored" :
-				"could not be made non-final");
+			fprintf(stderr, "libwd-zlib: piece of %zu bytes -> %zu: larger than stored\n",
+				len, out);
 		s->olen = at;
 		return -1;
 	}
@@ -1212,7 +1157,7 @@ EXPORT int deflateCopy(z_streamp dest, z_streamp source)
 	*d = *s;
 	memset(&d->dev, 0, sizeof(d->dev));
 	d->dev.dead = 1;
-	d->obuf = d->ibuf = d->scratch = d->hist = d->dict = NULL;
+	d->obuf = d->ibuf = d->hist = d->dict = NULL;
 	d->ocap = d->icap = d->olen = d->ooff = d->ilen = d->replay = 0;
 	d->raw_live = 0;
 	d->inner_live = 0;
@@ -1797,7 +1742,7 @@ EXPORT int inflateCopy(z_streamp dest, z_streamp source)
 		return Z_MEM_ERROR;
 	*d = *s;
 	memset(&d->dev, 0, sizeof(d->dev));
-	d->obuf = d->ibuf = d->scratch = d->hist = d->dict = NULL;
+	d->obuf = d->ibuf = d->hist = d->dict = NULL;
 	d->ocap = d->hcap = d->olen = d->ooff = d->hlen = 0;
 	d->raw_live = 0;
 	inner_in(s);

@@ -409,11 +409,14 @@ static ssize_t soft_feed_input(struct soft_job *job, z_stream *zs,
 
 /*
  * Run deflate over the whole source, feeding zlib one piece of each buffer
- * at a time. *@crc accumulates the gzip CRC-32 of the input consumed.
+ * at a time. *@crc accumulates the gzip CRC-32 of the input consumed. The
+ * stream ends with a final block, or with @sync with a sync flush: the
+ * last block is not final and the output ends on a byte boundary.
  */
 static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
-			       z_stream *zs, u32 *crc)
+			       z_stream *zs, u32 *crc, bool sync)
 {
+	int end_flush = sync ? Z_SYNC_FLUSH : Z_FINISH;
 	bool src_end = false;
 	bool spill = false;
 
@@ -441,10 +444,14 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 				/*
 				 * dst is full. Unless all input is in, more
 				 * output must follow (at least the final
-				 * block). If it is, the stream may have ended
-				 * exactly at the end of dst, but zlib only
-				 * says so when given room: let it write into
-				 * a scratch buffer, and give up if it does.
+				 * block or the flush). If it is, the stream
+				 * may have ended exactly at the end of dst,
+				 * but zlib only says so when given room: let
+				 * it write into a scratch buffer, and give up
+				 * if it does. (A sync flush always does: zlib
+				 * called again flushes again, so it needs a
+				 * byte of room beyond its output; the uapi
+				 * says so.)
 				 */
 				if (!src_end || spill)
 					return WD_ST_NOSPACE;
@@ -458,7 +465,7 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 
 		avail_in = zs->avail_in;
 		avail_out = zs->avail_out;
-		ret = zlib_deflate(zs, src_end ? Z_FINISH : Z_NO_FLUSH);
+		ret = zlib_deflate(zs, src_end ? end_flush : Z_NO_FLUSH);
 		used = avail_in - zs->avail_in;
 		made = avail_out - zs->avail_out;
 
@@ -471,8 +478,12 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 
 		if (ret == Z_STREAM_END)
 			return WD_ST_OK;
+		/* A sync flush is complete once zlib leaves room unused. */
+		if (sync && src_end && ret == Z_OK && !zs->avail_in &&
+		    zs->avail_out)
+			return WD_ST_OK;
 		/*
-		 * Every call has room for output and, before Z_FINISH, some
+		 * Every call has room for output and, before the end, some
 		 * input, so zlib always makes progress; anything else is a
 		 * bug here, not something the process can cause.
 		 */
@@ -526,7 +537,8 @@ static u32 soft_deflate(struct soft_engine *eng, struct soft_job *job)
 					   SOFT_MEM_LEVEL,
 					   Z_DEFAULT_STRATEGY) != Z_OK))
 		return WD_ST_INVALID;
-	st = soft_deflate_stream(eng, job, &zs, &crc);
+	st = soft_deflate_stream(eng, job, &zs, &crc,
+				 cmd->flags & WD_CMD_F_SYNC);
 	zlib_deflateEnd(&zs);
 
 	if (!st && gzip) {
@@ -772,12 +784,20 @@ static u32 soft_check(const struct soft_engine *eng, const struct wd_cmd *cmd)
 {
 	if (cmd->reserved)
 		return WD_ST_INVALID;
-	/* Only INFLATE streams have flags, and not in gzip framing. */
-	if (cmd->flags &&
-	    (cmd->opcode != WD_OP_INFLATE || cmd->format == WD_FMT_GZIP ||
-	     cmd->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE) ||
-	     !(cmd->flags & WD_CMD_F_STREAM)))
+	/*
+	 * Flags: INFLATE streams (not in gzip framing) and raw DEFLATE's
+	 * sync flush, nothing else.
+	 */
+	if (cmd->flags && cmd->opcode == WD_OP_DEFLATE) {
+		if (cmd->flags != WD_CMD_F_SYNC || cmd->format != WD_FMT_RAW)
+			return WD_ST_INVALID;
+	} else if (cmd->flags &&
+		   (cmd->opcode != WD_OP_INFLATE ||
+		    cmd->format == WD_FMT_GZIP ||
+		    cmd->flags & ~(WD_CMD_F_STREAM | WD_CMD_F_CONTINUE) ||
+		    !(cmd->flags & WD_CMD_F_STREAM))) {
 		return WD_ST_INVALID;
+	}
 	if (cmd->opcode > WD_OP_INFLATE)
 		return WD_ST_INVALID;
 	if (cmd->src_len > eng->max_len || cmd->dst_len > eng->max_len)

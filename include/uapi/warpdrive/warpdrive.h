@@ -182,7 +182,7 @@ struct wd_cq_hdr {
 /**
  * struct wd_cmd - one submission entry (64 bytes)
  * @opcode: WD_OP_*.
- * @flags: WD_CMD_F_* (INFLATE only), else zero.
+ * @flags: WD_CMD_F_* (INFLATE streams, raw DEFLATE), else zero.
  * @tag: returned unchanged in the completion.
  * @src: source virtual address in the submitting process.
  * @src_len: source length in bytes.
@@ -223,6 +223,20 @@ struct wd_cmd {
  */
 #define WD_CMD_F_STREAM		(1U << 0)
 #define WD_CMD_F_CONTINUE	(1U << 1)
+
+/*
+ * struct wd_cmd.flags, DEFLATE with WD_FMT_RAW only: end the output with a
+ * sync flush (zlib's Z_SYNC_FLUSH) instead of a final block. The output is
+ * then a raw deflate stream that has not ended: its blocks are not final,
+ * it ends on a byte boundary (with an empty stored block), and it refers
+ * to no data before it. Such pieces of independent input, concatenated and
+ * followed by a final block, make one stream that inflates to the inputs
+ * concatenated: how a large input is compressed on several queues at once.
+ * The destination needs a byte of room beyond the output: one the output
+ * fills exactly is WD_ST_NOSPACE (a deflater that stops with its buffer
+ * full cannot tell whether the flush is complete).
+ */
+#define WD_CMD_F_SYNC		(1U << 2)
 
 /* Completion status (struct wd_cqe.status) */
 #define WD_ST_OK		0	/* done */
