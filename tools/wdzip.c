@@ -6,10 +6,11 @@
  *
  * The options, messages and exit status follow GNU gzip (0 success, 1
  * error, 2 warning). Compression cuts the input into blocks (1 MiB by
- * default), has the device DEFLATE each block as raw data and frames each
- * as an independent gzip member (the first one carrying the file's name
- * and time unless -n), so the output is a multi-member gzip file that
- * gunzip accepts. Decompression walks the members of any gzip file (one
+ * default) and has the device DEFLATE each block into a gzip member (the
+ * CRC-32 computed by the device as it compresses); wdzip writes each
+ * member's deflate data and trailer under its own header (the first one
+ * carrying the file's name and time unless -n), so the output is a
+ * multi-member gzip file that gunzip accepts. Decompression walks the members of any gzip file (one
  * big member from gzip included, whatever it expands to) with bounded
  * memory: it reads the file and writes the output in chunks, the device
  * inflates each member's deflate data as a stream continued from command
@@ -204,22 +205,44 @@ static double ratio(uint64_t len, uint64_t deflate)
 	return len ? 100.0 * ((double)len - (double)deflate) / (double)len : 0;
 }
 
-/* DEFLATE @n bytes of @ibuf on @q into *@obuf (grown as needed). */
+/* The device's gzip member: its header and trailer around the data. */
+#define GZ_HEAD		10
+#define GZ_TAIL		8
+
+/*
+ * DEFLATE @n bytes of @ibuf on @q into *@obuf (grown as needed), framed as
+ * a gzip member by the device: the engine computes the CRC-32 in the same
+ * pass as the compression, so the CPU does not read the block again. The
+ * deflate data is at *@obuf + GZ_HEAD, *@olen bytes; *@crc is the member's
+ * CRC-32. wdzip writes its own header (name, time) around the data.
+ */
 static int deflate_block(struct wd_queue *q, const unsigned char *ibuf,
 			 size_t n, unsigned char **obuf, size_t *cap,
-			 size_t *olen)
+			 size_t *olen, uint32_t *crc)
 {
+	const unsigned char *p;
+	size_t len;
 	int err;
 
 	for (;;) {
-		err = wd_compress(q, WD_FMT_RAW, opt.level, ibuf, n, *obuf,
-				  *cap, olen);
+		err = wd_compress(q, WD_FMT_GZIP, opt.level, ibuf, n, *obuf,
+				  *cap, &len);
 		if (err != -ENOSPC || *cap >= cmd_max_len)
-			return err;
+			break;
 		*obuf = grow_output(*obuf, cap);
 		if (!*obuf)
 			return -ENOMEM;
 	}
+	if (err)
+		return err;
+	/* A plain member (no optional fields) of exactly this input. */
+	p = *obuf;
+	if (len < GZ_HEAD + GZ_TAIL || p[0] != 0x1f || p[1] != 0x8b ||
+	    p[2] != 8 || p[3] || get_le32(p + len - 4) != (uint32_t)n)
+		return -EPROTO;
+	*olen = len - GZ_HEAD - GZ_TAIL;
+	*crc = get_le32(p + len - GZ_TAIL);
+	return 0;
 }
 
 /*
@@ -315,8 +338,7 @@ static void *pool_worker(void *arg)
 		sl = &pool.slot[pool.next_job++ % pool.nslots];
 		pthread_mutex_unlock(&pool.lock);
 		sl->err = deflate_block(q, sl->ibuf, sl->n, &sl->obuf, &sl->cap,
-					&sl->olen);
-		sl->crc = crc32(0, sl->ibuf, sl->n);
+					&sl->olen, &sl->crc);
 		pthread_mutex_lock(&pool.lock);
 		sl->state = SLOT_DONE;
 		pthread_cond_broadcast(&pool.done);
@@ -477,7 +499,8 @@ static int compress_pool(int in, int out, const char *in_name,
 			continue;
 		}
 		if (write_member(out, out_name, name, mtime, head == 1,
-				 sl->obuf, sl->olen, sl->crc, sl->n, cnt))
+				 sl->obuf + GZ_HEAD, sl->olen, sl->crc, sl->n,
+				 cnt))
 			err = 1;
 	}
 	if (!err)
@@ -494,6 +517,7 @@ static int compress_fd(int in, int out, const char *in_name,
 		       struct counts *cnt)
 {
 	size_t cap = deflate_bound(opt.block), olen = 0;
+	uint32_t crc = 0;
 	unsigned char *ibuf, *obuf;
 	int members = 0, ret = -1, err;
 	ssize_t n;
@@ -518,14 +542,14 @@ static int compress_fd(int in, int out, const char *in_name,
 					    mtime, cnt, ibuf, n);
 			goto out;
 		}
-		err = deflate_block(queue, ibuf, n, &obuf, &cap, &olen);
+		err = deflate_block(queue, ibuf, n, &obuf, &cap, &olen, &crc);
 		if (err) {
 			say(EXIT_ERROR, "%s: compression failed: %s", in_name,
 			    err == -ENOMEM ? "out of memory" : wd_strerror(err));
 			goto out;
 		}
-		if (write_member(out, out_name, name, mtime, !members, obuf,
-				 olen, crc32(0, ibuf, n), n, cnt))
+		if (write_member(out, out_name, name, mtime, !members,
+				 obuf + GZ_HEAD, olen, crc, n, cnt))
 			goto out;
 		members++;
 		if ((size_t)n < opt.block)

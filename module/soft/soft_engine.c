@@ -409,7 +409,8 @@ static ssize_t soft_feed_input(struct soft_job *job, z_stream *zs,
 
 /*
  * Run deflate over the whole source, feeding zlib one piece of each buffer
- * at a time. *@crc accumulates the gzip CRC-32 of the input consumed. The
+ * at a time. *@crc, unless @crc is NULL (no gzip framing), accumulates the
+ * gzip CRC-32 of the input consumed. The
  * stream ends with a final block, or with @sync with a sync flush: the
  * last block is not final and the output ends on a byte boundary.
  */
@@ -469,7 +470,7 @@ static u32 soft_deflate_stream(struct soft_engine *eng, struct soft_job *job,
 		used = avail_in - zs->avail_in;
 		made = avail_out - zs->avail_out;
 
-		if (used)
+		if (used && crc)
 			*crc = crc32_le(*crc, zs->next_in - used, used);
 		soft_consume(job, used);
 		if (spill && made)
@@ -537,7 +538,7 @@ static u32 soft_deflate(struct soft_engine *eng, struct soft_job *job)
 					   SOFT_MEM_LEVEL,
 					   Z_DEFAULT_STRATEGY) != Z_OK))
 		return WD_ST_INVALID;
-	st = soft_deflate_stream(eng, job, &zs, &crc,
+	st = soft_deflate_stream(eng, job, &zs, gzip ? &crc : NULL,
 				 cmd->flags & WD_CMD_F_SYNC);
 	zlib_deflateEnd(&zs);
 

@@ -28,7 +28,8 @@ int wd_compress(struct wd_queue *q, int format, int level, const void *src, size
 {
 	z_stream zs = { 0 };
 	int r;
-	if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
+	int wbits = format == WD_FMT_GZIP ? 31 : format == WD_FMT_ZLIB ? 15 : -15;
+	if (deflateInit2(&zs, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
 	zs.next_in = (void *)src; zs.avail_in = len; zs.next_out = dst; zs.avail_out = cap;
 	r = deflate(&zs, Z_FINISH);
 	*olen = zs.total_out;
