@@ -102,28 +102,6 @@ TEST(helpers_round_trip)
 	free(z);
 }
 
-/* Inflate @z with the system zlib (@wbits as inflateInit2()): 0 or -1. */
-static int sys_inflate(const void *z, size_t zlen, void *out, size_t cap,
-		       int wbits, size_t *got)
-{
-	z_stream zs = { 0 };
-	int ret;
-
-	if (inflateInit2(&zs, wbits) != Z_OK)
-		return -1;
-	zs.next_in = (void *)z;
-	zs.avail_in = zlen;
-	zs.next_out = out;
-	zs.avail_out = cap;
-	ret = inflate(&zs, Z_FINISH);
-	*got = zs.total_out;
-	/* The whole input is the one stream, nothing after it. */
-	if (zs.avail_in)
-		ret = Z_DATA_ERROR;
-	inflateEnd(&zs);
-	return ret == Z_STREAM_END ? 0 : -1;
-}
-
 struct qs_run {
 	struct wd_qset *set;
 	const char *src;
@@ -202,7 +180,7 @@ TEST(qset_compress_streams)
 				ASSERT_EQ(out[0], out[1]);
 				EXPECT_EQ(0, memcmp(z[0], z[1], out[0]));
 				EXPECT_LE(out[0], wd_qset_compress_bound(len));
-				ASSERT_EQ(0, sys_inflate(z[1], out[1], back, big + 1, fmts[f].wbits, &got))
+				ASSERT_EQ(0, wd_test_inflate(z[1], out[1], back, big + 1, fmts[f].wbits, &got))
 					TH_LOG("len %zu format %d level %u", len, fmts[f].fmt, l);
 				ASSERT_EQ(len, got);
 				EXPECT_EQ(0, memcmp(src, back, len));
@@ -258,7 +236,7 @@ TEST(qset_compress_streams)
 	for (i = 0; i < 2; i++) {
 		pthread_join(thr[i], NULL);
 		ASSERT_EQ(0, runs[i].ret);
-		ASSERT_EQ(0, sys_inflate(z[i], runs[i].out, back, big + 1, 31, &got));
+		ASSERT_EQ(0, wd_test_inflate(z[i], runs[i].out, back, big + 1, 31, &got));
 		EXPECT_EQ(runs[i].len, got);
 		EXPECT_EQ(0, memcmp(src, back, got));
 	}

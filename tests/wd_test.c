@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "wd_test.h"
 
@@ -638,4 +639,24 @@ unsigned long long wd_test_wait_used(const char *sysdev,
 		used = wd_test_read_u64(path);
 	}
 	return used;
+}
+
+int wd_test_inflate(const void *src, size_t len, void *dst, size_t cap,
+		    int wbits, size_t *out)
+{
+	z_stream zs = { 0 };
+	int ret;
+
+	if (inflateInit2(&zs, wbits) != Z_OK)
+		return -1;
+	zs.next_in = (void *)src;
+	zs.avail_in = len;
+	zs.next_out = dst;
+	zs.avail_out = cap;
+	ret = inflate(&zs, Z_FINISH);
+	*out = zs.total_out;
+	if (zs.avail_in)
+		ret = Z_DATA_ERROR;	/* something after the stream */
+	inflateEnd(&zs);
+	return ret == Z_STREAM_END ? 0 : -1;
 }

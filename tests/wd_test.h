@@ -112,6 +112,14 @@ void wd_test_fill_text(char *buf, size_t len, unsigned int seed,
 uint32_t wd_test_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
+ * Inflate @src (@len bytes, all of them one stream) with the system zlib,
+ * @wbits as inflateInit2() takes it; *@out gets the bytes written. 0 if
+ * the stream ended exactly at the end of the input, else -1.
+ */
+int wd_test_inflate(const void *src, size_t len, void *dst, size_t cap,
+		    int wbits, size_t *out);
+
+/*
  * PCI devices of the guest (vm/run.py PCI_DEVICES): QEMU id and the guest
  * address it gets. wd_test_qmp() asks the host to "unplug" or "replug" one
  * (vm/run.py carries it out on QEMU's QMP monitor); wd_test_pci_wait()
