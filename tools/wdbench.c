@@ -501,6 +501,26 @@ static int engines_apart(const char *name)
 	return moved;
 }
 
+/*
+ * Move wdbench onto the CPUs the engine threads may use (@on), or back to
+ * its own CPU: for a baseline that must run where the engine does (the
+ * kernel's copy against the engine's), not on a quieter CPU. Returns 0 or
+ * -1; a no-op without --cpu.
+ */
+static int on_engine_cpus(int on)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), i;
+	cpu_set_t set;
+
+	if (bench_cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	for (i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		if ((i != bench_cpu) == !!on)
+			CPU_SET(i, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -1 : 0;
+}
+
 /* roundtrip */
 
 struct rt {
@@ -1327,7 +1347,9 @@ static long long busy_ns(void)
  * One command at a time through wd_copy(), which spins briefly and then
  * sleeps until the completion, as an application waits for a copy of
  * milliseconds: a process polling all along would keep a second CPU busy
- * while the kernel's side runs on one. A second record compares the
+ * while the kernel's side runs on one. The kernel's copy runs on the CPUs
+ * the engine threads run on (engines_apart()), so that both copies meet
+ * the same interrupts and the same share of the host. A second record compares the
  * engine's own busy time (wd_soft's busy_ns) with the kernel's copy: what
  * the framework costs outside the engine is the difference between the
  * two. The copies must take no device fault (the mirror is warm).
@@ -1375,7 +1397,14 @@ static int kcopy_rows(int kfd, struct wd_queue *q, const char *mode,
 					t_e += (busy_ns() - e0) / 1e9;
 					continue;
 				}
+				/* On the engine's CPUs, as the engine copies. */
+				if (on_engine_cpus(1))
+					return fail("mmu", "affinity: %s",
+						    strerror(errno));
 				t = kernel_copy_secs(kfd, src, dst, len, n);
+				if (on_engine_cpus(0))
+					return fail("mmu", "affinity: %s",
+						    strerror(errno));
 				if (t <= 0)
 					return fail("mmu", "kernel copy: %s",
 						    strerror((int)-t));
