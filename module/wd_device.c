@@ -280,7 +280,7 @@ static int wd_contexts_show(struct seq_file *m, void *unused)
 	struct wd_device *wdev = m->private;
 	struct wd_context *ctx;
 
-	seq_puts(m, "owner_pid mode   queue faults pages_faulted invalidations pinned_pages fault_retries dma_mapped\n");
+	seq_puts(m, "owner_pid mode   queue faults pages_faulted invalidations pinned_pages fault_retries dma_mapped blocks\n");
 	mutex_lock(&wdev->ctx_lock);
 	list_for_each_entry(ctx, &wdev->contexts, node) {
 		struct wd_mmu *mmu = &ctx->mmu;
@@ -290,14 +290,16 @@ static int wd_contexts_show(struct seq_file *m, void *unused)
 		if (ctx->hwq)
 			hw_id = ctx->hwq->q.hw_id;
 		spin_unlock(&ctx->hwq_lock);
-		seq_printf(m, "%9d %-6s %5d %6lld %13lld %13lld %12lld %13lld %10lld\n",
+		/* @nr_blocks without its lock: a figure, not a decision. */
+		seq_printf(m, "%9d %-6s %5d %6lld %13lld %13lld %12lld %13lld %10lld %6lu\n",
 			   pid_nr(ctx->pid), wd_mode_names[mmu->mode], hw_id,
 			   atomic64_read(&mmu->faults),
 			   atomic64_read(&mmu->pages_faulted),
 			   atomic64_read(&mmu->invalidations),
 			   atomic64_read(&mmu->pinned_pages),
 			   atomic64_read(&mmu->fault_retries),
-			   atomic64_read(&mmu->dma_mapped));
+			   atomic64_read(&mmu->dma_mapped),
+			   READ_ONCE(mmu->nr_blocks));
 	}
 	mutex_unlock(&wdev->ctx_lock);
 	return 0;

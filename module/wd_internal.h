@@ -149,6 +149,9 @@ struct wd_hwq {
  * @nr_blocks: blocks in @blocks.
  * @blocks_gc_at: @nr_blocks at which the next fault frees the blocks that
  *                hold no entry and serve no fault.
+ * @blocks_gc: frees those blocks soon after an munmap emptied one (a
+ *             notifier cannot remove itself), so that the unmapped range,
+ *             mapped again for something else, costs the device nothing.
  * @pt: SVA device page table: page index -> wd_pt_entry().
  * @dma: SVA, devices with &wd_device.dma_dev only: page index -> the DMA
  *       mapping of the page @pt holds at that index (wd_mmu.c). An entry
@@ -176,6 +179,7 @@ struct wd_mmu {
 	struct xarray blocks;
 	unsigned long nr_blocks;
 	unsigned long blocks_gc_at;
+	struct work_struct blocks_gc;
 	struct xarray pt;
 	struct xarray dma;
 	struct rb_root_cached shares;

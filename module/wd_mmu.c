@@ -397,9 +397,21 @@ static bool wd_mmu_invalidate(struct mmu_interval_notifier *mni,
 	 * so the entries go here like any others (and the engine faults
 	 * again, finding the pages where they went).
 	 */
-	if (!xa_find(&mmu->pt, &idx, last, XA_PRESENT))
-		return true;
-	return wd_mmu_drop_range(mmu, range, NULL, 0, first, last);
+	if (xa_find(&mmu->pt, &idx, last, XA_PRESENT) &&
+	    !wd_mmu_drop_range(mmu, range, NULL, 0, first, last))
+		return false;
+
+	/*
+	 * The range is going from the address space: once the block holds
+	 * nothing, free it (a lockless look; the collection checks again
+	 * under ->blocks_lock), or the next mapping there would keep
+	 * calling this for a device that never saw it.
+	 */
+	idx = blk->first;
+	if (range->event == MMU_NOTIFY_UNMAP &&
+	    !xa_find(&mmu->pt, &idx, blk->last, XA_PRESENT))
+		schedule_work(&mmu->blocks_gc);
+	return true;
 }
 
 static const struct mmu_interval_notifier_ops wd_mmu_notifier_ops = {
@@ -469,6 +481,18 @@ static void wd_mmu_blocks_free(struct list_head *list)
 		mmu_interval_notifier_remove(&blk->mni);
 		kfree(blk);
 	}
+}
+
+/* &wd_mmu.blocks_gc: free the blocks an munmap left empty. */
+static void wd_mmu_blocks_gc(struct work_struct *work)
+{
+	struct wd_mmu *mmu = container_of(work, struct wd_mmu, blocks_gc);
+	LIST_HEAD(gc);
+
+	mutex_lock(&mmu->blocks_lock);
+	wd_mmu_blocks_collect(mmu, &gc, false);
+	mutex_unlock(&mmu->blocks_lock);
+	wd_mmu_blocks_free(&gc);
 }
 
 static void wd_mmu_blocks_put(struct wd_mmu_window *win)
@@ -1230,6 +1254,7 @@ int wd_mmu_init(struct wd_mmu *mmu, struct wd_device *wdev,
 	mutex_init(&mmu->blocks_lock);
 	xa_init(&mmu->blocks);
 	mmu->blocks_gc_at = WD_MMU_BLOCKS_GC_MIN;
+	INIT_WORK(&mmu->blocks_gc, wd_mmu_blocks_gc);
 	/*
 	 * Set the address space up for interval notifiers now, in the
 	 * opener's context: the first one inserted takes mmap_lock for
@@ -1292,6 +1317,11 @@ static int wd_mmu_drop_all(struct wd_mmu *mmu, u32 mode)
 void wd_mmu_fini(struct wd_mmu *mmu)
 {
 	wd_mmu_blocks_fini(mmu);
+	/*
+	 * No notifier is left to queue the collection again; one running
+	 * may still be removing the blocks it took: wait for it.
+	 */
+	cancel_work_sync(&mmu->blocks_gc);
 	wd_mmu_drop_all(mmu, 0);
 	xa_destroy(&mmu->pt);
 	WARN_ON_ONCE(!xa_empty(&mmu->dma));

@@ -690,6 +690,88 @@ TEST(sva_empty_blocks_freed)
 	munmap(b, n * blk);
 }
 
+/* The notifier blocks of this process's context with a queue, or -1. */
+static long ctx_blocks(void)
+{
+	char line[256], mode[16];
+	long long v[6];
+	long blocks = -1, b;
+	int pid, queue;
+	FILE *f = fopen("/sys/kernel/debug/warpdrive/" WD_TEST_DEV "/contexts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %15s %d %lld %lld %lld %lld %lld %lld %ld", &pid, mode,
+			   &queue, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &b) == 10 &&
+		    pid == getpid() && queue >= 0)
+			blocks = b;
+	if (f)
+		fclose(f);
+	return blocks;
+}
+
+/*
+ * A block an munmap leaves empty is freed soon after (from a work item):
+ * the range, mapped again for something the device never saw, costs the
+ * device nothing, and the device mirrors it right when it does touch it.
+ * A block that still holds entries beside the unmapped part stays, and
+ * still delivers changes there.
+ */
+TEST(sva_unmapped_blocks_freed)
+{
+	size_t blk = 2UL << 20;
+	char *a = block_2m(), *b = block_2m(), *again;
+	unsigned long long n0;
+	long before;
+	uint32_t crc;
+	struct tq t;
+	int i;
+
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	memset(a, 1, blk);
+	memset(b, 2, blk);
+	ASSERT_EQ(0, tq_open(&t, 8, 0));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, a, blk, &crc));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, b, blk, &crc));
+	before = ctx_blocks();
+	ASSERT_GE(before, 2);
+
+	ASSERT_EQ(0, munmap(b, blk / 2));
+	ASSERT_EQ(0, munmap(a, blk));
+	for (i = 0; i < 500 && ctx_blocks() > before - 1; i++)
+		usleep(10000);
+	EXPECT_EQ(before - 1, ctx_blocks());
+
+	n0 = stat_of("notifier_calls");
+	for (i = 0; i < 8; i++) {
+		again = mmap(a, blk, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		ASSERT_EQ(a, again);
+		memset(again, i, blk);
+		ASSERT_EQ(0, mprotect(again, blk, PROT_READ));
+		ASSERT_EQ(0, munmap(again, blk));
+	}
+	EXPECT_EQ(n0, stat_of("notifier_calls"));
+
+	/* b's mirrored half: still watched, and seen right. */
+	ASSERT_EQ(0, madvise(b + blk / 2, PG, MADV_DONTNEED));
+	EXPECT_LT(n0, stat_of("notifier_calls"));
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, b + blk / 2, blk / 2, &crc));
+	EXPECT_EQ(wd_test_crc32c(0, b + blk / 2, blk / 2), crc);
+
+	/* a's range mirrored anew: the device sees what is there now. */
+	again = mmap(a, blk, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ASSERT_EQ(a, again);
+	memset(again, 0x5a, blk);
+	ASSERT_EQ(WD_ST_OK, tq_crc(&t, again, blk, &crc));
+	EXPECT_EQ(wd_test_crc32c(0, again, blk), crc);
+	EXPECT_EQ(before, ctx_blocks());
+	tq_close(&t);
+	munmap(again, blk);
+	munmap(b + blk / 2, blk / 2);
+}
+
 /*
  * wd_soft's debugfs copy_baseline (the kernel's own copy of the same
  * pages, wdbench's baseline): it copies, reports a time, and refuses
