@@ -66,7 +66,7 @@
 #define FZ_MAPS		12
 #define FZ_SHARES	8
 #define FZ_TAGS		4096
-#define FZ_HIST		16
+#define FZ_HIST		40
 #define FZ_WAIT_MS	60000		/* longest any command or child may take */
 #define FZ_DEFAULT_SEED	0x5eed12ULL
 #define FZ_DEFAULT_OPS	6000
@@ -1985,6 +1985,20 @@ static struct fz_region *pick_region(struct fz_worker *w, int clean)
 	return NULL;
 }
 
+/* What a failed comparison read: the mapping there and the rings. */
+static void clean_explain(struct fz_worker *w, struct fz_region *r, int i, size_t at)
+{
+	char where[256];
+	int d;
+
+	maps_line((uintptr_t)r->m[i] + at, where, sizeof(where));
+	out("#   mapping %d of region fd %d at %p: %s\n", i, r->fd, (void *)r->m[i], where);
+	for (d = 0; d < 2; d++)
+		out("#   fd %d queue: bound %d tainted %d broken %d ctrl %p sq %p cq %p\n",
+		    w->dev[d].fd, w->dev[d].q.bound, w->dev[d].q.tainted, w->dev[d].q.broken,
+		    (void *)w->dev[d].q.ctrl, (void *)w->dev[d].q.sq, (void *)w->dev[d].q.cqh);
+}
+
 /* Compare a clean region's two mappings with what it must hold. */
 static void clean_compare(struct fz_worker *w, struct fz_region *r, const char *after)
 {
@@ -2012,6 +2026,7 @@ static void clean_compare(struct fz_worker *w, struct fz_region *r, const char *
 					;
 				fail(w, "region byte %zu via mapping %d is %#x, expected %#x (%s)",
 				     off + k, i, tmp[k], r->shadow[off + k], after);
+				clean_explain(w, r, i, off + k);
 				r->verified = false;
 				return;
 			}
